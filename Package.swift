@@ -1,0 +1,61 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Build-time paths. `make` passes them through the environment of `swift build`; they are compiled
+// into the binary as C string constants and nothing at run time can change them.
+let env = Context.environment
+func path(_ key: String, _ fallback: String) -> CSetting {
+    .define(key, to: "\"\(env[key] ?? fallback)\"")
+}
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "jitexec",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPAM", providers: [.apt(["libpam0g-dev"])]),
+        .target(
+            name: "CJitexecConfig",
+            cSettings: [
+                path("JITEXEC_PREFIX", "/usr/local"),
+                path("JITEXEC_SYSCONFDIR", "/etc"),
+                path("JITEXEC_LOCALSTATEDIR", "/var"),
+                path("JITEXEC_RUNDIR", "/run"),
+                path("JITEXEC_PAM_SERVICE", "jitexec"),
+                path("JITEXEC_VERSION", "0.1.0"),
+            ]),
+        .target(name: "JitexecBase", swiftSettings: strict),
+        .target(
+            name: "JitexecPolicy",
+            dependencies: ["JitexecBase", .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: strict),
+        .target(
+            name: "JitexecStore",
+            dependencies: ["JitexecBase", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .target(
+            name: "JitexecCore",
+            dependencies: ["JitexecBase", "JitexecPolicy", "JitexecStore", "CPAM", "CJitexecConfig"],
+            swiftSettings: strict),
+        .executableTarget(name: "jitexec", dependencies: ["JitexecCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "jitctl",
+            dependencies: ["JitexecCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "jitexec-audit-stress", dependencies: ["JitexecCore"], path: "Tests/AuditStress",
+            swiftSettings: strict),
+        .testTarget(name: "JitexecBaseTests", dependencies: ["JitexecBase"], swiftSettings: strict),
+        .testTarget(name: "JitexecPolicyTests", dependencies: ["JitexecPolicy"], swiftSettings: strict),
+        .testTarget(name: "JitexecStoreTests", dependencies: ["JitexecStore"], swiftSettings: strict),
+        .testTarget(name: "JitexecCoreTests", dependencies: ["JitexecCore"], swiftSettings: strict),
+    ]
+)

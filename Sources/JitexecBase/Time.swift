@@ -1,0 +1,94 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Wall-clock instants as microseconds since the Unix epoch, and their RFC 3339 UTC text.
+public typealias Micros = Int64
+
+public enum RFC3339 {
+    /// `2026-11-29T02:40:01Z`
+    public static func format(seconds: Int64) -> String {
+        var t = time_t(seconds)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))"
+            + "T\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2))Z"
+    }
+
+    /// `2026-11-29T02:40:01.123456Z`
+    public static func format(micros: Micros) -> String {
+        let s = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        let frac = micros - s * 1_000_000
+        var text = format(seconds: s)
+        text.removeLast()
+        return text + "." + pad(Int(frac), 6) + "Z"
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` (also a space or lower-case `t` as separator).
+    public static func parse(_ text: String) -> Micros? {
+        let b = Array(text.utf8)
+        func num(_ from: Int, _ len: Int) -> Int? {
+            guard from + len <= b.count else { return nil }
+            var v = 0
+            for c in b[from..<from + len] {
+                guard c >= 48, c <= 57 else { return nil }
+                v = v * 10 + Int(c - 48)
+            }
+            return v
+        }
+        guard b.count >= 20, b[4] == 45, b[7] == 45, [84, 116, 32].contains(b[10]), b[13] == 58, b[16] == 58,
+            let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2),
+            let mi = num(14, 2), let s = num(17, 2),
+            (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, s < 61
+        else { return nil }
+        var i = 19
+        var micros = 0
+        if i < b.count, b[i] == 46 {
+            i += 1
+            var digits = 0
+            while i < b.count, b[i] >= 48, b[i] <= 57 {
+                if digits < 6 { micros = micros * 10 + Int(b[i] - 48) }
+                digits += 1
+                i += 1
+            }
+            guard digits > 0 else { return nil }
+            for _ in digits..<6 where digits < 6 { micros *= 10 }
+        }
+        var offset = 0
+        guard i < b.count else { return nil }
+        if b[i] == 90 || b[i] == 122 {
+            i += 1
+        } else if b[i] == 43 || b[i] == 45, let oh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == 58,
+            let om = num(i + 4, 2)
+        {
+            offset = (oh * 60 + om) * 60 * (b[i] == 43 ? 1 : -1)
+            i += 6
+        } else {
+            return nil
+        }
+        guard i == b.count else { return nil }
+        var tm = tm()
+        tm.tm_year = Int32(y - 1900)
+        tm.tm_mon = Int32(mo - 1)
+        tm.tm_mday = Int32(d)
+        tm.tm_hour = Int32(h)
+        tm.tm_min = Int32(mi)
+        tm.tm_sec = Int32(s)
+        let secs = Int64(timegm(&tm)) - Int64(offset)
+        return secs * 1_000_000 + Int64(micros)
+    }
+
+    private static func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(v)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+}
+
+/// The current wall-clock time.
+public func wallClockMicros() -> Micros {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+}
