@@ -8,7 +8,9 @@ func path(_ key: String, _ fallback: String) -> CSetting {
     .define(key, to: "\"\(env[key] ?? fallback)\"")
 }
 
-let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+// `make test` (and so CI) sets JITEXEC_WERROR=1: our own targets build with no warnings at all.
+let strict: [SwiftSetting] =
+    [.swiftLanguageMode(.v6)] + (env["JITEXEC_WERROR"] == "1" ? [.unsafeFlags(["-warnings-as-errors"])] : [])
 
 let package = Package(
     name: "jitexec",
@@ -51,7 +53,7 @@ let package = Package(
             dependencies: ["JitexecCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
-            name: "jitexec-audit-stress", dependencies: ["JitexecCore"], path: "Tests/AuditStress",
+            name: "jitexec-audit-stress", dependencies: ["JitexecStore"], path: "Tests/AuditStress",
             swiftSettings: strict),
         .testTarget(name: "JitexecBaseTests", dependencies: ["JitexecBase"], swiftSettings: strict),
         .testTarget(name: "JitexecPolicyTests", dependencies: ["JitexecPolicy"], swiftSettings: strict),

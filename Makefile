@@ -1,0 +1,88 @@
+# jitexec — build, install and test.
+#
+# Paths are compiled into the binaries (nothing at run time changes them):
+#   make PREFIX=/usr/local SYSCONFDIR=/etc LOCALSTATEDIR=/var RUNDIR=/run PAM_SERVICE=jitexec install
+PREFIX        ?= /usr/local
+SYSCONFDIR    ?= /etc
+LOCALSTATEDIR ?= /var
+RUNDIR        ?= /run
+PAM_SERVICE   ?= jitexec
+PAMDIR        ?= /etc/pam.d
+VERSION       ?= 0.1.0
+
+BINDIR    := $(PREFIX)/bin
+CONFDIR   := $(SYSCONFDIR)/jitexec
+STATEDIR  := $(LOCALSTATEDIR)/lib/jitexec
+LOGDIR    := $(LOCALSTATEDIR)/log/jitexec
+SCRATCH   ?= .build
+SWIFT     ?= swift
+
+export JITEXEC_PREFIX=$(PREFIX)
+export JITEXEC_SYSCONFDIR=$(SYSCONFDIR)
+export JITEXEC_LOCALSTATEDIR=$(LOCALSTATEDIR)
+export JITEXEC_RUNDIR=$(RUNDIR)
+export JITEXEC_PAM_SERVICE=$(PAM_SERVICE)
+export JITEXEC_VERSION=$(VERSION)
+
+RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path $(SCRATCH)
+
+.PHONY: all build release install uninstall test unit-test integration-test check-root clean deps quickstart first-run
+
+all: build
+
+build:
+	$(SWIFT) build --scratch-path $(SCRATCH)
+
+release:
+	$(SWIFT) build $(RELEASE_FLAGS) --product jitexec
+	$(SWIFT) build $(RELEASE_FLAGS) --product jitctl
+
+# Debian packages the build and the tests need (needs root and the network to Debian's mirrors).
+DEBS := libpam0g-dev libsqlite3-dev sqlite3 pkg-config passwd login
+deps: check-root
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS) >/dev/null
+	python3 -m pytest --version >/dev/null 2>&1 || python3 -m pip install -q pytest
+
+# Install and show the first run against the installed policy and the embedded SQLite store.
+quickstart: deps install first-run
+
+first-run:
+	$(BINDIR)/jitexec -V
+	$(BINDIR)/jitctl check
+	$(BINDIR)/jitctl explain -- systemctl restart nginx || true
+	$(BINDIR)/jitctl verify
+
+check-root:
+	@[ "$$(id -u)" = 0 ] || { echo "make install must run as root (the binaries are setuid root)"; exit 1; }
+
+install: check-root release
+	install -d -o root -g root -m 0755 $(BINDIR)
+	install -o root -g root -m 4755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/jitexec" $(BINDIR)/jitexec
+	install -o root -g root -m 4755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/jitctl" $(BINDIR)/jitctl
+	install -d -o root -g root -m 0755 $(PAMDIR)
+	@if [ -e $(PAMDIR)/$(PAM_SERVICE) ]; then echo "keeping existing $(PAMDIR)/$(PAM_SERVICE)"; \
+	else install -o root -g root -m 0644 pam/jitexec $(PAMDIR)/$(PAM_SERVICE); fi
+	install -d -o root -g root -m 0755 $(CONFDIR) $(CONFDIR)/policy.d
+	@if [ -e $(CONFDIR)/policy.toml ]; then echo "keeping existing $(CONFDIR)/policy.toml"; \
+	else install -o root -g root -m 0644 packaging/policy.toml $(CONFDIR)/policy.toml; fi
+	install -d -o root -g root -m 0700 $(STATEDIR) $(LOGDIR) $(LOGDIR)/sessions
+	@echo "installed jitexec $(VERSION): $(BINDIR)/jitexec (setuid root), policy $(CONFDIR)/policy.toml, state $(STATEDIR)"
+
+uninstall: check-root
+	rm -f $(BINDIR)/jitexec $(BINDIR)/jitctl
+	@echo "kept $(CONFDIR), $(STATEDIR) and $(PAMDIR)/$(PAM_SERVICE); remove them by hand if you mean it"
+
+# The whole suite: unit tests, then the integration tests against an installed setuid binary.
+test: unit-test integration-test
+
+unit-test:
+	JITEXEC_WERROR=1 $(SWIFT) build --build-tests --scratch-path $(SCRATCH)
+	JITEXEC_WERROR=1 $(SWIFT) test --skip-build --scratch-path $(SCRATCH)
+
+integration-test:
+	$(SWIFT) build --scratch-path $(SCRATCH) --product jitexec-audit-stress
+	AUDIT_STRESS="$$($(SWIFT) build --scratch-path $(SCRATCH) --show-bin-path)/jitexec-audit-stress" \
+	  python3 -m pytest -v Tests/integration
+
+clean:
+	rm -rf .build .build-*

@@ -1,0 +1,129 @@
+import Glibc
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+
+/// `jitctl log [--since DUR|RFC3339] [--user U] [--event TYPE] [--json] [-f]` and `jitctl verify`.
+public enum LogCommand {
+    public struct Options: Sendable {
+        public var since: String?
+        public var user: String?
+        public var event: String?
+        public var json = false
+        public var follow = false
+        public init(since: String? = nil, user: String? = nil, event: String? = nil, json: Bool = false, follow: Bool = false) {
+            self.since = since
+            self.user = user
+            self.event = event
+            self.json = json
+            self.follow = follow
+        }
+    }
+
+    /// Root and the policy's admins read every event; anyone else reads the events they caused.
+    public static func run(_ ctx: Context, _ options: Options) -> Int32 {
+        do {
+            var filter = AuditFilter()
+            if let since = options.since { filter.sinceTime = try parseSince(since, now: ctx.clock()) }
+            filter.event = options.event
+            filter.actor = options.user
+            if !ctx.invokerIsAdmin(try? ctx.loadPolicy()) {
+                if let user = options.user, user != ctx.invoker.name {
+                    throw JitError.notPermitted(
+                        "only root and the policy's admins may read other users' events; run 'jitctl log' for your own")
+                }
+                filter.actor = ctx.invoker.name
+            }
+            let store = try ctx.openStore(ctx)
+            if !options.json { ctx.say(header) }
+            var last: Int64 = 0
+            repeat {
+                filter.afterSeq = last
+                let records = try store.read { try $0.auditRecords(filter) }
+                for r in records {
+                    ctx.say(options.json ? r.json.canonical : row(r))
+                    last = r.seq
+                }
+                if options.follow { usleep(500_000) }
+            } while options.follow
+            return 0
+        } catch let error as JitError {
+            ctx.complain(error.description)
+            return error.exitStatus
+        } catch {
+            ctx.complain(JitError.storeUnavailable("\(error)").description)
+            return 1
+        }
+    }
+
+    /// `--since 90m` (that long ago) or an RFC 3339 time.
+    static func parseSince(_ text: String, now: Micros) throws(JitError) -> Micros {
+        if let span = TimeSpan.parse(text) { return now - span.seconds * 1_000_000 }
+        if let t = RFC3339.parse(text) { return t }
+        throw .usage("--since takes a duration like 90m or 1h30m, or an RFC 3339 time like 2026-11-29T08:00:00Z")
+    }
+
+    static let header = pad("SEQ", 6) + " " + pad("TIME (UTC)", 20) + " " + pad("EVENT", 18) + " " + pad("ACTOR", 12) + " DETAILS"
+
+    /// One human line; every user-controlled value escaped.
+    static func row(_ r: AuditRecord) -> String {
+        let details = r.fields.keys.sorted(by: JSONValue.keyOrder).map { key in
+            "\(Escape.text(key))=\(display(r.fields[key]!))"
+        }.joined(separator: " ")
+        return pad(String(r.seq), 6) + " " + pad(RFC3339.format(seconds: r.time / 1_000_000), 20) + " "
+            + pad(Escape.text(r.event), 18) + " " + pad(Escape.text(r.actor), 12) + " " + details
+    }
+
+    /// A field value for people: strings escaped (quoted when they contain spaces), argv joined.
+    static func display(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let s):
+            let e = Escape.text(s)
+            return e.contains(" ") || e.isEmpty ? "\"\(e.replacingQuotes)\"" : e
+        case .array(let items):
+            return "[" + items.map(display).joined(separator: " ") + "]"
+        case .object:
+            if let text = UserText(json: value) { return display(.string(text.escaped)) }
+            return Escape.text(value.canonical)
+        default:
+            return value.canonical
+        }
+    }
+
+    static func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+    }
+}
+
+extension String {
+    fileprivate var replacingQuotes: String {
+        var out = ""
+        for c in self { out += c == "\"" ? "\\\"" : String(c) }
+        return out
+    }
+}
+
+/// `jitctl verify`: walks the whole audit chain. Exit 0 with the count when intact; exit 1 naming
+/// the first record that was edited, deleted, inserted or reordered.
+public enum VerifyCommand {
+    public static func run(_ ctx: Context) -> Int32 {
+        do {
+            let store = try ctx.openStore(ctx)
+            let result = try store.read { try AuditChain.verify($0) }
+            switch result {
+            case .intact(let count, let head):
+                ctx.say("audit chain intact: \(count) record\(count == 1 ? "" : "s"), head \(head)")
+                return 0
+            case .broken(let seq, _, let problem):
+                ctx.complain("audit chain broken at record \(seq): \(problem); keep the database as evidence and compare with the syslog copy")
+                return 1
+            }
+        } catch let error as JitError {
+            ctx.complain(error.description)
+            return error.exitStatus
+        } catch {
+            ctx.complain(JitError.storeUnavailable("\(error)").description)
+            return 1
+        }
+    }
+}

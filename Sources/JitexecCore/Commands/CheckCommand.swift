@@ -1,0 +1,37 @@
+import JitexecBase
+import JitexecPolicy
+
+/// `jitctl check [FILE]`: validates a policy like `visudo -c`. Each problem is printed as
+/// `FILE:LINE: error|warning: message`; exit 1 when there is any error, 0 otherwise.
+public enum CheckCommand {
+    public static func run(_ ctx: Context, file: String?) -> Int32 {
+        let sources: [PolicySource]
+        do {
+            if let file {
+                // A file named by the caller is read with the caller's own rights.
+                let bytes = try Privileges.readAsRealUser(file)
+                guard let text = String(validating: bytes, as: UTF8.self) else {
+                    ctx.say("\(Escape.text(file)):1: error: the file is not valid UTF-8")
+                    return 1
+                }
+                sources = [PolicySource(path: file, text: text)]
+            } else {
+                sources = try ctx.readPolicy(ctx)
+            }
+        } catch {
+            ctx.complain(error.description)
+            return error.exitStatus
+        }
+        let (policy, diagnostics) = PolicyLoader.load(sources, system: ctx.system)
+        for d in diagnostics { ctx.say(Escape.text(d.description)) }
+        let errors = diagnostics.filter { $0.severity == .error }.count
+        let warnings = diagnostics.count - errors
+        let names = sources.map { Escape.text($0.path) }.joined(separator: ", ")
+        if let policy, errors == 0 {
+            ctx.say("\(names): OK (\(policy.rules.count) rules, \(warnings) warning\(warnings == 1 ? "" : "s"))")
+            return 0
+        }
+        ctx.say("\(names): \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")
+        return 1
+    }
+}

@@ -1,0 +1,87 @@
+import JitexecBase
+import JitexecPolicy
+
+/// `jitctl explain [-U USER] [-u TARGET] [--host H] -- COMMAND [ARG...]`: the resolved path, the
+/// rule that matches and the decision, running nothing. Exit 0 when the command could run (allow,
+/// or approve once approved), 1 when it is denied or cannot be resolved.
+public enum ExplainCommand {
+    public static func run(_ ctx: Context, user: String?, target: String?, host: String?, argv: [UserText]) -> Int32 {
+        do {
+            guard let name = argv.first, let nameText = name.string, !name.isEmpty else {
+                throw JitError.usage("explain needs a command after '--'")
+            }
+            let policy = try ctx.loadPolicy()
+            let subject = try user.map { u throws(JitError) in try Accounts.parseUserSpec(u) } ?? ctx.invoker
+            let runAs = try Accounts.parseUserSpec(target ?? "root")
+            let host = host ?? ctx.host
+            let args = Array(argv.dropFirst())
+            ctx.say("user:     \(subject.name) (groups: \(subject.groups.joined(separator: ", ")))")
+            ctx.say("run as:   \(runAs.name)")
+            ctx.say("host:     \(Escape.text(host))")
+            ctx.say("command:  \(argv.map(\.escaped).joined(separator: " "))")
+            let path: String
+            switch CommandResolver.resolve(nameText, securePath: policy.settings.securePath, system: ctx.system) {
+            case .found(let p):
+                path = p
+            case .notFound:
+                ctx.say("resolved: not found in secure_path")
+                ctx.say("decision: deny (the command does not exist on this host)")
+                return 1
+            case .notExecutable(let p):
+                ctx.say("resolved: \(Escape.text(p)) (not an executable regular file)")
+                ctx.say("decision: deny (the command is not executable)")
+                return 1
+            }
+            ctx.say("resolved: \(Escape.text(path))")
+            let (decision, pattern) = policy.decide(
+                subject: Subject(user: subject.name, groups: subject.groups), target: runAs.name, host: host,
+                path: path, args: args, system: ctx.system)
+            switch decision {
+            case .deny(nil):
+                ctx.say("rule:     none matches")
+                ctx.say("decision: deny (no rule allows this; the first matching rule decides, none did)")
+                return 1
+            case .deny(let rule?):
+                ctx.say(ruleLine(rule, pattern))
+                ctx.say("decision: deny (rule '\(rule.name)')")
+                return 1
+            case .allow(let rule):
+                ctx.say(ruleLine(rule, pattern))
+                ctx.say("decision: allow (after \(subject.name) authenticates)")
+                return 0
+            case .approve(let rule):
+                ctx.say(ruleLine(rule, pattern))
+                let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != subject.name }
+                let maxGrant = min(rule.maxGrant ?? policy.settings.maxGrant, policy.settings.maxGrant)
+                var details = [
+                    "\(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
+                        + " (who may approve: \(approvers.isEmpty ? "nobody" : approvers.joined(separator: ", ")))",
+                    "grant up to \(maxGrant)", "scope \(rule.scope.rawValue)",
+                ]
+                if rule.once { details.append("single use") }
+                if rule.reasonRequired {
+                    details.append("reason required" + (rule.reasonPattern.map { " matching \($0)" } ?? ""))
+                }
+                ctx.say("decision: approve: " + details.joined(separator: "; "))
+                return 0
+            }
+        } catch {
+            let failure = JitError(error)
+            ctx.complain(failure.description)
+            return failure.exitStatus
+        }
+    }
+
+    private static func ruleLine(_ rule: Rule, _ pattern: CommandPattern?) -> String {
+        let at = "\(rule.location.file):\(rule.location.line)"
+        let via = pattern.map { ", pattern \"\(Escape.text($0.source))\"" } ?? ""
+        return "rule:     \(rule.name) (\(at))\(via)"
+    }
+}
+
+extension JitError {
+    /// Lets `catch` blocks over `any Error` keep the typed description and status.
+    init(_ error: any Error) {
+        self = (error as? JitError) ?? .storeUnavailable("\(error)")
+    }
+}

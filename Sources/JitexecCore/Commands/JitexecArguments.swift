@@ -1,0 +1,115 @@
+import JitexecBase
+
+/// jitexec's command line (SPEC.md, jitexec), parsed from the raw argv bytes. Option parsing stops
+/// at the first word that is not an option, so `jitexec ls -l` runs `ls -l`; `--` ends options too.
+/// Hand-written on purpose: the setuid hot path carries no argument-parsing library.
+public struct JitexecArguments: Equatable, Sendable {
+    public enum Mode: Equatable, Sendable { case run, shell, list, validate, forget, help, version }
+
+    public var mode: Mode = .run
+    public var user: String?
+    public var reason: UserText?
+    public var ticket: UserText?
+    public var duration: String?
+    public var once = false
+    public var noWait = false
+    public var waitTimeout: String?
+    public var breakGlass = false
+    public var nonInteractive = false
+    public var passwordFromStdin = false
+    /// The command and its arguments, byte for byte.
+    public var command: [UserText] = []
+
+    public static let usage = """
+        usage: jitexec [-u USER] [-r REASON] [-T TICKET] [-d DURATION] [--once] [--no-wait | --wait-timeout DUR]
+                       [--break-glass] [-n] [-S] [--] COMMAND [ARG...]
+               jitexec -i [-u USER] [-r REASON] ...
+               jitexec -l [-u USER] [COMMAND [ARG...]]
+               jitexec -v | -k | -h | -V
+        """
+
+    /// Parses argv without argv[0].
+    public static func parse(_ words: [UserText]) throws(JitError) -> JitexecArguments {
+        var a = JitexecArguments()
+        var i = 0
+        func value(_ option: String) throws(JitError) -> UserText {
+            i += 1
+            guard i < words.count else { throw .usage("option \(option) needs a value") }
+            return words[i]
+        }
+        func setMode(_ m: Mode) throws(JitError) {
+            guard a.mode == .run || a.mode == m else { throw .usage("only one of -i, -l, -v, -k, -h, -V may be given") }
+            a.mode = m
+        }
+        while i < words.count {
+            let word = words[i]
+            guard let text = word.string, text.hasPrefix("-"), text != "-" else { break }
+            if text == "--" { i += 1; break }
+            if text.hasPrefix("--") {
+                let (name, inline) = splitLong(text)
+                func longValue() throws(JitError) -> UserText { if let inline { return UserText(inline) } else { return try value(name) } }
+                switch name {
+                case "--once": a.once = true
+                case "--no-wait": a.noWait = true
+                case "--wait-timeout": a.waitTimeout = try longValue().string
+                case "--break-glass": a.breakGlass = true
+                case "--help": try setMode(.help)
+                case "--version": try setMode(.version)
+                case "--user": a.user = try longValue().string
+                case "--reason": a.reason = try longValue()
+                case "--ticket": a.ticket = try longValue()
+                case "--duration": a.duration = try longValue().string
+                default: throw .usage("unknown option \(Escape.text(name))")
+                }
+                if inline != nil && !["--wait-timeout", "--user", "--reason", "--ticket", "--duration"].contains(name) {
+                    throw .usage("option \(name) takes no value")
+                }
+                i += 1
+                continue
+            }
+            // Bundled short options: -nS, -uroot, -u root.
+            let letters = Array(text.utf8.dropFirst())
+            var k = 0
+            while k < letters.count {
+                let c = Character(UnicodeScalar(letters[k]))
+                let rest = letters.count > k + 1 ? UserText(bytes: Array(letters[(k + 1)...])) : nil
+                func shortValue() throws(JitError) -> UserText {
+                    if let rest { k = letters.count; return rest }
+                    k = letters.count
+                    return try value("-\(c)")
+                }
+                switch c {
+                case "u": a.user = try shortValue().string ?? ""
+                case "r": a.reason = try shortValue()
+                case "T": a.ticket = try shortValue()
+                case "d": a.duration = try shortValue().string ?? ""
+                case "n": a.nonInteractive = true
+                case "S": a.passwordFromStdin = true
+                case "i": try setMode(.shell)
+                case "l": try setMode(.list)
+                case "v": try setMode(.validate)
+                case "k": try setMode(.forget)
+                case "h": try setMode(.help)
+                case "V": try setMode(.version)
+                default: throw .usage("unknown option -\(Escape.text(String(c)))")
+                }
+                k += 1
+            }
+            i += 1
+        }
+        a.command = Array(words[i...])
+        if a.noWait && a.waitTimeout != nil { throw .usage("--no-wait and --wait-timeout exclude each other") }
+        switch a.mode {
+        case .run where a.command.isEmpty: throw .usage("no command given")
+        case .validate, .forget, .help, .version, .shell:
+            if !a.command.isEmpty && a.mode != .shell { throw .usage("-\(a.mode) takes no command") }
+        default: break
+        }
+        return a
+    }
+
+    private static func splitLong(_ text: String) -> (String, String?) {
+        guard let eq = text.firstIndex(of: "=") else { return (text, nil) }
+        return (String(text[..<eq]), String(text[text.index(after: eq)...]))
+    }
+}

@@ -1,0 +1,103 @@
+import Glibc
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+
+/// Where a command's output goes. Tests collect it; the live one writes to descriptors 1 and 2.
+public struct Output: Sendable {
+    public var out: @Sendable (String) -> Void
+    public var err: @Sendable (String) -> Void
+
+    public init(out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void) {
+        self.out = out
+        self.err = err
+    }
+
+    /// Writes whole lines to stdout / stderr with write(2), unbuffered.
+    public static let live = Output(out: { writeAll(1, $0 + "\n") }, err: { writeAll(2, $0 + "\n") })
+
+    private static func writeAll(_ fd: Int32, _ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            bytes = bytes.dropFirst(n)
+        }
+    }
+}
+
+/// Every effect a command touches: paths, clock, host, the invoking user, the user database and
+/// file system lookups, output, and how to open the store. Commands take it as their only input
+/// besides their arguments, so tests can run them over a temporary directory and a fake clock.
+public struct Context: Sendable {
+    public var program: String
+    public var paths: Paths
+    public var clock: @Sendable () -> Micros
+    public var host: String
+    public var invoker: Account
+    public var system: AnySystemLookup
+    public var output: Output
+    /// Opens the store (after the trusted-file checks in the live context).
+    public var openStore: @Sendable (Context) throws(JitError) -> any JitStore
+    /// Reads the policy files (after the trusted-file checks in the live context).
+    public var readPolicy: @Sendable (Context) throws(JitError) -> [PolicySource]
+
+    public init(
+        program: String, paths: Paths, clock: @escaping @Sendable () -> Micros, host: String, invoker: Account,
+        system: AnySystemLookup, output: Output,
+        openStore: @escaping @Sendable (Context) throws(JitError) -> any JitStore,
+        readPolicy: @escaping @Sendable (Context) throws(JitError) -> [PolicySource]
+    ) {
+        self.program = program
+        self.paths = paths
+        self.clock = clock
+        self.host = host
+        self.invoker = invoker
+        self.system = system
+        self.output = output
+        self.openStore = openStore
+        self.readPolicy = readPolicy
+    }
+
+    /// The real system: requires euid 0 and a known invoking user.
+    public static func live(program: String) throws(JitError) -> Context {
+        try Privileges.requireRoot(program: program)
+        return Context(
+            program: program, paths: .builtIn, clock: wallClockMicros, host: currentHostName(),
+            invoker: try Privileges.invoker(), system: AnySystemLookup(LiveSystem()), output: .live,
+            openStore: StoreAccess.openLive, readPolicy: PolicyFiles.readLive)
+    }
+
+    public func say(_ line: String) { output.out(line) }
+    /// One refusal line on stderr, prefixed with the program name.
+    public func complain(_ line: String) { output.err("\(program): \(line)") }
+
+    /// Loads the policy; throws `policyInvalid` when it has errors. Warnings are returned.
+    public func loadPolicy() throws(JitError) -> Policy {
+        let sources = try readPolicy(self)
+        let (policy, diagnostics) = PolicyLoader.load(sources, system: system)
+        guard let policy else {
+            let errors = diagnostics.filter { $0.severity == .error }
+            throw .policyInvalid(first: errors.first ?? diagnostics[0], errors: errors.count)
+        }
+        return policy
+    }
+
+    /// Whether the invoking user is root or one of the policy's admins.
+    public func invokerIsAdmin(_ policy: Policy?) -> Bool {
+        if invoker.uid == 0 { return true }
+        guard let policy else { return false }
+        return policy.settings.admins.contains { $0.includes(invoker) }
+    }
+}
+
+extension Principal {
+    /// Whether this principal ("alice" or "%group") names the account.
+    public func includes(_ account: Account) -> Bool {
+        switch self {
+        case .user(let name): return name == account.name
+        case .group(let group): return account.groups.contains(group)
+        }
+    }
+}

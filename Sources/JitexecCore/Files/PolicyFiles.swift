@@ -1,0 +1,41 @@
+import Glibc
+import JitexecPolicy
+
+/// Reading the installed policy: policy.toml, then policy.d/*.toml in name order, each one through
+/// the trusted-file check.
+public enum PolicyFiles {
+    @Sendable public static func readLive(_ ctx: Context) throws(JitError) -> [PolicySource] {
+        var sources = [try read(ctx.paths.policyFile)]
+        for file in try dropIns(ctx.paths.policyDir) {
+            sources.append(try read(file))
+        }
+        return sources
+    }
+
+    static func read(_ path: String) throws(JitError) -> PolicySource {
+        let bytes = try TrustedFiles.readTrustedFile(path)
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw .unreadable(path: path, reason: "not valid UTF-8")
+        }
+        return PolicySource(path: path, text: text)
+    }
+
+    /// The `*.toml` files of policy.d (none when the directory does not exist), hidden files
+    /// skipped, sorted by name bytes. The directory itself must be trusted.
+    static func dropIns(_ dir: String) throws(JitError) -> [String] {
+        var st = stat()
+        if lstat(dir, &st) != 0 && errno == ENOENT { return [] }
+        try TrustedFiles.requireRootOwned(dir, kind: .directory)
+        guard let handle = opendir(dir) else { throw .unreadable(path: dir, reason: errnoText()) }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name.hasPrefix(".") || !name.hasSuffix(".toml") { continue }
+            names.append(name)
+        }
+        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { "\(dir)/\($0)" }
+    }
+}

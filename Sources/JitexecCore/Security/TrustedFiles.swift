@@ -1,0 +1,116 @@
+import Glibc
+
+/// The trusted-file rule (SPEC.md, Files): a file jitexec trusts, and every directory above it, can
+/// be changed by root only. Owned by root, not writable by group or others; a directory above may be
+/// writable by all when it is root-owned and sticky (like /tmp). Symbolic links are refused as the
+/// final component; those on the way must be root-owned, and their targets are checked too.
+public enum TrustedFiles {
+    public enum Kind: Sendable { case file, directory }
+
+    /// Checks `path`; returns its canonical path. Throws `JitError.untrusted` naming the first bad component.
+    @discardableResult
+    public static func requireRootOwned(_ path: String, kind: Kind) throws(JitError) -> String {
+        guard path.hasPrefix("/") else { throw .untrusted(path: path, problem: .cannotInspect("not an absolute path")) }
+        try requireRootOwnedLinks(on: path)
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            throw .untrusted(path: path, problem: errno == ENOENT ? .missing : .cannotInspect(errnoText()))
+        }
+        if (st.st_mode & S_IFMT) == S_IFLNK { throw .untrusted(path: path, problem: .symlink) }
+        guard let canonical = realPath(path) else {
+            throw .untrusted(path: path, problem: .cannotInspect(errnoText()))
+        }
+        for dir in ancestors(of: canonical) {
+            try requireRootOwnedDirectory(dir, allowSticky: true)
+        }
+        try requireRootOwnedEntry(canonical, st: st, kind: kind)
+        return canonical
+    }
+
+    /// Checks a trusted file and reads it through a descriptor proven to be the file that was checked.
+    public static func readTrustedFile(_ path: String) throws(JitError) -> [UInt8] {
+        let canonical = try requireRootOwned(path, kind: .file)
+        var checked = stat()
+        guard lstat(canonical, &checked) == 0 else { throw .untrusted(path: path, problem: .cannotInspect(errnoText())) }
+        let fd = open(canonical, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else { throw .unreadable(path: path, reason: errnoText()) }
+        defer { close(fd) }
+        var opened = stat()
+        guard fstat(fd, &opened) == 0, opened.st_dev == checked.st_dev, opened.st_ino == checked.st_ino else {
+            throw .untrusted(path: path, problem: .cannotInspect("it changed while being checked"))
+        }
+        return try readAll(fd, path: path)
+    }
+
+    /// Reads everything from an open descriptor (bounded at 16 MiB: no policy is that large).
+    static func readAll(_ fd: Int32, path: String) throws(JitError) -> [UInt8] {
+        var out = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .unreadable(path: path, reason: errnoText())
+            }
+            if n == 0 { return out }
+            out.append(contentsOf: buffer[0..<n])
+            if out.count > 16 << 20 { throw .unreadable(path: path, reason: "larger than 16 MiB") }
+        }
+    }
+
+    /// Every directory above `path`, from "/" down to its parent.
+    static func ancestors(of path: String) -> [String] {
+        var result = ["/"]
+        var current = ""
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        for part in parts.dropLast() {
+            current += "/" + part
+            result.append(current)
+        }
+        return result
+    }
+
+    private static func requireRootOwnedDirectory(_ dir: String, allowSticky: Bool) throws(JitError) {
+        var st = stat()
+        guard lstat(dir, &st) == 0 else { throw .untrusted(path: dir, problem: .cannotInspect(errnoText())) }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw .untrusted(path: dir, problem: .notDirectory) }
+        guard st.st_uid == 0 else { throw .untrusted(path: dir, problem: .notOwnedByRoot(uid: st.st_uid)) }
+        let sticky = (st.st_mode & S_ISVTX) != 0
+        if (st.st_mode & 0o022) != 0 && !(allowSticky && sticky) {
+            throw .untrusted(path: dir, problem: .writableByOthers(mode: st.st_mode))
+        }
+    }
+
+    private static func requireRootOwnedEntry(_ path: String, st: stat, kind: Kind) throws(JitError) {
+        switch kind {
+        case .file:
+            guard (st.st_mode & S_IFMT) == S_IFREG else { throw .untrusted(path: path, problem: .notRegularFile) }
+            guard st.st_nlink == 1 else { throw .untrusted(path: path, problem: .hardLinked(count: UInt64(st.st_nlink))) }
+        case .directory:
+            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw .untrusted(path: path, problem: .notDirectory) }
+        }
+        guard st.st_uid == 0 else { throw .untrusted(path: path, problem: .notOwnedByRoot(uid: st.st_uid)) }
+        guard (st.st_mode & 0o022) == 0 else { throw .untrusted(path: path, problem: .writableByOthers(mode: st.st_mode)) }
+    }
+
+    /// Symbolic links on the way to `path` must belong to root: anyone else could re-point them.
+    private static func requireRootOwnedLinks(on path: String) throws(JitError) {
+        for dir in ancestors(of: path).dropFirst() {
+            var st = stat()
+            guard lstat(dir, &st) == 0 else { continue }
+            if (st.st_mode & S_IFMT) == S_IFLNK && st.st_uid != 0 {
+                throw .untrusted(path: dir, problem: .notOwnedByRoot(uid: st.st_uid))
+            }
+        }
+    }
+}
+
+/// realpath(3) as a Swift string.
+func realPath(_ path: String) -> String? {
+    guard let p = realpath(path, nil) else { return nil }
+    defer { free(p) }
+    return String(cString: p)
+}
+
+/// The text of the current errno.
+func errnoText() -> String { String(cString: strerror(errno)) }

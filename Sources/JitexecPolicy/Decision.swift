@@ -1,0 +1,95 @@
+import JitexecBase
+
+/// The person asking, with the names of all their groups.
+public struct Subject: Hashable, Sendable {
+    public var user: String
+    public var groups: [String]
+
+    public init(user: String, groups: [String]) {
+        self.user = user
+        self.groups = groups
+    }
+
+    /// True when the principal names this user or one of their groups.
+    public func isIn(_ principals: [Principal]) -> Bool {
+        principals.contains { principal in
+            switch principal {
+            case .user(let name): return name == user
+            case .group(let name): return groups.contains(name)
+            }
+        }
+    }
+}
+
+/// What the policy says about one command.
+public enum Decision: Hashable, Sendable {
+    case allow(Rule)
+    case approve(Rule)
+    /// nil: no rule matched.
+    case deny(Rule?)
+}
+
+extension Rule {
+    /// True when the target user is in `runAs`, by name or through one of the target's groups.
+    public func allowsTarget(_ target: String, system: some SystemLookup) -> Bool {
+        if runAs.contains(.user(target)) { return true }
+        guard runAs.contains(where: { if case .group = $0 { true } else { false } }) else { return false }
+        return Subject(user: target, groups: system.groupsOfUser(target)).isIn(runAs)
+    }
+
+    /// True when one of `hosts` matches the host name (fnmatch).
+    public func appliesOnHost(_ host: String) -> Bool {
+        hosts.contains { Glob.matches($0, UserText(host)) }
+    }
+
+    /// The first command pattern that matches the canonical path and arguments.
+    public func matchingPattern(path: String, args: [UserText]) -> CommandPattern? {
+        commands.first { $0.matches(path: path, args: args) }
+    }
+}
+
+extension LoginRule {
+    /// True when this rule gates the user's login through `service` on `host`.
+    public func gates(_ subject: Subject, service: String, host: String) -> Bool {
+        subject.isIn(users) && services.contains { Glob.matches($0, UserText(service)) }
+            && hosts.contains { Glob.matches($0, UserText(host)) }
+    }
+}
+
+extension Policy {
+    /// First rule whose users contain the subject (by name or %group), whose runAs contains the target
+    /// (by name or a %group the target is in), whose hosts match the host, and one of whose commands
+    /// matches path + args, wins. No match: `.deny(nil)`.
+    public func decide(
+        subject: Subject, target: String, host: String, path: String, args: [UserText], system: some SystemLookup
+    ) -> (Decision, matchedPattern: CommandPattern?) {
+        for rule in rules where subject.isIn(rule.users) && rule.appliesOnHost(host) {
+            guard let pattern = rule.matchingPattern(path: path, args: args) else { continue }
+            guard rule.allowsTarget(target, system: system) else { continue }
+            switch rule.action {
+            case .allow: return (.allow(rule), pattern)
+            case .approve: return (.approve(rule), pattern)
+            case .deny: return (.deny(rule), pattern)
+            }
+        }
+        return (.deny(nil), nil)
+    }
+
+    /// Everyone who may approve for a rule: existing users, groups expanded, sorted, deduplicated.
+    public func possibleApprovers(_ rule: Rule, system: some SystemLookup) -> [String] {
+        system.expand(rule.approvers)
+    }
+
+    /// Everyone who may approve a login grant under `login`.
+    public func possibleApprovers(_ login: LoginRule, system: some SystemLookup) -> [String] {
+        system.expand(login.approvers)
+    }
+
+    /// The first `[[login]]` that gates this login, if any.
+    public func loginRule(for subject: Subject, service: String, host: String) -> LoginRule? {
+        logins.first { $0.gates(subject, service: service, host: host) }
+    }
+
+    /// True when the subject is one of `[settings] admins`.
+    public func isAdmin(_ subject: Subject) -> Bool { subject.isIn(settings.admins) }
+}

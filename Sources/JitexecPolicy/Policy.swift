@@ -1,0 +1,236 @@
+/// Who a rule is about: a user by name, or every member of a group (`%name` in the policy).
+public enum Principal: Hashable, Sendable, CustomStringConvertible {
+    case user(String)
+    case group(String)
+
+    /// Reads `alice` or `%developers`; nil for an empty name.
+    public init?(parsing text: String) {
+        if text.hasPrefix("%") {
+            let name = String(text.dropFirst())
+            guard !name.isEmpty else { return nil }
+            self = .group(name)
+        } else {
+            guard !text.isEmpty else { return nil }
+            self = .user(text)
+        }
+    }
+
+    /// The policy text: `alice` or `%developers`.
+    public var description: String {
+        switch self {
+        case .user(let name): return name
+        case .group(let name): return "%" + name
+        }
+    }
+}
+
+/// What a matching rule does with a command.
+public enum RuleAction: String, Sendable, CaseIterable {
+    case allow, approve, deny
+}
+
+/// What an approved grant covers: exactly the approved argv, or any command of the rule.
+public enum GrantScope: String, Sendable, CaseIterable {
+    case command, rule
+}
+
+/// A place in a policy file.
+public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+
+    public init(file: String, line: Int) {
+        self.file = file
+        self.line = line
+    }
+
+    /// `FILE:LINE`.
+    public var description: String { "\(file):\(line)" }
+}
+
+/// One `[[rule]]`: who may run which commands as whom, and how.
+public struct Rule: Hashable, Sendable {
+    public var name: String
+    public var users: [Principal]
+    public var runAs: [Principal]
+    public var commands: [CommandPattern]
+    public var action: RuleAction
+    public var approvers: [Principal]
+    public var approvals: Int
+    /// nil: `[settings] max_grant` applies.
+    public var maxGrant: TimeSpan?
+    public var reasonRequired: Bool
+    /// POSIX extended regular expression the reason or ticket must match (see `ReasonPattern`).
+    public var reasonPattern: String?
+    public var scope: GrantScope
+    public var once: Bool
+    /// fnmatch patterns of host names.
+    public var hosts: [String]
+    public var breakGlass: Bool
+    public var breakGlassMax: TimeSpan?
+    public var record: Bool
+    public var enforceExpiry: Bool
+    /// The `[[rule]]` header.
+    public var location: SourceLocation
+
+    public init(
+        name: String, users: [Principal], runAs: [Principal] = [.user("root")], commands: [CommandPattern],
+        action: RuleAction, approvers: [Principal] = [], approvals: Int = 1, maxGrant: TimeSpan? = nil,
+        reasonRequired: Bool = false, reasonPattern: String? = nil, scope: GrantScope = .command,
+        once: Bool = false, hosts: [String] = ["*"], breakGlass: Bool = false, breakGlassMax: TimeSpan? = nil,
+        record: Bool = false, enforceExpiry: Bool = false, location: SourceLocation = SourceLocation(file: "", line: 0)
+    ) {
+        self.name = name
+        self.users = users
+        self.runAs = runAs
+        self.commands = commands
+        self.action = action
+        self.approvers = approvers
+        self.approvals = approvals
+        self.maxGrant = maxGrant
+        self.reasonRequired = reasonRequired
+        self.reasonPattern = reasonPattern
+        self.scope = scope
+        self.once = once
+        self.hosts = hosts
+        self.breakGlass = breakGlass
+        self.breakGlassMax = breakGlassMax
+        self.record = record
+        self.enforceExpiry = enforceExpiry
+        self.location = location
+    }
+}
+
+/// `[settings]`, with the defaults of the spec's example policy.
+public struct Settings: Hashable, Sendable {
+    public static let defaultSecurePath = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+
+    public var securePath: [String] = Settings.defaultSecurePath
+    /// `0` disables the credential cache.
+    public var credentialCache = TimeSpan.minutes(5)
+    public var requestTTL = TimeSpan.hours(1)
+    public var defaultGrant = TimeSpan.minutes(15)
+    public var maxGrant = TimeSpan.hours(4)
+    public var waitTimeout = TimeSpan.minutes(15)
+    public var envKeep = ["TERM", "LANG", "LC_*", "TZ", "COLORTERM"]
+    public var admins: [Principal] = []
+
+    public init() {}
+}
+
+/// `[oncall]`: any of a group, a rotation file, or a command that prints who is on call.
+public struct OnCall: Hashable, Sendable {
+    public var group: String?
+    public var schedule: String?
+    public var command: [String]?
+
+    public init(group: String? = nil, schedule: String? = nil, command: [String]? = nil) {
+        self.group = group
+        self.schedule = schedule
+        self.command = command
+    }
+}
+
+/// One `[[login]]`: shell logins of these users need a live login grant.
+public struct LoginRule: Hashable, Sendable {
+    public var users: [Principal]
+    /// PAM service names (fnmatch patterns); default `["*"]`.
+    public var services: [String]
+    public var approvers: [Principal]
+    public var approvals: Int
+    public var maxGrant: TimeSpan?
+    public var autoRequest: Bool
+    public var hosts: [String]
+    public var location: SourceLocation
+
+    public init(
+        users: [Principal], services: [String] = ["*"], approvers: [Principal], approvals: Int = 1,
+        maxGrant: TimeSpan? = nil, autoRequest: Bool = false, hosts: [String] = ["*"],
+        location: SourceLocation = SourceLocation(file: "", line: 0)
+    ) {
+        self.users = users
+        self.services = services
+        self.approvers = approvers
+        self.approvals = approvals
+        self.maxGrant = maxGrant
+        self.autoRequest = autoRequest
+        self.hosts = hosts
+        self.location = location
+    }
+}
+
+/// `[notify]`: a command run (unprivileged, with a timeout) for each listed audit event.
+public struct Notify: Hashable, Sendable {
+    /// Every event name the audit log knows, the only values `events` may hold.
+    public static let allEvents: [String] = [
+        "request.filed", "request.approved", "request.denied", "request.expired", "request.cancelled",
+        "approval.added", "grant.created", "grant.used", "grant.revoked", "grant.expired",
+        "exec.start", "exec.end", "auth.failure", "policy.denied", "breakglass.used", "breakglass.reviewed",
+        "login.allowed", "login.denied", "policy.invalid",
+    ]
+    /// `events` when the policy does not list them.
+    public static let defaultEvents = [
+        "request.filed", "request.approved", "request.denied", "breakglass.used", "grant.revoked",
+    ]
+
+    public var command: [String]
+    public var runAs: String
+    public var timeout: TimeSpan
+    public var events: [String]
+
+    public init(
+        command: [String], runAs: String = "nobody", timeout: TimeSpan = TimeSpan(seconds: 5),
+        events: [String] = Notify.defaultEvents
+    ) {
+        self.command = command
+        self.runAs = runAs
+        self.timeout = timeout
+        self.events = events
+    }
+}
+
+/// Where requests, grants and the audit chain live.
+public enum StoreBackend: String, Sendable, CaseIterable {
+    case sqlite, postgresql
+}
+
+/// `[store]`.
+public struct StoreConfig: Hashable, Sendable {
+    public var backend: StoreBackend
+    /// postgresql: a root-only file holding the connection URL.
+    public var urlFile: String?
+
+    public init(backend: StoreBackend = .sqlite, urlFile: String? = nil) {
+        self.backend = backend
+        self.urlFile = urlFile
+    }
+}
+
+/// A loaded, validated and merged policy.
+public struct Policy: Hashable, Sendable {
+    public var settings: Settings
+    /// In file order; the first matching rule wins.
+    public var rules: [Rule]
+    public var oncall: OnCall?
+    public var logins: [LoginRule]
+    public var notify: Notify?
+    public var store: StoreConfig
+    /// The files it was read from, main policy first.
+    public var files: [String]
+
+    public init(
+        settings: Settings = Settings(), rules: [Rule] = [], oncall: OnCall? = nil, logins: [LoginRule] = [],
+        notify: Notify? = nil, store: StoreConfig = StoreConfig(), files: [String] = []
+    ) {
+        self.settings = settings
+        self.rules = rules
+        self.oncall = oncall
+        self.logins = logins
+        self.notify = notify
+        self.store = store
+        self.files = files
+    }
+
+    /// The rule with this name.
+    public func rule(named name: String) -> Rule? { rules.first { $0.name == name } }
+}

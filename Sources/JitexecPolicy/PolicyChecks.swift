@@ -1,0 +1,102 @@
+import JitexecBase
+
+/// The checks that need the whole merged policy or the system: command resolution, duplicate
+/// names, unknown users and groups, approver counts, grant caps and shadowed rules.
+enum PolicyChecks {
+    /// An error for each rule name used before, pointing at the first use.
+    static func duplicateNames(_ rules: [RuleDraft]) -> [Diagnostic] {
+        var seen: [String: SourceLocation] = [:]
+        var out: [Diagnostic] = []
+        for draft in rules {
+            if let first = seen[draft.rule.name] {
+                out.append(.error(draft.nameLocation, "duplicate rule name \(named(draft.rule.name)) (first defined at \(first))"))
+            } else {
+                seen[draft.rule.name] = draft.nameLocation
+            }
+        }
+        return out
+    }
+
+    /// Makes every literal command path absolute and canonical: bare names through `securePath`,
+    /// the file must be an executable regular file. Glob paths must be absolute and are kept.
+    static func resolveCommands(_ draft: inout RuleDraft, securePath: [String], system: some SystemLookup)
+        -> [Diagnostic]
+    {
+        var out: [Diagnostic] = []
+        for index in draft.commands.indices {
+            let pattern = draft.commands[index].value
+            let location = draft.commands[index].location
+            let path = pattern.path
+            if pattern.pathIsGlob || (path.contains("/") && !path.hasPrefix("/")) {
+                if !path.hasPrefix("/") {
+                    out.append(.error(location, "command path \(named(path)) is relative: write an absolute path or a bare name found through secure_path"))
+                }
+                continue
+            }
+            switch CommandResolver.resolve(path, securePath: securePath, system: system) {
+            case .found(let canonical):
+                draft.commands[index].value.path = canonical
+            case .notExecutable(let canonical):
+                let shown = canonical == path ? named(path) : "\(named(path)) (\(Escape.text(canonical)))"
+                out.append(.error(location, "command \(shown) is not an executable regular file"))
+            case .notFound:
+                let why = path.hasPrefix("/") ? "does not exist" : "is not found in secure_path"
+                out.append(.error(location, "command \(named(path)) \(why)"))
+            }
+        }
+        draft.rule.commands = draft.commands.map(\.value)
+        return out
+    }
+
+    /// A warning for each principal that names no existing user or group.
+    static func unknownPrincipals(_ principals: [Located<Principal>], key: String, system: some SystemLookup)
+        -> [Diagnostic]
+    {
+        principals.compactMap { principal in
+            if system.exists(principal.value) { return nil }
+            let kind = if case .group = principal.value { "group" } else { "user" }
+            return .warning(principal.location, "'\(key)': unknown \(kind) \(named(principal.value.description))")
+        }
+    }
+
+    /// An error when more approvals are needed than distinct existing people could give.
+    static func approvalCount(
+        what: String, approvers: [Principal], approvals: Int, at location: SourceLocation, system: some SystemLookup
+    ) -> [Diagnostic] {
+        guard !approvers.isEmpty else { return [] }
+        let possible = system.expand(approvers)
+        guard approvals > possible.count else { return [] }
+        let who = possible.isEmpty ? "" : " (\(possible.map { Escape.text($0) }.joined(separator: ", ")))"
+        let message =
+            "\(what) needs \(approvals) approval\(approvals == 1 ? "" : "s") but only \(possible.count) possible approver\(possible.count == 1 ? "" : "s") exist\(possible.count == 1 ? "s" : "")\(who)"
+        // While some approvers are unknown on this host (a fresh machine, a group still to be
+        // created) the count is not final: a warning, next to the unknown-group warning.
+        if approvers.contains(where: { !system.exists($0) }) {
+            return [.warning(location, message + " yet; some approvers are unknown on this host")]
+        }
+        return [.error(location, message)]
+    }
+
+    /// A warning when a rule's own cap is above the global one.
+    static func grantCap(_ draft: RuleDraft, settings: Settings) -> [Diagnostic] {
+        guard let maxGrant = draft.rule.maxGrant, maxGrant > settings.maxGrant else { return [] }
+        return [
+            .warning(
+                draft.maxGrantLocation ?? draft.rule.location,
+                "'max_grant' \(maxGrant) of rule \(named(draft.rule.name)) is longer than [settings] max_grant \(settings.maxGrant)")
+        ]
+    }
+
+    /// A warning for each rule that an earlier rule certainly hides.
+    static func shadowedRules(_ rules: [Rule]) -> [Diagnostic] {
+        var out: [Diagnostic] = []
+        for (n, later) in rules.enumerated() {
+            guard let earlier = rules[..<n].first(where: { $0.shadows(later) }) else { continue }
+            out.append(
+                .warning(
+                    later.location,
+                    "rule \(named(later.name)) is never reached: rule \(named(earlier.name)) (\(earlier.location)) already matches everything it matches"))
+        }
+        return out
+    }
+}

@@ -1,0 +1,104 @@
+/// `[settings]` as read, with the places needed by later checks.
+struct SettingsDraft {
+    var settings = Settings()
+    var admins: [Located<Principal>] = []
+    var maxGrantLocation: SourceLocation?
+}
+
+/// Readers for the single tables: `[settings]`, `[oncall]`, `[notify]`, `[store]`.
+enum SettingsSections {
+    static let settingsKeys = [
+        "secure_path", "credential_cache", "request_ttl", "default_grant", "max_grant", "wait_timeout", "env_keep",
+        "admins",
+    ]
+    static let oncallKeys = ["group", "schedule", "command"]
+    static let notifyKeys = ["command", "run_as", "timeout", "events"]
+    static let storeKeys = ["backend", "url_file"]
+
+    static func settings(_ section: Section) -> (SettingsDraft, [Diagnostic]) {
+        var r = SectionReader(section)
+        r.rejectUnknownKeys(allowed: settingsKeys)
+        var draft = SettingsDraft()
+        if let path = r.string("secure_path") {
+            draft.settings.securePath = path.value.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            for entry in draft.settings.securePath where !entry.hasPrefix("/") {
+                r.warning(path.location, "'secure_path': entry \(quoted(entry)) is not absolute and is ignored")
+            }
+        }
+        if let span = r.duration("credential_cache", positive: false) { draft.settings.credentialCache = span.value }
+        if let span = r.duration("request_ttl") { draft.settings.requestTTL = span.value }
+        let defaultGrant = r.duration("default_grant")
+        if let defaultGrant { draft.settings.defaultGrant = defaultGrant.value }
+        if let span = r.duration("max_grant") {
+            draft.settings.maxGrant = span.value
+            draft.maxGrantLocation = span.location
+        }
+        if let span = r.duration("wait_timeout") { draft.settings.waitTimeout = span.value }
+        if let names = r.strings("env_keep") { draft.settings.envKeep = names.map(\.value) }
+        if let admins = r.principals("admins") {
+            draft.admins = admins
+            draft.settings.admins = admins.map(\.value)
+        }
+        if draft.settings.defaultGrant > draft.settings.maxGrant {
+            r.warning(
+                defaultGrant?.location ?? draft.maxGrantLocation ?? section.header,
+                "'default_grant' \(draft.settings.defaultGrant) is longer than 'max_grant' \(draft.settings.maxGrant)")
+        }
+        return (draft, r.diagnostics)
+    }
+
+    static func oncall(_ section: Section, system: some SystemLookup) -> (OnCall, [Diagnostic]) {
+        var r = SectionReader(section)
+        r.rejectUnknownKeys(allowed: oncallKeys)
+        let group = r.string("group")
+        if let group, !system.groupExists(group.value) {
+            r.warning(group.location, "'group': unknown group \(named(group.value))")
+        }
+        let schedule = r.string("schedule")
+        if let schedule, !schedule.value.hasPrefix("/") {
+            r.error(schedule.location, "'schedule' must be an absolute path")
+        }
+        let command = r.commandLine("command")
+        if group == nil && schedule == nil && command == nil && r.diagnostics.isEmpty {
+            r.warning(section.header, "[oncall] names no group, schedule or command: no one is ever on call")
+        }
+        return (OnCall(group: group?.value, schedule: schedule?.value, command: command), r.diagnostics)
+    }
+
+    static func notify(_ section: Section, system: some SystemLookup) -> (Notify?, [Diagnostic]) {
+        var r = SectionReader(section)
+        r.rejectUnknownKeys(allowed: notifyKeys)
+        _ = r.require(["command"], what: "[notify]")
+        let command = r.commandLine("command")
+        let runAs = r.string("run_as")
+        if let runAs, !system.userExists(runAs.value) {
+            r.warning(runAs.location, "'run_as': unknown user \(named(runAs.value))")
+        }
+        let timeout = r.duration("timeout")
+        let events = r.strings("events")
+        for event in events ?? [] where !Notify.allEvents.contains(event.value) {
+            r.error(event.location, "'events': unknown event \(quoted(event.value))")
+        }
+        guard let command else { return (nil, r.diagnostics) }
+        let notify = Notify(
+            command: command, runAs: runAs?.value ?? "nobody", timeout: timeout?.value ?? TimeSpan(seconds: 5),
+            events: events?.map(\.value) ?? Notify.defaultEvents)
+        return (notify, r.diagnostics)
+    }
+
+    static func store(_ section: Section) -> (StoreConfig, [Diagnostic]) {
+        var r = SectionReader(section)
+        r.rejectUnknownKeys(allowed: storeKeys)
+        let backend = r.choice("backend", StoreBackend.self)
+        let urlFile = r.string("url_file")
+        if let urlFile, !urlFile.value.hasPrefix("/") {
+            r.error(urlFile.location, "'url_file' must be an absolute path")
+        }
+        if backend == .postgresql && urlFile == nil && r.section["url_file"] == nil {
+            r.error(
+                r.location("backend") ?? section.header,
+                "backend \"postgresql\" needs 'url_file', a root-only file holding the connection URL")
+        }
+        return (StoreConfig(backend: backend ?? .sqlite, urlFile: urlFile?.value), r.diagnostics)
+    }
+}

@@ -1,0 +1,114 @@
+/// What kind of tampering a broken link looks like.
+public enum AuditTampering: String, Sendable, Equatable {
+    /// The record's content (or its hash) no longer matches its hash.
+    case edited
+    /// Records are missing: a gap in seq.
+    case deleted
+    /// A record that does not belong to the chain: it does not link to its predecessor.
+    case inserted
+    /// A genuine record moved to another position (its seq was changed).
+    case reordered
+}
+
+/// The outcome of `jitctl verify`.
+public enum VerifyResult: Sendable, Equatable, CustomStringConvertible {
+    case intact(count: Int64, head: String)
+    /// `seq` names the first bad record (for deletions, the first missing seq).
+    case broken(seq: Int64, kind: AuditTampering, problem: String)
+
+    public var isIntact: Bool { if case .intact = self { true } else { false } }
+
+    /// One line for a person.
+    public var description: String {
+        switch self {
+        case .intact(0, _):
+            return "audit log is empty"
+        case .intact(let count, let head):
+            return "audit chain intact: \(count) records, head \(head)"
+        case .broken(let seq, let kind, let problem):
+            return "audit record \(seq) was \(kind.rawValue): \(problem)"
+        }
+    }
+}
+
+/// Checks records one at a time in seq order, keeping only the last two hashes, so a log of any
+/// size (from any backend, or a syslog copy) is verified in constant memory.
+public struct AuditChainVerifier: Sendable {
+    public private(set) var count: Int64 = 0
+    private var expectedSeq: Int64 = 1
+    private var previousHash = AuditChain.genesisHash
+    private var hashBeforePrevious: String?
+
+    public init() {}
+
+    /// The result when every record so far was good.
+    public var result: VerifyResult { .intact(count: count, head: previousHash) }
+
+    /// Nil when `record` links correctly after the records already checked; otherwise why not.
+    public mutating func check(_ record: AuditRecord) -> VerifyResult? {
+        let seq = record.seq
+        if seq > expectedSeq {
+            let missing =
+                seq - 1 == expectedSeq ? "record \(expectedSeq) is" : "records \(expectedSeq)–\(seq - 1) are"
+            return .broken(
+                seq: expectedSeq, kind: .deleted,
+                problem: "\(missing) missing; record \(seq) follows record \(expectedSeq - 1)")
+        }
+        if seq < expectedSeq {
+            return .broken(seq: seq, kind: .reordered, problem: "record \(seq) appears after record \(expectedSeq - 1)")
+        }
+        let selfConsistent = AuditChain.expectedHash(of: record) == record.hash
+        let linked = record.prevHash == previousHash
+        switch (selfConsistent, linked) {
+        case (true, true):
+            break
+        case (false, true):
+            return .broken(seq: seq, kind: .edited, problem: "its content does not match its hash")
+        case (true, false):
+            return .broken(
+                seq: seq, kind: .inserted,
+                problem:
+                    "it does not link to record \(seq - 1) (prev_hash \(record.prevHash) is not that record's hash)")
+        case (false, false):
+            return unlinkedAndInconsistent(record)
+        }
+        hashBeforePrevious = previousHash
+        previousHash = record.hash
+        count += 1
+        expectedSeq += 1
+        return nil
+    }
+
+    /// A record whose seq field cannot be read back counts as edited.
+    func unreadable(seq: Int64, problem: String) -> VerifyResult {
+        .broken(seq: seq, kind: .edited, problem: "it cannot be read back (\(problem))")
+    }
+
+    /// Neither the hash nor the link is right. If the record is genuine under another seq, it was
+    /// moved (or a record was inserted before it and the rest renumbered); otherwise it was edited.
+    private func unlinkedAndInconsistent(_ record: AuditRecord) -> VerifyResult {
+        let seq = record.seq
+        if record.prevHash == hashBeforePrevious, AuditChain.expectedHash(of: record, seq: seq - 1) == record.hash {
+            return .broken(
+                seq: seq - 1, kind: .inserted,
+                problem: "record \(seq) was originally record \(seq - 1): a record was inserted before it")
+        }
+        if let original = originalSeq(of: record) {
+            return .broken(
+                seq: seq, kind: .reordered,
+                problem: "it is genuine record \(original) moved to position \(seq)")
+        }
+        return .broken(seq: seq, kind: .edited, problem: "neither its hash nor its prev_hash matches")
+    }
+
+    /// The seq under which `record` hashes correctly, searched near its current position.
+    private func originalSeq(of record: AuditRecord) -> Int64? {
+        let window: Int64 = 64
+        for distance in 1...window {
+            for candidate in [record.seq + distance, record.seq - distance] where candidate >= 1 {
+                if AuditChain.expectedHash(of: record, seq: candidate) == record.hash { return candidate }
+            }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,67 @@
+import JitexecBase
+
+// The stable JSON of `jitctl show/requests/grants --json` (SPEC "JSON"). Times are RFC 3339 UTC
+// with microseconds; user-controlled text is a string, or {"hex": ...} when it is not UTF-8.
+
+extension Request {
+    /// `id, status, requester, run_as, host, command, rule, reason, ticket, created_at, expires_at,
+    /// approvals, approvals_needed, scope`, plus `kind, once, decided_at, decided_by, comment`.
+    public func json(approvals: [Approval]) -> JSONValue {
+        .object([
+            "id": .int(id),
+            "kind": .string(kind.rawValue),
+            "status": .string(status.rawValue),
+            "requester": .string(requester),
+            "run_as": .string(runAs),
+            "host": .string(host),
+            "command": .array(command.map(\.jsonValue)),
+            "rule": .string(rule),
+            "reason": reason.jsonValue,
+            "ticket": ticket?.jsonValue ?? .null,
+            "created_at": .time(createdAt),
+            "expires_at": .time(expiresAt),
+            "approvals": .array(approvals.map(\.json)),
+            "approvals_needed": .int(Int64(approvalsNeeded)),
+            "scope": .string(scope),
+            "once": .bool(once),
+            "decided_at": decidedAt.map(JSONValue.time) ?? .null,
+            "decided_by": decidedBy.map(JSONValue.string) ?? .null,
+            "comment": comment?.jsonValue ?? .null,
+        ])
+    }
+}
+
+extension Approval {
+    /// `{by, at, comment}`.
+    public var json: JSONValue {
+        .object(["by": .string(by), "at": .time(at), "comment": comment?.jsonValue ?? .null])
+    }
+}
+
+extension Grant {
+    /// `id, request_id, user, run_as, host, scope, command, rule, not_before, expires_at, uses_left,
+    /// revoked_at, revoked_by, source`.
+    public var json: JSONValue {
+        .object([
+            "id": .int(id),
+            "request_id": requestID.map(JSONValue.int) ?? .null,
+            "user": .string(user),
+            "run_as": .string(runAs),
+            "host": .string(host),
+            "scope": .string(scope),
+            "command": command.map { .array($0.map(\.jsonValue)) } ?? .null,
+            "rule": .string(rule),
+            "not_before": .time(notBefore),
+            "expires_at": .time(expiresAt),
+            "uses_left": usesLeft.map(JSONValue.int) ?? .null,
+            "revoked_at": revokedAt.map(JSONValue.time) ?? .null,
+            "revoked_by": revokedBy.map(JSONValue.string) ?? .null,
+            "source": .string(source.rawValue),
+        ])
+    }
+}
+
+extension JSONValue {
+    /// An instant as RFC 3339 UTC with microseconds.
+    static func time(_ micros: Micros) -> JSONValue { .string(RFC3339.format(micros: micros)) }
+}

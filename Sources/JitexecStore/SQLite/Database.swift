@@ -1,0 +1,168 @@
+import CSQLite
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One SQLite connection. It owns the `sqlite3*` handle and closes it in `deinit`, the only place
+/// the handle is closed. Not thread-safe by itself: `SQLiteStore` serializes every use.
+final class Database {
+    let handle: OpaquePointer
+    let path: String
+    let busyTimeoutMillis: Int32
+
+    private init(handle: OpaquePointer, path: String, busyTimeoutMillis: Int32) {
+        self.handle = handle
+        self.path = path
+        self.busyTimeoutMillis = busyTimeoutMillis
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    /// Opens (creating if needed) the database at `path` and applies the connection settings jitexec
+    /// relies on: a busy timeout, WAL, durable commits, foreign keys, no trusted schema, defensive mode.
+    /// A symbolic link at `path` is refused.
+    static func open(path: String, busyTimeoutMillis: Int32) throws -> Database {
+        var raw: OpaquePointer?
+        let flags =
+            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX
+            | SQLITE_OPEN_EXRESCODE
+        let rc = sqlite3_open_v2(path, &raw, flags, nil)
+        guard let raw else {
+            throw SQLiteError(extendedCode: SQLITE_NOMEM, message: "", context: "opening \(path)")
+        }
+        // From here on `db` owns the handle: a throw releases it and `deinit` closes it.
+        let db = Database(handle: raw, path: path, busyTimeoutMillis: busyTimeoutMillis)
+        guard rc == SQLITE_OK else { throw db.error(rc, context: "opening \(path)") }
+        try db.configure()
+        return db
+    }
+
+    private func configure() throws {
+        sqlite3_extended_result_codes(handle, 1)
+        try check(sqlite3_busy_timeout(handle, busyTimeoutMillis), context: "setting the busy timeout")
+        var defensive: Int32 = 0
+        try check(
+            csqlite_db_config_int(handle, SQLITE_DBCONFIG_DEFENSIVE, 1, &defensive),
+            context: "enabling SQLITE_DBCONFIG_DEFENSIVE")
+        guard defensive == 1 else {
+            throw SQLiteError(
+                extendedCode: SQLITE_MISUSE, message: "defensive mode stayed off",
+                context: "enabling SQLITE_DBCONFIG_DEFENSIVE")
+        }
+        try execute("PRAGMA trusted_schema = OFF")
+        try execute("PRAGMA foreign_keys = ON")
+        try execute("PRAGMA synchronous = FULL")
+        try enableWAL()
+    }
+
+    /// Switches to write-ahead logging. Several processes opening a brand-new file at once can
+    /// see SQLITE_BUSY here without the busy handler being consulted, so retry until the timeout.
+    private func enableWAL() throws {
+        let deadline = monotonicMillis() + Int64(busyTimeoutMillis)
+        while true {
+            do {
+                let mode = try queryText("PRAGMA journal_mode = WAL")
+                guard mode?.lowercased() == "wal" else {
+                    throw SQLiteError(
+                        extendedCode: SQLITE_CANTOPEN,
+                        message: "the file system refused write-ahead logging (journal mode is \(mode ?? "unknown"))",
+                        context: "PRAGMA journal_mode = WAL")
+                }
+                return
+            } catch let e as SQLiteError where e.isBusy && monotonicMillis() < deadline {
+                usleep(10_000)
+            }
+        }
+    }
+
+    // MARK: Running SQL
+
+    /// Prepares one statement.
+    func prepare(_ sql: String) throws -> Statement { try Statement(self, sql: sql) }
+
+    /// Runs one or more statements that take no parameters (schema scripts, pragmas, BEGIN/COMMIT).
+    func execute(_ sql: String) throws {
+        try check(sqlite3_exec(handle, sql, nil, nil, nil), context: sql)
+    }
+
+    /// Runs one statement with parameters to completion, ignoring any rows.
+    func run(_ sql: String, _ values: [SQLValue] = []) throws {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        while try statement.step() {}
+    }
+
+    /// The first column of the first row as text, or nil when there is no row or it is NULL.
+    func queryText(_ sql: String, _ values: [SQLValue] = []) throws -> String? {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        guard try statement.step(), !statement.isNull(0) else { return nil }
+        return statement.text(0)
+    }
+
+    /// The first column of the first row as an integer, or nil when there is no row or it is NULL.
+    func queryInt(_ sql: String, _ values: [SQLValue] = []) throws -> Int64? {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        guard try statement.step(), !statement.isNull(0) else { return nil }
+        return statement.int64(0)
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE.
+    var changes: Int64 { sqlite3_changes64(handle) }
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    /// `PRAGMA user_version`: the schema version jitexec's migrations keep.
+    func userVersion() throws -> Int32 { Int32(truncatingIfNeeded: try queryInt("PRAGMA user_version") ?? 0) }
+
+    // MARK: Transactions
+
+    enum TransactionKind: String {
+        /// A read snapshot, taken at the first read.
+        case deferred = "DEFERRED"
+        /// Takes the write lock at once (waiting up to the busy timeout): writers are serialized.
+        case immediate = "IMMEDIATE"
+    }
+
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it or the COMMIT throws.
+    func transaction<T>(_ kind: TransactionKind, _ body: () throws -> T) throws -> T {
+        try execute("BEGIN \(kind.rawValue)")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            rollbackIfActive()
+            throw error
+        }
+    }
+
+    /// Best effort: the error being reported is the one that made us roll back.
+    private func rollbackIfActive() {
+        if isInTransaction { _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
+    }
+
+    // MARK: Errors
+
+    func check(_ rc: Int32, context: String) throws {
+        guard rc == SQLITE_OK else { throw error(rc, context: context) }
+    }
+
+    /// The error for result code `rc`, with the connection's message when it belongs to this failure.
+    func error(_ rc: Int32, context: String) -> SQLiteError {
+        let extended = sqlite3_extended_errcode(handle)
+        let code = (extended & 0xff) == (rc & 0xff) ? extended : rc
+        let message = (extended & 0xff) == (rc & 0xff) ? String(cString: sqlite3_errmsg(handle)) : ""
+        return SQLiteError(extendedCode: code, message: message, context: context)
+    }
+}
+
+private func monotonicMillis() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

@@ -1,0 +1,75 @@
+import JitexecBase
+
+/// Reads inside one consistent snapshot. Backend-neutral: SQLite today, PostgreSQL for a fleet.
+public protocol StoreReader {
+    func request(id: Int64) throws -> Request?
+    /// Newest first; nil filters match everything.
+    func requests(status: RequestStatus?, requester: String?) throws -> [Request]
+    /// Oldest first.
+    func approvals(requestID: Int64) throws -> [Approval]
+    func grant(id: Int64) throws -> Grant?
+    /// Newest first. `liveAt` keeps only grants live at that instant (`Grant.isLive(at:)`).
+    func grants(user: String?, liveAt: Micros?) throws -> [Grant]
+    /// The last audit record's seq and hash; nil while the log is empty.
+    func auditHead() throws -> (seq: Int64, hash: String)?
+    /// Matching records in seq order.
+    func auditRecords(_ filter: AuditFilter) throws -> [AuditRecord]
+    /// Every audit record in seq order, one at a time (for `verify` over a large log).
+    func forEachAuditRecord(_ body: (AuditRecord) throws -> Void) throws
+}
+
+/// Writes inside one serialized, durable transaction.
+public protocol StoreWriter: StoreReader {
+    /// Stores a new request (its `id` is ignored) and returns the assigned id.
+    func insertRequest(_ request: Request) throws -> Int64
+    /// Compare-and-set: moves request `id` from `from` to `to` and records who decided, when and
+    /// why. False when the request was not in state `from` (someone else decided first).
+    func setRequestStatus(
+        id: Int64, from: RequestStatus, to: RequestStatus, at: Micros, by: String?, comment: UserText?
+    ) throws -> Bool
+    /// Throws `StoreError.duplicateApproval` when this person already approved this request.
+    func insertApproval(_ approval: Approval) throws
+    /// Stores a new grant (its `id` is ignored) and returns the assigned id.
+    func insertGrant(_ grant: Grant) throws -> Int64
+    /// Takes one use of grant `id` if it is live at `at`, in one atomic statement. True iff a use
+    /// was taken; unlimited grants stay unlimited.
+    func consumeGrantUse(id: Int64, at: Micros) throws -> Bool
+    /// Revokes grant `id`; false when there is no such grant or it was already revoked.
+    func revokeGrant(id: Int64, by: String, at: Micros) throws -> Bool
+    /// Appends to the hash chain after the current head, read in this same transaction.
+    func appendAudit(_ event: AuditEvent) throws -> AuditRecord
+}
+
+/// The store behind jitexec and jitctl. Reader and writer objects are valid only inside the
+/// closure they are passed to; using one afterwards throws `StoreError.transactionEnded`.
+public protocol JitStore: AnyObject, Sendable {
+    /// A consistent read snapshot.
+    func read<T>(_ body: (any StoreReader) throws -> T) throws -> T
+    /// One serialized, durable write transaction (SQLite: BEGIN IMMEDIATE … COMMIT with
+    /// synchronous=FULL). If `body` throws, nothing it wrote is kept. Audit records appended
+    /// inside are handed to the audit sink only AFTER the commit succeeded.
+    func write<T>(_ body: (any StoreWriter) throws -> T) throws -> T
+}
+
+/// Which audit records `auditRecords` returns. Every condition set must hold.
+public struct AuditFilter: Sendable, Equatable {
+    /// Records at or after this time.
+    public var sinceTime: Micros?
+    public var actor: String?
+    public var event: String?
+    /// Records with a larger seq (for `jitctl log -f`).
+    public var afterSeq: Int64?
+    /// At most this many, the oldest matching first.
+    public var limit: Int?
+
+    public init(
+        sinceTime: Micros? = nil, actor: String? = nil, event: String? = nil, afterSeq: Int64? = nil,
+        limit: Int? = nil
+    ) {
+        self.sinceTime = sinceTime
+        self.actor = actor
+        self.event = event
+        self.afterSeq = afterSeq
+        self.limit = limit
+    }
+}

@@ -1,0 +1,132 @@
+import JitexecBase
+
+// How records map to table rows: column lists in one place, next to their encoders and decoders.
+
+/// argv as one BLOB: every word followed by a NUL byte. `[]` is the empty blob, `[""]` one NUL.
+enum ArgvCoding {
+    static func encode(_ argv: [UserText]) throws -> [UInt8] {
+        var blob: [UInt8] = []
+        for word in argv {
+            guard !word.containsNUL else {
+                throw StoreError.invalidRecord("an argv word contains a NUL byte: \(word.escaped)")
+            }
+            blob += word.bytes
+            blob.append(0)
+        }
+        return blob
+    }
+
+    /// Nil when the blob does not end in NUL (it was not written by `encode`).
+    static func decode(_ blob: [UInt8]) -> [UserText]? {
+        guard let last = blob.last else { return [] }
+        guard last == 0 else { return nil }
+        return blob.dropLast().split(separator: 0, omittingEmptySubsequences: false).map { UserText(bytes: Array($0)) }
+    }
+}
+
+extension Statement {
+    func optionalUserText(_ column: Int32) -> UserText? { optionalBytes(column).map { UserText(bytes: $0) } }
+
+    /// A column holding one of `E`'s raw values; anything else is a damaged row.
+    func enumValue<E: RawRepresentable>(_ column: Int32, table: String, id: Int64) throws -> E
+    where E.RawValue == String {
+        let raw = text(column)
+        guard let value = E(rawValue: raw) else {
+            throw StoreError.corruptRecord(table: table, id: id, problem: "unknown \(E.self) '\(Escape.text(raw))'")
+        }
+        return value
+    }
+
+    func argv(_ column: Int32, table: String, id: Int64) throws -> [UserText] {
+        guard let argv = ArgvCoding.decode(bytes(column)) else {
+            throw StoreError.corruptRecord(table: table, id: id, problem: "the command is not NUL-terminated")
+        }
+        return argv
+    }
+}
+
+/// `requests` rows: column lists, parameter values and decoding, kept together so they cannot drift.
+enum RequestRow {
+    static let insertColumns = """
+        kind, status, requester, requester_uid, run_as, host, command, rule, reason, ticket, cwd, tty, \
+        scope, once, requested_seconds, approvals_needed, created_at, expires_at, decided_at, decided_by, comment
+        """
+    static let insertCount = 21
+    static let columns = "id, " + insertColumns
+
+    static func values(_ r: Request) throws -> [SQLValue] {
+        [
+            .text(r.kind.rawValue), .text(r.status.rawValue), .text(r.requester), .int(Int64(r.requesterUID)),
+            .text(r.runAs), .text(r.host), .blob(try ArgvCoding.encode(r.command)), .text(r.rule), .user(r.reason),
+            .user(r.ticket), .user(r.cwd), .user(r.tty), .text(r.scope), .int(r.once ? 1 : 0),
+            .int(r.requestedSeconds), .int(Int64(r.approvalsNeeded)), .int(r.createdAt), .int(r.expiresAt),
+            .int(r.decidedAt), .text(r.decidedBy), .user(r.comment),
+        ]
+    }
+
+    static func decode(_ row: Statement) throws -> Request {
+        let id = row.int64(0)
+        guard let uid = UInt32(exactly: row.int64(4)) else {
+            throw StoreError.corruptRecord(table: "requests", id: id, problem: "requester uid out of range")
+        }
+        return Request(
+            id: id, kind: try row.enumValue(1, table: "requests", id: id),
+            status: try row.enumValue(2, table: "requests", id: id), requester: row.text(3), requesterUID: uid,
+            runAs: row.text(5), host: row.text(6), command: try row.argv(7, table: "requests", id: id),
+            rule: row.text(8), reason: UserText(bytes: row.bytes(9)), ticket: row.optionalUserText(10),
+            cwd: row.optionalUserText(11), tty: row.optionalUserText(12), scope: row.text(13),
+            once: row.int64(14) != 0, requestedSeconds: row.optionalInt64(15),
+            approvalsNeeded: Int(row.int64(16)), createdAt: row.int64(17), expiresAt: row.int64(18),
+            decidedAt: row.optionalInt64(19), decidedBy: row.optionalText(20), comment: row.optionalUserText(21))
+    }
+}
+
+/// `grants` rows, and the SQL form of `Grant.isLive(at:)`.
+enum GrantRow {
+    static let insertColumns = """
+        request_id, user, run_as, host, scope, command, rule, not_before, expires_at, uses_left, \
+        revoked_at, revoked_by, source
+        """
+    static let insertCount = 13
+    static let columns = "id, " + insertColumns
+
+    /// `Grant.isLive(at:)` in SQL; bind `liveValues(now)` for its parameters.
+    static let liveCondition = """
+        not_before <= ? AND expires_at > ? AND revoked_at IS NULL AND (uses_left IS NULL OR uses_left > 0)
+        """
+    static func liveValues(_ now: Micros) -> [SQLValue] { [.int(now), .int(now)] }
+
+    static func values(_ g: Grant) throws -> [SQLValue] {
+        [
+            .int(g.requestID), .text(g.user), .text(g.runAs), .text(g.host), .text(g.scope),
+            try g.command.map { .blob(try ArgvCoding.encode($0)) } ?? .null, .text(g.rule), .int(g.notBefore),
+            .int(g.expiresAt), .int(g.usesLeft), .int(g.revokedAt), .text(g.revokedBy), .text(g.source.rawValue),
+        ]
+    }
+
+    static func decode(_ row: Statement) throws -> Grant {
+        let id = row.int64(0)
+        return Grant(
+            id: id, requestID: row.optionalInt64(1), user: row.text(2), runAs: row.text(3), host: row.text(4),
+            scope: row.text(5), command: row.isNull(6) ? nil : try row.argv(6, table: "grants", id: id),
+            rule: row.text(7), notBefore: row.int64(8), expiresAt: row.int64(9), usesLeft: row.optionalInt64(10),
+            revokedAt: row.optionalInt64(11), revokedBy: row.optionalText(12),
+            source: try row.enumValue(13, table: "grants", id: id))
+    }
+}
+
+/// `audit` rows. `fields` is stored as its canonical JSON object text.
+enum AuditRow {
+    static let columns = "seq, time, host, event, actor, fields, prev_hash, hash"
+
+    static func decode(_ row: Statement) throws -> AuditRecord {
+        let seq = row.int64(0)
+        let text = row.text(5)
+        guard let parsed = try? JSONValue.parse(text), case .object(let fields) = parsed else {
+            throw StoreError.corruptRecord(table: "audit", id: seq, problem: "its fields are not a JSON object")
+        }
+        return AuditRecord(
+            seq: seq, time: row.int64(1), host: row.text(2), event: row.text(3), actor: row.text(4), fields: fields,
+            prevHash: row.text(6), hash: row.text(7))
+    }
+}

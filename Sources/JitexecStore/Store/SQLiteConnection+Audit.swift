@@ -1,0 +1,59 @@
+import JitexecBase
+
+extension SQLiteConnection {
+    func auditHead() throws -> (seq: Int64, hash: String)? {
+        try requireOpen()
+        return try query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", []) { row in
+            (seq: row.int64(0), hash: row.text(1))
+        }.first
+    }
+
+    func auditRecords(_ filter: AuditFilter) throws -> [AuditRecord] {
+        try requireOpen()
+        var conditions: [String] = []
+        var values: [SQLValue] = []
+        if let since = filter.sinceTime {
+            conditions.append("time >= ?")
+            values.append(.int(since))
+        }
+        if let actor = filter.actor {
+            conditions.append("actor = ?")
+            values.append(.text(actor))
+        }
+        if let event = filter.event {
+            conditions.append("event = ?")
+            values.append(.text(event))
+        }
+        if let after = filter.afterSeq {
+            conditions.append("seq > ?")
+            values.append(.int(after))
+        }
+        var sql = "SELECT \(AuditRow.columns) FROM audit \(whereClause(conditions)) ORDER BY seq"
+        if let limit = filter.limit {
+            sql += " LIMIT ?"
+            values.append(.int(Int64(max(0, limit))))
+        }
+        return try query(sql, values, AuditRow.decode)
+    }
+
+    func forEachAuditRecord(_ body: (AuditRecord) throws -> Void) throws {
+        try requireOpen()
+        let statement = try db.prepare("SELECT \(AuditRow.columns) FROM audit ORDER BY seq")
+        while try statement.step() { try body(try AuditRow.decode(statement)) }
+    }
+
+    /// Reads the head inside this write transaction (which holds the write lock since BEGIN
+    /// IMMEDIATE), so appends from every process are serialized and the chain never forks.
+    func appendAudit(_ event: AuditEvent) throws -> AuditRecord {
+        try requireWritable()
+        let record = AuditChain.seal(event, after: try auditHead(), time: clock(), host: host)
+        try db.run(
+            "INSERT INTO audit (\(AuditRow.columns)) VALUES (\(placeholders(8)))",
+            [
+                .int(record.seq), .int(record.time), .text(record.host), .text(record.event), .text(record.actor),
+                .text(JSONValue.object(record.fields).canonical), .text(record.prevHash), .text(record.hash),
+            ])
+        appendedRecord(record)
+        return record
+    }
+}

@@ -1,0 +1,58 @@
+import JitexecBase
+
+extension SQLiteConnection {
+    func grant(id: Int64) throws -> Grant? {
+        try requireOpen()
+        return try query("SELECT \(GrantRow.columns) FROM grants WHERE id = ?", [.int(id)], GrantRow.decode).first
+    }
+
+    func grants(user: String?, liveAt: Micros?) throws -> [Grant] {
+        try requireOpen()
+        var conditions: [String] = []
+        var values: [SQLValue] = []
+        if let user {
+            conditions.append("user = ?")
+            values.append(.text(user))
+        }
+        if let liveAt {
+            conditions.append(GrantRow.liveCondition)
+            values += GrantRow.liveValues(liveAt)
+        }
+        return try query(
+            "SELECT \(GrantRow.columns) FROM grants \(whereClause(conditions)) ORDER BY id DESC", values,
+            GrantRow.decode)
+    }
+
+    func insertGrant(_ grant: Grant) throws -> Int64 {
+        try requireWritable()
+        do {
+            try db.run(
+                "INSERT INTO grants (\(GrantRow.insertColumns)) VALUES (\(placeholders(GrantRow.insertCount)))",
+                try GrantRow.values(grant))
+        } catch let error as SQLiteError where error.isForeignKeyViolation {
+            throw StoreError.noSuchRequest(id: grant.requestID ?? 0)
+        }
+        return db.lastInsertRowID
+    }
+
+    /// One UPDATE that both checks liveness and takes the use, so two processes racing for the
+    /// last use of a grant cannot both win.
+    func consumeGrantUse(id: Int64, at: Micros) throws -> Bool {
+        try requireWritable()
+        try db.run(
+            """
+            UPDATE grants SET uses_left = uses_left - 1
+            WHERE id = ? AND \(GrantRow.liveCondition)
+            """,
+            [.int(id)] + GrantRow.liveValues(at))
+        return db.changes == 1
+    }
+
+    func revokeGrant(id: Int64, by: String, at: Micros) throws -> Bool {
+        try requireWritable()
+        try db.run(
+            "UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
+            [.int(at), .text(by), .int(id)])
+        return db.changes == 1
+    }
+}

@@ -1,0 +1,127 @@
+import JitexecBase
+
+/// The reader and writer handed to `SQLiteStore.read`/`write` bodies: the SQL behind every
+/// `StoreWriter` method. Usable only while `mode` says a transaction is open.
+final class SQLiteConnection: StoreWriter {
+    enum Mode { case idle, reading, writing }
+
+    let db: Database
+    let host: String
+    let clock: @Sendable () -> Micros
+    private(set) var mode = Mode.idle
+    /// Audit records appended in the current write transaction, for the sink after COMMIT.
+    private(set) var appended: [AuditRecord] = []
+
+    init(db: Database, host: String, clock: @escaping @Sendable () -> Micros) {
+        self.db = db
+        self.host = host
+        self.clock = clock
+    }
+
+    /// Runs `body` with the connection open in `mode`, then closes it again.
+    func during<T>(_ newMode: Mode, _ body: () throws -> T) throws -> T {
+        mode = newMode
+        appended = []
+        defer { mode = .idle }
+        return try body()
+    }
+
+    func appendedRecord(_ record: AuditRecord) { appended.append(record) }
+
+    func requireOpen() throws { guard mode != .idle else { throw StoreError.transactionEnded } }
+    func requireWritable() throws { guard mode == .writing else { throw StoreError.transactionEnded } }
+
+    // MARK: Requests
+
+    func request(id: Int64) throws -> Request? {
+        try requireOpen()
+        return try query("SELECT \(RequestRow.columns) FROM requests WHERE id = ?", [.int(id)], RequestRow.decode)
+            .first
+    }
+
+    func requests(status: RequestStatus?, requester: String?) throws -> [Request] {
+        try requireOpen()
+        var conditions: [String] = []
+        var values: [SQLValue] = []
+        if let status {
+            conditions.append("status = ?")
+            values.append(.text(status.rawValue))
+        }
+        if let requester {
+            conditions.append("requester = ?")
+            values.append(.text(requester))
+        }
+        let sql =
+            "SELECT \(RequestRow.columns) FROM requests \(whereClause(conditions)) ORDER BY created_at DESC, id DESC"
+        return try query(sql, values, RequestRow.decode)
+    }
+
+    func insertRequest(_ request: Request) throws -> Int64 {
+        try requireWritable()
+        try db.run(
+            "INSERT INTO requests (\(RequestRow.insertColumns)) VALUES (\(placeholders(RequestRow.insertCount)))",
+            try RequestRow.values(request))
+        return db.lastInsertRowID
+    }
+
+    func setRequestStatus(
+        id: Int64, from: RequestStatus, to: RequestStatus, at: Micros, by: String?, comment: UserText?
+    ) throws -> Bool {
+        try requireWritable()
+        guard from == .pending, to != .pending else { throw StoreError.invalidTransition(from: from, to: to) }
+        try db.run(
+            """
+            UPDATE requests SET status = ?, decided_at = ?, decided_by = ?, comment = ?
+            WHERE id = ? AND status = ?
+            """,
+            [.text(to.rawValue), .int(at), .text(by), .user(comment), .int(id), .text(from.rawValue)])
+        return db.changes == 1
+    }
+
+    // MARK: Approvals
+
+    func approvals(requestID: Int64) throws -> [Approval] {
+        try requireOpen()
+        return try query(
+            "SELECT request_id, approver, at, comment, max_seconds FROM approvals WHERE request_id = ? ORDER BY at, id",
+            [.int(requestID)]
+        ) { row in
+            Approval(
+                requestID: row.int64(0), by: row.text(1), at: row.int64(2), comment: row.optionalUserText(3),
+                maxSeconds: row.optionalInt64(4))
+        }
+    }
+
+    func insertApproval(_ approval: Approval) throws {
+        try requireWritable()
+        do {
+            try db.run(
+                "INSERT INTO approvals (request_id, approver, at, comment, max_seconds) VALUES (?, ?, ?, ?, ?)",
+                [
+                    .int(approval.requestID), .text(approval.by), .int(approval.at), .user(approval.comment),
+                    .int(approval.maxSeconds),
+                ])
+        } catch let error as SQLiteError where error.isUniqueViolation {
+            throw StoreError.duplicateApproval(requestID: approval.requestID, approver: approval.by)
+        } catch let error as SQLiteError where error.isForeignKeyViolation {
+            throw StoreError.noSuchRequest(id: approval.requestID)
+        }
+    }
+
+    // MARK: Helpers shared by the extensions
+
+    /// Runs a query and decodes every row.
+    func query<T>(_ sql: String, _ values: [SQLValue], _ decode: (Statement) throws -> T) throws -> [T] {
+        let statement = try db.prepare(sql)
+        try statement.bind(values)
+        var rows: [T] = []
+        while try statement.step() { rows.append(try decode(statement)) }
+        return rows
+    }
+
+    func whereClause(_ conditions: [String]) -> String {
+        conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+    }
+
+    func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
+}

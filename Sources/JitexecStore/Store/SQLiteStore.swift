@@ -1,0 +1,95 @@
+import JitexecBase
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The embedded store: one SQLite file, shared safely by every jitexec and jitctl process on the
+/// host (WAL, `BEGIN IMMEDIATE` writers, a busy timeout).
+///
+/// `@unchecked Sendable`: the only mutable state is the connection, and every use of it happens
+/// inside `lock`, one transaction at a time. Reader/writer objects handed to bodies refuse to work
+/// once their transaction has ended, so they cannot smuggle the connection out of the lock.
+public final class SQLiteStore: JitStore, @unchecked Sendable {
+    public let path: String
+    public let host: String
+    private let busyTimeoutMillis: Int32
+    let connection: SQLiteConnection
+    private let auditSink: @Sendable (AuditRecord) -> Void
+    private let lock = SerialLock()
+
+    /// Opens (creating if needed, files 0600) and migrates the database at `path`.
+    /// - Parameters:
+    ///   - host: this host's name, stamped on audit records.
+    ///   - clock: the time stamped on audit records.
+    ///   - auditSink: receives every audit record after its transaction committed (`AuditSyslog.send`).
+    public init(
+        path: String, host: String, clock: @escaping @Sendable () -> Micros, busyTimeoutMillis: Int32 = 5000,
+        auditSink: @escaping @Sendable (AuditRecord) -> Void
+    ) throws {
+        self.path = path
+        self.host = host
+        self.busyTimeoutMillis = busyTimeoutMillis
+        self.auditSink = auditSink
+        let db = try Self.storeErrors(path: path, busyTimeoutMillis: busyTimeoutMillis) {
+            try Self.openPrivately(path: path, busyTimeoutMillis: busyTimeoutMillis)
+        }
+        self.connection = SQLiteConnection(db: db, host: host, clock: clock)
+    }
+
+    public func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {
+        try lock.withLock {
+            try storeErrors {
+                try connection.db.transaction(.deferred) {
+                    try connection.during(.reading) { try body(connection) }
+                }
+            }
+        }
+    }
+
+    public func write<T>(_ body: (any StoreWriter) throws -> T) throws -> T {
+        let (value, appended) = try lock.withLock {
+            try storeErrors {
+                try connection.db.transaction(.immediate) {
+                    try connection.during(.writing) { (try body(connection), connection.appended) }
+                }
+            }
+        }
+        // Committed: only now may the records leave the database.
+        for record in appended { auditSink(record) }
+        return value
+    }
+
+    // MARK: Opening
+
+    /// Serializes the umask change: it is process-wide.
+    private static let openLock = SerialLock()
+
+    /// Opens and migrates with umask 077, so the database and its -wal/-shm files are created 0600.
+    private static func openPrivately(path: String, busyTimeoutMillis: Int32) throws -> Database {
+        try openLock.withLock {
+            let saved = umask(0o077)
+            defer { umask(saved) }
+            let db = try Database.open(path: path, busyTimeoutMillis: busyTimeoutMillis)
+            try Migrations.migrate(db)
+            return db
+        }
+    }
+
+    // MARK: Errors
+
+    private func storeErrors<T>(_ body: () throws -> T) throws -> T {
+        try Self.storeErrors(path: path, busyTimeoutMillis: busyTimeoutMillis, body)
+    }
+
+    /// SQLite errors leave the store as `StoreError`; everything else (a body's own errors) as is.
+    private static func storeErrors<T>(path: String, busyTimeoutMillis: Int32, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SQLiteError {
+            throw StoreError(error, path: path, busyTimeoutMillis: busyTimeoutMillis)
+        }
+    }
+}

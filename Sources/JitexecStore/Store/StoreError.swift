@@ -1,0 +1,76 @@
+/// Why the store could not do what was asked, written for the person at the terminal, with the
+/// next step. Every store error makes jitexec and jitctl exit 1 (SPEC "Exit status").
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The database file or its directory cannot be opened, read or written.
+    case unavailable(path: String, reason: String)
+    /// Another jitexec held the write lock for longer than the busy timeout.
+    case busy(path: String, waitedMillis: Int32)
+    /// The file is not a SQLite database, or SQLite found it damaged.
+    case corrupt(path: String, reason: String)
+    /// One stored row cannot be read back (an unknown state, a malformed argv or JSON).
+    case corruptRecord(table: String, id: Int64, problem: String)
+    /// The database was migrated by a newer jitexec.
+    case schemaTooNew(path: String, found: Int32, known: Int32)
+    /// This person already approved this request; one person counts once.
+    case duplicateApproval(requestID: Int64, approver: String)
+    /// A record refers to a request that does not exist.
+    case noSuchRequest(id: Int64)
+    /// A record the caller built cannot be stored as it is (a NUL inside an argv word, ...).
+    case invalidRecord(String)
+    /// A status change that is not pending → final.
+    case invalidTransition(from: RequestStatus, to: RequestStatus)
+    /// A reader or writer was used after its transaction ended, or a write through a reader.
+    case transactionEnded
+    /// `read`/`write` called from inside another `read`/`write` body on the same store.
+    case nestedTransaction
+    /// Any other SQLite failure.
+    case sqlite(SQLiteError)
+
+    public var exitStatus: Int32 { 1 }
+
+    public var description: String {
+        switch self {
+        case .unavailable(let path, let reason):
+            return "cannot use the jitexec database \(path): \(reason); "
+                + "check that its directory exists, is root-owned and is not full"
+        case .busy(let path, let waited):
+            return "the jitexec database \(path) stayed locked by another jitexec for \(waited) ms; try again"
+        case .corrupt(let path, let reason):
+            return "the jitexec database \(path) is damaged (\(reason)); "
+                + "restore it from a backup and compare the audit log with the syslog copy"
+        case .corruptRecord(let table, let id, let problem):
+            return "a stored \(table) record (\(id)) cannot be read: \(problem); "
+                + "run 'jitctl verify' and restore from a backup"
+        case .schemaTooNew(let path, let found, let known):
+            return "\(path): database schema \(found) is newer than this jitexec (\(known)); upgrade jitexec"
+        case .duplicateApproval(let id, let approver):
+            return
+                "\(approver) has already approved request #\(id); each person counts once, another approver is needed"
+        case .noSuchRequest(let id):
+            return "there is no request #\(id); run 'jitctl requests --all' to see the requests"
+        case .invalidRecord(let problem):
+            return "cannot store this record: \(problem)"
+        case .invalidTransition(let from, let to):
+            return "a request cannot go from \(from.rawValue) to \(to.rawValue); only pending requests are decided"
+        case .transactionEnded:
+            return "internal error: the store was used outside its transaction; please report this bug"
+        case .nestedTransaction:
+            return "internal error: a store transaction was started inside another; please report this bug"
+        case .sqlite(let error):
+            return "the jitexec database failed: \(error); run 'jitctl verify' and check the disk"
+        }
+    }
+
+    /// The store error for a SQLite failure on the database at `path`.
+    init(_ error: SQLiteError, path: String, busyTimeoutMillis: Int32) {
+        if error.isBusy {
+            self = .busy(path: path, waitedMillis: busyTimeoutMillis)
+        } else if error.isCorrupt {
+            self = .corrupt(path: path, reason: error.message.isEmpty ? error.codeName : error.message)
+        } else if error.isUnavailable {
+            self = .unavailable(path: path, reason: error.message.isEmpty ? error.codeName : error.message)
+        } else {
+            self = .sqlite(error)
+        }
+    }
+}

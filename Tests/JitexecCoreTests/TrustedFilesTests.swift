@@ -1,0 +1,93 @@
+import Glibc
+import Testing
+@testable import JitexecCore
+
+/// Runs on temporary files; as root (CI) the files are root-owned and every rule is exercised,
+/// otherwise the files belong to the test user and the ownership rule is what refuses them.
+@Suite struct TrustedFilesTests {
+    let dir: String
+
+    init() throws {
+        var template = Array("/tmp/jitexec-trust-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        try #require(made != nil)
+        dir = String(cString: made!)
+        chmod(dir, 0o755)
+    }
+
+    func file(_ name: String, mode: mode_t = 0o644) -> String {
+        let path = "\(dir)/\(name)"
+        let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, mode)
+        close(fd)
+        chmod(path, mode)
+        return path
+    }
+
+    var asRoot: Bool { geteuid() == 0 }
+
+    @Test func rootOwnedFileIsTrustedOnlyAsRoot() throws {
+        let f = file("ok.toml")
+        if asRoot {
+            #expect(try TrustedFiles.requireRootOwned(f, kind: .file) == f)
+            #expect(try TrustedFiles.readTrustedFile(f) == [])
+        } else {
+            #expect(throws: JitError.untrusted(path: dir, problem: .notOwnedByRoot(uid: getuid()))) {
+                try TrustedFiles.requireRootOwned(f, kind: .file)
+            }
+        }
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "needs root to create root-owned files"))
+    func groupWritableFileIsRefused() throws {
+        let f = file("gw.toml", mode: 0o664)
+        #expect(throws: JitError.untrusted(path: f, problem: .writableByOthers(mode: S_IFREG | 0o664))) {
+            try TrustedFiles.requireRootOwned(f, kind: .file)
+        }
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "needs root to create root-owned files"))
+    func symlinkAndHardLinkAreRefused() throws {
+        let f = file("real.toml")
+        let link = "\(dir)/link.toml"
+        symlink(f, link)
+        #expect(throws: JitError.untrusted(path: link, problem: .symlink)) {
+            try TrustedFiles.requireRootOwned(link, kind: .file)
+        }
+        let hard = "\(dir)/hard.toml"
+        Glibc.link(f, hard)
+        #expect(throws: JitError.untrusted(path: f, problem: .hardLinked(count: 2))) {
+            try TrustedFiles.requireRootOwned(f, kind: .file)
+        }
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "needs root to create root-owned files"))
+    func writableParentIsRefusedButStickyIsFine() throws {
+        let sub = "\(dir)/sub"
+        mkdir(sub, 0o755)
+        let f = "\(sub)/p.toml"
+        close(open(f, O_CREAT | O_WRONLY, 0o644))
+        chmod(sub, 0o777)
+        #expect(throws: JitError.untrusted(path: sub, problem: .writableByOthers(mode: S_IFDIR | 0o777))) {
+            try TrustedFiles.requireRootOwned(f, kind: .file)
+        }
+        chmod(sub, 0o1777)
+        #expect(try TrustedFiles.requireRootOwned(f, kind: .file) == f)
+    }
+
+    @Test func missingFileSaysSo() {
+        #expect(throws: JitError.untrusted(path: "\(dir)/none", problem: .missing)) {
+            try TrustedFiles.requireRootOwned("\(dir)/none", kind: .file)
+        }
+    }
+
+    @Test func ancestorsListsEveryDirectoryAbove() {
+        #expect(TrustedFiles.ancestors(of: "/etc/jitexec/policy.toml") == ["/", "/etc", "/etc/jitexec"])
+        #expect(TrustedFiles.ancestors(of: "/x") == ["/"])
+    }
+
+    @Test func messagesNameTheFix() {
+        #expect(JitError.untrusted(path: "/p", problem: .writableByOthers(mode: 0o100664)).description
+            == "refusing to run: /p is writable by group or others (mode 664); run 'chmod go-w' on it")
+        #expect(JitError.notSetuidRoot(program: "jitexec").description.contains("setuid root"))
+    }
+}

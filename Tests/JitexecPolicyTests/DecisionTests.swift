@@ -1,0 +1,105 @@
+import JitexecBase
+import Testing
+@testable import JitexecPolicy
+
+@Suite struct DecisionTests {
+    static let text = """
+        [[rule]]
+        name = "no-reboot"
+        users = ["%developers"]
+        commands = ["/usr/sbin/reboot"]
+        action = "deny"
+
+        [[rule]]
+        name = "restarts"
+        users = ["alice", "%developers"]
+        commands = ["/usr/bin/systemctl restart *", "/usr/bin/systemctl reload nginx"]
+        action = "approve"
+        approvers = ["%sre-leads", "carol", "bob"]
+
+        [[rule]]
+        name = "read-logs"
+        users = ["%staff"]
+        run_as = ["%dbas", "nobody"]
+        commands = ["/usr/bin/journalctl **"]
+        action = "allow"
+        hosts = ["db-*", "backup"]
+
+        [[rule]]
+        name = "true-anywhere"
+        users = ["alice"]
+        commands = ["/bin/true"]
+        action = "allow"
+
+        [[rule]]
+        name = "reboot-for-zoe"
+        users = ["alice", "zoe"]
+        commands = ["/usr/sbin/reboot"]
+        action = "allow"
+        """
+
+    let system = FakeSystem()
+    let policy: Policy
+
+    init() throws {
+        let (policy, diagnostics) = load(Self.text)
+        #expect(diagnostics.map(\.description) == ["policy.toml:30: warning: 'users': unknown user 'zoe'"])
+        self.policy = try #require(policy)
+    }
+
+    func decide(_ user: String, _ groups: [String], as target: String = "root", host: String = "web-1",
+                _ path: String, _ args: [String] = []) -> (Decision, CommandPattern?) {
+        let (decision, pattern) = policy.decide(
+            subject: Subject(user: user, groups: groups), target: target, host: host, path: path,
+            args: args.map { UserText($0) }, system: system)
+        return (decision, pattern)
+    }
+
+    @Test func firstMatchingRuleWins() {
+        let (denied, pattern) = decide("alice", ["developers"], "/usr/sbin/reboot")
+        #expect(denied == .deny(policy.rule(named: "no-reboot")))
+        #expect(pattern?.source == "/usr/sbin/reboot")
+        #expect(decide("zoe", ["visitors"], "/usr/sbin/reboot").0 == .allow(policy.rule(named: "reboot-for-zoe")!))
+    }
+
+    @Test func groupMembershipOfTheSubjectCounts() {
+        let (decision, pattern) = decide("bob", ["staff", "developers"], "/usr/bin/systemctl", ["restart", "nginx"])
+        #expect(decision == .approve(policy.rule(named: "restarts")!))
+        #expect(pattern?.source == "/usr/bin/systemctl restart *")
+        #expect(decide("bob", ["staff"], "/usr/bin/systemctl", ["restart", "nginx"]).0 == .deny(nil))
+    }
+
+    @Test func runAsAcceptsNamedUsersAndMembersOfGroups() {
+        let logs = policy.rule(named: "read-logs")!
+        #expect(decide("carol", ["staff"], as: "root", host: "db-1", "/usr/bin/journalctl", ["-f"]).0 == .allow(logs))
+        #expect(decide("carol", ["staff"], as: "nobody", host: "db-1", "/usr/bin/journalctl").0 == .allow(logs))
+        #expect(decide("carol", ["staff"], as: "alice", host: "db-1", "/usr/bin/journalctl").0 == .deny(nil))
+        #expect(decide("alice", ["developers"], as: "bob", "/usr/bin/systemctl", ["reload", "nginx"]).0 == .deny(nil))
+    }
+
+    @Test func hostsMustMatch() {
+        let logs = policy.rule(named: "read-logs")!
+        #expect(decide("carol", ["staff"], host: "backup", "/usr/bin/journalctl").0 == .allow(logs))
+        #expect(decide("carol", ["staff"], host: "web-1", "/usr/bin/journalctl").0 == .deny(nil))
+        #expect(decide("carol", ["staff"], host: "backup-2", "/usr/bin/journalctl").0 == .deny(nil))
+    }
+
+    @Test func noMatchIsDenyWithoutRule() {
+        let (decision, pattern) = decide("alice", ["developers"], "/usr/bin/ls", ["-l"])
+        #expect(decision == .deny(nil))
+        #expect(pattern == nil)
+        #expect(decide("alice", ["developers"], "/usr/bin/systemctl", ["restart", "a", "b"]).0 == .deny(nil))
+    }
+
+    @Test func rulesMatchTheCanonicalPathAndArgumentCount() {
+        let rule = policy.rule(named: "true-anywhere")!
+        #expect(decide("alice", [], "/usr/bin/true").0 == .allow(rule))
+        #expect(decide("alice", [], "/usr/bin/true", ["x"]).0 == .deny(nil))
+        #expect(decide("alice", [], "/bin/true").0 == .deny(nil))
+    }
+
+    @Test func possibleApproversAreExpandedSortedAndUnique() {
+        #expect(policy.possibleApprovers(policy.rule(named: "restarts")!, system: system) == ["bob", "carol", "dave", "erin"])
+        #expect(policy.possibleApprovers(policy.rule(named: "no-reboot")!, system: system) == [])
+    }
+}

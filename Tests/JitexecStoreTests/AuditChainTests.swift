@@ -1,0 +1,212 @@
+import JitexecBase
+import Testing
+
+@testable import JitexecStore
+
+@Suite struct AuditChainTests {
+    @Test func hashFollowsThePublishedFormula() {
+        // Computed independently: sha256("0"*64 + '{"actor":"alice","event":"request.filed","fields":
+        // {"argv":["/usr/bin/id","-u"],"id":42},"host":"web1","seq":1,"time":"2026-11-29T02:40:01.123456Z"}')
+        let record = AuditChain.seal(
+            AuditEvent(
+                event: "request.filed", actor: "alice",
+                fields: ["id": .int(42), "argv": .array([.string("/usr/bin/id"), .string("-u")])]),
+            after: nil, time: 1_795_920_001_123_456, host: "web1")
+        #expect(record.seq == 1)
+        #expect(record.prevHash == String(repeating: "0", count: 64))
+        #expect(record.hash == "585e7c1f192e4dececc3d03b68d516dab4490f4a580036da8dd189b3d346ec88")
+    }
+
+    @Test func appendedRecordsFormOneChain() throws {
+        let f = try StoreFixture()
+        let first = try f.store.write { try $0.appendAudit(AuditEvent(event: "a", actor: "alice")) }
+        f.clock.advance(seconds: 1)
+        let second = try f.store.write {
+            try $0.appendAudit(AuditEvent(event: "b", actor: "bob", fields: ["k": .string("v")]))
+        }
+        #expect(first.seq == 1)
+        #expect(second.seq == 2)
+        #expect(second.prevHash == first.hash)
+        #expect(second.time == first.time + 1_000_000)
+        #expect(second.host == "web1")
+        #expect(try f.store.read { try $0.auditRecords(AuditFilter()) } == [first, second])
+        #expect(try f.store.read { try $0.auditHead() }! == (2, second.hash))
+    }
+
+    @Test func intactChainVerifiesWithItsCountAndHead() throws {
+        let f = try StoreFixture()
+        #expect(try f.verify() == .intact(count: 0, head: AuditChain.genesisHash))
+        try f.append(5)
+        let head = try f.store.read { try $0.auditHead() }!
+        #expect(try f.verify() == .intact(count: 5, head: head.hash))
+        #expect(try f.verify().description == "audit chain intact: 5 records, head \(head.hash)")
+    }
+
+    @Test func editedFieldIsNamed() throws {
+        let f = try StoreFixture()
+        try f.append(5)
+        try f.raw().run("UPDATE audit SET actor = 'mallory' WHERE seq = 3")
+        #expect(try f.broken() == Broken(3, .edited))
+    }
+
+    @Test func editedFieldsAreNamed() throws {
+        let f = try StoreFixture()
+        try f.append(5)
+        try f.raw().run(#"UPDATE audit SET fields = '{"i":99}' WHERE seq = 4"#)
+        #expect(try f.broken() == Broken(4, .edited))
+        try f.raw().run("UPDATE audit SET fields = 'not json' WHERE seq = 2")
+        #expect(try f.broken() == Broken(2, .edited))
+    }
+
+    @Test func deletedMiddleRecordIsNamed() throws {
+        let f = try StoreFixture()
+        try f.append(5)
+        try f.raw().run("DELETE FROM audit WHERE seq = 3")
+        #expect(try f.broken() == Broken(3, .deleted))
+        try f.raw().run("DELETE FROM audit WHERE seq = 1")
+        #expect(try f.broken() == Broken(1, .deleted))
+    }
+
+    @Test func insertedForgedRecordIsNamed() throws {
+        let f = try StoreFixture()
+        try f.append(5)
+        let db = try f.raw()
+        try shiftUp(db, from: 3)
+        // A forger who recomputes the record's own hash but cannot know the real predecessor link.
+        let forged = AuditChain.seal(
+            AuditEvent(event: "grant.created", actor: "mallory"), after: (2, String(repeating: "f", count: 64)),
+            time: Sample.now, host: "web1")
+        try insert(forged, into: db)
+        #expect(try f.broken() == Broken(3, .inserted))
+    }
+
+    @Test func insertedRecordLinkedToItsPredecessorIsNamed() throws {
+        let f = try StoreFixture()
+        try f.append(5)
+        let second = try f.store.read { try $0.auditRecords(AuditFilter(afterSeq: 1, limit: 1)) }[0]
+        let db = try f.raw()
+        try shiftUp(db, from: 3)
+        try insert(
+            AuditChain.seal(
+                AuditEvent(event: "grant.created", actor: "mallory"), after: (2, second.hash), time: Sample.now,
+                host: "web1"),
+            into: db)
+        #expect(try f.broken() == Broken(3, .inserted))
+    }
+
+    @Test func forgedRecordAppendedAtTheEndIsNamed() throws {
+        let f = try StoreFixture()
+        try f.append(3)
+        try insert(
+            AuditChain.seal(
+                AuditEvent(event: "x", actor: "mallory"), after: (3, String(repeating: "a", count: 64)),
+                time: Sample.now, host: "web1"),
+            into: try f.raw())
+        #expect(try f.broken() == Broken(4, .inserted))
+    }
+
+    @Test func reorderedRecordsAreNamed() throws {
+        let f = try StoreFixture()
+        try f.append(5)
+        let db = try f.raw()
+        try db.transaction(.immediate) {
+            try db.run("UPDATE audit SET seq = 100 WHERE seq = 3")
+            try db.run("UPDATE audit SET seq = 3 WHERE seq = 4")
+            try db.run("UPDATE audit SET seq = 4 WHERE seq = 100")
+        }
+        #expect(try f.broken() == Broken(3, .reordered))
+    }
+
+    @Test func changedLastHashIsNamed() throws {
+        let f = try StoreFixture()
+        try f.append(5)
+        try f.raw().run("UPDATE audit SET hash = ? WHERE seq = 5", [.text(String(repeating: "b", count: 64))])
+        #expect(try f.broken() == Broken(5, .edited))
+    }
+
+    @Test func brokenResultDescribesTheRecordForAPerson() throws {
+        let f = try StoreFixture()
+        try f.append(4)
+        try f.raw().run("DELETE FROM audit WHERE seq = 2")
+        #expect(
+            try f.verify().description == "audit record 2 was deleted: record 2 is missing; record 3 follows record 1")
+    }
+
+    @Test func twoStoresOnOneFileKeepOneChain() throws {
+        let f = try StoreFixture(host: "a")
+        let other = try StoreFixture.open(f.path, host: "b")
+        for i in 0..<10 {
+            let store = i.isMultiple(of: 2) ? f.store : other
+            _ = try store.write {
+                try $0.appendAudit(AuditEvent(event: "e", actor: "x", fields: ["i": .int(Int64(i))]))
+            }
+        }
+        let records = try other.read { try $0.auditRecords(AuditFilter()) }
+        #expect(records.map(\.seq) == Array(1...10))
+        #expect(records.map(\.host) == Array(repeating: ["a", "b"], count: 5).flatMap { $0 })
+        #expect(try f.verify() == .intact(count: 10, head: records.last!.hash))
+    }
+
+    @Test func auditRecordsAreFiltered() throws {
+        let f = try StoreFixture()
+        for (event, actor) in [("a", "alice"), ("b", "bob"), ("a", "bob"), ("b", "alice")] {
+            _ = try f.store.write { try $0.appendAudit(AuditEvent(event: event, actor: actor)) }
+            f.clock.advance(seconds: 10)
+        }
+        try f.store.read { r throws in
+            #expect(try r.auditRecords(AuditFilter(actor: "bob")).map(\.seq) == [2, 3])
+            #expect(try r.auditRecords(AuditFilter(event: "a")).map(\.seq) == [1, 3])
+            #expect(try r.auditRecords(AuditFilter(actor: "alice", event: "b")).map(\.seq) == [4])
+            #expect(try r.auditRecords(AuditFilter(sinceTime: Sample.now + 15_000_000)).map(\.seq) == [3, 4])
+            #expect(try r.auditRecords(AuditFilter(afterSeq: 2)).map(\.seq) == [3, 4])
+            #expect(try r.auditRecords(AuditFilter(limit: 2)).map(\.seq) == [1, 2])
+        }
+    }
+
+    @Test func auditJSONFlattensFieldsAndReservedNamesWin() throws {
+        let record = AuditRecord(
+            seq: 7, time: 1_795_920_001_123_456, host: "web1", event: "exec.start", actor: "alice",
+            fields: ["request": .int(42), "seq": .int(999), "hash": .string("forged")], prevHash: "p", hash: "h")
+        #expect(
+            record.json
+                == .object([
+                    "seq": .int(7), "time": .string("2026-11-29T02:40:01.123456Z"), "host": .string("web1"),
+                    "event": .string("exec.start"), "actor": .string("alice"), "request": .int(42),
+                    "prev_hash": .string("p"), "hash": .string("h"),
+                ]))
+    }
+
+    private func shiftUp(_ db: Database, from seq: Int64) throws {
+        try db.transaction(.immediate) {
+            try db.run("UPDATE audit SET seq = seq + 1000000 WHERE seq >= ?", [.int(seq)])
+            try db.run("UPDATE audit SET seq = seq - 999999 WHERE seq >= 1000000")
+        }
+    }
+
+    private func insert(_ record: AuditRecord, into db: Database) throws {
+        try db.run(
+            "INSERT INTO audit (\(AuditRow.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                .int(record.seq), .int(record.time), .text(record.host), .text(record.event), .text(record.actor),
+                .text(JSONValue.object(record.fields).canonical), .text(record.prevHash), .text(record.hash),
+            ])
+    }
+}
+
+extension StoreFixture {
+    /// The first bad record and what happened to it, or nil when the chain is intact.
+    func broken() throws -> Broken? {
+        guard case .broken(let seq, let kind, _) = try verify() else { return nil }
+        return Broken(seq, kind)
+    }
+}
+
+struct Broken: Equatable, CustomStringConvertible {
+    let seq: Int64
+    let kind: AuditTampering
+    init(_ seq: Int64, _ kind: AuditTampering) {
+        self.seq = seq
+        self.kind = kind
+    }
+    var description: String { "\(kind.rawValue) at \(seq)" }
+}

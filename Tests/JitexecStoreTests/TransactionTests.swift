@@ -1,0 +1,102 @@
+import JitexecBase
+import Testing
+
+@testable import JitexecStore
+
+@Suite struct TransactionTests {
+    private struct Abort: Error, Equatable {}
+
+    @Test func rolledBackWriteLeavesNoRowsAndCallsNoSink() throws {
+        let f = try StoreFixture()
+        #expect(throws: Abort()) {
+            try f.store.write { w throws in
+                let id = try w.insertRequest(Sample.request())
+                try w.insertApproval(Approval(requestID: id, by: "bob", at: Sample.now))
+                _ = try w.insertGrant(Sample.grant(requestID: id))
+                _ = try w.appendAudit(AuditEvent(event: "request.filed", actor: "alice"))
+                throw Abort()
+            }
+        }
+        try f.store.read { r throws in
+            #expect(try r.requests(status: nil, requester: nil).isEmpty)
+            #expect(try r.grants(user: nil, liveAt: nil).isEmpty)
+            #expect(try r.auditHead() == nil)
+        }
+        #expect(try f.raw().queryInt("SELECT count(*) FROM approvals") == 0)
+        #expect(f.sink.records.isEmpty)
+        // The chain carries on from genesis, as if nothing had happened.
+        let next = try f.store.write { try $0.appendAudit(AuditEvent(event: "e", actor: "alice")) }
+        #expect(next.seq == 1)
+        #expect(next.prevHash == AuditChain.genesisHash)
+        #expect(f.sink.records == [next])
+    }
+
+    @Test func sinkReceivesRecordsOnlyAfterCommitInOrder() throws {
+        let f = try StoreFixture()
+        let appended = try f.store.write { w throws in
+            let a = try w.appendAudit(AuditEvent(event: "request.approved", actor: "bob"))
+            let b = try w.appendAudit(AuditEvent(event: "grant.created", actor: "bob"))
+            #expect(f.sink.records.isEmpty, "nothing leaves before COMMIT")
+            return [a, b]
+        }
+        #expect(f.sink.records == appended)
+        #expect(appended.map(\.seq) == [1, 2])
+    }
+
+    @Test func readerIsUnusableAfterItsTransaction() throws {
+        let f = try StoreFixture()
+        var escaped: (any StoreReader)?
+        try f.store.read { escaped = $0 }
+        #expect(throws: StoreError.transactionEnded) { try escaped?.request(id: 1) }
+        var escapedWriter: (any StoreWriter)?
+        try f.store.write { escapedWriter = $0 }
+        #expect(throws: StoreError.transactionEnded) {
+            try escapedWriter?.appendAudit(AuditEvent(event: "e", actor: "x"))
+        }
+    }
+
+    @Test func writingThroughAReaderIsRefused() throws {
+        let f = try StoreFixture()
+        #expect(throws: StoreError.transactionEnded) {
+            try f.store.read { reader throws in
+                guard let writer = reader as? any StoreWriter else { return }
+                _ = try writer.insertRequest(Sample.request())
+            }
+        }
+        #expect(try f.store.read { try $0.requests(status: nil, requester: nil) }.isEmpty)
+    }
+
+    @Test func nestedTransactionIsRefused() throws {
+        let f = try StoreFixture()
+        #expect(throws: StoreError.nestedTransaction) {
+            try f.store.write { _ in try f.store.read { _ in } }
+        }
+        // The store is still usable afterwards.
+        #expect(try f.store.write { try $0.insertRequest(Sample.request()) } == 1)
+    }
+
+    @Test func writerBlockedPastTheBusyTimeoutGetsBusy() throws {
+        let f = try StoreFixture()
+        let impatient = try StoreFixture.open(f.path, busyTimeoutMillis: 50)
+        try f.store.write { _ in
+            do {
+                try impatient.write { _ in }
+                Issue.record("a second writer got in while the first held the lock")
+            } catch let error as StoreError {
+                #expect(error == .busy(path: f.path, waitedMillis: 50))
+                #expect(error.description.contains("try again"))
+            }
+        }
+        try impatient.write { _ in }
+    }
+
+    @Test func readersSeeASnapshotWhileAWriterIsOpen() throws {
+        let f = try StoreFixture()
+        let other = try StoreFixture.open(f.path)
+        try f.store.write { w throws in
+            _ = try w.insertRequest(Sample.request())
+            #expect(try other.read { try $0.requests(status: nil, requester: nil) }.isEmpty)
+        }
+        #expect(try other.read { try $0.requests(status: nil, requester: nil) }.count == 1)
+    }
+}

@@ -1,0 +1,137 @@
+"""jitctl check and jitctl explain on the installed binary, as an unprivileged user."""
+import os
+import tempfile
+
+POLICY = """\
+[settings]
+admins = ["%jit-admins"]
+
+[[rule]]
+name = "restarts"
+users = ["%jit-developers"]
+commands = ["/usr/bin/systemctl restart *", "/usr/bin/true"]
+action = "approve"
+approvers = ["%jit-sre-leads"]
+approvals = 2
+max_grant = "30m"
+reason = "required"
+
+[[rule]]
+name = "logs"
+users = ["jit-dev1"]
+commands = ["journalctl **"]
+action = "allow"
+
+[[rule]]
+name = "no-shells"
+users = ["%jit-developers"]
+commands = ["/usr/bin/bash **"]
+action = "deny"
+"""
+
+
+def user_file(text, user="jit-dev1"):
+    """A policy file in a directory the user owns (as a user would check a draft)."""
+    import pwd
+    pw = pwd.getpwnam(user)
+    fd, path = tempfile.mkstemp(suffix=".toml", dir="/tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    return path
+
+
+def test_check_accepts_the_sample_policy(inst):
+    r = inst.run([inst.jitctl, "check"], user="jit-dev1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK (4 rules" in r.stdout
+
+
+def test_check_reports_each_problem_with_file_and_line(inst):
+    bad = user_file("""\
+[settings]
+max_grant = "4x"
+bogus = 1
+
+[[rule]]
+name = "r1"
+users = ["jit-dev1"]
+commands = ["bin/relative"]
+action = "approve"
+approvers = ["%jit-sre-leads"]
+approvals = 5
+""")
+    try:
+        r = inst.run([inst.jitctl, "check", bad], user="jit-dev1")
+        assert r.returncode == 1, r.stdout
+        out = r.stdout
+        assert f"{bad}:2: error:" in out and "not a duration" in out
+        assert f"{bad}:3: error:" in out and "bogus" in out
+        assert f"{bad}:8: error:" in out and "bin/relative" in out
+        assert f"{bad}:11: error:" in out and "approv" in out
+    finally:
+        os.unlink(bad)
+
+
+def test_check_warns_but_passes_for_unknown_groups_and_shadowed_rules(inst):
+    text = """\
+[[rule]]
+name = "broad"
+users = ["jit-dev1", "%no-such-group-zz"]
+commands = ["/usr/bin/true **"]
+action = "allow"
+
+[[rule]]
+name = "narrow"
+users = ["jit-dev1"]
+commands = ["/usr/bin/true x"]
+action = "deny"
+"""
+    path = user_file(text)
+    try:
+        r = inst.run([inst.jitctl, "check", path], user="jit-dev1")
+        assert r.returncode == 0, r.stdout
+        assert f"{path}:3: warning:" in r.stdout and "no-such-group-zz" in r.stdout
+        assert f"{path}:7: warning:" in r.stdout and "narrow" in r.stdout and "broad" in r.stdout
+    finally:
+        os.unlink(path)
+
+
+def test_check_reads_a_named_file_with_the_callers_own_rights(inst):
+    r = inst.run([inst.jitctl, "check", "/etc/shadow"], user="jit-dev1")
+    assert r.returncode == 1
+    assert "Permission denied" in r.stderr
+    assert "root:" not in r.stdout + r.stderr
+
+
+def test_explain_shows_path_rule_and_approvers(inst):
+    inst.write_policy(POLICY)
+    r = inst.run([inst.jitctl, "explain", "--", "systemctl", "restart", "nginx"], user="jit-dev1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "resolved: /usr/bin/systemctl" in r.stdout
+    assert "rule:     restarts" in r.stdout
+    assert "decision: approve: 2 approvals from %jit-sre-leads" in r.stdout
+    assert "jit-lead1" in r.stdout and "jit-lead2" in r.stdout
+    assert "grant up to 30m" in r.stdout
+
+
+def test_explain_allow_deny_and_no_rule(inst):
+    inst.write_policy(POLICY)
+    r = inst.run([inst.jitctl, "explain", "--", "/bin/true"], user="jit-dev1")
+    assert "resolved: /usr/bin/true" in r.stdout       # canonical path: /bin is a link on Debian
+    assert "rule:     restarts" in r.stdout and r.returncode == 0
+    r = inst.run([inst.jitctl, "explain", "--", "/bin/true", "extra"], user="jit-dev1")
+    assert "decision: deny (no rule" in r.stdout and r.returncode == 1    # path alone = no arguments
+    r = inst.run([inst.jitctl, "explain", "--", "bash", "-c", "id"], user="jit-dev1")
+    assert "decision: deny (rule 'no-shells')" in r.stdout and r.returncode == 1
+    r = inst.run([inst.jitctl, "explain", "-U", "jit-out", "--", "/usr/bin/true"], user="jit-dev1")
+    assert "user:     jit-out" in r.stdout and "decision: deny (no rule" in r.stdout
+    r = inst.run([inst.jitctl, "explain", "--", "no-such-command-zz"], user="jit-dev1")
+    assert "not found in secure_path" in r.stdout and r.returncode == 1
+
+
+def test_explain_against_the_sample_policy(inst):
+    r = inst.run([inst.jitctl, "explain", "-U", "jit-out", "--", "journalctl", "-u", "nginx"], user="jit-out")
+    assert r.returncode == 1
+    assert "resolved: /usr/bin/journalctl" in r.stdout
+    assert "decision: deny" in r.stdout

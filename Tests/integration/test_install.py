@@ -1,0 +1,57 @@
+"""make install: layout, modes, never overwriting configuration, paths baked in at build time."""
+import os
+import stat
+
+from conftest import make_install
+
+
+def mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_binaries_are_setuid_root(inst):
+    for b in (inst.jitexec, inst.jitctl):
+        st = os.stat(b)
+        assert st.st_uid == 0 and st.st_gid == 0
+        assert mode(b) == 0o4755
+
+
+def test_config_pam_and_state_are_installed_root_only(inst):
+    assert mode(inst.policy) == 0o644 and os.stat(inst.policy).st_uid == 0
+    assert os.path.isdir(f"{inst.confdir}/policy.d")
+    assert mode(inst.statedir) == 0o700 and os.stat(inst.statedir).st_uid == 0
+    assert mode(f"{inst.prefix}/var/log/jitexec/sessions") == 0o700
+    with open(inst.pam) as f:
+        pam = f.read()
+    assert "common-auth" in pam and "common-account" in pam and "common-session" in pam
+
+
+def test_reinstall_keeps_an_edited_policy_and_pam_service(inst):
+    inst.write_policy("# edited by the admin\n[settings]\n")
+    with open(inst.pam, "a") as f:
+        f.write("# local change\n")
+    done = make_install()
+    assert done.returncode == 0, done.stderr
+    with open(inst.policy) as f:
+        assert f.read() == "# edited by the admin\n[settings]\n"
+    with open(inst.pam) as f:
+        assert "# local change" in f.read()
+    assert "keeping existing" in done.stdout
+
+
+def test_version_and_first_run_use_the_built_in_paths(inst):
+    r = inst.run([inst.jitexec, "-V"], user="jit-dev1")
+    assert r.returncode == 0 and r.stdout.startswith("jitexec ")
+    # The policy path comes from the build, not from the environment or the working directory.
+    r = inst.run([inst.jitctl, "check"], user="jit-dev1",
+                 env={"JITEXEC_SYSCONFDIR": "/nonexistent", "SYSCONFDIR": "/nonexistent"})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{inst.policy}: OK" in r.stdout
+
+
+def test_first_use_creates_the_store_root_only(inst):
+    r = inst.run([inst.jitctl, "verify"], user="jit-dev1")
+    assert r.returncode == 0, r.stderr
+    assert "audit chain intact: 0 records" in r.stdout
+    st = os.stat(inst.db)
+    assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o600
