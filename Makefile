@@ -15,6 +15,7 @@ CONFDIR   := $(SYSCONFDIR)/jitexec
 STATEDIR  := $(LOCALSTATEDIR)/lib/jitexec
 LOGDIR    := $(LOCALSTATEDIR)/log/jitexec
 SCRATCH   ?= .build
+PYTEST_ARGS ?=
 SWIFT     ?= swift
 
 export JITEXEC_PREFIX=$(PREFIX)
@@ -26,7 +27,7 @@ export JITEXEC_VERSION=$(VERSION)
 
 RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path $(SCRATCH)
 
-.PHONY: all build release install uninstall test unit-test integration-test check-root clean deps quickstart first-run
+.PHONY: all build release install uninstall test unit-test integration-test check-root clean deps quickstart first-run bench
 
 all: build
 
@@ -66,6 +67,8 @@ install: check-root release
 	@if [ -e $(CONFDIR)/policy.toml ]; then echo "keeping existing $(CONFDIR)/policy.toml"; \
 	else install -o root -g root -m 0644 packaging/policy.toml $(CONFDIR)/policy.toml; fi
 	install -d -o root -g root -m 0700 $(STATEDIR) $(LOGDIR) $(LOGDIR)/sessions
+	install -d -o root -g root -m 0755 $(RUNDIR)
+	install -d -o root -g root -m 0700 $(RUNDIR)/jitexec
 	@echo "installed jitexec $(VERSION): $(BINDIR)/jitexec (setuid root), policy $(CONFDIR)/policy.toml, state $(STATEDIR)"
 
 uninstall: check-root
@@ -77,12 +80,17 @@ test: unit-test integration-test
 
 unit-test:
 	JITEXEC_WERROR=1 $(SWIFT) build --build-tests --scratch-path $(SCRATCH)
-	JITEXEC_WERROR=1 $(SWIFT) test --skip-build --scratch-path $(SCRATCH)
+	# Serial: some suites test process-wide signal dispositions and would see each other.
+	JITEXEC_WERROR=1 $(SWIFT) test --skip-build --no-parallel --scratch-path $(SCRATCH)
 
 integration-test:
 	$(SWIFT) build --scratch-path $(SCRATCH) --product jitexec-audit-stress
-	AUDIT_STRESS="$$($(SWIFT) build --scratch-path $(SCRATCH) --show-bin-path)/jitexec-audit-stress" \
-	  python3 -m pytest -v Tests/integration
+	SCRATCH=$(SCRATCH) AUDIT_STRESS="$$($(SWIFT) build --scratch-path $(SCRATCH) --show-bin-path)/jitexec-audit-stress" \
+	  python3 -m pytest -v Tests/integration $(PYTEST_ARGS)
+
+# Start-up cost against sudo and doas, one hyperfine run (root; see bench/bench.sh).
+bench:
+	bash bench/bench.sh
 
 clean:
 	rm -rf .build .build-*

@@ -35,6 +35,9 @@ let package = Package(
                 path("JITEXEC_VERSION", "0.1.0"),
             ]),
         .target(name: "JitexecBase", swiftSettings: strict),
+        .target(name: "JitexecAuth", dependencies: ["JitexecBase", "CPAM"], swiftSettings: strict),
+        .target(name: "CJitexecExec"),
+        .target(name: "JitexecExec", dependencies: ["JitexecBase", "CJitexecExec"], swiftSettings: strict),
         .target(
             name: "JitexecPolicy",
             dependencies: ["JitexecBase", .product(name: "TOMLKit", package: "TOMLKit")],
@@ -45,7 +48,9 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "JitexecCore",
-            dependencies: ["JitexecBase", "JitexecPolicy", "JitexecStore", "CPAM", "CJitexecConfig"],
+            dependencies: [
+                "JitexecBase", "JitexecPolicy", "JitexecStore", "JitexecAuth", "JitexecExec", "CJitexecConfig",
+            ],
             swiftSettings: strict),
         .executableTarget(name: "jitexec", dependencies: ["JitexecCore"], swiftSettings: strict),
         .executableTarget(
@@ -55,6 +60,8 @@ let package = Package(
         .executableTarget(
             name: "jitexec-audit-stress", dependencies: ["JitexecStore"], path: "Tests/AuditStress",
             swiftSettings: strict),
+        .testTarget(name: "JitexecAuthTests", dependencies: ["JitexecAuth"], swiftSettings: strict),
+        .testTarget(name: "JitexecExecTests", dependencies: ["JitexecExec"], swiftSettings: strict),
         .testTarget(name: "JitexecBaseTests", dependencies: ["JitexecBase"], swiftSettings: strict),
         .testTarget(name: "JitexecPolicyTests", dependencies: ["JitexecPolicy"], swiftSettings: strict),
         .testTarget(name: "JitexecStoreTests", dependencies: ["JitexecStore"], swiftSettings: strict),

@@ -7,14 +7,21 @@ import JitexecStore
 public struct Output: Sendable {
     public var out: @Sendable (String) -> Void
     public var err: @Sendable (String) -> Void
+    /// Text for stderr without a newline (a status line that redraws itself).
+    public var errRaw: @Sendable (String) -> Void
 
-    public init(out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void) {
+    public init(
+        out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void,
+        errRaw: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.out = out
         self.err = err
+        self.errRaw = errRaw
     }
 
     /// Writes whole lines to stdout / stderr with write(2), unbuffered.
-    public static let live = Output(out: { writeAll(1, $0 + "\n") }, err: { writeAll(2, $0 + "\n") })
+    public static let live = Output(
+        out: { writeAll(1, $0 + "\n") }, err: { writeAll(2, $0 + "\n") }, errRaw: { writeAll(2, $0) })
 
     private static func writeAll(_ fd: Int32, _ text: String) {
         var bytes = Array(text.utf8)[...]

@@ -28,11 +28,22 @@ public enum JitError: Error, CustomStringConvertible, Equatable {
     case commandNotExecutable(String)
     /// A feature that this build does not have yet.
     case unavailable(String)
+    /// A request is still pending (after --no-wait, a wait timeout or Ctrl-C while waiting): 75.
+    case pending(String)
+    /// The request was denied, expired or cancelled, or the grant was revoked: 77.
+    case closed(String)
+    /// Authentication failed or was cancelled.
+    case authentication(String)
+    /// The command could not be started (126, 127 or 1, from the supervisor).
+    case execFailed(String, status: Int32)
 
     public var exitStatus: Int32 {
         switch self {
         case .commandNotFound: return 127
         case .commandNotExecutable: return 126
+        case .pending: return 75
+        case .execFailed(_, let status): return status
+        case .closed: return 77
         default: return 1
         }
     }
@@ -54,7 +65,8 @@ public enum JitError: Error, CustomStringConvertible, Equatable {
             return "unknown user '\(name)'; give an existing user name or #UID"
         case .usage(let message):
             return "\(message); see --help"
-        case .notPermitted(let message), .denied(let message), .unavailable(let message):
+        case .notPermitted(let message), .denied(let message), .unavailable(let message), .pending(let message),
+            .closed(let message), .authentication(let message), .execFailed(let message, _):
             return message
         case .unreadable(let path, let reason):
             return "cannot read \(path): \(reason)"

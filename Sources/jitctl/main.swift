@@ -16,6 +16,11 @@ func liveContext() throws -> Context {
     }
 }
 
+/// -n never prompts, -S reads the password from standard input, otherwise the terminal.
+func promptMode(_ nonInteractive: Bool, _ stdin: Bool) -> PromptMode {
+    nonInteractive ? .never : stdin ? .stdin : .terminal
+}
+
 func finish(_ status: Int32) throws {
     if status != 0 { throw ExitCode(status) }
 }
@@ -25,7 +30,10 @@ struct JitCtl: ParsableCommand {
         commandName: "jitctl",
         abstract: "Policy, audit and approval tools for jitexec.",
         version: "jitctl \(Paths.builtIn.version)",
-        subcommands: [Check.self, Explain.self, Log.self, Verify.self])
+        subcommands: [
+            Requests.self, Show.self, RequestCmd.self, Approve.self, Deny.self, Cancel.self, Grants.self, Revoke.self,
+            Log.self, Verify.self, Check.self, Explain.self,
+        ])
 }
 
 struct Check: ParsableCommand {
@@ -65,6 +73,93 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check the audit hash chain; exit 1 naming the first bad record.")
     func run() throws { try finish(VerifyCommand.run(try liveContext())) }
+}
+
+struct Requests: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List pending requests (all with --all); * marks the ones you may approve.")
+    @Flag(help: "Include decided requests.") var all = false
+    @Option(help: "Only requests of this user.") var user: String?
+    @Flag(help: "One JSON object per line.") var json = false
+    func run() throws { try finish(ViewCommands.requests(try liveContext(), all: all, user: user, json: json)) }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one request with its approvals.")
+    @Argument(help: "The request id.") var id: Int64
+    @Flag(help: "JSON.") var json = false
+    func run() throws { try finish(ViewCommands.show(try liveContext(), id: id, json: json)) }
+}
+
+struct RequestCmd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "request", abstract: "File a request ahead of time for any command of a rule.")
+    @Option(help: "The rule to ask for.") var rule: String?
+    @Flag(help: "A login grant (shell login gating).") var login = false
+    @Option(name: .customShort("u"), help: "Target user (default root).") var target: String?
+    @Option(name: .customShort("d"), help: "Requested grant length, e.g. 30m.") var duration: String?
+    @Option(name: .customShort("r"), help: "Why.") var reason: String
+    @Option(name: .customShort("T"), help: "Ticket.") var ticket: String?
+    @Option(help: "Host the grant is for (default this host).") var host: String?
+    @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
+    @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
+    func run() throws {
+        let ctx = try liveContext()
+        guard let rule, !login else {
+            Output.live.err(login ? "jitctl: --login requests are not available in this build yet" : "jitctl: give --rule NAME")
+            throw ExitCode(1)
+        }
+        try finish(ActionCommands.request(
+            ctx, rule: rule, target: target, duration: duration, reason: reason, ticket: ticket, host: host,
+            mode: promptMode(nonInteractive, stdin)))
+    }
+}
+
+struct Approve: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Approve a request (you authenticate first).")
+    @Argument(help: "The request id.") var id: Int64
+    @Option(name: .customShort("d"), help: "Shorten the grant to at most this long.") var duration: String?
+    @Option(name: .customShort("m"), help: "Comment.") var comment: String?
+    @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
+    @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
+    func run() throws {
+        try finish(ActionCommands.approve(
+            try liveContext(), id: id, duration: duration, comment: comment, mode: promptMode(nonInteractive, stdin)))
+    }
+}
+
+struct Deny: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Deny a request.")
+    @Argument(help: "The request id.") var id: Int64
+    @Option(name: .customShort("m"), help: "Comment shown to the requester.") var comment: String?
+    @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
+    @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
+    func run() throws { try finish(ActionCommands.deny(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin))) }
+}
+
+struct Cancel: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Withdraw your own request.")
+    @Argument(help: "The request id.") var id: Int64
+    @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
+    @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
+    func run() throws { try finish(ActionCommands.cancel(try liveContext(), id: id, mode: promptMode(nonInteractive, stdin))) }
+}
+
+struct Grants: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List live grants (all with --all).")
+    @Flag(help: "Include expired, used-up and revoked grants.") var all = false
+    @Option(help: "Only grants of this user.") var user: String?
+    @Flag(help: "One JSON object per line.") var json = false
+    func run() throws { try finish(ViewCommands.grants(try liveContext(), all: all, user: user, json: json)) }
+}
+
+struct Revoke: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Revoke a grant (admin, approver of its rule, or the grantee).")
+    @Argument(help: "The grant id.") var id: Int64
+    @Option(name: .customShort("m"), help: "Comment.") var comment: String?
+    @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
+    @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
+    func run() throws { try finish(ActionCommands.revoke(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin))) }
 }
 
 umask(0o077)

@@ -51,7 +51,8 @@ class Install:
 
 def make_install(extra=()):
     args = ["make", "-C", ROOT, "install", f"PREFIX={PREFIX}/usr", f"SYSCONFDIR={PREFIX}/etc",
-            f"LOCALSTATEDIR={PREFIX}/var", f"RUNDIR={PREFIX}/run", f"PAM_SERVICE={PAM_SERVICE}", *extra]
+            f"LOCALSTATEDIR={PREFIX}/var", f"RUNDIR={PREFIX}/run", f"PAM_SERVICE={PAM_SERVICE}",
+            f"SCRATCH={os.environ.get('SCRATCH', '.build')}", *extra]
     return subprocess.run(args, capture_output=True, text=True)
 
 

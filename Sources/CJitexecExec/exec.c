@@ -1,0 +1,233 @@
+/*
+ * The child side of running a command: fork, then a checklist of async-signal-safe steps ending in
+ * execve(). Any failed step is reported to the parent as (step, errno) through a CLOEXEC pipe and
+ * the child exits 127 without running anything.
+ */
+#define _GNU_SOURCE
+#include "jitexec_exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The 32-bit-id system calls where the architecture has both (i386, arm). Raw system calls: the
+ * child has a single thread, so glibc's "apply to every thread" machinery is not wanted. */
+#ifdef SYS_setresuid32
+#define JX_SYS_SETRESUID SYS_setresuid32
+#define JX_SYS_SETRESGID SYS_setresgid32
+#define JX_SYS_GETRESUID SYS_getresuid32
+#define JX_SYS_GETRESGID SYS_getresgid32
+#define JX_SYS_SETGROUPS SYS_setgroups32
+#define JX_SYS_GETGROUPS SYS_getgroups32
+#else
+#define JX_SYS_SETRESUID SYS_setresuid
+#define JX_SYS_SETRESGID SYS_setresgid
+#define JX_SYS_GETRESUID SYS_getresuid
+#define JX_SYS_GETRESGID SYS_getresgid
+#define JX_SYS_SETGROUPS SYS_setgroups
+#define JX_SYS_GETGROUPS SYS_getgroups
+#endif
+
+/* Most supplementary groups the kernel accepts (NGROUPS_MAX on Linux). */
+#define JX_MAX_GROUPS 65536
+
+/* Reports the failed step and its errno to the parent, then exits without running anything. */
+__attribute__((noreturn)) static void fail(int report, jx_step step, int error) {
+    jx_child_failure failure = {.step = (int32_t)step, .error = (int32_t)error};
+    ssize_t written;
+    do {
+        written = write(report, &failure, sizeof failure);
+    } while (written < 0 && errno == EINTR);
+    _exit(127);
+}
+
+/* Every signal back to its default disposition and nothing blocked, as a fresh login would have. */
+static int reset_signals(void) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        (void)sigaction(sig, &dfl, NULL); /* glibc-internal signals refuse with EINVAL: fine */
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    return sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The layout the kernel returns from getdents64 (glibc's struct dirent64 without the feature macro). */
+struct jx_dirent64 {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
+
+/* Parses a decimal descriptor number; -1 when the name is not one. */
+static int parse_fd(const char *name) {
+    if (*name == '\0') return -1;
+    long value = 0;
+    for (const char *p = name; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        value = value * 10 + (*p - '0');
+        if (value > 0x7fffffff) return -1;
+    }
+    return (int)value;
+}
+
+/* Fallback for kernels without close_range: closes what /proc/self/fd lists. Returns 0, or -1 when
+ * /proc cannot be read. */
+static int close_listed_fds(int keep) {
+    int dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return -1;
+    char buffer[4096] __attribute__((aligned(8)));
+    long count;
+    while ((count = syscall(SYS_getdents64, dir, buffer, sizeof buffer)) > 0) {
+        for (long offset = 0; offset < count;) {
+            struct jx_dirent64 *entry = (struct jx_dirent64 *)(void *)(buffer + offset);
+            int fd = parse_fd(entry->d_name);
+            if (fd > 2 && fd != keep && fd != dir) (void)close(fd);
+            offset += entry->d_reclen;
+        }
+    }
+    (void)close(dir);
+    return count == 0 ? 0 : -1;
+}
+
+/* Closes every descriptor above 2 except `keep` (the report pipe, CLOEXEC itself). */
+static int close_fds_above_stdio(int keep) {
+#ifdef SYS_close_range
+    int ok = 1;
+    if (keep > 3 && syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u) != 0) ok = 0;
+    if (ok && syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0) return 0;
+#endif
+    if (close_listed_fds(keep) == 0) return 0;
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return -1;
+    rlim_t last = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > 1048576 ? 1048576 : limit.rlim_cur;
+    for (rlim_t fd = 3; fd < last; fd++) {
+        if ((int)fd != keep) (void)close((int)fd);
+    }
+    return 0;
+}
+
+/* True when `group` is in the list. */
+static int has_group(const gid_t *groups, size_t count, gid_t group) {
+    for (size_t i = 0; i < count; i++) {
+        if (groups[i] == group) return 1;
+    }
+    return 0;
+}
+
+/* Takes the target identity fully (supplementary groups, gid, uid) and checks that it cannot be
+ * undone. Returns JX_STEP_NONE, or the failed step with errno set (0 for a failed check). */
+static jx_step drop_privileges(const jx_child_spec *spec) {
+    if (spec->ngroups > JX_MAX_GROUPS) {
+        errno = EINVAL;
+        return JX_STEP_SETGROUPS;
+    }
+    if (syscall(JX_SYS_SETGROUPS, spec->ngroups, spec->groups) != 0) return JX_STEP_SETGROUPS;
+    if (syscall(JX_SYS_SETRESGID, spec->gid, spec->gid, spec->gid) != 0) return JX_STEP_SETGID;
+    if (syscall(JX_SYS_SETRESUID, spec->uid, spec->uid, spec->uid) != 0) return JX_STEP_SETUID;
+
+    /* Real, effective and saved ids are all the target's. */
+    uid_t ruid, euid, suid;
+    gid_t rgid, egid, sgid;
+    if (syscall(JX_SYS_GETRESUID, &ruid, &euid, &suid) != 0) return JX_STEP_VERIFY;
+    if (syscall(JX_SYS_GETRESGID, &rgid, &egid, &sgid) != 0) return JX_STEP_VERIFY;
+    errno = 0;
+    if (ruid != spec->uid || euid != spec->uid || suid != spec->uid) return JX_STEP_VERIFY;
+    if (rgid != spec->gid || egid != spec->gid || sgid != spec->gid) return JX_STEP_VERIFY;
+
+    /* The supplementary groups are exactly the target's (no group of the caller survived). */
+    static gid_t current[JX_MAX_GROUPS]; /* the child's own copy after fork; too big for the stack */
+    long count = syscall(JX_SYS_GETGROUPS, JX_MAX_GROUPS, current);
+    if (count < 0) return JX_STEP_VERIFY;
+    errno = 0;
+    for (long i = 0; i < count; i++) {
+        if (!has_group(spec->groups, spec->ngroups, current[i])) return JX_STEP_VERIFY;
+    }
+    for (size_t i = 0; i < spec->ngroups; i++) {
+        if (!has_group(current, (size_t)count, spec->groups[i])) return JX_STEP_VERIFY;
+    }
+
+    /* Irreversible: a non-root target cannot get root back. */
+    if (spec->uid != 0) {
+        if (syscall(JX_SYS_SETRESUID, (uid_t)-1, (uid_t)0, (uid_t)-1) == 0) return JX_STEP_VERIFY;
+        if (syscall(SYS_setuid, (uid_t)0) == 0) return JX_STEP_VERIFY;
+    }
+    if (spec->gid != 0 && spec->uid != 0) {
+        if (syscall(JX_SYS_SETRESGID, (gid_t)-1, (gid_t)0, (gid_t)-1) == 0) return JX_STEP_VERIFY;
+    }
+    errno = 0;
+    return JX_STEP_NONE;
+}
+
+/* The child, from fork() to execve(). Never returns. */
+__attribute__((noreturn)) static void run_child(const jx_child_spec *spec, int report) {
+    if (reset_signals() != 0) fail(report, JX_STEP_SIGNALS, errno);
+
+    /* Keep the report pipe and the sources of 0/1/2 out of the way of the dup2()s below. */
+    if (report < 3) {
+        int moved = fcntl(report, F_DUPFD_CLOEXEC, 3);
+        if (moved < 0) fail(report, JX_STEP_STDIO, errno);
+        report = moved;
+    }
+    int source[3];
+    for (int i = 0; i < 3; i++) {
+        source[i] = fcntl(spec->fds[i], F_DUPFD_CLOEXEC, 3);
+        if (source[i] < 0) fail(report, JX_STEP_STDIO, errno);
+    }
+
+    if (spec->controlling_tty >= 0) {
+        if (setsid() < 0) fail(report, JX_STEP_SESSION, errno);
+        if (ioctl(spec->controlling_tty, TIOCSCTTY, 0) != 0) fail(report, JX_STEP_CTTY, errno);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (dup2(source[i], i) < 0) fail(report, JX_STEP_STDIO, errno);
+    }
+    if (close_fds_above_stdio(report) != 0) fail(report, JX_STEP_CLOSE_FDS, errno);
+
+    umask(spec->umask);
+
+    jx_step failed = drop_privileges(spec);
+    if (failed != JX_STEP_NONE) fail(report, failed, errno);
+
+    if (spec->cwd != NULL && chdir(spec->cwd) != 0) fail(report, JX_STEP_CHDIR, errno);
+
+    execve(spec->path, spec->argv, spec->envp);
+    fail(report, JX_STEP_EXEC, errno);
+}
+
+pid_t jx_spawn(const jx_child_spec *spec, int *report_fd) {
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
+
+    /* No handler may run in the child before it resets the dispositions. */
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t pid = fork();
+    if (pid == 0) {
+        (void)close(pipe_fds[0]);
+        run_child(spec, pipe_fds[1]);
+    }
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    (void)close(pipe_fds[1]);
+    if (pid < 0) {
+        (void)close(pipe_fds[0]);
+        errno = saved;
+        return -1;
+    }
+    *report_fd = pipe_fds[0];
+    return pid;
+}

@@ -1,0 +1,84 @@
+#ifndef JITEXEC_EXEC_H
+#define JITEXEC_EXEC_H
+/*
+ * The part of running a command that must be C: everything between fork() and execve(), where
+ * only async-signal-safe calls are allowed, plus the signal handlers and the terminal ioctls
+ * (variadic, so Swift cannot call them). The Swift side (JitexecExec) owns all policy.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/types.h>
+
+/* What the child does between fork() and execve(). Every pointer must stay valid until jx_spawn
+ * returns; the child only reads them. */
+typedef struct jx_child_spec {
+    const char *path;   /* canonical absolute path, executed as is */
+    char *const *argv;  /* NULL-terminated, argv[0] included */
+    char *const *envp;  /* NULL-terminated "K=V" */
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups; /* supplementary groups of the target */
+    size_t ngroups;
+    mode_t umask;
+    const char *cwd;     /* NULL: keep the current directory */
+    int fds[3];          /* descriptors that become 0, 1 and 2 in the command */
+    int controlling_tty; /* -1, or a pty slave made the controlling terminal of a new session */
+} jx_child_spec;
+
+/* The child step that failed, reported through the CLOEXEC pipe as (step, errno). */
+typedef enum jx_step {
+    JX_STEP_NONE = 0,
+    JX_STEP_SIGNALS = 1,
+    JX_STEP_STDIO = 2,
+    JX_STEP_SESSION = 3,
+    JX_STEP_CTTY = 4,
+    JX_STEP_CLOSE_FDS = 5,
+    JX_STEP_SETGROUPS = 6,
+    JX_STEP_SETGID = 7,
+    JX_STEP_SETUID = 8,
+    JX_STEP_VERIFY = 9,
+    JX_STEP_CHDIR = 10,
+    JX_STEP_EXEC = 11,
+} jx_step;
+
+/* One failure report from the child; a successful execve closes the pipe without writing. */
+typedef struct jx_child_failure {
+    int32_t step;
+    int32_t error;
+} jx_child_failure;
+
+/* Forks. The child sets itself up as described by spec and executes it, or writes one
+ * jx_child_failure to the pipe and _exit(127)s. Returns the child's pid and stores the read end
+ * of the report pipe (CLOEXEC) in *report_fd; -1 with errno on failure (nothing forked). */
+pid_t jx_spawn(const jx_child_spec *spec, int *report_fd);
+
+/* One caught signal, as written by the handler into the self-pipe. */
+typedef struct jx_signal_event {
+    int32_t signo;
+    int32_t code; /* si_code: <= 0 sent by a process (kill, sigqueue), > 0 by the kernel */
+    int32_t pid;  /* si_pid: the sender when code <= 0 */
+} jx_signal_event;
+
+/* Starts supervising in this process: takes the process-wide supervision lock (one command at a
+ * time), installs handlers for the forwarded signals and SIGCHLD that write jx_signal_event
+ * records into a non-blocking self-pipe, and ignores SIGPIPE. Returns the pipe's read end, or -1
+ * with errno (the lock is then not held). */
+int jx_signals_begin(void);
+
+/* Restores the dispositions saved by jx_signals_begin and releases the lock. */
+void jx_signals_end(void);
+
+/* Stops this process with `signo` the way the shell expects (default disposition while it is
+ * delivered); returns once the process has been continued. */
+void jx_suspend_self(int signo);
+
+/* Opens a new pseudo-terminal: master non-blocking, both ends O_NOCTTY and CLOEXEC. The slave's
+ * path is written to name. Returns 0, or -1 with errno (nothing left open). */
+int jx_open_pty(int *master, int *slave, char *name, size_t name_len);
+
+/* TIOCGWINSZ / TIOCSWINSZ. Return 0, or -1 with errno. */
+int jx_get_winsize(int fd, struct winsize *size);
+int jx_set_winsize(int fd, const struct winsize *size);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * The parent side: signal handlers that only write a record into a self-pipe (the supervisor's
+ * poll loop does the work), self-suspension for job control, and the pseudo-terminal ioctls.
+ */
+#define _GNU_SOURCE
+#include "jitexec_exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+/* The signals the supervisor handles while a command runs. */
+static const int caught[] = {
+    SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGTSTP, SIGCONT, SIGCHLD,
+};
+#define CAUGHT_COUNT (sizeof caught / sizeof caught[0])
+
+/* One supervised command per process at a time: the handlers and the pipe are process-wide. */
+static pthread_mutex_t supervision = PTHREAD_MUTEX_INITIALIZER;
+static int pipe_read = -1;
+static volatile sig_atomic_t pipe_write = -1; /* created once, never closed */
+static struct sigaction saved_actions[CAUGHT_COUNT];
+static struct sigaction saved_sigpipe;
+static sigset_t saved_mask;
+
+/* Async-signal-safe: one write of a fixed-size record (atomic, below PIPE_BUF). When the pipe is
+ * full the record is dropped; the supervisor also polls waitpid on a timeout. */
+static void on_signal(int signo, siginfo_t *info, void *context) {
+    (void)context;
+    int saved_errno = errno;
+    jx_signal_event event = {.signo = signo, .code = info->si_code, .pid = info->si_pid};
+    int fd = pipe_write;
+    if (fd >= 0) {
+        ssize_t written = write(fd, &event, sizeof event);
+        (void)written;
+    }
+    errno = saved_errno;
+}
+
+/* Puts back the first `count` saved dispositions. */
+static void restore_actions(size_t count) {
+    for (size_t i = 0; i < count; i++) (void)sigaction(caught[i], &saved_actions[i], NULL);
+}
+
+int jx_signals_begin(void) {
+    pthread_mutex_lock(&supervision);
+    if (pipe_read < 0) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+            int error = errno;
+            pthread_mutex_unlock(&supervision);
+            errno = error;
+            return -1;
+        }
+        pipe_read = fds[0];
+        pipe_write = fds[1];
+    }
+    char stale[256]; /* records left over from an earlier command */
+    while (read(pipe_read, stale, sizeof stale) > 0) {}
+
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_signal;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&action.sa_mask);
+    for (size_t i = 0; i < CAUGHT_COUNT; i++) {
+        if (sigaction(caught[i], &action, &saved_actions[i]) != 0) {
+            int error = errno;
+            restore_actions(i);
+            pthread_mutex_unlock(&supervision);
+            errno = error;
+            return -1;
+        }
+    }
+    struct sigaction ignore;
+    memset(&ignore, 0, sizeof ignore);
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    (void)sigaction(SIGPIPE, &ignore, &saved_sigpipe);
+
+    /* This thread must be able to take them (another thread may as well). */
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    for (size_t i = 0; i < CAUGHT_COUNT; i++) sigaddset(&unblock, caught[i]);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, &saved_mask);
+    return pipe_read;
+}
+
+void jx_signals_end(void) {
+    pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+    (void)sigaction(SIGPIPE, &saved_sigpipe, NULL);
+    restore_actions(CAUGHT_COUNT);
+    pthread_mutex_unlock(&supervision);
+}
+
+void jx_suspend_self(int signo) {
+    struct sigaction previous;
+    int restore = 0;
+    if (signo == SIGTSTP) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        restore = sigaction(SIGTSTP, &dfl, &previous) == 0;
+    }
+    /* A signal sent to oneself and not blocked is delivered before kill() returns. */
+    (void)kill(getpid(), signo);
+    if (restore) (void)sigaction(SIGTSTP, &previous, NULL);
+}
+
+int jx_open_pty(int *master, int *slave, char *name, size_t name_len) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -1;
+    int s = -1;
+    if (grantpt(m) != 0 || unlockpt(m) != 0 || ptsname_r(m, name, name_len) != 0) goto fail;
+    int flags = fcntl(m, F_GETFL);
+    if (flags < 0 || fcntl(m, F_SETFL, flags | O_NONBLOCK) != 0) goto fail;
+#ifdef TIOCGPTPEER
+    s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC); /* no path lookup race */
+#endif
+    if (s < 0) s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) goto fail;
+    *master = m;
+    *slave = s;
+    return 0;
+fail:;
+    int error = errno;
+    (void)close(m);
+    errno = error;
+    return -1;
+}
+
+int jx_get_winsize(int fd, struct winsize *size) { return ioctl(fd, TIOCGWINSZ, size); }
+
+int jx_set_winsize(int fd, const struct winsize *size) { return ioctl(fd, TIOCSWINSZ, size); }

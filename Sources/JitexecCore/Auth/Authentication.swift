@@ -1,0 +1,105 @@
+import Glibc
+import JitexecAuth
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+
+/// How a password may be asked for: on the terminal, from standard input (`-S`), or not at all (`-n`).
+public enum PromptMode: Sendable { case terminal, stdin, never }
+
+/// The invoking user's terminal: a descriptor of /dev/tty (nil without one) and its name for PAM_TTY.
+public struct ControllingTerminal: Sendable {
+    public var fd: Int32?
+    public var name: String
+
+    /// Opens /dev/tty when the process has a controlling terminal.
+    public static func current() -> ControllingTerminal {
+        let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { return ControllingTerminal(fd: nil, name: "") }
+        for candidate in [Int32(0), 1, 2, fd] {
+            if isatty(candidate) == 1, let p = ttyname(candidate) { return ControllingTerminal(fd: fd, name: String(cString: p)) }
+        }
+        return ControllingTerminal(fd: fd, name: "")
+    }
+}
+
+/// PAM authentication of the invoking user with the credential cache (SPEC: jitexec -v/-k,
+/// credential_cache): a fresh cache entry for this user and terminal session skips the password,
+/// never the account check.
+public enum Authentication {
+    /// Authenticates the invoking user; returns the PAM transaction with the account checked, for
+    /// the caller to open a session on (a run) or drop (jitctl). Failures are audited `auth.failure`.
+    public static func authenticate(
+        _ ctx: Context, policy: Policy, mode: PromptMode, terminal: ControllingTerminal, forcePassword: Bool = false
+    ) throws(JitError) -> PAMSession {
+        let user = ctx.invoker
+        let prompter: any Prompter
+        switch mode {
+        case .never: prompter = NonInteractivePrompter()
+        case .stdin: prompter = StdinPrompter()
+        case .terminal: prompter = terminal.fd.map { TerminalPrompter(fileDescriptor: $0) } ?? TerminalPrompter()
+        }
+        let session: PAMSession
+        do {
+            session = try PAMSession(
+                service: ctx.paths.pamService, user: user.name, requestingUser: user.name, tty: terminal.name,
+                prompter: prompter)
+            let cache = try credentialCache(ctx, policy)
+            let scope = SessionScope.current(ttyFD: terminal.fd)
+            let fresh = !forcePassword && scope.map { cache?.isFresh(uid: user.uid, scope: $0) ?? false } ?? false
+            // Root (the real uid) is not asked for a password, as with sudo.
+            if !fresh && user.uid != 0 {
+                try session.authenticate(tries: 3)
+            }
+            try session.checkAccount()
+            if let cache, let scope { try? cache.refresh(uid: user.uid, scope: scope) }
+        } catch let error as AuthError {
+            auditFailure(ctx, error)
+            throw .authentication(error.description)
+        } catch {
+            throw JitError(error)
+        }
+        return session
+    }
+
+    /// `jitexec -k`: forgets the invoking user's cached credential (every session of theirs).
+    public static func forget(_ ctx: Context, policy: Policy) throws(JitError) {
+        try credentialCache(ctx, policy)?.remove(uid: ctx.invoker.uid)
+    }
+
+    /// The credential cache under RUNDIR/jitexec (nil when `credential_cache = "0"`). RUNDIR must be
+    /// trusted; the jitexec directory in it is created root-only.
+    static func credentialCache(_ ctx: Context, _ policy: Policy) throws(JitError) -> CredentialCache? {
+        let ttl = policy.settings.credentialCache.seconds
+        guard ttl > 0 else { return nil }
+        let dir = ctx.paths.credentialDir
+        var st = stat()
+        if lstat(dir, &st) != 0 {
+            try TrustedFiles.requireRootOwned(ctx.paths.rundir, kind: .directory)
+            guard mkdir(dir, 0o700) == 0 || errno == EEXIST else {
+                throw .storeUnavailable("cannot create \(dir): \(errnoText())")
+            }
+        }
+        try TrustedFiles.requireRootOwned(dir, kind: .directory)
+        return CredentialCache(directory: dir, ttlSeconds: ttl)
+    }
+
+    /// Best effort: a failed or cancelled authentication is recorded `auth.failure`.
+    static func auditFailure(_ ctx: Context, _ error: AuthError) {
+        guard let store = try? ctx.openStore(ctx) else { return }
+        let reason: String
+        switch error {
+        case .wrongPassword: reason = "wrong_password"
+        case .interrupted: reason = "interrupted"
+        case .passwordRequired: reason = "password_required"
+        case .noTerminal: reason = "no_terminal"
+        case .passwordTooLong: reason = "password_too_long"
+        case .accountUnavailable: reason = "account_unavailable"
+        case .serviceMissing: reason = "service_missing"
+        case .pam: reason = "pam_error"
+        }
+        var fields: [String: JSONValue] = ["reason": .string(reason), "service": .string(ctx.paths.pamService)]
+        if case .wrongPassword(let tries) = error { fields["tries"] = .int(Int64(tries)) }
+        _ = try? store.write { try $0.appendAudit(AuditEvent(event: "auth.failure", actor: ctx.invoker.name, fields: fields)) }
+    }
+}

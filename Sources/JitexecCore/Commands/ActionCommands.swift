@@ -1,0 +1,116 @@
+import Glibc
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+
+/// `jitctl request | approve | deny | cancel | revoke`: every one authenticates the actor through
+/// PAM first (the credential cache applies), then decides in one store transaction.
+public enum ActionCommands {
+    /// Loads the policy, authenticates the invoking user, opens the store.
+    static func prepare(_ ctx: Context, mode: PromptMode) throws(JitError) -> (Policy, any JitStore) {
+        let policy = try ctx.loadPolicy()
+        let terminal = ControllingTerminal.current()
+        defer { if let fd = terminal.fd { close(fd) } }
+        _ = try Authentication.authenticate(ctx, policy: policy, mode: mode, terminal: terminal)
+        return (policy, try ctx.openStore(ctx))
+    }
+
+    public static func approve(
+        _ ctx: Context, id: Int64, duration: String?, comment: String?, mode: PromptMode
+    ) -> Int32 {
+        ctx.run { () throws -> Int32 in
+            var maxSeconds: Int64?
+            if let duration {
+                guard let span = TimeSpan.parse(duration), span.seconds > 0 else {
+                    throw JitError.usage("-d takes a duration like 15m or 1h30m")
+                }
+                maxSeconds = span.seconds
+            }
+            let (policy, store) = try prepare(ctx, mode: mode)
+            let now = ctx.clock()
+            let outcome = try ctx.storeWrite(store) { w in
+                try Workflow.approve(
+                    w, id: id, approver: ctx.invoker, policy: policy, comment: comment.map { UserText($0) },
+                    maxSeconds: maxSeconds, now: now)
+            }
+            switch outcome {
+            case .recorded(let count, let needed):
+                ctx.say("recorded your approval of request #\(id) (\(count)/\(needed)); it needs \(needed - count) more")
+            case .granted(let grant):
+                ctx.say("approved request #\(id): grant #\(grant.id) for \(grant.user) as \(grant.runAs) until "
+                    + RFC3339.format(seconds: grant.expiresAt / 1_000_000) + (grant.usesLeft == 1 ? ", single use" : ""))
+            }
+            return 0
+        }
+    }
+
+    public static func deny(_ ctx: Context, id: Int64, comment: String?, mode: PromptMode) -> Int32 {
+        ctx.run { () throws -> Int32 in
+            let (policy, store) = try prepare(ctx, mode: mode)
+            let now = ctx.clock()
+            try ctx.storeWrite(store) { w in
+                try Workflow.deny(w, id: id, actor: ctx.invoker, policy: policy, comment: comment.map { UserText($0) }, now: now)
+            }
+            ctx.say("denied request #\(id)")
+            return 0
+        }
+    }
+
+    public static func cancel(_ ctx: Context, id: Int64, mode: PromptMode) -> Int32 {
+        ctx.run { () throws -> Int32 in
+            let (policy, store) = try prepare(ctx, mode: mode)
+            let now = ctx.clock()
+            try ctx.storeWrite(store) { w in try Workflow.cancel(w, id: id, actor: ctx.invoker, policy: policy, now: now) }
+            ctx.say("cancelled request #\(id)")
+            return 0
+        }
+    }
+
+    public static func revoke(_ ctx: Context, id: Int64, comment: String?, mode: PromptMode) -> Int32 {
+        ctx.run { () throws -> Int32 in
+            let (policy, store) = try prepare(ctx, mode: mode)
+            let now = ctx.clock()
+            let grant = try ctx.storeWrite(store) { w in
+                try Workflow.revoke(w, id: id, actor: ctx.invoker, policy: policy, comment: comment.map { UserText($0) }, now: now)
+            }
+            ctx.say("revoked grant #\(id) of \(grant.user)")
+            return 0
+        }
+    }
+
+    /// `jitctl request --rule NAME`: a rule-scope request filed ahead of time (any command of the rule).
+    public static func request(
+        _ ctx: Context, rule name: String, target: String?, duration: String?, reason: String, ticket: String?,
+        host: String?, mode: PromptMode
+    ) -> Int32 {
+        ctx.run { () throws -> Int32 in
+            let policy = try ctx.loadPolicy()
+            guard let rule = policy.rule(named: name) else {
+                throw JitError.usage("there is no rule '\(name)'; 'jitexec -l' lists yours")
+            }
+            let runAs = try Accounts.parseUserSpec(target ?? "root")
+            let host = host ?? ctx.host
+            guard rule.action == .approve, ctx.invoker.subject.isIn(rule.users), rule.appliesOnHost(host),
+                rule.allowsTarget(runAs.name, system: ctx.system)
+            else {
+                throw JitError.notPermitted(
+                    "rule '\(name)' does not let \(ctx.invoker.name) ask to run as \(runAs.name) on \(Escape.text(host)); 'jitexec -l' lists yours")
+            }
+            try Workflow.checkReason(rule, reason: UserText(reason), ticket: ticket.map { UserText($0) })
+            var requested: Int64?
+            if let duration {
+                guard let span = TimeSpan.parse(duration), span.seconds > 0 else { throw JitError.usage("-d takes a duration like 15m") }
+                requested = span.seconds
+            }
+            let (_, store) = try prepare(ctx, mode: mode)
+            let ask = Workflow.Ask(
+                requester: ctx.invoker, runAs: runAs.name, host: host, command: [], rule: rule, reason: UserText(reason),
+                ticket: ticket.map { UserText($0) }, cwd: nil, tty: nil, once: false, requestedSeconds: requested, scope: .rule)
+            let now = ctx.clock()
+            let (request, reused) = try ctx.storeWrite(store) { w in try Workflow.fileOrReuse(w, ask, policy: policy, now: now) }
+            ctx.say("\(reused ? "your request is still open" : "filed request") #\(request.id) for rule '\(name)': it needs "
+                + "\(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))")
+            return 0
+        }
+    }
+}

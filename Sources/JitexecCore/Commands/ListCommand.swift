@@ -1,0 +1,72 @@
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+
+/// `jitexec -l [-u USER] [COMMAND [ARG...]]`: what the caller may run (the rules that name them on
+/// this host), their live grants and open requests; with a command, what would happen to it.
+enum ListCommand {
+    static func run(_ ctx: Context, _ args: JitexecArguments, policy: Policy) throws(JitError) -> Int32 {
+        let me = ctx.invoker
+        let store = try ctx.openStore(ctx)
+        let now = ctx.clock()
+        let grants = try ctx.storeRead(store) { try $0.grants(user: me.name, liveAt: now) }
+        if !args.command.isEmpty {
+            let target = try Accounts.parseUserSpec(args.user ?? "root")
+            let (path, argv) = try RunCommand.resolve(args.command, policy: policy, ctx: ctx)
+            let command = [UserText(path)] + argv
+            let (decision, _) = policy.decide(
+                subject: me.subject, target: target.name, host: ctx.host, path: path, args: argv, system: ctx.system)
+            switch decision {
+            case .deny(let rule):
+                ctx.say("deny: \(command.map(\.escaped).joined(separator: " ")) as \(target.name)"
+                    + (rule.map { " (rule '\($0.name)')" } ?? " (no rule allows it)"))
+                return 1
+            case .allow(let rule):
+                ctx.say("allow: \(Escape.text(path)) as \(target.name) after you authenticate (rule '\(rule.name)')")
+                return 0
+            case .approve(let rule):
+                let covering = grants.first {
+                    $0.runAs == target.name && $0.host == ctx.host && $0.rule == rule.name
+                        && ($0.scope == GrantScope.rule.rawValue || $0.command == command)
+                }
+                if let g = covering {
+                    ctx.say("approve: covered by your live grant #\(g.id) until \(RFC3339.format(seconds: g.expiresAt / 1_000_000))"
+                        + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
+                } else {
+                    ctx.say("approve: needs \(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from "
+                        + rule.approvers.map(\.description).joined(separator: ", ") + " (rule '\(rule.name)'); running it files a request")
+                }
+                return 0
+            }
+        }
+        ctx.say("\(me.name) on \(Escape.text(ctx.host)):")
+        let mine = policy.rules.filter { me.subject.isIn($0.users) && $0.appliesOnHost(ctx.host) }
+        if mine.isEmpty { ctx.say("  no rule names you: every command is denied") }
+        for rule in mine {
+            let targets = rule.runAs.map(\.description).joined(separator: ",")
+            let how: String
+            switch rule.action {
+            case .allow: how = "allow  "
+            case .deny: how = "deny   "
+            case .approve: how = "approve"
+            }
+            for pattern in rule.commands {
+                ctx.say("  \(how) (\(targets)) \(Escape.text(pattern.source))   [rule \(rule.name)]")
+            }
+        }
+        ctx.say("live grants:")
+        if grants.isEmpty { ctx.say("  none") }
+        for g in grants {
+            let what = g.command.map { $0.map(\.escaped).joined(separator: " ") } ?? "any command of rule \(g.rule)"
+            ctx.say("  #\(g.id) \(what) as \(g.runAs), until \(RFC3339.format(seconds: g.expiresAt / 1_000_000))"
+                + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
+        }
+        let open = try ctx.storeRead(store) { try $0.requests(status: .pending, requester: me.name) }
+        ctx.say("open requests:")
+        if open.isEmpty { ctx.say("  none") }
+        for r in open {
+            ctx.say("  #\(r.id) \(ViewCommands.commandText(r)) as \(r.runAs) (rule \(r.rule))")
+        }
+        return 0
+    }
+}

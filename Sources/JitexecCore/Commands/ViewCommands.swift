@@ -1,0 +1,170 @@
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+
+/// `jitctl requests`, `jitctl show`, `jitctl grants`: read-only views. Root and admins see
+/// everything; anyone else sees their own requests and grants and those of rules they approve.
+public enum ViewCommands {
+    public static func requests(_ ctx: Context, all: Bool, user: String?, json: Bool) -> Int32 {
+        ctx.run { () throws -> Int32 in
+            let policy = try ctx.loadPolicy()
+            let store = try ctx.openStore(ctx)
+            let now = ctx.clock()
+            try store.write { try Workflow.expireStale($0, now: now) }
+            let rows = try store.read { r in
+                try r.requests(status: all ? nil : .pending, requester: user).filter { visible($0, ctx.invoker, policy) }
+                    .map { ($0, try r.approvals(requestID: $0.id)) }
+            }
+            if json {
+                for (req, approvals) in rows { ctx.say(req.json(approvals: approvals).canonical) }
+                return 0
+            }
+            if rows.isEmpty {
+                ctx.say(all ? "no requests" : "no pending requests you can see; 'jitctl requests --all' shows decided ones")
+                return 0
+            }
+            ctx.say(table(
+                ["", "ID", "STATUS", "REQUESTER", "RUN AS", "RULE", "APPROVALS", "EXPIRES", "COMMAND", "REASON"],
+                rows.map { req, approvals in
+                    [
+                        mayDecide(req, approvals, ctx.invoker, policy) ? "*" : "", "#\(req.id)", req.status.rawValue,
+                        req.requester, req.runAs, req.rule, "\(approvals.count)/\(req.approvalsNeeded)",
+                        req.status == .pending ? "in " + remaining(req.expiresAt - now) : "-",
+                        commandText(req), clip(req.reason.escaped, 40),
+                    ]
+                }))
+            ctx.say("* = you may approve or deny it: 'jitctl approve ID' / 'jitctl deny ID -m WHY'")
+            return 0
+        }
+    }
+
+    public static func show(_ ctx: Context, id: Int64, json: Bool) -> Int32 {
+        ctx.run { () throws -> Int32 in
+            let policy = try ctx.loadPolicy()
+            let store = try ctx.openStore(ctx)
+            let now = ctx.clock()
+            try store.write { try Workflow.expireStale($0, now: now) }
+            let (request, approvals) = try store.read { r in (try r.request(id: id), try r.approvals(requestID: id)) }
+            guard let request, visible(request, ctx.invoker, policy) else {
+                throw JitError.usage("there is no request #\(id) that you can see; run 'jitctl requests --all'")
+            }
+            if json {
+                ctx.say(request.json(approvals: approvals).canonical)
+                return 0
+            }
+            let rule = policy.rule(named: request.rule)
+            var lines = [
+                "request #\(request.id)  \(request.status.rawValue)",
+                "requester:  \(request.requester)",
+                "run as:     \(request.runAs) on \(Escape.text(request.host))",
+                "command:    \(commandText(request))",
+                "rule:       \(request.rule) (scope \(request.scope)\(request.once ? ", single use" : ""))",
+                "reason:     \(request.reason.escaped)",
+            ]
+            if let t = request.ticket { lines.append("ticket:     \(t.escaped)") }
+            if let c = request.cwd { lines.append("cwd:        \(c.escaped)") }
+            if let t = request.tty { lines.append("tty:        \(t.escaped)") }
+            lines.append("filed:      \(RFC3339.format(seconds: request.createdAt / 1_000_000))")
+            lines.append("expires:    \(RFC3339.format(seconds: request.expiresAt / 1_000_000))")
+            lines.append("approvals:  \(approvals.count)/\(request.approvalsNeeded)"
+                + (rule.map { " from \($0.approvers.map(\.description).joined(separator: ", "))" } ?? ""))
+            for a in approvals {
+                lines.append("  - \(a.by) at \(RFC3339.format(seconds: a.at / 1_000_000))" + (a.comment.map { ": \($0.escaped)" } ?? ""))
+            }
+            if let by = request.decidedBy, request.status != .pending {
+                lines.append("decided:    \(request.status.rawValue) by \(by)" + (request.comment.map { ": \($0.escaped)" } ?? ""))
+            }
+            lines.forEach(ctx.say)
+            return 0
+        }
+    }
+
+    public static func grants(_ ctx: Context, all: Bool, user: String?, json: Bool) -> Int32 {
+        ctx.run { () throws -> Int32 in
+            let policy = try ctx.loadPolicy()
+            let store = try ctx.openStore(ctx)
+            let now = ctx.clock()
+            let grants = try store.read { try $0.grants(user: user, liveAt: all ? nil : now) }
+                .filter { g in
+                    Workflow.isAdmin(ctx.invoker, policy) || g.user == ctx.invoker.name
+                        || (policy.rule(named: g.rule).map { Workflow.mayApprove(ctx.invoker, $0) } ?? false)
+                }
+            if json {
+                for g in grants { ctx.say(g.json.canonical) }
+                return 0
+            }
+            if grants.isEmpty {
+                ctx.say(all ? "no grants" : "no live grants you can see")
+                return 0
+            }
+            ctx.say(table(
+                ["ID", "USER", "RUN AS", "RULE", "SCOPE", "USES LEFT", "EXPIRES", "STATE", "COMMAND"],
+                grants.map { g in
+                    [
+                        "#\(g.id)", g.user, g.runAs, g.rule, g.scope, g.usesLeft.map(String.init) ?? "unlimited",
+                        RFC3339.format(seconds: g.expiresAt / 1_000_000),
+                        g.revokedAt != nil ? "revoked" : g.isLive(at: now) ? "live, " + remaining(g.expiresAt - now) + " left" : "ended",
+                        g.command.map { $0.map(\.escaped).joined(separator: " ") } ?? "(any command of the rule)",
+                    ]
+                }))
+            return 0
+        }
+    }
+
+    /// Whether `viewer` may see `request`.
+    static func visible(_ request: Request, _ viewer: Account, _ policy: Policy) -> Bool {
+        if Workflow.isAdmin(viewer, policy) || request.requester == viewer.name { return true }
+        return policy.rule(named: request.rule).map { Workflow.mayApprove(viewer, $0) } ?? false
+    }
+
+    /// Whether `viewer` could approve or deny `request` now.
+    static func mayDecide(_ request: Request, _ approvals: [Approval], _ viewer: Account, _ policy: Policy) -> Bool {
+        guard request.status == .pending, request.requester != viewer.name,
+            !approvals.contains(where: { $0.by == viewer.name }), let rule = policy.rule(named: request.rule)
+        else { return false }
+        return Workflow.mayApprove(viewer, rule)
+    }
+
+    static func commandText(_ r: Request) -> String {
+        r.command.isEmpty ? "(any command of rule \(r.rule))" : r.command.map(\.escaped).joined(separator: " ")
+    }
+
+    /// `1h05m`, `42s`.
+    static func remaining(_ micros: Micros) -> String {
+        let s = max(0, micros / 1_000_000)
+        if s >= 3600 { return "\(s / 3600)h\(pad2(s % 3600 / 60))m" }
+        if s >= 60 { return "\(s / 60)m\(pad2(s % 60))s" }
+        return "\(s)s"
+    }
+
+    static func pad2(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+
+    static func clip(_ s: String, _ n: Int) -> String { s.count <= n ? s : String(s.prefix(n - 1)) + "…" }
+
+    /// Left-aligned columns separated by two spaces.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            var out = ""
+            for (i, cell) in cells.enumerated() {
+                out += i == cells.count - 1 ? cell : cell + String(repeating: " ", count: widths[i] - cell.count + 2)
+            }
+            return out
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+}
+
+extension Context {
+    /// Runs a command body and turns any failure into its one line and exit status.
+    public func run(_ body: () throws -> Int32) -> Int32 {
+        do {
+            return try body()
+        } catch {
+            let failure = JitError(error)
+            complain(failure.description)
+            return failure.exitStatus
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Glibc
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+
+/// Waiting for a request's approval with a live status line: the request id, approvals so far
+/// and needed, who may approve, the time waited, and how to stop. The store is polled four times
+/// a second, so the command starts well within a second of the deciding approval.
+enum Waiting {
+    static let pollMicros: Int64 = 250_000
+
+    /// Returns the grant (one use already taken) once the request is approved; throws `.pending`
+    /// (75) on --no-wait, timeout or Ctrl-C, and `.closed` (77) when it is denied, expired or cancelled.
+    static func wait(
+        _ ctx: Context, request: Request, rule: Rule, policy: Policy, args: JitexecArguments, store: any JitStore,
+        command: [UserText]
+    ) throws(JitError) -> Grant {
+        let id = request.id
+        let need = "\(request.approvalsNeeded) approval\(request.approvalsNeeded == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
+        let open = "request #\(id) stays open, waiting for \(need); run 'jitctl show \(id)', and run the command again once it is approved"
+        if args.noWait { throw .pending("request #\(id) is waiting for \(need); run 'jitctl show \(id)'") }
+        var timeout = policy.settings.waitTimeout.seconds
+        if let t = args.waitTimeout {
+            guard let span = TimeSpan.parse(t) else { throw .usage("--wait-timeout takes a duration like 5m") }
+            timeout = span.seconds
+        }
+        let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
+        let who = approvers.isEmpty ? rule.approvers.map(\.description).joined(separator: ", ") : approvers.joined(separator: ", ")
+        let live = isatty(2) == 1
+        // Signals that stop the wait are blocked and collected with sigtimedwait: no handler runs.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&stopSignals, s) }
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &stopSignals, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        let started = monotonicMicros()
+        func clearLine() { if live { ctx.output.errRaw("\r\u{1b}[K") } }
+        while true {
+            let now = ctx.clock()
+            let (current, approvals) = try ctx.storeRead(store) { r in (try r.request(id: id), try r.approvals(requestID: id)) }
+            guard let current else { throw .closed("request #\(id) no longer exists") }
+            switch current.status {
+            case .approved:
+                clearLine()
+                let grant = try ctx.storeWrite(store) { w in
+                    try Workflow.useGrant(
+                        w, user: ctx.invoker.name, runAs: request.runAs, host: request.host, rule: rule, command: command,
+                        now: ctx.clock())
+                }
+                guard let grant else {
+                    throw .closed("request #\(id) was approved but its grant is no longer live (revoked, used or expired); file a new request")
+                }
+                ctx.complain("request #\(id) approved by \(approvals.map(\.by).joined(separator: ", ")); running")
+                return grant
+            case .denied, .cancelled, .expired:
+                clearLine()
+                let by = current.decidedBy.map { " by \($0)" } ?? ""
+                let comment = current.comment.map { ": \($0.escaped)" } ?? ""
+                let verb = current.status == .expired ? "expired before it was approved" : "was \(current.status.rawValue)\(by)\(comment)"
+                throw .closed("request #\(id) \(verb); nothing was run")
+            case .pending:
+                if current.expiresAt <= now {
+                    try ctx.storeWrite(store) { w in try Workflow.expireStale(w, now: now) }
+                    continue
+                }
+            }
+            let waited = (monotonicMicros() - started) / 1_000_000
+            if waited >= timeout {
+                clearLine()
+                throw .pending("gave up waiting after \(TimeSpan(seconds: timeout)); \(open)")
+            }
+            if live {
+                ctx.output.errRaw(
+                    "\r\u{1b}[Kjitexec: request #\(id): \(approvals.count)/\(current.approvalsNeeded) approvals, waiting for \(who)"
+                        + " (\(clock(waited))) - Ctrl-C stops waiting")
+            }
+            var ts = timespec(tv_sec: 0, tv_nsec: Int(pollMicros * 1000))
+            let got = sigtimedwait(&stopSignals, nil, &ts)
+            if got > 0 {
+                clearLine()
+                throw .pending("stopped waiting; \(open)")
+            }
+        }
+    }
+
+    /// `m:ss` or `h:mm:ss`.
+    static func clock(_ seconds: Int64) -> String {
+        let s = seconds % 60, m = seconds / 60 % 60, h = seconds / 3600
+        let ss = s < 10 ? "0\(s)" : "\(s)"
+        if h > 0 { return "\(h):\(m < 10 ? "0\(m)" : "\(m)"):\(ss)" }
+        return "\(m):\(ss)"
+    }
+}
+
+/// CLOCK_MONOTONIC in microseconds, for measuring waits.
+func monotonicMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+}

@@ -1,0 +1,154 @@
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+
+/// Approving, denying, cancelling and revoking: who may, and what each leaves in the store.
+extension Workflow {
+    /// What an approval did.
+    public enum ApproveOutcome: Equatable, Sendable {
+        /// Recorded; `count` of `needed` distinct approvals so far.
+        case recorded(count: Int, needed: Int)
+        /// The deciding approval: the request is approved and this grant exists.
+        case granted(Grant)
+    }
+
+    /// The pending request `id`, expired first when its TTL has passed.
+    static func pendingRequest(_ w: any StoreWriter, id: Int64, now: Micros) throws -> Request {
+        try expireStale(w, now: now)
+        guard let request = try w.request(id: id) else {
+            throw JitError.usage("there is no request #\(id); run 'jitctl requests --all'")
+        }
+        guard request.status == .pending else {
+            throw JitError.notPermitted("request #\(id) is already \(request.status.rawValue); nothing to do")
+        }
+        return request
+    }
+
+    /// The rule a request was filed under, as the policy has it now.
+    static func ruleOf(_ request: Request, policy: Policy) throws -> Rule {
+        guard let rule = policy.rule(named: request.rule) else {
+            throw JitError.notPermitted(
+                "request #\(request.id) names rule '\(request.rule)', which the policy no longer has; it cannot be approved")
+        }
+        return rule
+    }
+
+    /// Adds `approver`'s approval. Only a current approver of the request's rule may approve,
+    /// never the requester, and each person counts once. The N-th distinct approval approves the
+    /// request and creates the grant, in the same transaction: concurrent approvals make one grant.
+    public static func approve(
+        _ w: any StoreWriter, id: Int64, approver: Account, policy: Policy, comment: UserText?, maxSeconds: Int64?,
+        now: Micros
+    ) throws -> ApproveOutcome {
+        let request = try pendingRequest(w, id: id, now: now)
+        let rule = try ruleOf(request, policy: policy)
+        guard approver.name != request.requester else {
+            throw JitError.notPermitted("you cannot approve your own request #\(id); ask one of its approvers")
+        }
+        guard approver.subject.isIn(rule.approvers) else {
+            throw JitError.notPermitted(
+                "you are not an approver of rule '\(rule.name)' (approvers: \(rule.approvers.map(\.description).joined(separator: ", ")))")
+        }
+        do {
+            try w.insertApproval(Approval(requestID: id, by: approver.name, at: now, comment: comment, maxSeconds: maxSeconds))
+        } catch StoreError.duplicateApproval {
+            throw JitError.notPermitted("you already approved request #\(id); it needs another approver")
+        }
+        let approvals = try w.approvals(requestID: id)
+        var fields: [String: JSONValue] = [
+            "request": .int(id), "count": .int(Int64(approvals.count)), "needed": .int(Int64(request.approvalsNeeded)),
+        ]
+        if let comment { fields["comment"] = comment.jsonValue }
+        if let maxSeconds { fields["max_seconds"] = .int(maxSeconds) }
+        _ = try w.appendAudit(AuditEvent(event: "approval.added", actor: approver.name, fields: fields))
+        guard approvals.count >= request.approvalsNeeded else {
+            return .recorded(count: approvals.count, needed: request.approvalsNeeded)
+        }
+        guard try w.setRequestStatus(id: id, from: .pending, to: .approved, at: now, by: approver.name, comment: comment) else {
+            throw JitError.notPermitted("request #\(id) was decided by someone else a moment ago")
+        }
+        var seconds = min(request.requestedSeconds ?? policy.settings.defaultGrant.seconds, policy.settings.maxGrant.seconds)
+        if let cap = rule.maxGrant?.seconds { seconds = min(seconds, cap) }
+        for a in approvals { if let m = a.maxSeconds { seconds = min(seconds, m) } }
+        var grant = Grant(
+            requestID: id, user: request.requester, runAs: request.runAs, host: request.host, scope: request.scope,
+            command: request.scope == GrantScope.command.rawValue ? request.command : nil, rule: request.rule,
+            notBefore: now, expiresAt: now + seconds * 1_000_000, usesLeft: request.once ? 1 : nil)
+        grant.id = try w.insertGrant(grant)
+        _ = try w.appendAudit(AuditEvent(event: "request.approved", actor: approver.name, fields: [
+            "request": .int(id), "grant": .int(grant.id), "approvers": .array(approvals.map { .string($0.by) }),
+        ]))
+        var grantFields: [String: JSONValue] = [
+            "grant": .int(grant.id), "request": .int(id), "user": .string(grant.user), "run_as": .string(grant.runAs),
+            "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope),
+            "expires_at": .string(RFC3339.format(seconds: grant.expiresAt / 1_000_000)), "source": .string("approval"),
+        ]
+        if let c = grant.command { grantFields["command"] = .array(c.map(\.jsonValue)) }
+        if let u = grant.usesLeft { grantFields["uses"] = .int(u) }
+        _ = try w.appendAudit(AuditEvent(event: "grant.created", actor: approver.name, fields: grantFields))
+        return .granted(grant)
+    }
+
+    /// Denies a pending request: an approver of its rule (not the requester) or an admin.
+    public static func deny(
+        _ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, comment: UserText?, now: Micros
+    ) throws {
+        let request = try pendingRequest(w, id: id, now: now)
+        let rule = policy.rule(named: request.rule)
+        let isApprover = rule.map { actor.subject.isIn($0.approvers) } ?? false
+        guard (isApprover && actor.name != request.requester) || isAdmin(actor, policy) else {
+            throw JitError.notPermitted(
+                "only an approver of rule '\(request.rule)' or an admin may deny request #\(id); to withdraw your own, run 'jitctl cancel \(id)'")
+        }
+        try close(w, request, to: .denied, event: "request.denied", actor: actor, comment: comment, now: now)
+    }
+
+    /// Withdraws a pending request: its requester or an admin.
+    public static func cancel(_ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, now: Micros) throws {
+        let request = try pendingRequest(w, id: id, now: now)
+        guard actor.name == request.requester || isAdmin(actor, policy) else {
+            throw JitError.notPermitted("only the requester or an admin may cancel request #\(id)")
+        }
+        try close(w, request, to: .cancelled, event: "request.cancelled", actor: actor, comment: nil, now: now)
+    }
+
+    private static func close(
+        _ w: any StoreWriter, _ request: Request, to status: RequestStatus, event: String, actor: Account,
+        comment: UserText?, now: Micros
+    ) throws {
+        guard try w.setRequestStatus(id: request.id, from: .pending, to: status, at: now, by: actor.name, comment: comment) else {
+            throw JitError.notPermitted("request #\(request.id) was decided by someone else a moment ago")
+        }
+        var fields: [String: JSONValue] = ["request": .int(request.id), "requester": .string(request.requester)]
+        if let comment { fields["comment"] = comment.jsonValue }
+        _ = try w.appendAudit(AuditEvent(event: event, actor: actor.name, fields: fields))
+    }
+
+    /// Revokes a grant: an admin, an approver of its rule, or the grantee ("done").
+    public static func revoke(
+        _ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, comment: UserText?, now: Micros
+    ) throws -> Grant {
+        guard let grant = try w.grant(id: id) else {
+            throw JitError.usage("there is no grant #\(id); run 'jitctl grants --all'")
+        }
+        let isApprover = policy.rule(named: grant.rule).map { actor.subject.isIn($0.approvers) } ?? false
+        guard actor.name == grant.user || isApprover || isAdmin(actor, policy) else {
+            throw JitError.notPermitted("only an admin, an approver of rule '\(grant.rule)' or \(grant.user) may revoke grant #\(id)")
+        }
+        guard try w.revokeGrant(id: id, by: actor.name, at: now) else {
+            throw JitError.notPermitted("grant #\(id) is already revoked")
+        }
+        var fields: [String: JSONValue] = ["grant": .int(id), "user": .string(grant.user), "rule": .string(grant.rule)]
+        if let comment { fields["comment"] = comment.jsonValue }
+        _ = try w.appendAudit(AuditEvent(event: "grant.revoked", actor: actor.name, fields: fields))
+        return grant
+    }
+
+    /// Root or one of the policy's admins.
+    public static func isAdmin(_ account: Account, _ policy: Policy) -> Bool {
+        account.uid == 0 || policy.isAdmin(account.subject)
+    }
+
+    /// Whether `account` may approve requests of `rule`.
+    public static func mayApprove(_ account: Account, _ rule: Rule) -> Bool { account.subject.isIn(rule.approvers) }
+}

@@ -1,0 +1,166 @@
+import Glibc
+import JitexecBase
+
+/// The command's environment, rebuilt from an allowlist. A caller variable survives only when
+/// its name matches `env_keep`, is not on the hard denylist, and its value passes the check for
+/// that name; then the target's HOME, USER, LOGNAME, SHELL, PATH and the JITEXEC_* extras are set.
+public enum Environment {
+    /// The sanitized environment, "K=V" entries sorted by name, one per name.
+    /// - Parameters:
+    ///   - env: the caller's entries; entries without `=` or with an empty name are dropped, and
+    ///     of several entries with one name only the first is considered (the one getenv sees).
+    ///   - keep: `env_keep` globs ("TERM", "LC_*"); "*" still cannot pass a denied name.
+    ///   - extra: JITEXEC_USER, JITEXEC_UID, JITEXEC_COMMAND, JITEXEC_REQUEST, JITEXEC_GRANT.
+    public static func sanitized(
+        from env: [UserText], keep: [String], target: TargetIdentity, securePath: String,
+        extra: [(String, String)]
+    ) -> [UserText] {
+        sanitized(
+            from: env, keep: keep, target: target, securePath: securePath, extra: extra,
+            zoneinfo: defaultZoneinfo)
+    }
+
+    /// The tree TZ file names must stay in.
+    static let defaultZoneinfo = "/usr/share/zoneinfo"
+    /// Longest value kept for TERM, LANG, LANGUAGE, LC_* and TZ.
+    static let maxLocaleLength = 256
+    /// Longest value kept for any other variable.
+    static let maxValueLength = 4096
+
+    /// `sanitized` with the zoneinfo tree as a parameter (tests).
+    static func sanitized(
+        from env: [UserText], keep: [String], target: TargetIdentity, securePath: String,
+        extra: [(String, String)], zoneinfo: String
+    ) -> [UserText] {
+        var result: [[UInt8]: [UInt8]] = [:]
+        var seen = Set<[UInt8]>()
+        for entry in env {
+            guard let split = entry.bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let name = Array(entry.bytes[..<split])
+            let value = Array(entry.bytes[(split + 1)...])
+            guard isValidName(name), seen.insert(name).inserted else { continue }
+            guard isKept(name, patterns: keep), !isDenied(name),
+                isSafeValue(value, for: name, zoneinfo: zoneinfo)
+            else { continue }
+            result[name] = value
+        }
+        let forced = [
+            ("HOME", target.home), ("USER", target.name), ("LOGNAME", target.name),
+            ("SHELL", target.shell), ("PATH", securePath),
+        ]
+        for (name, value) in forced + extra {
+            let nameBytes = Array(name.utf8)
+            let valueBytes = Array(value.utf8)
+            guard isValidName(nameBytes), !valueBytes.contains(0) else { continue }
+            result[nameBytes] = valueBytes
+        }
+        return result.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { name in
+            UserText(bytes: name + [UInt8(ascii: "=")] + result[name]!)
+        }
+    }
+
+    /// A name execve can carry and a shell could see: not empty, no `=`, no NUL.
+    static func isValidName(_ name: [UInt8]) -> Bool {
+        !name.isEmpty && !name.contains(UInt8(ascii: "=")) && !name.contains(0)
+    }
+
+    /// The name matches one of the `env_keep` globs (fnmatch, no special meaning for `/`).
+    static func isKept(_ name: [UInt8], patterns: [String]) -> Bool {
+        UserText(bytes: name).withCString { cName in
+            patterns.contains { fnmatch($0, cName, 0) == 0 }
+        }
+    }
+
+    /// Names that never pass, whatever `env_keep` says: loader, interpreter and shell hooks, and
+    /// the names jitexec sets itself.
+    static let deniedNames: Set<String> = [
+        "BASH_ENV", "ENV", "IFS", "PATH", "SHELLOPTS", "BASHOPTS", "PS4", "PS1", "PS2",
+        "PROMPT_COMMAND", "CDPATH", "GLOBIGNORE", "FPATH", "ZDOTDIR", "HOME", "USER", "LOGNAME",
+        "SHELL", "MAIL", "TMPDIR", "GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN",
+        "RES_OPTIONS", "NLSPATH", "LOCPATH", "GLIBC_TUNABLES", "TERMINFO", "TERMINFO_DIRS",
+        "TERMPATH", "TERMCAP", "KRB5_CONFIG", "KRB5_KTNAME", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS", "CLASSPATH", "NODE_OPTIONS", "NODE_PATH", "EDITOR", "VISUAL",
+        "PAGER", "MANPAGER", "BROWSER", "LESSOPEN", "LESSCLOSE", "LESSKEY", "SSL_CERT_FILE",
+        "SSL_CERT_DIR", "OPENSSL_CONF",
+    ]
+
+    /// Name prefixes that never pass.
+    static let deniedPrefixes = [
+        "LD_", "SWIFT_", "PYTHON", "PERL", "RUBY", "BASH_FUNC_", "JITEXEC_", "MALLOC_", "DYLD_",
+        "GCONV_", "LUA_", "GIT_", "SUDO_", "SYSTEMD_",
+    ]
+
+    /// The hard denylist, applied on top of the allowlist.
+    static func isDenied(_ name: [UInt8]) -> Bool {
+        guard let text = UserText(bytes: name).string else { return true }
+        if deniedNames.contains(text) { return true }
+        if deniedPrefixes.contains(where: { text.hasPrefix($0) }) { return true }
+        return text.contains("%%")  // bash exported functions: BASH_FUNC_name%%
+    }
+
+    /// The value check for `name`: never a shell function, locale and terminal names without
+    /// `/` or `%`, TZ only inside the zoneinfo tree, everything bounded.
+    static func isSafeValue(_ value: [UInt8], for name: [UInt8], zoneinfo: String) -> Bool {
+        if value.starts(with: Array("()".utf8)) { return false }
+        let text = String(decoding: name, as: UTF8.self)
+        if text == "TZ" { return isSafeTimeZone(value, zoneinfo: zoneinfo) }
+        if text == "TERM" || text == "LANG" || text == "LANGUAGE" || text.hasPrefix("LC_") {
+            return isSafeLocaleName(value)
+        }
+        return value.count <= maxValueLength
+    }
+
+    /// A terminal type or locale name: printable ASCII, bounded, no `/` (a path to a terminfo or
+    /// locale file) and no `%` (format strings).
+    static func isSafeLocaleName(_ value: [UInt8]) -> Bool {
+        value.count <= maxLocaleLength
+            && value.allSatisfy { (0x20...0x7e).contains($0) && $0 != UInt8(ascii: "/") && $0 != UInt8(ascii: "%") }
+    }
+
+    /// TZ names a regular file inside the zoneinfo tree (`:Europe/Paris`,
+    /// `/usr/share/zoneinfo/UTC`) or is a POSIX TZ string without `/` (`UTC`, `EST5EDT`).
+    static func isSafeTimeZone(_ value: [UInt8], zoneinfo: String) -> Bool {
+        guard value.count <= maxLocaleLength, value.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+            return false
+        }
+        let slash = UInt8(ascii: "/")
+        var rest = value[...]
+        let isFileName = rest.first == UInt8(ascii: ":")
+        if isFileName { rest = rest.dropFirst() }
+        guard !rest.isEmpty, !containsDotDot(rest) else { return false }
+        let root = Array(zoneinfo.utf8)
+        if rest.first == slash {
+            guard rest.starts(with: root + [slash]) else { return false }
+            rest = rest.dropFirst(root.count + 1)
+        } else if !isFileName && !rest.contains(slash) {
+            return true  // a POSIX TZ string or a bare zone name: cannot leave the tree
+        }
+        return isRegularFile(String(decoding: Array(rest), as: UTF8.self), inside: zoneinfo)
+    }
+
+    /// True when the bytes contain "..": never needed by a zone name or a POSIX TZ string.
+    private static func containsDotDot(_ bytes: ArraySlice<UInt8>) -> Bool {
+        let dot = UInt8(ascii: ".")
+        return zip(bytes, bytes.dropFirst()).contains { $0 == dot && $1 == dot }
+    }
+
+    /// `relative` resolves (symlinks followed) to a regular file below `root`.
+    private static func isRegularFile(_ relative: String, inside root: String) -> Bool {
+        let parts = relative.split(separator: "/", omittingEmptySubsequences: false)
+        guard !relative.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else {
+            return false
+        }
+        guard let realRoot = realPath(root), let real = realPath(root + "/" + relative),
+            real.hasPrefix(realRoot + "/")
+        else { return false }
+        var info = stat()
+        return stat(real, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// realpath(3), nil when the path does not resolve.
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}

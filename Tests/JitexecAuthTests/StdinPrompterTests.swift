@@ -1,0 +1,122 @@
+import Testing
+
+@testable import JitexecAuth
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `-S` and `-n` prompters over pipes.
+@Suite struct StdinPrompterTests {
+    /// A prompter reading `input` from a pipe (closed after writing) and writing to another.
+    struct Piped {
+        let input = makePipe()
+        let output = makePipe()
+        let prompter: StdinPrompter
+
+        init(_ text: String) {
+            prompter = StdinPrompter(input: input.read, output: output.write)
+            _ = writeAll(input.write, Array(text.utf8))
+            Glibc.close(input.write)
+            _ = fcntl(output.read, F_SETFL, O_NONBLOCK)
+        }
+
+        /// Whatever is still unread on the input pipe.
+        func rest() -> String { String(decoding: readAll(input.read, limit: 1 << 20) ?? [], as: UTF8.self) }
+
+        /// What the prompter wrote.
+        func shown() -> String {
+            var bytes = [UInt8](repeating: 0, count: 4096)
+            let n = bytes.withUnsafeMutableBytes { read(output.read, $0.baseAddress, $0.count) }
+            return String(decoding: bytes.prefix(max(n, 0)), as: UTF8.self)
+        }
+
+        func close() {
+            Glibc.close(input.read)
+            Glibc.close(output.read)
+            Glibc.close(output.write)
+        }
+    }
+
+    @Test func readsOneLineAndLeavesTheRestForTheCommand() throws {
+        let piped = Piped("pw\nfor the command\n")
+        defer { piped.close() }
+        #expect(try piped.prompter.promptHidden("Password: ") == Array("pw".utf8))
+        #expect(piped.shown() == "Password: ")
+        #expect(piped.rest() == "for the command\n")
+    }
+
+    @Test func lastLineWithoutNewlineCounts() throws {
+        let piped = Piped("pw")
+        defer { piped.close() }
+        #expect(try piped.prompter.promptHidden("Password: ") == Array("pw".utf8))
+    }
+
+    @Test func emptyLineIsAnEmptyAnswer() throws {
+        let piped = Piped("\n")
+        defer { piped.close() }
+        #expect(try piped.prompter.promptHidden("Password: ") == [])
+    }
+
+    @Test func endOfFileBeforeAnyByteInterrupts() {
+        let piped = Piped("")
+        defer { piped.close() }
+        #expect(throws: AuthError.interrupted) { try piped.prompter.promptHidden("Password: ") }
+    }
+
+    @Test func overlongLineIsAnError() {
+        let piped = Piped(String(repeating: "a", count: maxAnswerBytes + 1) + "\n")
+        defer { piped.close() }
+        #expect(throws: AuthError.passwordTooLong) { try piped.prompter.promptHidden("Password: ") }
+    }
+
+    @Test func lineOfTheMaximumLengthIsAccepted() throws {
+        let exact = String(repeating: "a", count: maxAnswerBytes)
+        let piped = Piped(exact + "\n")
+        defer { piped.close() }
+        #expect(try piped.prompter.promptHidden("Password: ") == Array(exact.utf8))
+    }
+
+    @Test func messagesGoToTheOutput() {
+        let piped = Piped("")
+        defer { piped.close() }
+        piped.prompter.error("Sorry, try again.")
+        #expect(piped.shown() == "Sorry, try again.\n")
+    }
+
+    @Test func nonInteractivePrompterNeverPrompts() {
+        let sink = makePipe()
+        defer {
+            close(sink.read)
+            close(sink.write)
+        }
+        let prompter = NonInteractivePrompter(output: sink.write)
+        #expect(throws: AuthError.passwordRequired) { try prompter.promptHidden("Password: ") }
+        #expect(throws: AuthError.passwordRequired) { try prompter.promptVisible("Login: ") }
+        prompter.info("note")
+        _ = fcntl(sink.read, F_SETFL, O_NONBLOCK)
+        var bytes = [UInt8](repeating: 0, count: 64)
+        let n = bytes.withUnsafeMutableBytes { read(sink.read, $0.baseAddress, $0.count) }
+        #expect(String(decoding: bytes.prefix(max(n, 0)), as: UTF8.self) == "note\n")
+    }
+}
+
+/// Every error explains itself in one line and names a next step where there is one.
+@Suite struct AuthErrorTests {
+    @Test(arguments: [
+        (AuthError.wrongPassword(tries: 3), "3 incorrect password attempts"),
+        (.wrongPassword(tries: 1), "1 incorrect password attempt;"),
+        (.interrupted, "authentication cancelled; nothing was run"),
+        (.passwordRequired, "a password is required; run without -n, or run 'jitexec -v' first"),
+        (.noTerminal, "no terminal to ask for a password; use -S to read it from standard input"),
+        (.passwordTooLong, "at most 511 bytes"),
+        (.accountUnavailable("account\u{1b}[2J expired"), "account\\x1b[2J expired"),
+        (.serviceMissing(service: "jitexec"), "/etc/pam.d/jitexec"),
+        (.pam(code: 4, message: "System error"), "System error"),
+    ])
+    func descriptionIsOneClearLine(error: AuthError, expected: String) {
+        #expect(error.description.contains(expected))
+        #expect(!error.description.contains("\n"))
+        #expect(error.exitStatus == 1)
+    }
+}

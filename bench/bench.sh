@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# make bench: whole-process start-up cost of a privileged /usr/bin/true, side by side in one
+# hyperfine run, as an unprivileged user: (a) directly, (b) sudo -n with NOPASSWD, (c) doas -n with
+# nopass, (d) jitexec with a live grant and a fresh credential cache. Prints each overhead over (a)
+# and the ratio jitexec/sudo. Needs root (it installs into its own prefix and creates users).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "make bench must run as root"; exit 1; }
+
+P=/tmp/jitexec-bench
+SERVICE=jitexec-bench
+USER_B=jit-bench
+APPROVER=jit-benchapp
+RUNS=${BENCH_RUNS:-300}
+
+for pkg in hyperfine sudo opendoas; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need="${need:-} $pkg"
+done
+if [ -n "${need:-}" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+fi
+
+for u in "$USER_B" "$APPROVER"; do
+  id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"
+  echo "$u:pw-$u-secret" | chpasswd
+done
+
+rm -rf "$P" && mkdir -m 0755 "$P"
+rm -f "/etc/pam.d/$SERVICE"
+make -s install PREFIX="$P/usr" SYSCONFDIR="$P/etc" LOCALSTATEDIR="$P/var" RUNDIR="$P/run" PAM_SERVICE="$SERVICE" >/dev/null
+
+cat > "$P/etc/jitexec/policy.toml" <<POLICY
+[settings]
+credential_cache = "30m"
+default_grant = "1h"
+max_grant = "4h"
+
+[[rule]]
+name = "bench"
+users = ["$USER_B"]
+commands = ["/usr/bin/true"]
+action = "approve"
+approvers = ["$APPROVER"]
+POLICY
+chmod 0644 "$P/etc/jitexec/policy.toml"
+
+echo "$USER_B ALL=(root) NOPASSWD: /usr/bin/true" > /etc/sudoers.d/jitexec-bench
+chmod 0440 /etc/sudoers.d/jitexec-bench
+echo "permit nopass $USER_B as root cmd /usr/bin/true" > /etc/doas.conf
+chmod 0600 /etc/doas.conf
+
+# A live grant: the bench user files a request, the approver approves it.
+runuser -u "$USER_B" -- "$P/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" 2>/dev/null || true
+runuser -u "$APPROVER" -- "$P/usr/bin/jitctl" approve 1 -S <<<"pw-$APPROVER-secret"
+
+mkdir -p "$P/out" && chown "$USER_B" "$P/out"
+cat > "$P/out/inner.sh" <<INNER
+set -e
+# Fresh credential cache for this terminal session, then everything inside the same session.
+"$P/usr/bin/jitexec" -S -v <<<"pw-$USER_B-secret"
+"$P/usr/bin/jitexec" -n /usr/bin/true
+hyperfine -N --warmup 30 --runs $RUNS --export-json "$P/out/results.json" \
+  -n direct '/usr/bin/true' \
+  -n sudo 'sudo -n /usr/bin/true' \
+  -n doas 'doas -n /usr/bin/true' \
+  -n jitexec "$P/usr/bin/jitexec -n /usr/bin/true"
+INNER
+chmod 0755 "$P/out/inner.sh"
+# script(1) gives the run a terminal session, as a person at a shell would have.
+runuser -u "$USER_B" -- script -qec "bash $P/out/inner.sh" /dev/null
+python3 bench/report.py "$P/out/results.json"
+echo "audit records written by the jitexec runs: $("$P/usr/bin/jitctl" log --json --event exec.start | wc -l) exec.start"
