@@ -43,6 +43,7 @@ DEBS := libpam0g-dev libsqlite3-dev sqlite3 pkg-config passwd login
 deps: check-root
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS) >/dev/null
 	python3 -m pytest --version >/dev/null 2>&1 || python3 -m pip install -q pytest
+	python3 -c "import pexpect" 2>/dev/null || python3 -m pip install -q pexpect
 
 # Install and show the first run against the installed policy and the embedded SQLite store.
 quickstart: deps install first-run

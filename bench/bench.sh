@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: whole-process start-up cost of a privileged /usr/bin/true, side by side in one
+# make bench (RUNDIR on /run, a tmpfs, as in production): whole-process start-up cost of a privileged /usr/bin/true, side by side in one
 # hyperfine run, as an unprivileged user: (a) directly, (b) sudo -n with NOPASSWD, (c) doas -n with
 # nopass, (d) jitexec with a live grant and a fresh credential cache. Prints each overhead over (a)
 # and the ratio jitexec/sudo. Needs root (it installs into its own prefix and creates users).
@@ -25,9 +25,9 @@ for u in "$USER_B" "$APPROVER"; do
   echo "$u:pw-$u-secret" | chpasswd
 done
 
-rm -rf "$P" && mkdir -m 0755 "$P"
+rm -rf "$P" /run/jitexec-bench && mkdir -m 0755 "$P"
 rm -f "/etc/pam.d/$SERVICE"
-make -s install PREFIX="$P/usr" SYSCONFDIR="$P/etc" LOCALSTATEDIR="$P/var" RUNDIR="$P/run" PAM_SERVICE="$SERVICE" >/dev/null
+make -s install PREFIX="$P/usr" SYSCONFDIR="$P/etc" LOCALSTATEDIR="$P/var" RUNDIR=/run/jitexec-bench PAM_SERVICE="$SERVICE" >/dev/null
 
 cat > "$P/etc/jitexec/policy.toml" <<POLICY
 [settings]
@@ -59,7 +59,7 @@ set -e
 # Fresh credential cache for this terminal session, then everything inside the same session.
 "$P/usr/bin/jitexec" -S -v <<<"pw-$USER_B-secret"
 "$P/usr/bin/jitexec" -n /usr/bin/true
-hyperfine -N --warmup 30 --runs $RUNS --export-json "$P/out/results.json" \
+hyperfine -N --style basic --warmup 30 --runs $RUNS --export-json "$P/out/results.json" \
   -n direct '/usr/bin/true' \
   -n sudo 'sudo -n /usr/bin/true' \
   -n doas 'doas -n /usr/bin/true' \

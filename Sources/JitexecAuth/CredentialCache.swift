@@ -114,22 +114,22 @@ public struct CredentialCache: Sendable {
         return entries
     }
 
-    /// Writes `contents` to a new 0600 file next to `name`, syncs it, renames it over `name`
-    /// (replacing whatever is there, a symlink included, without following it) and syncs the
-    /// directory.
+    /// Writes `contents` to a new 0600 file next to `name` and renames it over `name` (replacing
+    /// whatever is there, a symlink included, without following it). Not synced, as sudo does not
+    /// sync its timestamps: after a crash the cache is at worst empty or unreadable, which is read
+    /// as "not fresh" and costs a password, never an unearned skip (RUNDIR is a tmpfs anyway).
     private func writeAtomically(_ dir: Int32, name: String, contents: [UInt8]) throws(CredentialCacheError) {
         let temporary = ".\(name).\(getpid()).tmp"
         unlinkat(dir, temporary, 0)  // left over by a run that died
         let fd = openat(dir, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CredentialCacheError("cannot create a file in \(directory)") }
-        let written = fchmod(fd, 0o600) == 0 && writeAll(fd, contents) && fsync(fd) == 0
+        let written = fchmod(fd, 0o600) == 0 && writeAll(fd, contents)
         let closed = close(fd) == 0
         guard written, closed, renameat(dir, temporary, dir, name) == 0 else {
             let error = CredentialCacheError("cannot write \(directory)/\(name)")
             unlinkat(dir, temporary, 0)
             throw error
         }
-        fsync(dir)
     }
 }
 

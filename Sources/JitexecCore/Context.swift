@@ -2,6 +2,7 @@ import Glibc
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import Synchronization
 
 /// Where a command's output goes. Tests collect it; the live one writes to descriptors 1 and 2.
 public struct Output: Sendable {
@@ -49,6 +50,8 @@ public struct Context: Sendable {
     public var openStore: @Sendable (Context) throws(JitError) -> any JitStore
     /// Reads the policy files (after the trusted-file checks in the live context).
     public var readPolicy: @Sendable (Context) throws(JitError) -> [PolicySource]
+    /// The store once opened: one connection per process, however many steps use it.
+    private let opened = OpenedStore()
 
     public init(
         program: String, paths: Paths, clock: @escaping @Sendable () -> Micros, host: String, invoker: Account,
@@ -74,6 +77,14 @@ public struct Context: Sendable {
             program: program, paths: .builtIn, clock: wallClockMicros, host: currentHostName(),
             invoker: try Privileges.invoker(), system: AnySystemLookup(LiveSystem()), output: .live,
             openStore: StoreAccess.openLive, readPolicy: PolicyFiles.readLive)
+    }
+
+    /// The store, opened on first use (trusted-file checks, migrations) and reused after.
+    public func store() throws(JitError) -> any JitStore {
+        if let store = opened.store { return store }
+        let store = try openStore(self)
+        opened.store = store
+        return store
     }
 
     public func say(_ line: String) { output.out(line) }
@@ -106,5 +117,14 @@ extension Principal {
         case .user(let name): return name == account.name
         case .group(let group): return account.groups.contains(group)
         }
+    }
+}
+
+/// Holds the process's store connection for `Context.store()`.
+final class OpenedStore: Sendable {
+    private let value = Mutex<(any JitStore)?>(nil)
+    var store: (any JitStore)? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }

@@ -86,7 +86,7 @@ public enum Authentication {
 
     /// Best effort: a failed or cancelled authentication is recorded `auth.failure`.
     static func auditFailure(_ ctx: Context, _ error: AuthError) {
-        guard let store = try? ctx.openStore(ctx) else { return }
+        guard let store = try? ctx.store() else { return }
         let reason: String
         switch error {
         case .wrongPassword: reason = "wrong_password"

@@ -12,7 +12,7 @@ public enum ActionCommands {
         let terminal = ControllingTerminal.current()
         defer { if let fd = terminal.fd { close(fd) } }
         _ = try Authentication.authenticate(ctx, policy: policy, mode: mode, terminal: terminal)
-        return (policy, try ctx.openStore(ctx))
+        return (policy, try ctx.store())
     }
 
     public static func approve(

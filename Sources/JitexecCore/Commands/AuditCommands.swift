@@ -34,7 +34,7 @@ public enum LogCommand {
                 }
                 filter.actor = ctx.invoker.name
             }
-            let store = try ctx.openStore(ctx)
+            let store = try ctx.store()
             if !options.json { ctx.say(header) }
             var last: Int64 = 0
             repeat {
@@ -108,7 +108,7 @@ extension String {
 public enum VerifyCommand {
     public static func run(_ ctx: Context) -> Int32 {
         do {
-            let store = try ctx.openStore(ctx)
+            let store = try ctx.store()
             let result = try store.read { try AuditChain.verify($0) }
             switch result {
             case .intact(let count, let head):

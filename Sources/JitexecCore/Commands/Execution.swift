@@ -9,24 +9,11 @@ import JitexecStore
 /// durably before it starts, the supervised child, `exec.end` with status and duration.
 enum Execution {
     static func run(
-        _ ctx: Context, pam: PAMSession, path: String, argv: [UserText], target: Account, rule: Rule, grant: Grant?,
-        requestID: Int64?, policy: Policy, inherited: RunCommand.Inherited, terminal: ControllingTerminal
+        _ ctx: Context, pam: PAMSession, path: String, argv: [UserText], target: Account, rule: Rule,
+        claim: Workflow.Claim?, requestID: Int64?, policy: Policy, inherited: RunCommand.Inherited,
+        terminal: ControllingTerminal
     ) throws(JitError) -> Int32 {
         guard let identity = TargetIdentity.lookup(uid: target.uid) else { throw .unknownUser(target.name) }
-        let shown = ([UserText(path)] + argv.dropFirst()).map(\.escaped).joined(separator: " ")
-        var extra = [
-            ("JITEXEC_USER", ctx.invoker.name), ("JITEXEC_UID", String(ctx.invoker.uid)), ("JITEXEC_COMMAND", shown),
-        ]
-        if let requestID { extra.append(("JITEXEC_REQUEST", String(requestID))) }
-        if let grant { extra.append(("JITEXEC_GRANT", String(grant.id))) }
-        let environment = Environment.sanitized(
-            from: inherited.environment, keep: policy.settings.envKeep, target: identity,
-            securePath: policy.settings.securePath.joined(separator: ":"), extra: extra)
-        let cwd = RunCommand.currentDirectory()
-        let spec = ExecSpec(
-            path: path, argv: argv, environment: environment, identity: identity, umask: inherited.umask | 0o022,
-            cwd: cwd?.string, usePTY: isTerminal(0) || isTerminal(1))
-
         do {
             try pam.establishCredentials()
             try pam.openSession()
@@ -37,17 +24,45 @@ enum Execution {
             "command": .array(([UserText(path)] + argv.dropFirst()).map(\.jsonValue)), "run_as": .string(target.name),
             "rule": .string(rule.name),
         ]
-        if let grant { fields["grant"] = .int(grant.id) }
         if let requestID { fields["request"] = .int(requestID) }
+        let cwd = RunCommand.currentDirectory()
         if let cwd { fields["cwd"] = cwd.jsonValue }
         if !terminal.name.isEmpty { fields["tty"] = .string(terminal.name) }
-        // Durable before the command starts: if this cannot be committed, nothing runs.
+        // One durable transaction takes the grant's use and records exec.start; if it cannot be
+        // committed, or the grant was used up or revoked a moment ago, nothing runs.
+        let grant: Grant?
         do {
-            try RunCommand.audit(ctx, "exec.start", fields)
+            let store = try ctx.store()
+            let now = ctx.clock()
+            grant = try ctx.storeWrite(store) { w throws -> Grant? in
+                var used: Grant?
+                if let claim {
+                    guard let g = try Workflow.useGrant(w, claim, now: now) else {
+                        throw JitError.closed("no live grant covers this any more (used up, revoked or expired a moment ago); nothing was run")
+                    }
+                    used = g
+                    fields["grant"] = .int(g.id)
+                    if let r = g.requestID { fields["request"] = .int(r) }
+                }
+                _ = try w.appendAudit(AuditEvent(event: "exec.start", actor: ctx.invoker.name, fields: fields))
+                return used
+            }
         } catch {
             try? pam.closeSession()
             throw error
         }
+        let shown = ([UserText(path)] + argv.dropFirst()).map(\.escaped).joined(separator: " ")
+        var extra = [
+            ("JITEXEC_USER", ctx.invoker.name), ("JITEXEC_UID", String(ctx.invoker.uid)), ("JITEXEC_COMMAND", shown),
+        ]
+        if let r = grant?.requestID ?? requestID { extra.append(("JITEXEC_REQUEST", String(r))) }
+        if let grant { extra.append(("JITEXEC_GRANT", String(grant.id))) }
+        let environment = Environment.sanitized(
+            from: inherited.environment, keep: policy.settings.envKeep, target: identity,
+            securePath: policy.settings.securePath.joined(separator: ":"), extra: extra)
+        let spec = ExecSpec(
+            path: path, argv: argv, environment: environment, identity: identity, umask: inherited.umask | 0o022,
+            cwd: cwd?.string, usePTY: isTerminal(0) || isTerminal(1))
         let outcome: ExitOutcome
         do {
             outcome = try Supervisor.run(spec)
@@ -66,7 +81,11 @@ enum Execution {
         if case .signaled(let n) = outcome.termination { end["signal"] = .int(Int64(n)) }
         if let grant { end["grant"] = .int(grant.id) }
         do {
-            try RunCommand.audit(ctx, "exec.end", end)
+            // Atomic but not synced: a power failure may lose this record, never exec.start.
+            let store = try ctx.store()
+            _ = try ctx.storeWrite(store, relaxed: true) { w in
+                try w.appendAudit(AuditEvent(event: "exec.end", actor: ctx.invoker.name, fields: end))
+            }
         } catch {
             ctx.complain("the command ran, but its exec.end record could not be written: \(error.description)")
         }

@@ -7,7 +7,7 @@ import JitexecStore
 enum ListCommand {
     static func run(_ ctx: Context, _ args: JitexecArguments, policy: Policy) throws(JitError) -> Int32 {
         let me = ctx.invoker
-        let store = try ctx.openStore(ctx)
+        let store = try ctx.store()
         let now = ctx.clock()
         let grants = try ctx.storeRead(store) { try $0.grants(user: me.name, liveAt: now) }
         if !args.command.isEmpty {

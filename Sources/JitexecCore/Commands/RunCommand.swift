@@ -39,24 +39,23 @@ enum RunCommand {
         let terminal = ControllingTerminal.current()
         defer { if let fd = terminal.fd { close(fd) } }
         let pam = try Authentication.authenticate(ctx, policy: policy, mode: promptMode(args), terminal: terminal)
-        var grant: Grant?
+        var claim: Workflow.Claim?
         var requestID: Int64?
         if case .approve = decision {
-            let store = try ctx.openStore(ctx)
+            let want = Workflow.Claim(user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command)
+            let store = try ctx.store()
             let now = ctx.clock()
-            grant = try ctx.storeWrite(store) { w in
-                try Workflow.useGrant(w, user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command, now: now)
-            }
-            if grant == nil {
+            // A read first: the use itself is taken atomically together with exec.start.
+            let covered = try ctx.storeRead(store) { r in try !Workflow.coveringGrants(r, want, now: now).isEmpty }
+            if !covered {
                 let request = try fileRequest(ctx, args, policy: policy, rule: rule, target: target, command: command, terminal: terminal, store: store)
                 requestID = request.id
-                grant = try Waiting.wait(ctx, request: request, rule: rule, policy: policy, args: args, store: store, command: command)
-            } else {
-                requestID = grant?.requestID
+                try Waiting.wait(ctx, request: request, rule: rule, policy: policy, args: args, store: store, claim: want)
             }
+            claim = want
         }
         return try Execution.run(
-            ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, grant: grant, requestID: requestID,
+            ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: claim, requestID: requestID,
             policy: policy, inherited: inherited, terminal: terminal)
     }
 
@@ -130,16 +129,18 @@ enum RunCommand {
 
     /// One audit record in its own durable transaction.
     static func audit(_ ctx: Context, _ event: String, _ fields: [String: JSONValue]) throws(JitError) {
-        let store = try ctx.openStore(ctx)
+        let store = try ctx.store()
         _ = try ctx.storeWrite(store) { w in try w.appendAudit(AuditEvent(event: event, actor: ctx.invoker.name, fields: fields)) }
     }
 }
 
 extension Context {
     /// A store write whose failures become `JitError` (the workflow's own refusals pass through).
-    public func storeWrite<T>(_ store: any JitStore, _ body: (any StoreWriter) throws -> T) throws(JitError) -> T {
+    public func storeWrite<T>(
+        _ store: any JitStore, relaxed: Bool = false, _ body: (any StoreWriter) throws -> T
+    ) throws(JitError) -> T {
         do {
-            return try store.write(body)
+            return try relaxed ? store.writeRelaxed(body) : store.write(body)
         } catch {
             throw JitError(error)
         }

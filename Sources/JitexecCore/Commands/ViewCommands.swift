@@ -8,7 +8,7 @@ public enum ViewCommands {
     public static func requests(_ ctx: Context, all: Bool, user: String?, json: Bool) -> Int32 {
         ctx.run { () throws -> Int32 in
             let policy = try ctx.loadPolicy()
-            let store = try ctx.openStore(ctx)
+            let store = try ctx.store()
             let now = ctx.clock()
             try store.write { try Workflow.expireStale($0, now: now) }
             let rows = try store.read { r in
@@ -41,7 +41,7 @@ public enum ViewCommands {
     public static func show(_ ctx: Context, id: Int64, json: Bool) -> Int32 {
         ctx.run { () throws -> Int32 in
             let policy = try ctx.loadPolicy()
-            let store = try ctx.openStore(ctx)
+            let store = try ctx.store()
             let now = ctx.clock()
             try store.write { try Workflow.expireStale($0, now: now) }
             let (request, approvals) = try store.read { r in (try r.request(id: id), try r.approvals(requestID: id)) }
@@ -82,7 +82,7 @@ public enum ViewCommands {
     public static func grants(_ ctx: Context, all: Bool, user: String?, json: Bool) -> Int32 {
         ctx.run { () throws -> Int32 in
             let policy = try ctx.loadPolicy()
-            let store = try ctx.openStore(ctx)
+            let store = try ctx.store()
             let now = ctx.clock()
             let grants = try store.read { try $0.grants(user: user, liveAt: all ? nil : now) }
                 .filter { g in

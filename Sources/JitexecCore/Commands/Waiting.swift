@@ -9,12 +9,12 @@ import JitexecStore
 enum Waiting {
     static let pollMicros: Int64 = 250_000
 
-    /// Returns the grant (one use already taken) once the request is approved; throws `.pending`
+    /// Returns once the request is approved and its grant is live; throws `.pending`
     /// (75) on --no-wait, timeout or Ctrl-C, and `.closed` (77) when it is denied, expired or cancelled.
     static func wait(
         _ ctx: Context, request: Request, rule: Rule, policy: Policy, args: JitexecArguments, store: any JitStore,
-        command: [UserText]
-    ) throws(JitError) -> Grant {
+        claim: Workflow.Claim
+    ) throws(JitError) {
         let id = request.id
         let need = "\(request.approvalsNeeded) approval\(request.approvalsNeeded == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
         let open = "request #\(id) stays open, waiting for \(need); run 'jitctl show \(id)', and run the command again once it is approved"
@@ -43,16 +43,12 @@ enum Waiting {
             switch current.status {
             case .approved:
                 clearLine()
-                let grant = try ctx.storeWrite(store) { w in
-                    try Workflow.useGrant(
-                        w, user: ctx.invoker.name, runAs: request.runAs, host: request.host, rule: rule, command: command,
-                        now: ctx.clock())
-                }
-                guard let grant else {
+                let live = try ctx.storeRead(store) { r in try !Workflow.coveringGrants(r, claim, now: ctx.clock()).isEmpty }
+                guard live else {
                     throw .closed("request #\(id) was approved but its grant is no longer live (revoked, used or expired); file a new request")
                 }
                 ctx.complain("request #\(id) approved by \(approvals.map(\.by).joined(separator: ", ")); running")
-                return grant
+                return
             case .denied, .cancelled, .expired:
                 clearLine()
                 let by = current.decidedBy.map { " by \($0)" } ?? ""

@@ -98,27 +98,38 @@ public enum Workflow {
         }
     }
 
-    /// Takes one use of a live grant that covers this run, atomically, and audits `grant.used`.
+    /// What a run claims from a grant: a live grant of this rule for this user, target and host
+    /// that covers this argv (scope command) or any command of the rule (scope rule).
+    public struct Claim: Sendable {
+        public var user: String
+        public var runAs: String
+        public var host: String
+        public var rule: Rule
+        public var command: [UserText]
+    }
+
+    /// The live grants covering a claim, the one ending first first (so longer ones are kept).
+    public static func coveringGrants(_ r: any StoreReader, _ claim: Claim, now: Micros) throws -> [Grant] {
+        try r.grants(user: claim.user, liveAt: now).filter { g in
+            g.runAs == claim.runAs && g.host == claim.host && g.rule == claim.rule.name
+                && (g.scope == GrantScope.rule.rawValue || g.command == claim.command)
+        }.sorted { $0.expiresAt < $1.expiresAt }
+    }
+
+    /// Takes one use of a live grant that covers the claim, atomically, and audits `grant.used`.
     /// Expiry is checked here, at the moment of use, never cached. Nil when no grant covers it.
-    public static func useGrant(
-        _ w: any StoreWriter, user: String, runAs: String, host: String, rule: Rule, command: [UserText], now: Micros
-    ) throws -> Grant? {
-        let candidates = try w.grants(user: user, liveAt: now).filter { g in
-            g.runAs == runAs && g.host == host && g.rule == rule.name
-                && (g.scope == GrantScope.rule.rawValue || g.command == command)
-        }
-        // Prefer the grant that ends first, so longer ones are kept.
-        for grant in candidates.sorted(by: { $0.expiresAt < $1.expiresAt }) {
+    public static func useGrant(_ w: any StoreWriter, _ claim: Claim, now: Micros) throws -> Grant? {
+        for grant in try coveringGrants(w, claim, now: now) {
             if try w.consumeGrantUse(id: grant.id, at: now) {
                 var used = grant
                 if let left = used.usesLeft { used.usesLeft = left - 1 }
                 var fields: [String: JSONValue] = [
-                    "grant": .int(grant.id), "rule": .string(rule.name), "run_as": .string(runAs),
-                    "command": .array(command.map(\.jsonValue)),
+                    "grant": .int(grant.id), "rule": .string(claim.rule.name), "run_as": .string(claim.runAs),
+                    "command": .array(claim.command.map(\.jsonValue)),
                 ]
                 if let left = used.usesLeft { fields["uses_left"] = .int(left) }
                 if let r = grant.requestID { fields["request"] = .int(r) }
-                _ = try w.appendAudit(AuditEvent(event: "grant.used", actor: user, fields: fields))
+                _ = try w.appendAudit(AuditEvent(event: "grant.used", actor: claim.user, fields: fields))
                 return used
             }
         }

@@ -49,6 +49,10 @@ public protocol JitStore: AnyObject, Sendable {
     /// synchronous=FULL). If `body` throws, nothing it wrote is kept. Audit records appended
     /// inside are handed to the audit sink only AFTER the commit succeeded.
     func write<T>(_ body: (any StoreWriter) throws -> T) throws -> T
+    /// A write that is atomic but not synced to disk at commit (SQLite: `synchronous=NORMAL` for
+    /// this transaction): it can be lost in a power failure, never half-written. For records whose
+    /// loss is tolerable (exec.end); the next durable write syncs it too.
+    func writeRelaxed<T>(_ body: (any StoreWriter) throws -> T) throws -> T
 }
 
 /// Which audit records `auditRecords` returns. Every condition set must hold.

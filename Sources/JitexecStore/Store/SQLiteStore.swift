@@ -50,9 +50,19 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
     }
 
     public func write<T>(_ body: (any StoreWriter) throws -> T) throws -> T {
-        let (value, appended) = try lock.withLock {
-            try storeErrors {
-                try connection.db.transaction(.immediate) {
+        try write(synchronous: "FULL", body)
+    }
+
+    public func writeRelaxed<T>(_ body: (any StoreWriter) throws -> T) throws -> T {
+        try write(synchronous: "NORMAL", body)
+    }
+
+    private func write<T>(synchronous: String, _ body: (any StoreWriter) throws -> T) throws -> T {
+        let (value, appended) = try lock.withLock { () throws -> (T, [AuditRecord]) in
+            try storeErrors { () throws -> (T, [AuditRecord]) in
+                try connection.db.execute("PRAGMA synchronous = \(synchronous)")
+                defer { if synchronous != "FULL" { try? connection.db.execute("PRAGMA synchronous = FULL") } }
+                return try connection.db.transaction(.immediate) {
                     try connection.during(.writing) { (try body(connection), connection.appended) }
                 }
             }
