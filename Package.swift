@@ -38,9 +38,13 @@ let package = Package(
         .target(name: "JitexecAuth", dependencies: ["JitexecBase", "CPAM"], swiftSettings: strict),
         .target(name: "CJitexecExec"),
         .target(name: "JitexecExec", dependencies: ["JitexecBase", "CJitexecExec"], swiftSettings: strict),
+        // The policy model, patterns and decisions: what the setuid hot path needs.
+        .target(name: "JitexecPolicy", dependencies: ["JitexecBase"], swiftSettings: strict),
+        // TOML -> Policy with FILE:LINE diagnostics. TOMLKit brings full Foundation (ICU), so only
+        // jitctl links this; jitexec reads the policy jitctl compiled (see CompiledPolicy).
         .target(
-            name: "JitexecPolicy",
-            dependencies: ["JitexecBase", .product(name: "TOMLKit", package: "TOMLKit")],
+            name: "JitexecPolicyTOML",
+            dependencies: ["JitexecPolicy", "JitexecBase", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: strict),
         .target(
             name: "JitexecStore",
@@ -55,7 +59,9 @@ let package = Package(
         .executableTarget(name: "jitexec", dependencies: ["JitexecCore"], swiftSettings: strict),
         .executableTarget(
             name: "jitctl",
-            dependencies: ["JitexecCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "JitexecCore", "JitexecPolicyTOML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "jitexec-audit-stress", dependencies: ["JitexecStore"], path: "Tests/AuditStress",
@@ -63,7 +69,8 @@ let package = Package(
         .testTarget(name: "JitexecAuthTests", dependencies: ["JitexecAuth"], swiftSettings: strict),
         .testTarget(name: "JitexecExecTests", dependencies: ["JitexecExec"], swiftSettings: strict),
         .testTarget(name: "JitexecBaseTests", dependencies: ["JitexecBase"], swiftSettings: strict),
-        .testTarget(name: "JitexecPolicyTests", dependencies: ["JitexecPolicy"], swiftSettings: strict),
+        .testTarget(
+            name: "JitexecPolicyTests", dependencies: ["JitexecPolicy", "JitexecPolicyTOML"], swiftSettings: strict),
         .testTarget(name: "JitexecStoreTests", dependencies: ["JitexecStore"], swiftSettings: strict),
         .testTarget(name: "JitexecCoreTests", dependencies: ["JitexecCore"], swiftSettings: strict),
     ]

@@ -50,6 +50,9 @@ public struct Context: Sendable {
     public var openStore: @Sendable (Context) throws(JitError) -> any JitStore
     /// Reads the policy files (after the trusted-file checks in the live context).
     public var readPolicy: @Sendable (Context) throws(JitError) -> [PolicySource]
+    /// Turns the installed policy into a `Policy`: jitctl parses the TOML, jitexec reads what
+    /// jitctl compiled (`CompiledPolicy`). Throws `policyInvalid` when it has errors.
+    public var policyLoader: @Sendable (Context) throws(JitError) -> Policy
     /// The store once opened: one connection per process, however many steps use it.
     private let opened = OpenedStore()
 
@@ -57,7 +60,8 @@ public struct Context: Sendable {
         program: String, paths: Paths, clock: @escaping @Sendable () -> Micros, host: String, invoker: Account,
         system: AnySystemLookup, output: Output,
         openStore: @escaping @Sendable (Context) throws(JitError) -> any JitStore,
-        readPolicy: @escaping @Sendable (Context) throws(JitError) -> [PolicySource]
+        readPolicy: @escaping @Sendable (Context) throws(JitError) -> [PolicySource],
+        policyLoader: @escaping @Sendable (Context) throws(JitError) -> Policy
     ) {
         self.program = program
         self.paths = paths
@@ -68,15 +72,18 @@ public struct Context: Sendable {
         self.output = output
         self.openStore = openStore
         self.readPolicy = readPolicy
+        self.policyLoader = policyLoader
     }
 
     /// The real system: requires euid 0 and a known invoking user.
-    public static func live(program: String) throws(JitError) -> Context {
+    public static func live(
+        program: String, policyLoader: @escaping @Sendable (Context) throws(JitError) -> Policy = CompiledPolicy.load
+    ) throws(JitError) -> Context {
         try Privileges.requireRoot(program: program)
         return Context(
             program: program, paths: .builtIn, clock: wallClockMicros, host: currentHostName(),
             invoker: try Privileges.invoker(), system: AnySystemLookup(LiveSystem()), output: .live,
-            openStore: StoreAccess.openLive, readPolicy: PolicyFiles.readLive)
+            openStore: StoreAccess.openLive, readPolicy: PolicyFiles.readLive, policyLoader: policyLoader)
     }
 
     /// The store, opened on first use (trusted-file checks, migrations) and reused after.
@@ -91,16 +98,8 @@ public struct Context: Sendable {
     /// One refusal line on stderr, prefixed with the program name.
     public func complain(_ line: String) { output.err("\(program): \(line)") }
 
-    /// Loads the policy; throws `policyInvalid` when it has errors. Warnings are returned.
-    public func loadPolicy() throws(JitError) -> Policy {
-        let sources = try readPolicy(self)
-        let (policy, diagnostics) = PolicyLoader.load(sources, system: system)
-        guard let policy else {
-            let errors = diagnostics.filter { $0.severity == .error }
-            throw .policyInvalid(first: errors.first ?? diagnostics[0], errors: errors.count)
-        }
-        return policy
-    }
+    /// Loads the policy; throws `policyInvalid` when it has errors.
+    public func loadPolicy() throws(JitError) -> Policy { try policyLoader(self) }
 
     /// Whether the invoking user is root or one of the policy's admins.
     public func invokerIsAdmin(_ policy: Policy?) -> Bool {

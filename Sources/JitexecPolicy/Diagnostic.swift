@@ -1,9 +1,9 @@
 import JitexecBase
 
 /// One finding of the policy loader, shown as `FILE:LINE: error: message`.
-public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
+public struct Diagnostic: Codable, Hashable, Sendable, CustomStringConvertible {
     /// Errors make the policy unusable; warnings do not.
-    public enum Severity: String, Sendable {
+    public enum Severity: String, Sendable, Codable {
         case error, warning
     }
 
@@ -29,7 +29,7 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Policy text quoted for a message: in double quotes, with control and invisible characters escaped.
-func quoted(_ text: String) -> String { "\"" + Escape.text(text) + "\"" }
+package func quoted(_ text: String) -> String { "\"" + Escape.text(text) + "\"" }
 
 /// A name quoted for a message: in single quotes, escaped.
-func named(_ text: String) -> String { "'" + Escape.text(text) + "'" }
+package func named(_ text: String) -> String { "'" + Escape.text(text) + "'" }

@@ -3,23 +3,23 @@ import JitexecBase
 
 /// fnmatch(3) glob helpers on bytes. The process runs in the C locale, so every byte is one
 /// character and text that is not UTF-8 still matches `*` and `?`.
-enum Glob {
+package enum Glob {
     /// The characters that fnmatch treats specially; a backslash before one makes it literal.
-    static let metacharacters: Set<Character> = ["*", "?", "[", "]", "\\"]
+    package static let metacharacters: Set<Character> = ["*", "?", "[", "]", "\\"]
 
     /// True when `pattern` (fnmatch form) matches `text` with no flags: `*` crosses `/`.
-    static func matches(_ pattern: String, _ text: UserText) -> Bool {
+    package static func matches(_ pattern: String, _ text: UserText) -> Bool {
         guard !text.containsNUL else { return false }
         return text.withCString { fnmatch(pattern, $0, 0) == 0 }
     }
 
     /// True when `pattern` matches `text` with FNM_PATHNAME: `*` and `?` stay inside one path component.
-    static func matchesPath(_ pattern: String, _ text: String) -> Bool {
+    package static func matchesPath(_ pattern: String, _ text: String) -> Bool {
         fnmatch(pattern, text, FNM_PATHNAME) == 0
     }
 
     /// True when `pattern` has an unescaped `*`, `?` or `[`, so it may match more than one string.
-    static func hasWildcards(_ pattern: String) -> Bool {
+    package static func hasWildcards(_ pattern: String) -> Bool {
         var escaped = false
         for c in pattern {
             if escaped {
@@ -34,7 +34,7 @@ enum Glob {
     }
 
     /// The one string a pattern without wildcards matches: backslash escapes removed.
-    static func literal(_ pattern: String) -> String {
+    package static func literal(_ pattern: String) -> String {
         var out = ""
         var escaped = false
         for c in pattern {
@@ -49,7 +49,7 @@ enum Glob {
     }
 
     /// `text` escaped so that fnmatch matches exactly it.
-    static func escape(_ text: String) -> String {
+    package static func escape(_ text: String) -> String {
         var out = ""
         for c in text {
             if metacharacters.contains(c) { out.append("\\") }

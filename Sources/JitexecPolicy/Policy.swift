@@ -1,5 +1,5 @@
 /// Who a rule is about: a user by name, or every member of a group (`%name` in the policy).
-public enum Principal: Hashable, Sendable, CustomStringConvertible {
+public enum Principal: Codable, Hashable, Sendable, CustomStringConvertible {
     case user(String)
     case group(String)
 
@@ -25,17 +25,17 @@ public enum Principal: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// What a matching rule does with a command.
-public enum RuleAction: String, Sendable, CaseIterable {
+public enum RuleAction: String, Codable, Sendable, CaseIterable {
     case allow, approve, deny
 }
 
 /// What an approved grant covers: exactly the approved argv, or any command of the rule.
-public enum GrantScope: String, Sendable, CaseIterable {
+public enum GrantScope: String, Codable, Sendable, CaseIterable {
     case command, rule
 }
 
 /// A place in a policy file.
-public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
+public struct SourceLocation: Codable, Hashable, Sendable, CustomStringConvertible {
     public var file: String
     public var line: Int
 
@@ -49,7 +49,7 @@ public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// One `[[rule]]`: who may run which commands as whom, and how.
-public struct Rule: Hashable, Sendable {
+public struct Rule: Codable, Hashable, Sendable {
     public var name: String
     public var users: [Principal]
     public var runAs: [Principal]
@@ -102,7 +102,7 @@ public struct Rule: Hashable, Sendable {
 }
 
 /// `[settings]`, with the defaults of the spec's example policy.
-public struct Settings: Hashable, Sendable {
+public struct Settings: Codable, Hashable, Sendable {
     public static let defaultSecurePath = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
 
     public var securePath: [String] = Settings.defaultSecurePath
@@ -119,7 +119,7 @@ public struct Settings: Hashable, Sendable {
 }
 
 /// `[oncall]`: any of a group, a rotation file, or a command that prints who is on call.
-public struct OnCall: Hashable, Sendable {
+public struct OnCall: Codable, Hashable, Sendable {
     public var group: String?
     public var schedule: String?
     public var command: [String]?
@@ -132,7 +132,7 @@ public struct OnCall: Hashable, Sendable {
 }
 
 /// One `[[login]]`: shell logins of these users need a live login grant.
-public struct LoginRule: Hashable, Sendable {
+public struct LoginRule: Codable, Hashable, Sendable {
     public var users: [Principal]
     /// PAM service names (fnmatch patterns); default `["*"]`.
     public var services: [String]
@@ -160,7 +160,7 @@ public struct LoginRule: Hashable, Sendable {
 }
 
 /// `[notify]`: a command run (unprivileged, with a timeout) for each listed audit event.
-public struct Notify: Hashable, Sendable {
+public struct Notify: Codable, Hashable, Sendable {
     /// Every event name the audit log knows, the only values `events` may hold.
     public static let allEvents: [String] = [
         "request.filed", "request.approved", "request.denied", "request.expired", "request.cancelled",
@@ -190,12 +190,12 @@ public struct Notify: Hashable, Sendable {
 }
 
 /// Where requests, grants and the audit chain live.
-public enum StoreBackend: String, Sendable, CaseIterable {
+public enum StoreBackend: String, Codable, Sendable, CaseIterable {
     case sqlite, postgresql
 }
 
 /// `[store]`.
-public struct StoreConfig: Hashable, Sendable {
+public struct StoreConfig: Codable, Hashable, Sendable {
     public var backend: StoreBackend
     /// postgresql: a root-only file holding the connection URL.
     public var urlFile: String?
@@ -207,7 +207,7 @@ public struct StoreConfig: Hashable, Sendable {
 }
 
 /// A loaded, validated and merged policy.
-public struct Policy: Hashable, Sendable {
+public struct Policy: Codable, Hashable, Sendable {
     public var settings: Settings
     /// In file order; the first matching rule wins.
     public var rules: [Rule]
@@ -233,4 +233,15 @@ public struct Policy: Hashable, Sendable {
 
     /// The rule with this name.
     public func rule(named name: String) -> Rule? { rules.first { $0.name == name } }
+}
+
+/// The text of one policy file. The caller reads it (and checks who owns the file).
+public struct PolicySource: Sendable {
+    public var path: String
+    public var text: String
+
+    public init(path: String, text: String) {
+        self.path = path
+        self.text = text
+    }
 }

@@ -24,7 +24,7 @@ public protocol SystemLookup: Sendable {
 
 extension SystemLookup {
     /// True when the principal names an existing user or group.
-    func exists(_ principal: Principal) -> Bool {
+    package func exists(_ principal: Principal) -> Bool {
         switch principal {
         case .user(let name): return userExists(name)
         case .group(let name): return groupExists(name)
@@ -32,7 +32,7 @@ extension SystemLookup {
     }
 
     /// The existing users a list of principals stands for, sorted and without duplicates.
-    func expand(_ principals: [Principal]) -> [String] {
+    package func expand(_ principals: [Principal]) -> [String] {
         var names = Set<String>()
         for principal in principals {
             switch principal {

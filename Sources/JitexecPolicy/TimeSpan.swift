@@ -1,5 +1,5 @@
 /// A length of time written the policy way: `90s`, `15m`, `1h30m`, `2d`, or `0`.
-public struct TimeSpan: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct TimeSpan: Codable, Hashable, Sendable, Comparable, CustomStringConvertible {
     public var seconds: Int64
 
     public init(seconds: Int64) { self.seconds = seconds }

@@ -9,7 +9,7 @@ import JitexecCore
 /// Builds the live context or exits with the one-line reason.
 func liveContext() throws -> Context {
     do {
-        return try Context.live(program: "jitctl")
+        return try Context.live(program: "jitctl", policyLoader: TOMLPolicy.load)
     } catch {
         Output.live.err("jitctl: \(error.description)")
         throw ExitCode(error.exitStatus)
@@ -32,7 +32,7 @@ struct JitCtl: ParsableCommand {
         version: "jitctl \(Paths.builtIn.version)",
         subcommands: [
             Requests.self, Show.self, RequestCmd.self, Approve.self, Deny.self, Cancel.self, Grants.self, Revoke.self,
-            Log.self, Verify.self, Check.self, Explain.self,
+            Log.self, Verify.self, Check.self, Explain.self, CompilePolicy.self,
         ])
 }
 
@@ -160,6 +160,22 @@ struct Revoke: ParsableCommand {
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws { try finish(ActionCommands.revoke(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin))) }
+}
+
+struct CompilePolicy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compile-policy",
+        abstract: "Compile the installed policy for jitexec (jitexec runs this itself when the policy changed).",
+        shouldDisplay: false)
+    func run() throws {
+        let ctx = try liveContext()
+        do {
+            _ = try ctx.loadPolicy()
+        } catch {
+            ctx.complain(error.description)
+            throw ExitCode(error.exitStatus)
+        }
+    }
 }
 
 umask(0o077)

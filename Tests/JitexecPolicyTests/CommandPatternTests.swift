@@ -1,6 +1,7 @@
 import JitexecBase
 import Testing
 @testable import JitexecPolicy
+@testable import JitexecPolicyTOML
 
 /// One row of a matching table: pattern, path called, its arguments, expected answer.
 struct MatchCase: Sendable, CustomTestStringConvertible {

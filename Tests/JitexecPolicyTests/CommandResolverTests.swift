@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import JitexecPolicy
+@testable import JitexecPolicyTOML
 
 @Suite struct CommandResolverTests {
     let system = FakeSystem()

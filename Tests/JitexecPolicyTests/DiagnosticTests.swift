@@ -1,5 +1,6 @@
 import Testing
 @testable import JitexecPolicy
+@testable import JitexecPolicyTOML
 
 /// One `check` finding a fixture must produce: where (file:line and severity) and a key part of the message.
 struct Expected: Sendable, CustomTestStringConvertible {

@@ -1,4 +1,5 @@
 @testable import JitexecPolicy
+@testable import JitexecPolicyTOML
 
 /// A small made-up system: a few files, users and groups. Nothing here touches the real /etc.
 struct FakeSystem: SystemLookup {

@@ -1,6 +1,7 @@
 import JitexecBase
 import Testing
 @testable import JitexecPolicy
+@testable import JitexecPolicyTOML
 
 @Suite struct PolicyLoaderTests {
     static let specExample = """

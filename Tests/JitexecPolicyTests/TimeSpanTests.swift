@@ -1,5 +1,6 @@
 import Testing
 @testable import JitexecPolicy
+@testable import JitexecPolicyTOML
 
 @Suite struct TimeSpanTests {
     @Test(arguments: [

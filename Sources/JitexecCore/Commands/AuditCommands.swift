@@ -22,7 +22,7 @@ public enum LogCommand {
 
     /// Root and the policy's admins read every event; anyone else reads the events they caused.
     public static func run(_ ctx: Context, _ options: Options) -> Int32 {
-        do {
+        ctx.run { () throws -> Int32 in
             var filter = AuditFilter()
             if let since = options.since { filter.sinceTime = try parseSince(since, now: ctx.clock()) }
             filter.event = options.event
@@ -47,12 +47,6 @@ public enum LogCommand {
                 if options.follow { usleep(500_000) }
             } while options.follow
             return 0
-        } catch let error as JitError {
-            ctx.complain(error.description)
-            return error.exitStatus
-        } catch {
-            ctx.complain(JitError.storeUnavailable("\(error)").description)
-            return 1
         }
     }
 
@@ -107,7 +101,7 @@ extension String {
 /// the first record that was edited, deleted, inserted or reordered.
 public enum VerifyCommand {
     public static func run(_ ctx: Context) -> Int32 {
-        do {
+        ctx.run { () throws -> Int32 in
             let store = try ctx.store()
             let result = try store.read { try AuditChain.verify($0) }
             switch result {
@@ -118,12 +112,6 @@ public enum VerifyCommand {
                 ctx.complain("audit chain broken at record \(seq): \(problem); keep the database as evidence and compare with the syslog copy")
                 return 1
             }
-        } catch let error as JitError {
-            ctx.complain(error.description)
-            return error.exitStatus
-        } catch {
-            ctx.complain(JitError.storeUnavailable("\(error)").description)
-            return 1
         }
     }
 }

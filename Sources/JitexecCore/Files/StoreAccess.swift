@@ -5,12 +5,8 @@ import JitexecStore
 /// Opening the SQLite store in the state directory, after checking that only root can touch it.
 public enum StoreAccess {
     @Sendable public static func openLive(_ ctx: Context) throws(JitError) -> any JitStore {
-        let dir = ctx.paths.stateDir
+        try requireStateDirectory(ctx)
         var st = stat()
-        if lstat(dir, &st) != 0 && errno == ENOENT {
-            try createStateDirectory(dir)
-        }
-        try TrustedFiles.requireRootOwned(dir, kind: .directory)
         let db = ctx.paths.database
         if lstat(db, &st) == 0 {
             try TrustedFiles.requireRootOwned(db, kind: .file)
@@ -20,6 +16,16 @@ public enum StoreAccess {
         } catch {
             throw .storeUnavailable("\(error)")
         }
+    }
+
+    /// The state directory, created when missing, checked trusted.
+    static func requireStateDirectory(_ ctx: Context) throws(JitError) {
+        let dir = ctx.paths.stateDir
+        var st = stat()
+        if lstat(dir, &st) != 0 && errno == ENOENT {
+            try createStateDirectory(dir)
+        }
+        try TrustedFiles.requireRootOwned(dir, kind: .directory)
     }
 
     /// Creates a missing state directory (mode 0700) when its parent is trusted.

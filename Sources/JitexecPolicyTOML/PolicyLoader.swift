@@ -1,16 +1,7 @@
+import JitexecPolicy
 import TOMLKit
 import JitexecBase
 
-/// The text of one policy file. The caller reads it (and checks who owns the file).
-public struct PolicySource: Sendable {
-    public var path: String
-    public var text: String
-
-    public init(path: String, text: String) {
-        self.path = path
-        self.text = text
-    }
-}
 
 /// TOML text -> validated, merged `Policy`, with `FILE:LINE` diagnostics.
 public enum PolicyLoader {

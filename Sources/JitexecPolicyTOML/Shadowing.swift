@@ -1,3 +1,4 @@
+import JitexecPolicy
 import JitexecBase
 
 /// Whether an earlier rule certainly matches every request a later rule matches. A sound

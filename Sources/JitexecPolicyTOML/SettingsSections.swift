@@ -1,3 +1,4 @@
+import JitexecPolicy
 /// `[settings]` as read, with the places needed by later checks.
 struct SettingsDraft {
     var settings = Settings()

@@ -1,5 +1,7 @@
 import JitexecBase
+import JitexecCore
 import JitexecPolicy
+import JitexecPolicyTOML
 
 /// `jitctl check [FILE]`: validates a policy like `visudo -c`. Each problem is printed as
 /// `FILE:LINE: error|warning: message`; exit 1 when there is any error, 0 otherwise.

@@ -1,3 +1,4 @@
+import JitexecPolicy
 /// A table of a TOML document, as the line locator names it.
 enum TableRef: Hashable, CustomStringConvertible {
     /// Keys before the first header.

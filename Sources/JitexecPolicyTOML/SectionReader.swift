@@ -1,3 +1,4 @@
+import JitexecPolicy
 import TOMLKit
 
 /// Reads typed values out of a `Section`, collecting a diagnostic for every key that is missing,

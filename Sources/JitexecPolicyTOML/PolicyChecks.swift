@@ -1,3 +1,4 @@
+import JitexecPolicy
 import JitexecBase
 
 /// The checks that need the whole merged policy or the system: command resolution, duplicate

@@ -1,3 +1,4 @@
+import JitexecPolicy
 /// A `[[rule]]` as read from its file, with the places of its parts, before the checks that need
 /// the whole policy or the system (command resolution, approvers, shadowing).
 struct RuleDraft {

@@ -1,3 +1,4 @@
+import JitexecPolicy
 import TOMLKit
 
 /// A value with the place in a policy file it came from.

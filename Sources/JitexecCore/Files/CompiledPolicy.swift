@@ -1,0 +1,148 @@
+import Glibc
+import JitexecBase
+import JitexecPolicy
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The policy as `jitctl` compiled it from TOML, kept root-only in the state directory. jitexec
+/// links no TOML parser (TOMLKit needs full Foundation, which costs every run milliseconds of
+/// start-up), so it reads this instead — but only while it matches the policy files exactly: the
+/// same paths, device, inode, size, mtime and ctime of every file (anyone who can change those can
+/// already change the policy), written by this version, and at most `maxAge` old. Otherwise jitexec
+/// has the installed jitctl compile it again first. An invalid policy is compiled too, as its errors,
+/// so every run refuses with the first one until the files change.
+public struct CompiledPolicy: Codable, Sendable {
+    public static let format = 1
+    /// Recompiled at least this often, so that command paths canonicalized at compile time
+    /// (symbolic links, bare names through secure_path) follow changes on the host.
+    static let maxAgeSeconds: Int64 = 600
+
+    public var format: Int
+    public var version: String
+    public var compiledAt: Int64
+    public var sources: [SourceStamp]
+    public var policy: Policy?
+    public var errors: [Diagnostic]
+
+    public init(version: String, compiledAt: Int64, sources: [SourceStamp], policy: Policy?, errors: [Diagnostic]) {
+        self.format = Self.format
+        self.version = version
+        self.compiledAt = compiledAt
+        self.sources = sources
+        self.policy = policy
+        self.errors = errors
+    }
+
+    /// What identifies one policy file's contents without reading it.
+    public struct SourceStamp: Codable, Equatable, Sendable {
+        var path: String
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var mtime: Int64
+        var ctime: Int64
+    }
+
+    /// Where the compiled policy lives.
+    static func path(_ ctx: Context) -> String { "\(ctx.paths.stateDir)/policy.compiled.json" }
+
+    /// The installed policy files (trusted-file checks included), stamped.
+    public static func stamps(_ ctx: Context) throws(JitError) -> [SourceStamp] {
+        var result: [SourceStamp] = []
+        for path in [ctx.paths.policyFile] + (try PolicyFiles.dropIns(ctx.paths.policyDir)) {
+            try TrustedFiles.requireRootOwned(path, kind: .file)
+            var st = stat()
+            guard lstat(path, &st) == 0 else { throw .unreadable(path: path, reason: errnoText()) }
+            result.append(SourceStamp(
+                path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+                mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                ctime: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)))
+        }
+        return result
+    }
+
+    /// jitexec's policy loader: the compiled policy when it is current, else compile it first.
+    @Sendable public static func load(_ ctx: Context) throws(JitError) -> Policy {
+        let stamps = try stamps(ctx)
+        let compiled: CompiledPolicy
+        if let current = read(ctx), current.isCurrent(stamps, ctx) {
+            compiled = current
+        } else {
+            try runCompiler(ctx)
+            guard let fresh = read(ctx), fresh.isCurrent(try Self.stamps(ctx), ctx) else {
+                throw .storeUnavailable("the policy could not be compiled; run 'jitctl check' to see why")
+            }
+            compiled = fresh
+        }
+        if let policy = compiled.policy, compiled.errors.isEmpty { return policy }
+        guard let first = compiled.errors.first else {
+            throw .storeUnavailable("the compiled policy is empty; run 'jitctl check'")
+        }
+        throw .policyInvalid(first: first, errors: compiled.errors.count)
+    }
+
+    func isCurrent(_ stamps: [SourceStamp], _ ctx: Context) -> Bool {
+        let age = ctx.clock() / 1_000_000 - compiledAt
+        return format == Self.format && version == ctx.paths.version && sources == stamps
+            && age >= 0 && age < Self.maxAgeSeconds
+    }
+
+    /// The compiled policy, or nil when it is missing, untrusted or unreadable.
+    static func read(_ ctx: Context) -> CompiledPolicy? {
+        guard let bytes = try? TrustedFiles.readTrustedFile(path(ctx)) else { return nil }
+        return try? JSONDecoder().decode(CompiledPolicy.self, from: Data(bytes))
+    }
+
+    /// Writes it atomically (0600, rename over the old one) into the trusted state directory.
+    public func write(_ ctx: Context) throws(JitError) {
+        try StoreAccess.requireStateDirectory(ctx)
+        let data: Data
+        do { data = try JSONEncoder().encode(self) } catch { throw .storeUnavailable("cannot encode the policy: \(error)") }
+        let target = Self.path(ctx)
+        let temporary = "\(target).\(getpid()).tmp"
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .storeUnavailable("cannot write \(temporary): \(errnoText())") }
+        let ok = data.withUnsafeBytes { raw -> Bool in
+            var offset = 0
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+        close(fd)
+        guard ok, rename(temporary, target) == 0 else {
+            unlink(temporary)
+            throw .storeUnavailable("cannot write \(target): \(errnoText())")
+        }
+    }
+
+    /// Runs the installed jitctl (root-owned, checked like every trusted file) to compile the policy,
+    /// with an empty environment and no input or output.
+    static func runCompiler(_ ctx: Context) throws(JitError) {
+        let jitctl = "\(ctx.paths.prefix)/bin/jitctl"
+        try TrustedFiles.requireRootOwned(jitctl, kind: .file)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        // Its errors are compiled into the file: jitexec reports the first one itself, in one line.
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("jitctl"), strdup("compile-policy"), nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, jitctl, &actions, nil, argv, envp)
+        guard rc == 0 else { throw .storeUnavailable("cannot run \(jitctl) to compile the policy: \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+}
