@@ -53,5 +53,9 @@ def test_first_use_creates_the_store_root_only(inst):
     r = inst.run([inst.jitctl, "verify"], user="jit-dev1")
     assert r.returncode == 0, r.stderr
     assert "audit chain intact: 0 records" in r.stdout
-    st = os.stat(inst.db)
-    assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o600
+    r = inst.run([inst.jitexec, "-l"], user="jit-dev1")   # compiles the policy for jitexec
+    assert r.returncode == 0, r.stderr
+    # Created by a run of an unprivileged user, yet root:root (not the caller's group) and 0600.
+    for path in (inst.db, f"{inst.statedir}/policy.compiled.json"):
+        st = os.stat(path)
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 0, 0o600), path

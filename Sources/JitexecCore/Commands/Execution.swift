@@ -13,7 +13,9 @@ enum Execution {
         claim: Workflow.Claim?, requestID: Int64?, policy: Policy, inherited: RunCommand.Inherited,
         terminal: ControllingTerminal
     ) throws(JitError) -> Int32 {
-        guard let identity = TargetIdentity.lookup(uid: target.uid) else { throw .unknownUser(target.name) }
+        let identity = TargetIdentity(
+            uid: target.uid, gid: target.gid, groups: target.groupIDs, name: target.name, home: target.home,
+            shell: target.shell)
         do {
             try pam.establishCredentials()
             try pam.openSession()

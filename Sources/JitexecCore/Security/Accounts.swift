@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// A user account from the user database (passwd + group), as jitexec needs it.
 public struct Account: Sendable, Equatable {
@@ -9,16 +10,29 @@ public struct Account: Sendable, Equatable {
     public var shell: String
     /// Names of every group the user is in, the primary one first.
     public var groups: [String]
+    /// The ids of those groups (what setgroups gets), the primary one first.
+    public var groupIDs: [UInt32]
 }
 
-/// Lookups in the user database through the reentrant libc calls.
+/// Lookups in the user database through the reentrant libc calls. Each account is looked up once
+/// per process (a run asks for the same few several times, and every group-list lookup walks every
+/// NSS source).
 public enum Accounts {
     public static func byUID(_ uid: UInt32) -> Account? {
-        lookup { pw, buf, len, result in getpwuid_r(uid, pw, buf, len, result) }
+        if let known = remembered.withLock({ $0.first { $0.uid == uid } }) { return known }
+        return remember(lookup { pw, buf, len, result in getpwuid_r(uid, pw, buf, len, result) })
     }
 
     public static func byName(_ name: String) -> Account? {
-        lookup { pw, buf, len, result in getpwnam_r(name, pw, buf, len, result) }
+        if let known = remembered.withLock({ $0.first { $0.name == name } }) { return known }
+        return remember(lookup { pw, buf, len, result in getpwnam_r(name, pw, buf, len, result) })
+    }
+
+    private static let remembered = Mutex<[Account]>([])
+
+    private static func remember(_ account: Account?) -> Account? {
+        if let account { remembered.withLock { $0.append(account) } }
+        return account
     }
 
     /// A `-u`/`-U` argument: a user name, or `#UID` with a decimal uid. Negative, overflowing,
@@ -36,19 +50,21 @@ public enum Accounts {
         return account
     }
 
-    /// Group names of a user: the primary group and every group listing the user as a member.
-    static func groupNames(user: String, gid: UInt32) -> [String] {
+    /// Group ids and names of a user: the primary group and every group listing the user as a member.
+    static func groupList(user: String, gid: UInt32) -> (ids: [UInt32], names: [String]) {
         var count: Int32 = 64
         var gids = [gid_t](repeating: 0, count: Int(count))
         while getgrouplist(user, gid, &gids, &count) == -1 {
             gids = [gid_t](repeating: 0, count: Int(count) + 64)
             count = Int32(gids.count)
         }
+        var ids: [UInt32] = []
         var names: [String] = []
-        for g in gids.prefix(Int(count)) {
+        for g in gids.prefix(Int(count)) where !ids.contains(g) {
+            ids.append(g)
             if let name = groupName(g), !names.contains(name) { names.append(name) }
         }
-        return names
+        return (ids, names)
     }
 
     static func groupName(_ gid: UInt32) -> String? {
@@ -69,8 +85,9 @@ public enum Accounts {
         let rc = buffer.withUnsafeMutableBufferPointer { call(&pw, $0.baseAddress!, $0.count, &result) }
         guard rc == 0, result != nil else { return nil }
         let name = String(cString: pw.pw_name)
+        let groups = groupList(user: name, gid: pw.pw_gid)
         return Account(
             name: name, uid: pw.pw_uid, gid: pw.pw_gid, home: String(cString: pw.pw_dir),
-            shell: String(cString: pw.pw_shell), groups: groupNames(user: name, gid: pw.pw_gid))
+            shell: String(cString: pw.pw_shell), groups: groups.names, groupIDs: groups.ids)
     }
 }
