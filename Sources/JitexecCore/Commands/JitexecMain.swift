@@ -66,12 +66,9 @@ public enum JitexecMain {
 
     /// Best effort: a broken policy is recorded in the audit chain as `policy.invalid`.
     private static func auditInvalidPolicy(_ ctx: Context, _ first: Diagnostic) {
-        guard let store = try? ctx.store() else { return }
-        _ = try? store.write { w in
-            try w.appendAudit(AuditEvent(event: "policy.invalid", actor: ctx.invoker.name, fields: [
-                "file": .string(first.location.file), "line": .int(Int64(first.location.line)),
-                "message": .string(first.message),
-            ]))
-        }
+        try? RunCommand.audit(ctx, "policy.invalid", [
+            "file": .string(first.location.file), "line": .int(Int64(first.location.line)),
+            "message": .string(first.message),
+        ])
     }
 }
