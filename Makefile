@@ -17,6 +17,7 @@ LOGDIR    := $(LOCALSTATEDIR)/log/jitexec
 SCRATCH   ?= .build
 PYTEST_ARGS ?=
 SWIFT     ?= swift
+SHELL     := /bin/bash
 
 export JITEXEC_PREFIX=$(PREFIX)
 export JITEXEC_SYSCONFDIR=$(SYSCONFDIR)
@@ -27,7 +28,7 @@ export JITEXEC_VERSION=$(VERSION)
 
 RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path $(SCRATCH)
 
-.PHONY: all build release install uninstall test unit-test integration-test check-root clean deps quickstart first-run bench
+.PHONY: all build release install uninstall test unit-test integration-test check-root clean deps quickstart first-run bench fuzz test-asan test-tsan
 
 all: build
 
@@ -88,6 +89,36 @@ integration-test:
 	$(SWIFT) build --scratch-path $(SCRATCH) --product jitexec-audit-stress
 	SCRATCH=$(SCRATCH) AUDIT_STRESS="$$($(SWIFT) build --scratch-path $(SCRATCH) --show-bin-path)/jitexec-audit-stress" \
 	  python3 -m pytest -v Tests/integration $(PYTEST_ARGS)
+
+# Unit tests under AddressSanitizer / ThreadSanitizer (own build folders).
+test-asan:
+	$(SWIFT) build --build-tests --scratch-path .build-asan --sanitize=address
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp:print_suppressions=0 \
+	  $(SWIFT) test --skip-build --no-parallel --scratch-path .build-asan --sanitize=address
+
+test-tsan:
+	$(SWIFT) build --build-tests --scratch-path .build-tsan --sanitize=thread
+	$(SWIFT) test --skip-build --no-parallel --scratch-path .build-tsan --sanitize=thread
+
+# libFuzzer: each target replays Fuzz/regressions/ (crash inputs found before, committed), then runs
+# FUZZ_SECONDS (CI: a short smoke). New crashes land in Fuzz/crashes/ and fail the run.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   ?=
+FUZZERS := fuzz-policy fuzz-pattern fuzz-escape
+fuzz:
+	mkdir -p Fuzz/crashes
+	for f in $(FUZZERS); do \
+	  JITEXEC_FUZZ=1 $(SWIFT) build --scratch-path .build-fuzz --product $$f -Xswiftc -sanitize=fuzzer,address || exit 1; \
+	done
+	for f in $(FUZZERS); do \
+	  r=Fuzz/regressions/$${f#fuzz-}; \
+	  if [ -d $$r ]; then LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp .build-fuzz/debug/$$f $$r/* >/dev/null 2>&1 \
+	    || { echo "$$f fails on a committed regression input in $$r"; exit 1; }; fi; \
+	  c=Fuzz/corpus/$${f#fuzz-}; w=$$(mktemp -d); cp -r $$c/. $$w/; \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp .build-fuzz/debug/$$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) -artifact_prefix=Fuzz/crashes/$$f- -print_final_stats=1 $$w 2>&1 \
+	    | grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY" ; \
+	  s=$${PIPESTATUS[0]}; rm -rf $$w; [ "$$s" = 0 ] || { echo "$$f found a crash: see Fuzz/crashes/"; exit 1; }; \
+	done
 
 # Start-up cost against sudo and doas, one hyperfine run (root; see bench/bench.sh).
 bench:

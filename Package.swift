@@ -75,3 +75,18 @@ let package = Package(
         .testTarget(name: "JitexecCoreTests", dependencies: ["JitexecCore"], swiftSettings: strict),
     ]
 )
+
+// libFuzzer targets, only with `make fuzz` (JITEXEC_FUZZ=1 and -sanitize=fuzzer: libFuzzer owns main).
+if env["JITEXEC_FUZZ"] == "1" {
+    package.targets += [
+        .executableTarget(
+            name: "fuzz-policy", dependencies: ["JitexecPolicy", "JitexecPolicyTOML", "JitexecBase"],
+            path: "Fuzz/fuzz-policy", swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(
+            name: "fuzz-pattern", dependencies: ["JitexecPolicy", "JitexecBase"], path: "Fuzz/fuzz-pattern",
+            swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(
+            name: "fuzz-escape", dependencies: ["JitexecBase"], path: "Fuzz/fuzz-escape",
+            swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
+    ]
+}

@@ -10,6 +10,8 @@ public enum PatternError: Error, Hashable, Sendable, CustomStringConvertible {
     case trailingBackslash
     /// `**` appears somewhere other than as the last word.
     case anyRestNotLast
+    /// A NUL character: no argv word can contain one, so the word could never match.
+    case containsNUL
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum PatternError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unbalancedQuote(let q): return "unbalanced \(q) quote in command pattern"
         case .trailingBackslash: return "command pattern ends with a lone backslash"
         case .anyRestNotLast: return "'**' may only be the last word of a command pattern"
+        case .containsNUL: return "command pattern contains a NUL character, which no argument can"
         }
     }
 }
@@ -47,6 +50,7 @@ public struct CommandPattern: Codable, Hashable, Sendable, CustomStringConvertib
 
     /// Splits `text` into words like a shell (tokenizing only, no filesystem access).
     public static func parse(_ text: String) throws(PatternError) -> CommandPattern {
+        guard !text.utf8.contains(0) else { throw .containsNUL }
         let words = try PatternWord.split(text)
         guard let first = words.first else { throw .empty }
         var args: [String] = []
@@ -93,26 +97,28 @@ struct PatternWord {
     /// An unquoted `**` word.
     var isAnyRest: Bool { !quoted && pattern == "**" }
 
-    mutating func appendLiteral(_ c: Character) {
+    mutating func appendLiteral(_ c: Unicode.Scalar) {
         quoted = true
-        if Glob.metacharacters.contains(c) { pattern.append("\\") }
-        pattern.append(c)
-        literal.append(c)
+        if Glob.metacharacters.contains(Character(c)) { pattern.unicodeScalars.append("\\") }
+        pattern.unicodeScalars.append(c)
+        literal.unicodeScalars.append(c)
     }
 
-    mutating func appendBare(_ c: Character) {
-        pattern.append(c)
-        literal.append(c)
+    mutating func appendBare(_ c: Unicode.Scalar) {
+        pattern.unicodeScalars.append(c)
+        literal.unicodeScalars.append(c)
     }
 
     /// Whitespace separates words; `"..."` and `'...'` quote; a backslash (outside single quotes)
-    /// takes the next character literally. Everything quoted is literal to the matcher.
+    /// takes the next character literally. Everything quoted is literal to the matcher. Works on
+    /// Unicode scalars, not grapheme clusters: a combining mark after a backslash or a quote must
+    /// not merge with it into one "character" that is neither.
     static func split(_ text: String) throws(PatternError) -> [PatternWord] {
         var words: [PatternWord] = []
         var current: PatternWord?
-        var quote: Character?
+        var quote: Unicode.Scalar?
         var escaping = false
-        for c in text {
+        for c in text.unicodeScalars {
             if escaping {
                 current = current ?? PatternWord()
                 current!.appendLiteral(c)
@@ -131,7 +137,7 @@ struct PatternWord {
                 current!.quoted = true
             } else if c == "\\" {
                 escaping = true
-            } else if c.isWhitespace {
+            } else if c.properties.isWhitespace {
                 if let word = current { words.append(word) }
                 current = nil
             } else {
@@ -139,7 +145,7 @@ struct PatternWord {
                 current!.appendBare(c)
             }
         }
-        if let q = quote { throw .unbalancedQuote(q) }
+        if let q = quote { throw .unbalancedQuote(Character(q)) }
         if escaping { throw .trailingBackslash }
         if let word = current { words.append(word) }
         return words

@@ -21,7 +21,7 @@ package enum Glob {
     /// True when `pattern` has an unescaped `*`, `?` or `[`, so it may match more than one string.
     package static func hasWildcards(_ pattern: String) -> Bool {
         var escaped = false
-        for c in pattern {
+        for c in pattern.unicodeScalars {
             if escaped {
                 escaped = false
             } else if c == "\\" {
@@ -37,13 +37,13 @@ package enum Glob {
     package static func literal(_ pattern: String) -> String {
         var out = ""
         var escaped = false
-        for c in pattern {
+        for c in pattern.unicodeScalars {
             if !escaped && c == "\\" {
                 escaped = true
                 continue
             }
             escaped = false
-            out.append(c)
+            out.unicodeScalars.append(c)
         }
         return out
     }
@@ -51,9 +51,9 @@ package enum Glob {
     /// `text` escaped so that fnmatch matches exactly it.
     package static func escape(_ text: String) -> String {
         var out = ""
-        for c in text {
-            if metacharacters.contains(c) { out.append("\\") }
-            out.append(c)
+        for c in text.unicodeScalars {
+            if metacharacters.contains(Character(c)) { out.unicodeScalars.append("\\") }
+            out.unicodeScalars.append(c)
         }
         return out
     }

@@ -101,6 +101,8 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
         (#"/usr/bin/echo trailing\"#, PatternError.trailingBackslash),
         ("   ", PatternError.empty),
         ("", PatternError.empty),
+        ("/usr/bin/echo a\u{0}b", PatternError.containsNUL),
+        ("/usr/bin/echo \\\u{0}", PatternError.containsNUL),
     ])
     func rejectsMalformedPatterns(text: String, error: PatternError) {
         #expect(throws: error) { try CommandPattern.parse(text) }
@@ -136,5 +138,26 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
         #expect(try !covers("/usr/bin/*", "/usr/bin/sub/ls"))
         #expect(try !covers("/usr/bin/ls \\*", "/usr/bin/ls x"))
         #expect(try covers("/usr/bin/ls *", "/usr/bin/ls '*'"))
+    }
+}
+
+/// Found by fuzz-pattern (Fuzz/regressions/pattern/): Swift's Character is a grapheme cluster, so a
+/// combining mark after a backslash or a quote used to merge with it and change the word.
+@Suite struct PatternScalarRegressionTests {
+    @Test func backslashBeforeACombiningMarkEscapesJustTheMark() throws {
+        let p = try CommandPattern.parse("/usr/bin/echo \\\u{301}a")
+        #expect(p.matches(path: "/usr/bin/echo", args: [UserText("\u{301}a")]))
+        #expect(!p.matches(path: "/usr/bin/echo", args: [UserText("\\\u{301}a")]))
+    }
+
+    @Test func quoteFollowedByACombiningMarkStillQuotes() throws {
+        let p = try CommandPattern.parse("/usr/bin/echo '\u{301}*'")
+        #expect(p.matches(path: "/usr/bin/echo", args: [UserText("\u{301}*")]))
+        #expect(!p.matches(path: "/usr/bin/echo", args: [UserText("\u{301}x")]))
+    }
+
+    @Test func starFollowedByACombiningMarkIsStillAWildcard() throws {
+        let p = try CommandPattern.parse("/usr/bin/echo *\u{301}")
+        #expect(p.matches(path: "/usr/bin/echo", args: [UserText("abc\u{301}")]))
     }
 }

@@ -1,0 +1,38 @@
+import JitexecBase
+import JitexecPolicy
+
+/// libFuzzer target: the first line is a command pattern, the rest NUL-separated argv bytes.
+/// Parsing and matching must never crash, and a pattern of literal words matches its own words.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzPattern(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let cut = bytes.firstIndex(of: 0x0a) ?? bytes.count
+    let patternText = String(decoding: bytes[..<cut], as: UTF8.self)
+    let rest = cut < bytes.count ? Array(bytes[(cut + 1)...]) : []
+    let args = rest.split(separator: 0, omittingEmptySubsequences: false).map { UserText(bytes: Array($0)) }
+    guard let pattern = try? CommandPattern.parse(patternText) else { return 0 }
+    _ = pattern.matches(path: pattern.path, args: args)
+    _ = pattern.matches(path: "/usr/bin/true", args: args)
+    let plain = pattern.args.allSatisfy { word in !word.contains { "*?[]\\".contains($0) } }
+    if plain && !pattern.anyRest && !pattern.pathIsGlob,
+        !pattern.matches(path: pattern.path, args: pattern.args.map { UserText($0) })
+    {
+        fatalError("literal pattern does not match its own words: \(patternText)")
+    }
+    return 0
+}
+
+/// SwiftPM links an executable's entry point as `fuzz_pattern_main`; it hands argv to libFuzzer's driver.
+@_cdecl("fuzz_pattern_main")
+public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
+    var count = argc
+    var vector: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
+    return LLVMFuzzerRunDriver(&count, &vector) { data, size in fuzzPattern(data, size) }
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
+) -> Int32
