@@ -79,14 +79,15 @@ let package = Package(
 // libFuzzer targets, only with `make fuzz` (JITEXEC_FUZZ=1 and -sanitize=fuzzer: libFuzzer owns main).
 if env["JITEXEC_FUZZ"] == "1" {
     package.targets += [
+        .target(name: "FuzzDriver", path: "Fuzz/FuzzDriver", swiftSettings: strict),
         .executableTarget(
-            name: "fuzz-policy", dependencies: ["JitexecPolicy", "JitexecPolicyTOML", "JitexecBase"],
+            name: "fuzz-policy", dependencies: ["FuzzDriver", "JitexecPolicy", "JitexecPolicyTOML", "JitexecBase"],
             path: "Fuzz/fuzz-policy", swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(
-            name: "fuzz-pattern", dependencies: ["JitexecPolicy", "JitexecBase"], path: "Fuzz/fuzz-pattern",
+            name: "fuzz-pattern", dependencies: ["FuzzDriver", "JitexecPolicy", "JitexecBase"], path: "Fuzz/fuzz-pattern",
             swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(
-            name: "fuzz-escape", dependencies: ["JitexecBase"], path: "Fuzz/fuzz-escape",
+            name: "fuzz-escape", dependencies: ["FuzzDriver", "JitexecBase"], path: "Fuzz/fuzz-escape",
             swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
     ]
 }

@@ -1,3 +1,4 @@
+import FuzzDriver
 import JitexecBase
 
 /// libFuzzer target: escaping of user text. The escaped form must contain no control character,
@@ -19,17 +20,7 @@ public func fuzzEscape(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// SwiftPM links an executable's entry point as `fuzz_escape_main`; it hands argv to libFuzzer's driver.
 @_cdecl("fuzz_escape_main")
 public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
-    var count = argc
-    var vector: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return LLVMFuzzerRunDriver(&count, &vector) { data, size in fuzzEscape(data, size) }
+    runFuzzer(argc, argv) { data, size in fuzzEscape(data, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-) -> Int32

@@ -1,3 +1,4 @@
+import FuzzDriver
 import JitexecBase
 import JitexecPolicy
 
@@ -22,17 +23,7 @@ public func fuzzPattern(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// SwiftPM links an executable's entry point as `fuzz_pattern_main`; it hands argv to libFuzzer's driver.
 @_cdecl("fuzz_pattern_main")
 public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
-    var count = argc
-    var vector: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return LLVMFuzzerRunDriver(&count, &vector) { data, size in fuzzPattern(data, size) }
+    runFuzzer(argc, argv) { data, size in fuzzPattern(data, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-) -> Int32

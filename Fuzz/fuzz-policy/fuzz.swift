@@ -1,3 +1,4 @@
+import FuzzDriver
 import JitexecBase
 import JitexecPolicy
 import JitexecPolicyTOML
@@ -30,17 +31,7 @@ struct FuzzSystem: SystemLookup {
     func groupsOfUser(_ name: String) -> [String] { name == "alice" ? ["dev"] : name == "bob" ? ["leads"] : [] }
 }
 
-/// SwiftPM links an executable's entry point as `fuzz_policy_main`; it hands argv to libFuzzer's driver.
 @_cdecl("fuzz_policy_main")
 public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
-    var count = argc
-    var vector: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = argv
-    return LLVMFuzzerRunDriver(&count, &vector) { data, size in fuzzPolicy(data, size) }
+    runFuzzer(argc, argv) { data, size in fuzzPolicy(data, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> Int32
-) -> Int32

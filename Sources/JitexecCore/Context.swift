@@ -102,23 +102,6 @@ public struct Context: Sendable {
 
     /// Loads the policy; throws `policyInvalid` when it has errors.
     public func loadPolicy() throws(JitError) -> Policy { try policyLoader(self) }
-
-    /// Whether the invoking user is root or one of the policy's admins.
-    public func invokerIsAdmin(_ policy: Policy?) -> Bool {
-        if invoker.uid == 0 { return true }
-        guard let policy else { return false }
-        return policy.settings.admins.contains { $0.includes(invoker) }
-    }
-}
-
-extension Principal {
-    /// Whether this principal ("alice" or "%group") names the account.
-    public func includes(_ account: Account) -> Bool {
-        switch self {
-        case .user(let name): return name == account.name
-        case .group(let group): return account.groups.contains(group)
-        }
-    }
 }
 
 /// Holds the process's store connection for `Context.store()`.

@@ -110,3 +110,10 @@ public enum TrustProblem: Equatable, CustomStringConvertible, Sendable {
         }
     }
 }
+
+extension JitError {
+    /// Lets `catch` blocks over `any Error` keep the typed description and status.
+    init(_ error: any Error) {
+        self = (error as? JitError) ?? .storeUnavailable("\(error)")
+    }
+}

@@ -79,9 +79,3 @@ public enum ExplainCommand {
     }
 }
 
-extension JitError {
-    /// Lets `catch` blocks over `any Error` keep the typed description and status.
-    init(_ error: any Error) {
-        self = (error as? JitError) ?? .storeUnavailable("\(error)")
-    }
-}
