@@ -11,8 +11,9 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # A fixed prefix (not a random one) so repeated runs reuse the release build; wiped every session.
-PREFIX = "/tmp/jitexec-it"
-PAM_SERVICE = "jitexec-it"
+# JITEXEC_IT_PREFIX / JITEXEC_IT_PAM_SERVICE let two checkouts run their suites side by side.
+PREFIX = os.environ.get("JITEXEC_IT_PREFIX", "/tmp/jitexec-it")
+PAM_SERVICE = os.environ.get("JITEXEC_IT_PAM_SERVICE", "jitexec-it")
 USERS = {"jit-dev1": ["jit-developers"], "jit-lead1": ["jit-sre-leads"], "jit-lead2": ["jit-sre-leads"], "jit-out": []}
 GROUPS = ["jit-developers", "jit-sre-leads", "jit-admins"]
 
