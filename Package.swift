@@ -56,11 +56,14 @@ let package = Package(
                 "JitexecBase", "JitexecPolicy", "JitexecStore", "JitexecAuth", "JitexecExec", "CJitexecConfig",
             ],
             swiftSettings: strict),
-        .executableTarget(name: "jitexec", dependencies: ["JitexecCore"], swiftSettings: strict),
+        // Linked into the setuid executables only: it empties the environment before the runtime reads it.
+        .target(name: "CJitexecStartup"),
+        .executableTarget(name: "jitexec", dependencies: ["JitexecCore", "CJitexecStartup"], swiftSettings: strict),
         .executableTarget(
             name: "jitctl",
             dependencies: [
-                "JitexecCore", "JitexecPolicyTOML", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "JitexecCore", "JitexecPolicyTOML", "CJitexecStartup",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .executableTarget(

@@ -80,6 +80,8 @@ public struct Context: Sendable {
         program: String, policyLoader: @escaping @Sendable (Context) throws(JitError) -> Policy = CompiledPolicy.load
     ) throws(JitError) -> Context {
         try Privileges.requireRoot(program: program)
+        try Privileges.resetLimits()
+        try Privileges.requireInstalledBinary(program: program, paths: .builtIn)
         // Files jitexec creates (database, caches) belong to root:root, not to the caller's group.
         guard setegid(0) == 0 else { throw .notSetuidRoot(program: program) }
         return Context(

@@ -1,3 +1,4 @@
+import JitexecBase
 import JitexecPolicy
 
 /// Every way jitexec or jitctl refuses, with the one line the person at the terminal sees (what
@@ -62,7 +63,7 @@ public enum JitError: Error, CustomStringConvertible, Equatable {
         case .unknownInvoker(let uid):
             return "you (uid \(uid)) have no entry in the user database; ask an administrator"
         case .unknownUser(let name):
-            return "unknown user '\(name)'; give an existing user name or #UID"
+            return "unknown user '\(Escape.text(name))'; give an existing user name or #UID"
         case .usage(let message):
             return "\(message); see --help"
         case .notPermitted(let message), .denied(let message), .unavailable(let message), .pending(let message),
@@ -87,6 +88,7 @@ public enum TrustProblem: Equatable, CustomStringConvertible, Sendable {
     case notRegularFile
     case notDirectory
     case hardLinked(count: UInt64)
+    case notTheInstalledBinary(installed: String)
     case cannotInspect(String)
 
     public var description: String {
@@ -105,6 +107,8 @@ public enum TrustProblem: Equatable, CustomStringConvertible, Sendable {
             return "is not a directory"
         case .hardLinked(let count):
             return "has \(count) hard links; give it exactly one"
+        case .notTheInstalledBinary(let installed):
+            return "is not the installed \(installed); run that one, and remove this copy"
         case .cannotInspect(let why):
             return "cannot be inspected (\(why))"
         }

@@ -37,6 +37,11 @@ enum PolicyChecks {
             switch CommandResolver.resolve(path, securePath: securePath, system: system) {
             case .found(let canonical):
                 draft.commands[index].value.path = canonical
+                let (target, name) = (lastComponent(canonical), lastComponent(path))
+                // python3 -> python3.11 is a version link; reboot -> systemctl is a multi-call program.
+                if !target.hasPrefix(name) && !name.hasPrefix(target) {
+                    out.append(.warning(location, "command \(named(path)) is a link to \(Escape.text(canonical)), which runs with that path as argv[0] and will not see the name \(named(name)); write the invocation \(Escape.text(target)) understands, e.g. '\(Escape.text(canonical)) \(Escape.text(name))'"))
+                }
             case .notExecutable(let canonical):
                 let shown = canonical == path ? named(path) : "\(named(path)) (\(Escape.text(canonical)))"
                 out.append(.error(location, "command \(shown) is not an executable regular file"))
@@ -100,4 +105,9 @@ enum PolicyChecks {
         }
         return out
     }
+}
+
+/// The last component of a path ("a" for "/x/a" and for "a").
+private func lastComponent(_ path: String) -> String {
+    path.split(separator: "/").last.map(String.init) ?? path
 }

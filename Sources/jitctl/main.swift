@@ -1,4 +1,5 @@
 import ArgumentParser
+import CJitexecStartup  // empties the environment before the runtime reads it (setuid runs)
 import Glibc
 import JitexecBase
 import JitexecCore

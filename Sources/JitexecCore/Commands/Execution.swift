@@ -62,8 +62,10 @@ enum Execution {
         let environment = Environment.sanitized(
             from: inherited.environment, keep: policy.settings.envKeep, target: identity,
             securePath: policy.settings.securePath.joined(separator: ":"), extra: extra)
+        // argv[0] is the canonical path the policy matched, never the name the caller typed: a link
+        // named after another applet of a multi-call binary must not pick what the binary does.
         let spec = ExecSpec(
-            path: path, argv: argv, environment: environment, identity: identity, umask: inherited.umask | 0o022,
+            path: path, argv: [UserText(path)] + argv.dropFirst(), environment: environment, identity: identity, umask: inherited.umask | 0o022,
             cwd: cwd?.string, usePTY: isTerminal(0) || isTerminal(1))
         let outcome: ExitOutcome
         do {

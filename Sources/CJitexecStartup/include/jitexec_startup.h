@@ -1,0 +1,14 @@
+#ifndef JITEXEC_STARTUP_H
+#define JITEXEC_STARTUP_H
+
+#include <stddef.h>
+
+/* The environment the caller passed, as it was before startup.c emptied the process's own
+ * environment (setuid runs only). Entries are "NAME=value" C strings, in the caller's order. */
+size_t jitexec_inherited_environment_count(void);
+const char *jitexec_inherited_environment_entry(size_t index);
+
+/* 1 when the environment was set aside at startup (the kernel marked the exec AT_SECURE). */
+int jitexec_environment_was_set_aside(void);
+
+#endif
