@@ -164,6 +164,13 @@ struct Expected: Sendable, CustomTestStringConvertible {
             commands = ["/etc/passwd"]
             action = "allow"
             """),
+        Expected("link to a multi-call program", "p.toml:4: warning:", "command '/usr/sbin/halt' is a link to /usr/bin/systemctl, which runs with that path as argv[0] and will not see the name 'halt'; write the invocation systemctl understands, e.g. '/usr/bin/systemctl halt'", """
+            [[rule]]
+            name = "r"
+            users = ["alice"]
+            commands = ["/usr/sbin/halt"]
+            action = "allow"
+            """),
         Expected("directory as command", "p.toml:4: error:", "command '/usr/bin' is not an executable regular file", """
             [[rule]]
             name = "r"
@@ -352,6 +359,18 @@ struct Expected: Sendable, CustomTestStringConvertible {
             secure_path = "/usr/bin:bin"
             """),
     ]
+
+    @Test func versionLinkIsNotALinkToAnotherProgram() {
+        let (policy, diagnostics) = load("""
+            [[rule]]
+            name = "r"
+            users = ["alice"]
+            commands = ["/usr/bin/python3 -c *"]
+            action = "allow"
+            """)
+        #expect(diagnostics.isEmpty, "\(diagnostics.map(\.description))")
+        #expect(policy?.rules.first?.commands.first?.path == "/usr/bin/python3.11")
+    }
 
     @Test(arguments: cases)
     func reportsFindingAtItsLine(_ row: Expected) {

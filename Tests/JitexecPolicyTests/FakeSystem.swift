@@ -10,6 +10,8 @@ struct FakeSystem: SystemLookup {
         "/usr/bin/true": ("/usr/bin/true", .regularExecutable),
         "/bin/true": ("/usr/bin/true", .regularExecutable),
         "/usr/bin/ls": ("/usr/bin/ls", .regularExecutable),
+        "/usr/sbin/halt": ("/usr/bin/systemctl", .regularExecutable),
+        "/usr/bin/python3": ("/usr/bin/python3.11", .regularExecutable),
         "/usr/sbin/reboot": ("/usr/sbin/reboot", .regularExecutable),
         "/usr/bin/tool": ("/usr/bin/tool", .regularExecutable),
         "/usr/local/bin/tool": ("/usr/local/bin/tool", .regularNotExecutable),
