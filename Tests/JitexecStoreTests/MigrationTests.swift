@@ -15,9 +15,9 @@ import Darwin
         let f = try StoreFixture()
         let db = try f.raw()
         #expect(try db.userVersion() == Migrations.latest)
-        #expect(Migrations.latest >= 2)
+        #expect(Migrations.latest >= 3)
         let names = try objectNames(db)
-        for table in ["requests", "approvals", "grants", "audit"] { #expect(names.contains(table), "\(table)") }
+        for table in ["requests", "approvals", "grants", "audit", "breakglass"] { #expect(names.contains(table), "\(table)") }
         for index in [
             "grants_live_by_user", "requests_pending", "requests_by_requester", "audit_by_time", "audit_by_actor",
         ] {
@@ -35,7 +35,7 @@ import Darwin
             let db = try Database.open(path: path, busyTimeoutMillis: 5000)
             try Migrations.migrate(db, to: Migrations.latest - 1)
             #expect(try db.userVersion() == Migrations.latest - 1)
-            #expect(try !objectNames(db).contains("grants_live_by_user"))
+            #expect(try !objectNames(db).contains("breakglass"))
             let old = SQLiteConnection(db: db, host: "web1", clock: { clock.now })
             try db.transaction(.immediate) {
                 try old.during(.writing) {
@@ -50,7 +50,7 @@ import Darwin
 
         let store = try StoreFixture.open(path, clock: clock)
         #expect(try store.connection.db.userVersion() == Migrations.latest)
-        #expect(try objectNames(store.connection.db).contains("grants_live_by_user"))
+        #expect(try objectNames(store.connection.db).contains("breakglass"))
         try store.read { reader throws in
             #expect(try reader.request(id: request.id) == request)
             #expect(

@@ -16,6 +16,9 @@ public protocol StoreReader {
     func auditRecords(_ filter: AuditFilter) throws -> [AuditRecord]
     /// Every audit record in seq order, one at a time (for `verify` over a large log).
     func forEachAuditRecord(_ body: (AuditRecord) throws -> Void) throws
+    /// Break-glass uses, newest first; only those no admin reviewed yet when `unreviewedOnly`.
+    func breakGlassUses(unreviewedOnly: Bool) throws -> [BreakGlassUse]
+    func breakGlassUse(grantID: Int64) throws -> BreakGlassUse?
 }
 
 /// Writes inside one serialized, durable transaction.
@@ -36,6 +39,13 @@ public protocol StoreWriter: StoreReader {
     func consumeGrantUse(id: Int64, at: Micros) throws -> Bool
     /// Revokes grant `id`; false when there is no such grant or it was already revoked.
     func revokeGrant(id: Int64, by: String, at: Micros) throws -> Bool
+    /// Records a break-glass use of grant `use.grantID` (inserted in the same transaction).
+    func insertBreakGlassUse(_ use: BreakGlassUse) throws
+    /// Compare-and-set: records the review of an unreviewed use; false when there is no such use
+    /// or it was reviewed already.
+    func reviewBreakGlassUse(
+        grantID: Int64, verdict: BreakGlassVerdict, by: String, at: Micros, comment: UserText?
+    ) throws -> Bool
     /// Appends to the hash chain after the current head, read in this same transaction.
     func appendAudit(_ event: AuditEvent) throws -> AuditRecord
 }
