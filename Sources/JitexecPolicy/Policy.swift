@@ -123,11 +123,34 @@ public struct OnCall: Codable, Hashable, Sendable {
     public var group: String?
     public var schedule: String?
     public var command: [String]?
+    /// The rotation read from `schedule` when jitctl compiled the policy (jitexec reads no TOML),
+    /// or why it could not be read; then nobody is on call by schedule.
+    public var shifts: [Shift]?
+    public var scheduleProblem: String?
 
     public init(group: String? = nil, schedule: String? = nil, command: [String]? = nil) {
         self.group = group
         self.schedule = schedule
         self.command = command
+    }
+}
+
+/// One shift of the on-call rotation: `user` is on call from `from` (inclusive) to `to` (exclusive).
+/// Shifts may overlap.
+public struct Shift: Codable, Hashable, Sendable {
+    public var user: String
+    public var from: Int64
+    public var to: Int64
+
+    public init(user: String, from: Int64, to: Int64) {
+        self.user = user
+        self.from = from
+        self.to = to
+    }
+
+    /// The users on shift at `micros` (microseconds since the epoch).
+    public static func onShift(_ shifts: [Shift], at micros: Int64) -> [String] {
+        shifts.filter { $0.from <= micros && micros < $0.to }.map(\.user)
     }
 }
 

@@ -16,7 +16,7 @@ import Foundation
 /// has the installed jitctl compile it again first. An invalid policy is compiled too, as its errors,
 /// so every run refuses with the first one until the files change.
 public struct CompiledPolicy: Codable, Sendable {
-    public static let format = 1
+    public static let format = 2
     /// Recompiled at least this often, so that command paths canonicalized at compile time
     /// (symbolic links, bare names through secure_path) follow changes on the host.
     static let maxAgeSeconds: Int64 = 600
@@ -27,14 +27,20 @@ public struct CompiledPolicy: Codable, Sendable {
     public var sources: [SourceStamp]
     public var policy: Policy?
     public var errors: [Diagnostic]
+    /// The on-call schedule file as it was when its shifts were compiled into `policy`.
+    public var schedule: SourceStamp?
 
-    public init(version: String, compiledAt: Int64, sources: [SourceStamp], policy: Policy?, errors: [Diagnostic]) {
+    public init(
+        version: String, compiledAt: Int64, sources: [SourceStamp], policy: Policy?, errors: [Diagnostic],
+        schedule: SourceStamp? = nil
+    ) {
         self.format = Self.format
         self.version = version
         self.compiledAt = compiledAt
         self.sources = sources
         self.policy = policy
         self.errors = errors
+        self.schedule = schedule
     }
 
     /// What identifies one policy file's contents without reading it.
@@ -50,17 +56,25 @@ public struct CompiledPolicy: Codable, Sendable {
     /// Where the compiled policy lives.
     static func path(_ ctx: Context) -> String { "\(ctx.paths.stateDir)/policy.compiled.json" }
 
+    /// A stamp of `path` without any trust check; all zero when it does not exist (so a file
+    /// appearing later makes the stamp stale).
+    public static func stamp(_ path: String) -> SourceStamp {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return SourceStamp(path: path, device: 0, inode: 0, size: 0, mtime: 0, ctime: 0) }
+        return SourceStamp(
+            path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
+            mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+            ctime: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec))
+    }
+
     /// The installed policy files (trusted-file checks included), stamped.
     public static func stamps(_ ctx: Context) throws(JitError) -> [SourceStamp] {
         var result: [SourceStamp] = []
         for path in [ctx.paths.policyFile] + (try PolicyFiles.dropIns(ctx.paths.policyDir)) {
             try TrustedFiles.requireRootOwned(path, kind: .file)
-            var st = stat()
-            guard lstat(path, &st) == 0 else { throw .unreadable(path: path, reason: errnoText()) }
-            result.append(SourceStamp(
-                path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
-                mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
-                ctime: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)))
+            let stamp = stamp(path)
+            guard stamp.inode != 0 else { throw .unreadable(path: path, reason: "it disappeared while being checked") }
+            result.append(stamp)
         }
         return result
     }
@@ -88,7 +102,7 @@ public struct CompiledPolicy: Codable, Sendable {
     func isCurrent(_ stamps: [SourceStamp], _ ctx: Context) -> Bool {
         let age = ctx.clock() / 1_000_000 - compiledAt
         return format == Self.format && version == ctx.paths.version && sources == stamps
-            && age >= 0 && age < Self.maxAgeSeconds
+            && age >= 0 && age < Self.maxAgeSeconds && (schedule.map { Self.stamp($0.path) == $0 } ?? true)
     }
 
     /// The compiled policy, or nil when it is missing, untrusted or unreadable.

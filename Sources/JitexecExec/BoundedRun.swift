@@ -1,0 +1,81 @@
+import Glibc
+import JitexecBase
+
+/// Runs a helper command (not the user's command) as an unprivileged identity, with no input, its
+/// standard output collected up to a limit, and a deadline: at the deadline it is killed and the
+/// run counts as timed out. Used for `[oncall] command`.
+public enum BoundedRun {
+    public enum Outcome: Sendable, Equatable {
+        case finished(status: ExitOutcome.Termination, output: [UInt8])
+        case timedOut
+    }
+
+    public static func run(
+        path: String, argv: [UserText], environment: [UserText], identity: TargetIdentity, timeout: Duration,
+        outputLimit: Int = 64 * 1024
+    ) throws(ExecError) -> Outcome {
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else { throw .system(call: "pipe", errno: errno) }
+        for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        guard devNull >= 0 else {
+            close(pipeFDs[0])
+            close(pipeFDs[1])
+            throw .system(call: "open /dev/null", errno: errno)
+        }
+        let spec = ExecSpec(
+            path: path, argv: argv, environment: environment, identity: identity, umask: 0o077, cwd: "/", usePTY: false)
+        let pid: pid_t
+        do {
+            try spec.validate()
+            pid = try Supervisor.spawn(spec, descriptors: [devNull, pipeFDs[1], devNull], controllingTerminal: -1)
+        } catch {
+            close(pipeFDs[0])
+            close(pipeFDs[1])
+            close(devNull)
+            throw error
+        }
+        close(pipeFDs[1])
+        close(devNull)
+        defer { close(pipeFDs[0]) }
+
+        let deadline = monotonicNow() + timeout
+        var output: [UInt8] = []
+        var open = true
+        var exited: ExitOutcome.Termination?
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            if exited == nil {
+                var status: Int32 = 0
+                if waitpid(pid, &status, WNOHANG) == pid {
+                    exited = ExitOutcome(waitStatus: status, duration: .zero)?.termination ?? .exited(1)
+                }
+            }
+            if let exited, !open { return .finished(status: exited, output: output) }
+            let left = deadline - monotonicNow()
+            if left <= .zero {
+                if exited == nil {
+                    kill(pid, SIGKILL)
+                    var status: Int32 = 0
+                    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                }
+                return .timedOut
+            }
+            if open {
+                var fd = pollfd(fd: pipeFDs[0], events: Int16(POLLIN), revents: 0)
+                let millis = min(100, max(1, Int32(left.components.seconds * 1000)
+                    + Int32(left.components.attoseconds / 1_000_000_000_000_000)))
+                guard poll(&fd, 1, millis) > 0 else { continue }
+                let n = buffer.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
+                if n > 0 {
+                    output += buffer[0..<min(n, outputLimit - output.count)]  // the rest is drained
+                } else if n == 0 || errno != EINTR {
+                    open = false
+                }
+            } else {
+                var pause = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+                nanosleep(&pause, nil)
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Glibc
+import JitexecBase
+import Testing
+
+@testable import JitexecExec
+
+@Suite(.serialized, .enabled(if: geteuid() == 0, "needs root to switch users"))
+struct BoundedRunTests {
+    private func sh(_ script: String, timeout: Duration = .seconds(5), limit: Int = 64 * 1024) throws
+        -> BoundedRun.Outcome
+    {
+        try BoundedRun.run(
+            path: "/bin/sh", argv: ["sh", "-c", UserText(script)], environment: ["PATH=/usr/bin:/bin"],
+            identity: Fixture.nobody, timeout: timeout, outputLimit: limit)
+    }
+
+    @Test func outputAndStatusAreCollectedAsTheTargetUser() throws {
+        let nobody = Fixture.nobody.uid
+        #expect(try sh("id -u; echo alice bob") == .finished(status: .exited(0), output: Array("\(nobody)\nalice bob\n".utf8)))
+        #expect(try sh("echo x; exit 3") == .finished(status: .exited(3), output: Array("x\n".utf8)))
+        #expect(try sh("kill -9 $$") == .finished(status: .signaled(9), output: []))
+    }
+
+    @Test func hangingCommandIsKilledAtTheDeadline() throws {
+        let started = monotonicNow()
+        #expect(try sh("echo partial; exec sleep 30", timeout: .milliseconds(300)) == .timedOut)
+        #expect(monotonicNow() - started < .seconds(5))
+    }
+
+    @Test func outputIsCappedAtTheLimit() throws {
+        #expect(try sh("printf '%0100000d' 0", limit: 10) == .finished(
+            status: .exited(0), output: Array(repeating: UInt8(ascii: "0"), count: 10)))
+    }
+
+    @Test func missingCommandIsAnError() {
+        #expect(throws: ExecError.notFound(path: "/nonexistent/who-is-oncall")) {
+            try BoundedRun.run(
+                path: "/nonexistent/who-is-oncall", argv: ["x"], environment: [], identity: Fixture.nobody,
+                timeout: .seconds(1))
+        }
+    }
+}
