@@ -189,7 +189,7 @@ public struct Notify: Codable, Hashable, Sendable {
         "request.filed", "request.approved", "request.denied", "request.expired", "request.cancelled",
         "approval.added", "grant.created", "grant.used", "grant.revoked", "grant.expired",
         "exec.start", "exec.end", "auth.failure", "policy.denied", "breakglass.used", "breakglass.reviewed",
-        "login.allowed", "login.denied", "policy.invalid",
+        "breakglass.refused", "login.allowed", "login.denied", "policy.invalid",
     ]
     /// `events` when the policy does not list them.
     public static let defaultEvents = [

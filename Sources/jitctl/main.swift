@@ -33,7 +33,7 @@ struct JitCtl: ParsableCommand {
         version: "jitctl \(Paths.builtIn.version)",
         subcommands: [
             Requests.self, Show.self, RequestCmd.self, Approve.self, Deny.self, Cancel.self, Grants.self, Revoke.self,
-            Log.self, Verify.self, Check.self, Explain.self, CompilePolicy.self,
+            Log.self, Verify.self, Check.self, Explain.self, Review.self, CompilePolicy.self,
         ])
 }
 
@@ -161,6 +161,31 @@ struct Revoke: ParsableCommand {
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws { try finish(ActionCommands.revoke(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin))) }
+}
+
+struct Review: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List break-glass uses waiting for review, or mark one ok or flagged (admins).")
+    @Argument(help: "The break-glass grant id to mark.") var id: Int64?
+    @Flag(help: "The use was justified.") var ok = false
+    @Flag(help: "The use needs a follow-up.") var flag = false
+    @Option(name: .customShort("m"), help: "Comment.") var comment: String?
+    @Flag(help: "List reviewed uses too.") var all = false
+    @Flag(help: "One JSON object per line.") var json = false
+    @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
+    @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
+
+    func validate() throws {
+        if id == nil && (ok || flag || comment != nil) { throw ValidationError("give the grant id to mark: jitctl review ID --ok|--flag") }
+        if id != nil && ok == flag { throw ValidationError("give exactly one of --ok or --flag") }
+    }
+
+    func run() throws {
+        let ctx = try liveContext()
+        guard let id else { return try finish(ReviewCommand.list(ctx, all: all, json: json)) }
+        try finish(ReviewCommand.decide(
+            ctx, id: id, verdict: ok ? .ok : .flagged, comment: comment, mode: promptMode(nonInteractive, stdin)))
+    }
 }
 
 struct CompilePolicy: ParsableCommand {

@@ -33,8 +33,10 @@ enum RunCommand {
         case .allow(let r), .approve(let r):
             rule = r
         }
-        if args.breakGlass {
-            throw .unavailable("--break-glass is not available in this build yet; file a request instead")
+        if args.breakGlass, case .approve = decision {
+            // An `allow` rule needs no glass broken: the command runs as usual.
+            return try BreakGlassCommand.run(
+                ctx, args, policy: policy, rule: rule, target: target, path: path, command: command, inherited: inherited)
         }
         let terminal = ControllingTerminal.current()
         defer { if let fd = terminal.fd { close(fd) } }

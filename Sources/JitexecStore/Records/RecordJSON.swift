@@ -65,3 +65,29 @@ extension JSONValue {
     /// An instant as RFC 3339 UTC with microseconds.
     static func time(_ micros: Micros) -> JSONValue { .string(RFC3339.format(micros: micros)) }
 }
+
+extension BreakGlassUse {
+    /// `grant, user, run_as, host, rule, scope, command, reason, ticket, cwd, tty, created_at,
+    /// expires_at, revoked_at, reviewed_at, reviewed_by, verdict, comment`.
+    public func json(grant: Grant) -> JSONValue {
+        let command: JSONValue = grant.command.map { .array($0.map(\.jsonValue)) } ?? .null
+        let verdictValue: JSONValue = verdict.map { .string($0.rawValue) } ?? .null
+        var fields: [String: JSONValue] = [
+            "grant": .int(grantID), "user": .string(grant.user), "run_as": .string(grant.runAs),
+            "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope),
+        ]
+        fields["command"] = command
+        fields["reason"] = reason.jsonValue
+        fields["ticket"] = ticket?.jsonValue ?? .null
+        fields["cwd"] = cwd?.jsonValue ?? .null
+        fields["tty"] = tty?.jsonValue ?? .null
+        fields["created_at"] = .time(createdAt)
+        fields["expires_at"] = .time(grant.expiresAt)
+        fields["revoked_at"] = grant.revokedAt.map(JSONValue.time) ?? .null
+        fields["reviewed_at"] = reviewedAt.map(JSONValue.time) ?? .null
+        fields["reviewed_by"] = reviewedBy.map(JSONValue.string) ?? .null
+        fields["verdict"] = verdictValue
+        fields["comment"] = comment?.jsonValue ?? .null
+        return .object(fields)
+    }
+}
