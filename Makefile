@@ -65,6 +65,9 @@ install: check-root release
 	install -d -o root -g root -m 0755 $(PAMDIR)
 	@if [ -e $(PAMDIR)/$(PAM_SERVICE) ]; then echo "keeping existing $(PAMDIR)/$(PAM_SERVICE)"; \
 	else install -o root -g root -m 0644 pam/jitexec $(PAMDIR)/$(PAM_SERVICE); fi
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@PAM_SERVICE@|$(PAM_SERVICE)|g' pam/jitexec-login > $(PAMDIR)/$(PAM_SERVICE)-login.tmp
+	chown root:root $(PAMDIR)/$(PAM_SERVICE)-login.tmp && chmod 0644 $(PAMDIR)/$(PAM_SERVICE)-login.tmp
+	mv $(PAMDIR)/$(PAM_SERVICE)-login.tmp $(PAMDIR)/$(PAM_SERVICE)-login
 	install -d -o root -g root -m 0755 $(CONFDIR) $(CONFDIR)/policy.d
 	@if [ -e $(CONFDIR)/policy.toml ]; then echo "keeping existing $(CONFDIR)/policy.toml"; \
 	else install -o root -g root -m 0644 packaging/policy.toml $(CONFDIR)/policy.toml; fi

@@ -90,6 +90,16 @@ extension Policy {
         logins.first { $0.gates(subject, service: service, host: host) }
     }
 
+    /// The index of the first `[[login]]` gating this login; any service when `service` is nil.
+    public func loginRuleIndex(for subject: Subject, service: String?, host: String) -> Int? {
+        logins.firstIndex { login in
+            guard let service else {
+                return subject.isIn(login.users) && login.hosts.contains { Glob.matches($0, UserText(host)) }
+            }
+            return login.gates(subject, service: service, host: host)
+        }
+    }
+
     /// True when the subject is one of `[settings] admins`.
     public func isAdmin(_ subject: Subject) -> Bool { subject.isIn(settings.admins) }
 }

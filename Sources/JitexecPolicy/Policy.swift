@@ -255,7 +255,22 @@ public struct Policy: Codable, Hashable, Sendable {
     }
 
     /// The rule with this name.
-    public func rule(named name: String) -> Rule? { rules.first { $0.name == name } }
+    /// A `[[login]]` is found by its name too (`login#N`), seen as a rule for the approval workflow.
+    public func rule(named name: String) -> Rule? { rules.first { $0.name == name } ?? loginAsRule(named: name) }
+
+    /// The name login requests and grants carry: `login#N`, N counting `[[login]]` tables from 1.
+    public static func loginRuleName(_ index: Int) -> String { "login#\(index + 1)" }
+
+    /// The `[[login]]` named `login#N` as a rule: its users, approvers, approvals, max_grant and
+    /// hosts; no commands (it never matches one), a grant for any login of the user.
+    public func loginAsRule(named name: String) -> Rule? {
+        guard name.hasPrefix("login#"), let n = Int(name.dropFirst(6)), n >= 1, n <= logins.count else { return nil }
+        let login = logins[n - 1]
+        return Rule(
+            name: name, users: login.users, runAs: login.users, commands: [], action: .approve,
+            approvers: login.approvers, approvals: login.approvals, maxGrant: login.maxGrant, scope: .rule,
+            hosts: login.hosts, location: login.location)
+    }
 }
 
 /// The text of one policy file. The caller reads it (and checks who owns the file).

@@ -106,8 +106,13 @@ struct RequestCmd: ParsableCommand {
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws {
         let ctx = try liveContext()
-        guard let rule, !login else {
-            Output.live.err(login ? "jitctl: --login requests are not available in this build yet" : "jitctl: give --rule NAME")
+        if login {
+            guard rule == nil, target == nil else { throw ValidationError("--login takes no --rule or -u") }
+            return try finish(ActionCommands.requestLogin(
+                ctx, duration: duration, reason: reason, ticket: ticket, host: host, mode: promptMode(nonInteractive, stdin)))
+        }
+        guard let rule else {
+            Output.live.err("jitctl: give --rule NAME or --login")
             throw ExitCode(1)
         }
         try finish(ActionCommands.request(

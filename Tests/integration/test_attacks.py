@@ -142,7 +142,9 @@ def test_ld_preload_reaches_neither_jitexec_nor_the_command(attack):
     source = f"{HOME}/evil.c"
     as_dev(source, '#include <stdio.h>\n__attribute__((constructor)) static void pwn(void) {\n'
                    f'  FILE *f = fopen("{PWNED}", "a"); if (f) {{ fputs("loaded\\n", f); fclose(f); }}\n}}\n')
-    built = subprocess.run(["cc", "-shared", "-fPIC", "-o", f"{HOME}/evil.so", source], capture_output=True, text=True)
+    compiler = shutil.which("cc") or shutil.which("clang") or "/opt/swift/usr/bin/clang"
+    built = subprocess.run([compiler, "-shared", "-fPIC", "-o", f"{HOME}/evil.so", source], capture_output=True,
+                           text=True)
     assert built.returncode == 0, built.stderr
     os.chmod(f"{HOME}/evil.so", 0o755)
     # Control: the library works when preloaded into an ordinary program.

@@ -113,4 +113,37 @@ public enum ActionCommands {
             return 0
         }
     }
+
+    /// `jitctl request --login`: a login grant asked for ahead of time, for the caller's own logins
+    /// on `host` under the first `[[login]]` that gates them.
+    public static func requestLogin(
+        _ ctx: Context, duration: String?, reason: String, ticket: String?, host: String?, mode: PromptMode
+    ) -> Int32 {
+        ctx.run { () throws -> Int32 in
+            let policy = try ctx.loadPolicy()
+            let host = host ?? ctx.host
+            guard let index = policy.loginRuleIndex(for: ctx.invoker.subject, service: nil, host: host) else {
+                throw JitError.notPermitted(
+                    "logins of \(ctx.invoker.name) on \(Escape.text(host)) are not gated by any [[login]]; no request is needed")
+            }
+            guard !reason.allSatisfy({ $0 == " " }) else { throw JitError.usage("give a reason with -r REASON") }
+            var requested: Int64?
+            if let duration {
+                guard let span = TimeSpan.parse(duration), span.seconds > 0 else { throw JitError.usage("-d takes a duration like 8h") }
+                requested = span.seconds
+            }
+            let login = policy.logins[index]
+            let (_, store) = try prepare(ctx, mode: mode)
+            let now = ctx.clock()
+            let (request, reused) = try ctx.storeWrite(store) { w in
+                try Workflow.fileOrReuseLogin(
+                    w, user: ctx.invoker, host: host, ruleName: Policy.loginRuleName(index), approvals: login.approvals,
+                    reason: UserText(reason), ticket: ticket.map { UserText($0) }, tty: nil, requestedSeconds: requested,
+                    policy: policy, now: now)
+            }
+            ctx.say("\(reused ? "your login request is still open" : "filed login request") #\(request.id) for \(Escape.text(host)): it needs "
+                + "\(login.approvals) approval\(login.approvals == 1 ? "" : "s") from \(login.approvers.map(\.description).joined(separator: ", "))")
+            return 0
+        }
+    }
 }

@@ -4,7 +4,8 @@ import JitexecBase
 /// at the first word that is not an option, so `jitexec ls -l` runs `ls -l`; `--` ends options too.
 /// Hand-written on purpose: the setuid hot path carries no argument-parsing library.
 public struct JitexecArguments: Equatable, Sendable {
-    public enum Mode: Equatable, Sendable { case run, shell, list, validate, forget, help, version }
+    /// `loginGate` is `--login-gate`, run by pam_exec in the account phase (pam/jitexec-login).
+    public enum Mode: Equatable, Sendable { case run, shell, list, validate, forget, help, version, loginGate }
 
     public var mode: Mode = .run
     public var user: String?
@@ -38,7 +39,7 @@ public struct JitexecArguments: Equatable, Sendable {
             return words[i]
         }
         func setMode(_ m: Mode) throws(JitError) {
-            guard a.mode == .run || a.mode == m else { throw .usage("only one of -i, -l, -v, -k, -h, -V may be given") }
+            guard a.mode == .run || a.mode == m else { throw .usage("only one of -i, -l, -v, -k, -h, -V, --login-gate may be given") }
             a.mode = m
         }
         while i < words.count {
@@ -53,6 +54,7 @@ public struct JitexecArguments: Equatable, Sendable {
                 case "--no-wait": a.noWait = true
                 case "--wait-timeout": a.waitTimeout = try longValue().string
                 case "--break-glass": a.breakGlass = true
+                case "--login-gate": try setMode(.loginGate)
                 case "--help": try setMode(.help)
                 case "--version": try setMode(.version)
                 case "--user": a.user = try longValue().string
@@ -101,7 +103,7 @@ public struct JitexecArguments: Equatable, Sendable {
         if a.noWait && a.waitTimeout != nil { throw .usage("--no-wait and --wait-timeout exclude each other") }
         switch a.mode {
         case .run where a.command.isEmpty: throw .usage("no command given")
-        case .validate, .forget, .help, .version, .shell:
+        case .validate, .forget, .help, .version, .shell, .loginGate:
             if !a.command.isEmpty && a.mode != .shell { throw .usage("-\(a.mode) takes no command") }
         default: break
         }

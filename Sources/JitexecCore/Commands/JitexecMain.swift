@@ -29,6 +29,7 @@ public enum JitexecMain {
         }
         do {
             let ctx = try Context.live(program: "jitexec")
+            if args.mode == .loginGate { return LoginGate.run(ctx, environment: environment) }
             return try run(ctx, args, inherited: RunCommand.Inherited(environment: environment, umask: umask))
         } catch {
             output.err("jitexec: \(error.description)")
@@ -59,7 +60,7 @@ public enum JitexecMain {
             return 0
         case .shell:
             throw .unavailable("-i is not available in this build yet; run the shell as a command, e.g. 'jitexec /bin/bash'")
-        case .help, .version:
+        case .help, .version, .loginGate:
             return 0
         }
     }

@@ -1,0 +1,42 @@
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+
+/// Shell login gating (SPEC.md): login requests and the login grants they turn into.
+extension Workflow {
+    /// The caller's pending login request for this host, or a new one (audited `request.filed`).
+    static func fileOrReuseLogin(
+        _ w: any StoreWriter, user: Account, host: String, ruleName: String, approvals: Int, reason: UserText,
+        ticket: UserText?, tty: UserText?, requestedSeconds: Int64?, policy: Policy, now: Micros
+    ) throws -> (Request, Bool) {
+        try expireStale(w, now: now)
+        if let same = try w.requests(status: .pending, requester: user.name).first(where: {
+            $0.kind == .login && $0.host == host && $0.rule == ruleName
+        }) {
+            return (same, true)
+        }
+        var request = Request(
+            kind: .login, requester: user.name, requesterUID: user.uid, runAs: user.name, host: host, command: [],
+            rule: ruleName, reason: reason, ticket: ticket, cwd: nil, tty: tty, scope: "login", once: false,
+            requestedSeconds: requestedSeconds, approvalsNeeded: approvals, createdAt: now,
+            expiresAt: now + policy.settings.requestTTL.seconds * 1_000_000)
+        request.id = try w.insertRequest(request)
+        var fields: [String: JSONValue] = [
+            "request": .int(request.id), "kind": .string("login"), "rule": .string(ruleName), "run_as": .string(user.name),
+            "host": .string(host), "command": .array([]), "reason": reason.jsonValue, "scope": .string("login"),
+            "once": .bool(false), "approvals_needed": .int(Int64(approvals)),
+            "expires_at": .string(RFC3339.format(seconds: request.expiresAt / 1_000_000)),
+        ]
+        if let t = ticket { fields["ticket"] = t.jsonValue }
+        if let t = tty { fields["tty"] = t.jsonValue }
+        if let s = requestedSeconds { fields["requested_seconds"] = .int(s) }
+        _ = try w.appendAudit(AuditEvent(event: "request.filed", actor: user.name, fields: fields))
+        return (request, false)
+    }
+
+    /// A live login grant of `user` for `host`, if any (a login grant covers every login that
+    /// starts before it expires; logging in does not use it up).
+    static func liveLoginGrant(_ r: any StoreReader, user: String, host: String, now: Micros) throws -> Grant? {
+        try r.grants(user: user, liveAt: now).first { $0.scope == "login" && $0.host == host }
+    }
+}
