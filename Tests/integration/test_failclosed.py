@@ -17,7 +17,7 @@ import time
 import pexpect
 import pytest
 
-from loop_support import approve, events, grant_id, grants, password, request_id, requests, run, spawn
+from loop_support import approve, events, grant_id, password, request_id, requests, run, spawn
 
 MARK = "/tmp/jitexec-itF-mark"
 OTHER_MARK = "/tmp/jitexec-itF-mark-2"
@@ -158,7 +158,7 @@ def no_exec(inst):
 
 def test_missing_policy_refuses_every_run(fc):
     # Compiled once while the policy was there: the leftover compiled copy must not be used.
-    assert jitexec(fc, f"/usr/bin/touch", ALLOWED_MARK).returncode == 0
+    assert jitexec(fc, "/usr/bin/touch", ALLOWED_MARK).returncode == 0
     os.unlink(ALLOWED_MARK)
     os.unlink(fc.policy)
     try:

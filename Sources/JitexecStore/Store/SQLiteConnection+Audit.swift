@@ -56,7 +56,7 @@ extension SQLiteConnection {
                 ])
         } catch let error as SQLiteError where !(error.isBusy || error.isCorrupt || error.isUnavailable) {
             // Locked, damaged or full keep their own explanation; anything else is the audit log refusing.
-            throw StoreError.auditRefused(path: db.path, reason: error.message.isEmpty ? error.codeName : error.message)
+            throw StoreError.auditRefused(path: db.path, reason: error.reason)
         }
         appendedRecord(record)
         return record
