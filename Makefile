@@ -11,6 +11,8 @@ PAMDIR        ?= /etc/pam.d
 VERSION       ?= 0.1.0
 
 BINDIR    := $(PREFIX)/bin
+# Linux-PAM lowercases the service name: PAM_SERVICE=jitexec-itF reads /etc/pam.d/jitexec-itf.
+PAMFILE   := $(PAMDIR)/$(shell printf '%s' '$(PAM_SERVICE)' | tr '[:upper:]' '[:lower:]')
 CONFDIR   := $(SYSCONFDIR)/jitexec
 STATEDIR  := $(LOCALSTATEDIR)/lib/jitexec
 LOGDIR    := $(LOCALSTATEDIR)/log/jitexec
@@ -63,11 +65,11 @@ install: check-root release
 	install -o root -g root -m 4755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/jitexec" $(BINDIR)/jitexec
 	install -o root -g root -m 4755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/jitctl" $(BINDIR)/jitctl
 	install -d -o root -g root -m 0755 $(PAMDIR)
-	@if [ -e $(PAMDIR)/$(PAM_SERVICE) ]; then echo "keeping existing $(PAMDIR)/$(PAM_SERVICE)"; \
-	else install -o root -g root -m 0644 pam/jitexec $(PAMDIR)/$(PAM_SERVICE); fi
-	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@PAM_SERVICE@|$(PAM_SERVICE)|g' pam/jitexec-login > $(PAMDIR)/$(PAM_SERVICE)-login.tmp
-	chown root:root $(PAMDIR)/$(PAM_SERVICE)-login.tmp && chmod 0644 $(PAMDIR)/$(PAM_SERVICE)-login.tmp
-	mv $(PAMDIR)/$(PAM_SERVICE)-login.tmp $(PAMDIR)/$(PAM_SERVICE)-login
+	@if [ -e $(PAMFILE) ]; then echo "keeping existing $(PAMFILE)"; \
+	else install -o root -g root -m 0644 pam/jitexec $(PAMFILE); fi
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@PAM_SERVICE@|$(notdir $(PAMFILE))|g' pam/jitexec-login > $(PAMFILE)-login.tmp
+	chown root:root $(PAMFILE)-login.tmp && chmod 0644 $(PAMFILE)-login.tmp
+	mv $(PAMFILE)-login.tmp $(PAMFILE)-login
 	install -d -o root -g root -m 0755 $(CONFDIR) $(CONFDIR)/policy.d
 	@if [ -e $(CONFDIR)/policy.toml ]; then echo "keeping existing $(CONFDIR)/policy.toml"; \
 	else install -o root -g root -m 0644 packaging/policy.toml $(CONFDIR)/policy.toml; fi
@@ -78,7 +80,7 @@ install: check-root release
 
 uninstall: check-root
 	rm -f $(BINDIR)/jitexec $(BINDIR)/jitctl
-	@echo "kept $(CONFDIR), $(STATEDIR) and $(PAMDIR)/$(PAM_SERVICE); remove them by hand if you mean it"
+	@echo "kept $(CONFDIR), $(STATEDIR) and $(PAMFILE); remove them by hand if you mean it"
 
 # The whole suite: unit tests, then the integration tests against an installed setuid binary.
 test: unit-test integration-test

@@ -21,8 +21,11 @@ public enum AuthError: Error, Equatable, Sendable, CustomStringConvertible {
     case passwordTooLong
     /// The account phase refused the user (expired, locked, outside allowed times...).
     case accountUnavailable(String)
-    /// The PAM service has no configuration (and no "other" fallback).
+    /// The PAM service has no configuration file of its own (Linux-PAM would use "other").
     case serviceMissing(service: String)
+    /// The modules refused without asking anything (pam_deny, a locked-out account): not a wrong
+    /// password, so it is not retried.
+    case refused(service: String, message: String)
     /// Any other PAM failure, with `pam_strerror`'s text.
     case pam(code: Int32, message: String)
 
@@ -42,8 +45,12 @@ public enum AuthError: Error, Equatable, Sendable, CustomStringConvertible {
         case .accountUnavailable(let reason):
             return "account unavailable: \(Escape.text(reason)); ask an administrator"
         case .serviceMissing(let service):
-            let name = Escape.text(service)
-            return "PAM service '\(name)' is not configured; install /etc/pam.d/\(name) from jitexec's pam/ folder"
+            let file = Escape.text(pamServiceFile(service))
+            return "refusing to run: the PAM service file \(file) does not exist (PAM would fall back to "
+                + "/etc/pam.d/other); reinstall with 'make install' or copy jitexec's pam/jitexec to \(file)"
+        case .refused(let service, let message):
+            return "PAM refused authentication without asking for a password (\(Escape.text(message))); "
+                + "nothing was run; check \(Escape.text(pamServiceFile(service))) and the system log (authpriv)"
         case .pam(let code, let message):
             return "PAM error \(code): \(Escape.text(message)); see the system log (authpriv) for details"
         }
@@ -56,6 +63,13 @@ public enum AuthError: Error, Equatable, Sendable, CustomStringConvertible {
 /// The longest answer the conversation hands to PAM: PAM's buffers hold `PAM_MAX_RESP_SIZE`
 /// bytes including the terminating NUL.
 public let maxAnswerBytes = Int(PAM_MAX_RESP_SIZE) - 1
+
+/// The file Linux-PAM reads for `service` in `directory`: `pam_start` lowercases the service name
+/// (ASCII, as in the C locale), so service "Jitexec" is configured by /etc/pam.d/jitexec.
+public func pamServiceFile(_ service: String, directory: String = "/etc/pam.d") -> String {
+    let lowered = service.utf8.map { (0x41...0x5a).contains($0) ? $0 + 0x20 : $0 }
+    return "\(directory)/\(String(decoding: lowered, as: UTF8.self))"
+}
 
 /// `pam_strerror`'s text for `code`. It needs a handle only for localisation, so nil is fine.
 func pamMessage(_ handle: OpaquePointer?, _ code: Int32) -> String {

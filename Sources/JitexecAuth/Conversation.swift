@@ -13,6 +13,9 @@ final class ConversationState {
     /// conversation into any return code (or ignore it), so the session decides from this, not
     /// from the code PAM returns.
     private(set) var failure: AuthError?
+    /// Whether the modules asked anything during the current PAM call. A call that fails without
+    /// asking was refused by the modules themselves: a retry cannot change its answer.
+    private(set) var prompted = false
     /// Test hook: called with each answer's buffer right after it was wiped.
     var afterWipe: ((UnsafeRawBufferPointer) -> Void)?
 
@@ -23,8 +26,14 @@ final class ConversationState {
         if failure == nil { failure = error }
     }
 
-    /// Forgets the failure before the next PAM call.
-    func reset() { failure = nil }
+    /// Notes that the modules asked a question.
+    func recordPrompt() { prompted = true }
+
+    /// Forgets the failure and the prompts before the next PAM call.
+    func reset() {
+        failure = nil
+        prompted = false
+    }
 }
 
 /// The PAM conversation function. It cannot capture anything: its state comes in `appdata`.
@@ -77,6 +86,7 @@ private func answer(_ message: pam_message, into reply: inout pam_response, _ st
 /// wiped on every path, including the refusals: longer than `maxAnswerBytes` (never truncated)
 /// or containing a NUL byte (which C would silently cut).
 private func ask(_ text: String, hidden: Bool, into reply: inout pam_response, _ state: ConversationState) -> Bool {
+    state.recordPrompt()
     var bytes: [UInt8]
     do {
         bytes = hidden ? try state.prompter.promptHidden(text) : try state.prompter.promptVisible(text)

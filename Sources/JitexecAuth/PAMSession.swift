@@ -77,7 +77,12 @@ public final class PAMSession {
                 case PAM_MAXTRIES:
                     throw .wrongPassword(tries: attempt)
                 case PAM_AUTH_ERR, PAM_USER_UNKNOWN, PAM_CRED_INSUFFICIENT, PAM_AUTHINFO_UNAVAIL, PAM_PERM_DENIED:
-                    break  // a failed try
+                    // Refused without a question (pam_deny, a locked-out user): not a wrong password,
+                    // and asking again would get the same answer.
+                    guard conversation.prompted else {
+                        throw .refused(service: service, message: pamMessage(handle, status))
+                    }
+                    // a failed try
                 default:
                     throw .pam(code: status, message: pamMessage(handle, status))
                 }
@@ -180,5 +185,5 @@ public final class PAMSession {
 private func isServiceConfigured(_ service: String, confdir: String?) -> Bool {
     guard !service.isEmpty, !service.contains("/") else { return false }
     let directories = confdir.map { [$0] } ?? ["/etc/pam.d", "/usr/lib/pam.d"]
-    return directories.contains { access("\($0)/\(service)", F_OK) == 0 }
+    return directories.contains { access(pamServiceFile(service, directory: $0), F_OK) == 0 }
 }

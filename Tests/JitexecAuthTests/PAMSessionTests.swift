@@ -155,13 +155,16 @@ struct PAMFixture {
         #expect(pam.seen.first?.hasPrefix("\(maxAnswerBytes) ") == true)
     }
 
-    @Test func denyingServiceFails() throws {
+    @Test func denyingServiceIsRefusedAtOnceNotCountedAsWrongPasswords() throws {
         let pam = PAMFixture()
         defer { pam.remove() }
         pam.service("deny", "auth required pam_deny.so")
         let prompter = ScriptedPrompter(answers: "secret")
-        #expect(throws: AuthError.wrongPassword(tries: 3)) { try pam.session(prompter, service: "deny").authenticate() }
+        #expect(throws: AuthError.refused(service: "deny", message: "Authentication failure")) {
+            try pam.session(prompter, service: "deny").authenticate()
+        }
         #expect(prompter.prompts.isEmpty)
+        #expect(prompter.errors.isEmpty, "no 'Sorry, try again.' when nobody was asked")
     }
 
     @Test func missingServiceWithoutOtherFails() throws {
@@ -177,7 +180,9 @@ struct PAMFixture {
         defer { pam.remove() }
         pam.service("other", "auth required pam_deny.so")
         let session = try pam.session(ScriptedPrompter(answers: "secret"), service: "nosuch")
-        #expect(throws: AuthError.wrongPassword(tries: 3)) { try session.authenticate() }
+        #expect(throws: AuthError.refused(service: "nosuch", message: "Authentication failure")) {
+            try session.authenticate()
+        }
     }
 
     @Test func systemErrorIsFatalAndNotRetried() throws {

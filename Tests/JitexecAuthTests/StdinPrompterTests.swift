@@ -111,7 +111,9 @@ import Glibc
         (.noTerminal, "no terminal to ask for a password; use -S to read it from standard input"),
         (.passwordTooLong, "at most 511 bytes"),
         (.accountUnavailable("account\u{1b}[2J expired"), "account\\x1b[2J expired"),
-        (.serviceMissing(service: "jitexec"), "/etc/pam.d/jitexec"),
+        (.serviceMissing(service: "jitexec"), "/etc/pam.d/jitexec does not exist"),
+        (.serviceMissing(service: "Jitexec-IT"), "copy jitexec's pam/jitexec to /etc/pam.d/jitexec-it"),
+        (.refused(service: "jitexec", message: "Authentication failure"), "nothing was run; check /etc/pam.d/jitexec"),
         (.pam(code: 4, message: "System error"), "System error"),
     ])
     func descriptionIsOneClearLine(error: AuthError, expected: String) {

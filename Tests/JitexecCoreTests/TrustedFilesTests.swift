@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 @testable import JitexecCore
+import JitexecAuth
 
 /// Runs on temporary files; as root (CI) the files are root-owned and every rule is exercised,
 /// otherwise the files belong to the test user and the ownership rule is what refuses them.
@@ -77,6 +78,23 @@ import Testing
     @Test func missingFileSaysSo() {
         #expect(throws: JitError.untrusted(path: "\(dir)/none", problem: .missing)) {
             try TrustedFiles.requireRootOwned("\(dir)/none", kind: .file)
+        }
+    }
+
+    @Test func missingPAMServiceFileIsRefusedNotLeftToPAMsFallback() {
+        #expect(throws: AuthError.serviceMissing(service: "jitexec-none")) {
+            try Authentication.requireServiceFile("jitexec-none", directory: dir)
+        }
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "needs root to create root-owned files"))
+    func pamServiceFileIsTheLowercasedNameAndMustBeTrusted() throws {
+        // Linux-PAM reads /etc/pam.d/jitexec-itf for service "jitexec-itF".
+        _ = file("jitexec-itf")
+        try Authentication.requireServiceFile("jitexec-itF", directory: dir)
+        let writable = file("jitexec-gw", mode: 0o666)
+        #expect(throws: JitError.untrusted(path: writable, problem: .writableByOthers(mode: S_IFREG | 0o666))) {
+            try Authentication.requireServiceFile("jitexec-gw", directory: dir)
         }
     }
 

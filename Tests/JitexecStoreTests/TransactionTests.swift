@@ -1,6 +1,10 @@
 import JitexecBase
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @testable import JitexecStore
 
 @Suite struct TransactionTests {
@@ -88,6 +92,43 @@ import Testing
             }
         }
         try impatient.write { _ in }
+    }
+
+    @Test func refusedAuditRecordRollsBackItsWholeTransaction() throws {
+        let f = try StoreFixture()
+        try f.raw().execute("CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'injected'); END")
+        #expect(throws: StoreError.auditRefused(path: f.path, reason: "injected")) {
+            try f.store.write { w throws in
+                let id = try w.insertRequest(Sample.request())
+                _ = try w.insertGrant(Sample.grant(requestID: id, usesLeft: 1))
+                _ = try w.appendAudit(AuditEvent(event: "request.filed", actor: "alice"))
+            }
+        }
+        try f.store.read { r throws in
+            #expect(try r.requests(status: nil, requester: nil).isEmpty)
+            #expect(try r.grants(user: nil, liveAt: nil).isEmpty)
+        }
+        #expect(f.sink.records.isEmpty)
+        let description = StoreError.auditRefused(path: f.path, reason: "line\nbreak").description
+        #expect(!description.contains("\n") && description.contains("jitctl verify"))
+        try f.raw().execute("DROP TRIGGER refuse")
+        #expect(try f.store.write { try $0.appendAudit(AuditEvent(event: "e", actor: "alice")) }.seq == 1)
+    }
+
+    @Test func sqliteErrorsAreShownOnOneLine() {
+        let error = SQLiteError(
+            extendedCode: 1, message: "near \"x\":\nsyntax error", context: "UPDATE requests\n    SET status = ?")
+        #expect(!error.description.contains("\n"))
+        #expect(error.description.contains("while UPDATE requests SET status = ?"))
+        #expect(!StoreError.sqlite(error).description.contains("\n"))
+    }
+
+    @Test func ioFailureNamesTheOperatingSystemsReason() {
+        // A full disk reaches SQLite as a failed write: "disk I/O error" alone would not say so.
+        let error = SQLiteError(extendedCode: 778, message: "disk I/O error", context: "COMMIT", systemErrno: ENOSPC)
+        let store = StoreError(error, path: "/var/lib/jitexec/jitexec.db", busyTimeoutMillis: 5000)
+        #expect(store == .unavailable(path: "/var/lib/jitexec/jitexec.db", reason: "disk I/O error: No space left on device"))
+        #expect(store.description.contains("not full"))
     }
 
     @Test func readersSeeASnapshotWhileAWriterIsOpen() throws {

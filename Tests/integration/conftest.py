@@ -27,7 +27,8 @@ class Install:
     policy = f"{PREFIX}/etc/jitexec/policy.toml"
     statedir = f"{PREFIX}/var/lib/jitexec"
     db = f"{PREFIX}/var/lib/jitexec/jitexec.db"
-    pam = f"/etc/pam.d/{PAM_SERVICE}"
+    # Linux-PAM lowercases the service name before it looks for the file.
+    pam = f"/etc/pam.d/{PAM_SERVICE.lower()}"
 
     def run(self, argv, user=None, env=None, input=None, timeout=60):
         """Runs argv, as `user` (real uid and groups of that account) when given."""

@@ -15,8 +15,10 @@ from conftest import PAM_SERVICE
 from loop_support import approve, events, grant_id, password, requests, run
 
 DEV = "jit-dev1"
-GATE_SERVICE = f"{PAM_SERVICE}-gate"
-SSH_SERVICE = f"sshd-{PAM_SERVICE}"
+# Linux-PAM lowercases service names (and PAM_SERVICE is the lowercased name).
+PAM_FILE = PAM_SERVICE.lower()
+GATE_SERVICE = f"{PAM_FILE}-gate"
+SSH_SERVICE = f"sshd-{PAM_FILE}"
 
 POLICY = f"""\
 [settings]
@@ -55,11 +57,11 @@ def gate(inst):
     inst.write_policy(POLICY)
     check = run([inst.jitctl, "check"])
     assert check.returncode == 0, check.stdout + check.stderr
-    snippet = f"/etc/pam.d/{PAM_SERVICE}-login"
+    snippet = f"/etc/pam.d/{PAM_FILE}-login"
     assert os.path.exists(snippet), "make install must install the login snippet"
     text = open(snippet).read()
     assert f"{inst.bin}/jitexec --login-gate" in text and "pam_exec.so" in text, text
-    service = write_pam(GATE_SERVICE, f"auth required pam_permit.so\n@include common-account\n@include {PAM_SERVICE}-login\n")
+    service = write_pam(GATE_SERVICE, f"auth required pam_permit.so\n@include common-account\n@include {PAM_FILE}-login\n")
     yield inst
     os.unlink(service)
     v = run([inst.jitctl, "verify"])
@@ -176,7 +178,7 @@ def sshd(gate):
         f.write(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {work}/host_key\nPidFile {work}/sshd.pid\n"
                 "UsePAM yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nPubkeyAuthentication no\n"
                 "PermitRootLogin no\nStrictModes no\nPrintMotd no\nPrintLastLog no\nUseDNS no\n")
-    write_pam(SSH_SERVICE, f"@include common-auth\n@include common-account\n@include {PAM_SERVICE}-login\n"
+    write_pam(SSH_SERVICE, f"@include common-auth\n@include common-account\n@include {PAM_FILE}-login\n"
                            "session required pam_permit.so\n")
     log = f"{work}/sshd.log"
     proc = subprocess.Popen([binary, "-D", "-e", "-f", config], stdout=open(log, "w"), stderr=subprocess.STDOUT)

@@ -41,6 +41,7 @@ public enum Authentication {
         }
         let session: PAMSession
         do {
+            try requireServiceFile(ctx.paths.pamService)
             session = try PAMSession(
                 service: ctx.paths.pamService, user: user.name, requestingUser: user.name, tty: terminal.name,
                 prompter: prompter)
@@ -60,6 +61,19 @@ public enum Authentication {
             throw JitError(error)
         }
         return session
+    }
+
+    /// The service's own PAM file must be there and trusted before PAM starts: without it
+    /// Linux-PAM silently uses /etc/pam.d/other (on Debian common-auth, which would let the
+    /// password through under rules nobody wrote for jitexec). Throws `AuthError.serviceMissing`
+    /// (audited like any authentication failure) or `JitError.untrusted`. `directory` is for tests.
+    static func requireServiceFile(_ service: String, directory: String = "/etc/pam.d") throws {
+        let file = pamServiceFile(service, directory: directory)
+        do {
+            try TrustedFiles.requireRootOwned(file, kind: .file)
+        } catch .untrusted(path: file, problem: .missing) {
+            throw AuthError.serviceMissing(service: service)
+        }
     }
 
     /// `jitexec -k`: forgets the invoking user's cached credential (every session of theirs).
@@ -96,6 +110,7 @@ public enum Authentication {
         case .passwordTooLong: reason = "password_too_long"
         case .accountUnavailable: reason = "account_unavailable"
         case .serviceMissing: reason = "service_missing"
+        case .refused: reason = "refused"
         case .pam: reason = "pam_error"
         }
         var fields: [String: JSONValue] = ["reason": .string(reason), "service": .string(ctx.paths.pamService)]

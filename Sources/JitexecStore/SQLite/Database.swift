@@ -157,7 +157,9 @@ final class Database {
         let extended = sqlite3_extended_errcode(handle)
         let code = (extended & 0xff) == (rc & 0xff) ? extended : rc
         let message = (extended & 0xff) == (rc & 0xff) ? String(cString: sqlite3_errmsg(handle)) : ""
-        return SQLiteError(extendedCode: code, message: message, context: context)
+        let io = [SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN].contains(code & 0xff)
+        return SQLiteError(
+            extendedCode: code, message: message, context: context, systemErrno: io ? sqlite3_system_errno(handle) : 0)
     }
 }
 

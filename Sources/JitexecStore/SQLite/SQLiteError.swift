@@ -1,5 +1,11 @@
 import CSQLite
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A failed SQLite call: the result codes, SQLite's own message and what jitexec was doing.
 public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The primary result code (`SQLITE_BUSY`, `SQLITE_CONSTRAINT`, ...).
@@ -10,12 +16,23 @@ public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
     public let message: String
     /// The SQL statement or the operation that failed.
     public let context: String
+    /// The operating system's errno behind an I/O failure (`sqlite3_system_errno`), 0 when none.
+    public let systemErrno: Int32
 
-    public init(extendedCode: Int32, message: String, context: String) {
+    public init(extendedCode: Int32, message: String, context: String, systemErrno: Int32 = 0) {
         self.code = extendedCode & 0xff
         self.extendedCode = extendedCode
         self.message = message
         self.context = context
+        self.systemErrno = systemErrno
+    }
+
+    /// SQLite's message, with the operating system's reason when there is one: SQLite says
+    /// "disk I/O error" for a full disk too, the errno says "No space left on device".
+    var reason: String {
+        let text = message.isEmpty ? codeName : message
+        guard systemErrno != 0, let os = strerror(systemErrno) else { return text }
+        return "\(text): \(String(cString: os))"
     }
 
     /// SQLite's generic text for the extended code, e.g. "database is locked".
@@ -24,7 +41,12 @@ public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         let generic = codeName
         let detail = message.isEmpty || message == generic ? generic : "\(message) (\(generic))"
-        return "SQLite error \(extendedCode): \(detail), while \(context)"
+        return "SQLite error \(extendedCode): \(oneLine(detail)), while \(oneLine(context))"
+    }
+
+    /// Multi-line SQL (and any message) shown on one line: every run of whitespace becomes one space.
+    private func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 
     var isBusy: Bool { code == SQLITE_BUSY || code == SQLITE_LOCKED }

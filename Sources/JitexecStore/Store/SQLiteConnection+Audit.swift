@@ -47,12 +47,17 @@ extension SQLiteConnection {
     func appendAudit(_ event: AuditEvent) throws -> AuditRecord {
         try requireWritable()
         let record = AuditChain.seal(event, after: try auditHead(), time: clock(), host: host)
-        try db.run(
-            "INSERT INTO audit (\(AuditRow.columns)) VALUES (\(placeholders(8)))",
-            [
-                .int(record.seq), .int(record.time), .text(record.host), .text(record.event), .text(record.actor),
-                .text(JSONValue.object(record.fields).canonical), .text(record.prevHash), .text(record.hash),
-            ])
+        do {
+            try db.run(
+                "INSERT INTO audit (\(AuditRow.columns)) VALUES (\(placeholders(8)))",
+                [
+                    .int(record.seq), .int(record.time), .text(record.host), .text(record.event), .text(record.actor),
+                    .text(JSONValue.object(record.fields).canonical), .text(record.prevHash), .text(record.hash),
+                ])
+        } catch let error as SQLiteError where !(error.isBusy || error.isCorrupt || error.isUnavailable) {
+            // Locked, damaged or full keep their own explanation; anything else is the audit log refusing.
+            throw StoreError.auditRefused(path: db.path, reason: error.reason)
+        }
         appendedRecord(record)
         return record
     }

@@ -1,3 +1,5 @@
+import JitexecBase
+
 /// Why the store could not do what was asked, written for the person at the terminal, with the
 /// next step. Every store error makes jitexec and jitctl exit 1 (SPEC "Exit status").
 public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -7,6 +9,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case busy(path: String, waitedMillis: Int32)
     /// The file is not a SQLite database, or SQLite found it damaged.
     case corrupt(path: String, reason: String)
+    /// The database refused an audit record (a constraint, a trigger): the transaction it
+    /// belongs to is rolled back, so what it would have recorded did not happen.
+    case auditRefused(path: String, reason: String)
     /// One stored row cannot be read back (an unknown state, a malformed argv or JSON).
     case corruptRecord(table: String, id: Int64, problem: String)
     /// The database was migrated by a newer jitexec.
@@ -34,7 +39,10 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "cannot use the jitexec database \(path): \(reason); "
                 + "check that its directory exists, is root-owned and is not full"
         case .busy(let path, let waited):
-            return "the jitexec database \(path) stayed locked by another jitexec for \(waited) ms; try again"
+            return "the jitexec database \(path) stayed locked by another process for \(waited) ms; try again"
+        case .auditRefused(let path, let reason):
+            return "the audit log in \(path) refused a record (\(Escape.text(reason))), so nothing was changed; "
+                + "run 'jitctl verify' and check the database"
         case .corrupt(let path, let reason):
             return "the jitexec database \(path) is damaged (\(reason)); "
                 + "restore it from a backup and compare the audit log with the syslog copy"
@@ -68,7 +76,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         } else if error.isCorrupt {
             self = .corrupt(path: path, reason: error.message.isEmpty ? error.codeName : error.message)
         } else if error.isUnavailable {
-            self = .unavailable(path: path, reason: error.message.isEmpty ? error.codeName : error.message)
+            self = .unavailable(path: path, reason: error.reason)
         } else {
             self = .sqlite(error)
         }
