@@ -22,7 +22,8 @@ enum TOMLPolicy {
         if (try? CompiledPolicy.stamps(ctx)) == stamps, policy?.oncall?.schedule == nil || scheduleStamp != nil {
             try? CompiledPolicy(
                 version: ctx.paths.version, compiledAt: ctx.clock() / 1_000_000, sources: stamps,
-                policy: errors.isEmpty ? policy : nil, errors: errors, schedule: scheduleStamp
+                policy: errors.isEmpty ? policy : nil, errors: errors, schedule: scheduleStamp,
+                lastGood: errors.isEmpty ? nil : CompiledPolicy.lastGoodPolicy(ctx)
             ).write(ctx)
         }
         guard let policy, errors.isEmpty else {

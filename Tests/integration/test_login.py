@@ -75,7 +75,7 @@ def account(user):
 
 
 def admitted(r):
-    return r.returncode == 0 and "successfully" in (r.stdout + r.stderr)
+    return r.returncode == 0 and "account management done" in (r.stdout + r.stderr)
 
 
 def test_gated_login_is_refused_with_the_request_then_admitted_once_approved(gate):
@@ -107,7 +107,7 @@ def test_gated_login_is_refused_with_the_request_then_admitted_once_approved(gat
 def test_ungated_user_passes_untouched(gate):
     r = account("jit-out")
     assert admitted(r), r.stdout + r.stderr
-    assert "jitexec" not in r.stdout + r.stderr
+    assert "jitexec:" not in r.stdout + r.stderr
     assert events(gate, "login.allowed", "login.denied", "request.filed") == []
 
 

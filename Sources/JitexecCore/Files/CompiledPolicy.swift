@@ -29,10 +29,13 @@ public struct CompiledPolicy: Codable, Sendable {
     public var errors: [Diagnostic]
     /// The on-call schedule file as it was when its shifts were compiled into `policy`.
     public var schedule: SourceStamp?
+    /// While the policy is invalid: the last valid one, which only the login gate consults (to know
+    /// whom it must refuse while it cannot decide).
+    public var lastGood: Policy?
 
     public init(
         version: String, compiledAt: Int64, sources: [SourceStamp], policy: Policy?, errors: [Diagnostic],
-        schedule: SourceStamp? = nil
+        schedule: SourceStamp? = nil, lastGood: Policy? = nil
     ) {
         self.format = Self.format
         self.version = version
@@ -41,6 +44,13 @@ public struct CompiledPolicy: Codable, Sendable {
         self.policy = policy
         self.errors = errors
         self.schedule = schedule
+        self.lastGood = lastGood
+    }
+
+    /// The policy of the compiled file, or the last valid one while the policy is invalid; nil
+    /// when there is no trusted compiled file.
+    public static func lastGoodPolicy(_ ctx: Context) -> Policy? {
+        read(ctx).flatMap { $0.policy ?? $0.lastGood }
     }
 
     /// What identifies one policy file's contents without reading it.
