@@ -33,7 +33,8 @@ struct JitCtl: ParsableCommand {
         version: "jitctl \(Paths.builtIn.version)",
         subcommands: [
             Requests.self, Show.self, RequestCmd.self, Approve.self, Deny.self, Cancel.self, Grants.self, Revoke.self,
-            Log.self, Verify.self, Check.self, Explain.self, Review.self, CompilePolicy.self,
+            Log.self, Verify.self, Check.self, Explain.self, Review.self, Watch.self,
+            CompilePolicy.self,
         ])
 }
 
@@ -191,6 +192,12 @@ struct Review: ParsableCommand {
         try finish(ReviewCommand.decide(
             ctx, id: id, verdict: ok ? .ok : .flagged, comment: comment, mode: promptMode(nonInteractive, stdin)))
     }
+}
+
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A live feed of the requests you may decide, as they arrive and change, until Ctrl-C.")
+    func run() throws { try finish(WatchCommand.run(try liveContext())) }
 }
 
 struct CompilePolicy: ParsableCommand {

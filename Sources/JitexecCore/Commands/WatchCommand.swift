@@ -1,0 +1,80 @@
+import Glibc
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+
+/// `jitctl watch`: a live feed, for an approver, of the requests they may decide — the open ones at
+/// start, then each new request and each change (an approval, the decision, a cancel or an expiry)
+/// as it happens — until Ctrl-C. It reads the store once a second; it never writes.
+public enum WatchCommand {
+    /// What the feed last showed of one request.
+    struct Seen: Equatable {
+        var status: RequestStatus
+        var approvals: Int
+    }
+
+    public static func run(_ ctx: Context, interval: Duration = .seconds(1)) -> Int32 {
+        ctx.run { () throws -> Int32 in
+            let policy = try ctx.loadPolicy()
+            let store = try ctx.store()
+            // Ctrl-C and SIGTERM end the feed cleanly: they are blocked and taken by sigtimedwait,
+            // which is also the loop's sleep.
+            var stop = sigset_t()
+            sigemptyset(&stop)
+            for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stop, signal) }
+            sigprocmask(SIG_BLOCK, &stop, nil)
+            let admin = Workflow.isAdmin(ctx.invoker, policy)
+            ctx.say("watching requests \(ctx.invoker.name) may decide; Ctrl-C stops")
+            var seen: [Int64: Seen] = [:]
+            var first = true
+            while true {
+                let now = ctx.clock()
+                let rows = try ctx.storeRead(store) { r in
+                    try r.requests(status: .pending, requester: nil).compactMap { request -> (Request, [Approval])? in
+                        let approvals = try r.approvals(requestID: request.id)
+                        guard request.expiresAt > now,
+                            admin || ViewCommands.mayDecide(request, approvals, ctx.invoker, policy)
+                                || (seen[request.id] != nil && ViewCommands.visible(request, ctx.invoker, policy))
+                        else { return nil }
+                        return (request, approvals)
+                    }
+                }
+                var current: [Int64: Seen] = [:]
+                for (request, approvals) in rows.reversed() {
+                    let state = Seen(status: .pending, approvals: approvals.count)
+                    current[request.id] = state
+                    if let before = seen[request.id] {
+                        if before.approvals != state.approvals, let last = approvals.last {
+                            ctx.say("#\(request.id) approved by \(last.by) (\(approvals.count)/\(request.approvalsNeeded))"
+                                + (last.comment.map { ": \($0.escaped)" } ?? ""))
+                        }
+                    } else {
+                        ctx.say(line(request, approvals, new: !first))
+                    }
+                }
+                // Requests that left the open set: say how they ended.
+                for id in seen.keys.sorted() where current[id] == nil {
+                    let request = try ctx.storeRead(store) { try $0.request(id: id) }
+                    guard let request else { continue }
+                    let status = request.status == .pending ? "expired" : request.status.rawValue
+                    ctx.say("#\(id) \(status)" + (request.decidedBy.map { " by \($0)" } ?? "")
+                        + (request.comment.map { ": \($0.escaped)" } ?? ""))
+                }
+                seen = current
+                first = false
+                var wait = timespec(tv_sec: Int(interval.components.seconds), tv_nsec: Int(interval.components.attoseconds / 1_000_000_000))
+                if sigtimedwait(&stop, nil, &wait) > 0 {
+                    ctx.say("stopped watching")
+                    return 0
+                }
+            }
+        }
+    }
+
+    /// One request as the feed first shows it.
+    static func line(_ r: Request, _ approvals: [Approval], new: Bool) -> String {
+        let what = r.kind == .login ? "login to \(Escape.text(r.host))" : "\(ViewCommands.commandText(r)) as \(r.runAs)"
+        return "\(new ? "new " : "")#\(r.id) \(r.requester): \(what) (\(approvals.count)/\(r.approvalsNeeded)) "
+            + "reason: \(r.reason.escaped) - 'jitctl approve \(r.id)' / 'jitctl deny \(r.id) -m WHY'"
+    }
+}
