@@ -27,7 +27,17 @@ public enum CheckCommand {
         let (policy, diagnostics) = PolicyLoader.load(sources, system: ctx.system)
         for d in diagnostics { ctx.say(Escape.text(d.description)) }
         let errors = diagnostics.filter { $0.severity == .error }.count
-        let warnings = diagnostics.count - errors
+        var warnings = diagnostics.count - errors
+        // The on-call rotation of the installed policy: a problem is a warning (nobody is on call by
+        // schedule until it is fixed), never an error that would stop every run.
+        if file == nil, let path = policy?.oncall?.schedule {
+            var oncall = policy!.oncall!
+            TOMLPolicy.readSchedule(path, into: &oncall)
+            if let problem = oncall.scheduleProblem {
+                ctx.say("\(Escape.text(problem.hasPrefix(path) ? problem : "\(path): \(problem)")) (warning: nobody is on call by schedule)")
+                warnings += 1
+            }
+        }
         let names = sources.map { Escape.text($0.path) }.joined(separator: ", ")
         if let policy, errors == 0 {
             ctx.say("\(names): OK (\(policy.rules.count) rules, \(warnings) warning\(warnings == 1 ? "" : "s"))")

@@ -224,6 +224,8 @@ def test_on_call_by_rotation_file_inside_and_outside_a_shift(glass):
     assert "writable by group or others" in line, line
     (rec,) = events(glass, "breakglass.refused")[-1:]
     assert any(path in p for p in rec["oncall_problems"]), rec
+    check = run([glass.jitctl, "check"])
+    assert check.returncode == 0 and "nobody is on call by schedule" in check.stdout, check.stdout + check.stderr
 
 
 def oncall_command(inst, body):
