@@ -40,7 +40,7 @@ enum Execution {
                 var used: Grant?
                 if let claim {
                     guard let g = try Workflow.useGrant(w, claim, now: now) else {
-                        throw JitError.closed("no live grant covers this any more (used up, revoked or expired a moment ago); nothing was run")
+                        throw JitError.grantGone
                     }
                     used = g
                     fields["grant"] = .int(g.id)

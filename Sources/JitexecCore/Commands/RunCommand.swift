@@ -39,24 +39,33 @@ enum RunCommand {
         let terminal = ControllingTerminal.current()
         defer { if let fd = terminal.fd { close(fd) } }
         let pam = try Authentication.authenticate(ctx, policy: policy, mode: promptMode(args), terminal: terminal)
-        var claim: Workflow.Claim?
-        var requestID: Int64?
-        if case .approve = decision {
-            let want = Workflow.Claim(user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command)
-            let store = try ctx.store()
-            let now = ctx.clock()
-            // A read first: the use itself is taken atomically together with exec.start.
-            let covered = try ctx.storeRead(store) { r in try !Workflow.coveringGrants(r, want, now: now).isEmpty }
-            if !covered {
-                let request = try fileRequest(ctx, args, policy: policy, rule: rule, target: target, command: command, terminal: terminal, store: store)
-                requestID = request.id
-                try Waiting.wait(ctx, request: request, rule: rule, policy: policy, args: args, store: store, claim: want)
-            }
-            claim = want
+        guard case .approve = decision else {
+            return try Execution.run(
+                ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: nil, requestID: nil,
+                policy: policy, inherited: inherited, terminal: terminal)
         }
-        return try Execution.run(
-            ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: claim, requestID: requestID,
-            policy: policy, inherited: inherited, terminal: terminal)
+        let claim = Workflow.Claim(user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command)
+        let store = try ctx.store()
+        let now = ctx.clock()
+        // A read first: the use itself is taken atomically together with exec.start.
+        let covered = try ctx.storeRead(store) { r in try !Workflow.coveringGrants(r, claim, now: now).isEmpty }
+        func approvedRun() throws(JitError) -> Int32 {
+            let request = try fileRequest(ctx, args, policy: policy, rule: rule, target: target, command: command, terminal: terminal, store: store)
+            try Waiting.wait(ctx, request: request, rule: rule, policy: policy, args: args, store: store, claim: claim)
+            return try Execution.run(
+                ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: claim, requestID: request.id,
+                policy: policy, inherited: inherited, terminal: terminal)
+        }
+        guard covered else { return try approvedRun() }
+        do {
+            return try Execution.run(
+                ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: claim, requestID: nil,
+                policy: policy, inherited: inherited, terminal: terminal)
+        } catch .grantGone {
+            // Another run took the grant's last use (or it ended) between the check and the use:
+            // this run goes on as one that found no grant, so a race never changes the outcome.
+            return try approvedRun()
+        }
     }
 
     /// The canonical path and the arguments (argv[0] excluded), or 126/127.
