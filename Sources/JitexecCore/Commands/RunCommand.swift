@@ -115,16 +115,27 @@ enum RunCommand {
         return request
     }
 
-    /// Asks for a reason on the terminal (echo on).
+    /// The longest reason typed at the prompt. A terminal in canonical mode hands over at most
+    /// 4095 bytes of a line and silently drops the rest, so a larger limit could not tell a long
+    /// reason from a cut one. Longer reasons go in `-r`.
+    static let maxTypedReason = 4000
+
+    /// Asks for a reason on the terminal (echo on). The whole line is always read, so nothing
+    /// typed for the reason is left for the shell; a line over `maxTypedReason` is refused, never cut.
     static func askReason(_ fd: Int32, rule: Rule) throws(JitError) -> UserText {
         let prompt = "Reason for using rule '\(rule.name)'" + (rule.reasonPattern.map { " (must match \($0))" } ?? "") + ": "
         _ = prompt.withCString { write(fd, $0, strlen($0)) }
         var bytes: [UInt8] = []
+        var overlong = false
         var c: UInt8 = 0
         while read(fd, &c, 1) == 1 {
-            if c == 0x0a { return UserText(bytes: bytes) }
-            bytes.append(c)
-            if bytes.count > 4096 { throw .usage("the reason is too long (at most 4096 bytes)") }
+            if c == 0x0a {
+                guard !overlong else {
+                    throw .usage("the reason typed at the prompt is too long (at most \(maxTypedReason) bytes; give a longer one with -r)")
+                }
+                return UserText(bytes: bytes)
+            }
+            if bytes.count < maxTypedReason { bytes.append(c) } else { overlong = true }
         }
         throw .authentication("no reason given; nothing was run")
     }
