@@ -60,14 +60,20 @@ public final class PAMSession {
     /// Asks for the password up to `tries` times (`PAM_DISALLOW_NULL_AUTHTOK`), saying
     /// "Sorry, try again." between tries like sudo. A prompt that was interrupted, or refused
     /// under `-n` or without a terminal, ends at once with that error: never retried, never a
-    /// success, whatever code the modules returned.
+    /// success, whatever code the modules returned. An interruption after failed tries (the end
+    /// of `-S` input, Ctrl-C at the second prompt) reports those tries, as sudo does: the person
+    /// learns why they failed, not only that they stopped.
     public func authenticate(tries: Int = 3) throws(AuthError) {
         let tries = max(tries, 1)
+        var failedSoFar: AuthError?
         for attempt in 1...tries {
             let status = call { pam_authenticate($0, Int32(PAM_DISALLOW_NULL_AUTHTOK)) }
             switch conversation.failure {
             case .passwordTooLong?:
                 conversation.prompter.error(AuthError.passwordTooLong.description)
+                failedSoFar = .passwordTooLong
+            case .interrupted?:
+                throw failedSoFar ?? .interrupted
             case let failure?:
                 throw failure
             case nil:
@@ -82,7 +88,7 @@ public final class PAMSession {
                     guard conversation.prompted else {
                         throw .refused(service: service, message: pamMessage(handle, status))
                     }
-                    // a failed try
+                    failedSoFar = .wrongPassword(tries: attempt)  // a failed try
                 default:
                     throw .pam(code: status, message: pamMessage(handle, status))
                 }

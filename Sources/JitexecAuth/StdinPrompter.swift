@@ -31,10 +31,18 @@ public final class StdinPrompter: Prompter {
             return answer
         case .tooLong:
             wipe(&answer)
+            discardRestOfLine()  // so it is not the next try
             throw .passwordTooLong
         case .endOfFile, .failed, .stopped:
             wipe(&answer)
             throw .interrupted
         }
+    }
+
+    /// Reads and wipes what is left of an overlong line, up to and including its newline.
+    private func discardRestOfLine() {
+        var rest: [UInt8] = []
+        while readAnswerLine(input, into: &rest) == .tooLong { wipe(&rest); rest.removeAll(keepingCapacity: true) }
+        wipe(&rest)
     }
 }

@@ -33,6 +33,9 @@ public enum JitError: Error, CustomStringConvertible, Equatable {
     case pending(String)
     /// The request was denied, expired or cancelled, or the grant was revoked: 77.
     case closed(String)
+    /// The grant a run found a moment ago no longer covers it when the use is taken (another run
+    /// took its last use, or it was revoked or expired in between): 77 unless the run files anew.
+    case grantGone
     /// Authentication failed or was cancelled.
     case authentication(String)
     /// The command could not be started (126, 127 or 1, from the supervisor).
@@ -44,7 +47,7 @@ public enum JitError: Error, CustomStringConvertible, Equatable {
         case .commandNotExecutable: return 126
         case .pending: return 75
         case .execFailed(_, let status): return status
-        case .closed: return 77
+        case .closed, .grantGone: return 77
         default: return 1
         }
     }
@@ -69,6 +72,8 @@ public enum JitError: Error, CustomStringConvertible, Equatable {
         case .notPermitted(let message), .denied(let message), .unavailable(let message), .pending(let message),
             .closed(let message), .authentication(let message), .execFailed(let message, _):
             return message
+        case .grantGone:
+            return "no live grant covers this any more (used up, revoked or expired a moment ago); nothing was run"
         case .unreadable(let path, let reason):
             return "cannot read \(path): \(reason)"
         case .commandNotFound(let name):

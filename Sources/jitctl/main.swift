@@ -216,5 +216,19 @@ struct CompilePolicy: ParsableCommand {
     }
 }
 
+/// jitctl's arguments are text (swift-argument-parser hands out Strings): a word that is not UTF-8
+/// would reach the store altered (U+FFFD for each bad byte), so it is refused with one line instead.
+func refuseNonUTF8Arguments() {
+    for i in 1..<Int(CommandLine.argc) {
+        guard let raw = CommandLine.unsafeArgv[i] else { continue }
+        let word = UserText(cString: raw)
+        guard word.string == nil else { continue }
+        Output.live.err(
+            "jitctl: argument \(i) (\(word.escaped)) is not valid UTF-8; jitctl takes text (jitexec keeps raw bytes in argv and -r)")
+        exit(1)
+    }
+}
+
 umask(0o077)
+refuseNonUTF8Arguments()
 JitCtl.main()

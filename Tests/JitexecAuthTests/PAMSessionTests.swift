@@ -147,6 +147,20 @@ struct PAMFixture {
         #expect(prompter.errors.filter { $0.contains("too long") }.count == 3)
     }
 
+    @Test func interruptionAfterFailedTriesReportsThem() throws {
+        let pam = PAMFixture()
+        defer { pam.remove() }
+        // The scripted prompter runs out as an interruption: the end of -S input, or Ctrl-C.
+        let long = String(repeating: "a", count: maxAnswerBytes + 1)
+        #expect(throws: AuthError.passwordTooLong) { try pam.session(ScriptedPrompter(answers: long)).authenticate() }
+        #expect(throws: AuthError.wrongPassword(tries: 1)) {
+            try pam.session(ScriptedPrompter(answers: "wrong")).authenticate()
+        }
+        #expect(throws: AuthError.wrongPassword(tries: 2)) {
+            try pam.session(ScriptedPrompter(answers: long, "wrong")).authenticate()
+        }
+    }
+
     @Test func passwordOfTheMaximumLengthIsAccepted() throws {
         let exact = String(repeating: "b", count: maxAnswerBytes)
         let pam = PAMFixture(expected: exact)

@@ -70,6 +70,13 @@ import Glibc
         #expect(throws: AuthError.passwordTooLong) { try piped.prompter.promptHidden("Password: ") }
     }
 
+    @Test func overlongLineIsDroppedSoTheNextLineIsTheNextTry() throws {
+        let piped = Piped(String(repeating: "a", count: 5000) + "\nnext\n")
+        defer { piped.close() }
+        #expect(throws: AuthError.passwordTooLong) { try piped.prompter.promptHidden("Password: ") }
+        #expect(try piped.prompter.promptHidden("Password: ") == Array("next".utf8))
+    }
+
     @Test func lineOfTheMaximumLengthIsAccepted() throws {
         let exact = String(repeating: "a", count: maxAnswerBytes)
         let piped = Piped(exact + "\n")

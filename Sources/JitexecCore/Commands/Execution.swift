@@ -40,7 +40,7 @@ enum Execution {
                 var used: Grant?
                 if let claim {
                     guard let g = try Workflow.useGrant(w, claim, now: now) else {
-                        throw JitError.closed("no live grant covers this any more (used up, revoked or expired a moment ago); nothing was run")
+                        throw JitError.grantGone
                     }
                     used = g
                     fields["grant"] = .int(g.id)
@@ -55,7 +55,8 @@ enum Execution {
         }
         let shown = ([UserText(path)] + argv.dropFirst()).map(\.escaped).joined(separator: " ")
         var extra = [
-            ("JITEXEC_USER", ctx.invoker.name), ("JITEXEC_UID", String(ctx.invoker.uid)), ("JITEXEC_COMMAND", shown),
+            ("JITEXEC_USER", ctx.invoker.name), ("JITEXEC_UID", String(ctx.invoker.uid)),
+            ("JITEXEC_COMMAND", commandVariable(shown)),
         ]
         if let r = grant?.requestID ?? requestID { extra.append(("JITEXEC_REQUEST", String(r))) }
         if let grant { extra.append(("JITEXEC_GRANT", String(grant.id))) }
@@ -94,5 +95,25 @@ enum Execution {
             ctx.complain("the command ran, but its exec.end record could not be written: \(error.description)")
         }
         return outcome.shellStatus
+    }
+
+    /// The longest `JITEXEC_COMMAND` value, in bytes.
+    static let maxCommandVariable = 4096
+
+    /// `JITEXEC_COMMAND`: the escaped command line, cut at `maxCommandVariable` bytes with a marker
+    /// saying so. Uncut, a long command could not start at all: the kernel takes at most 128 KiB
+    /// per environment string and 2 MiB for argv and environment together, and argv is already there.
+    static func commandVariable(_ shown: String) -> String {
+        let total = shown.utf8.count
+        guard total > maxCommandVariable else { return shown }
+        let marker = " ... (cut, \(total) bytes in all)"
+        var kept = String.UnicodeScalarView()
+        var size = 0
+        for scalar in shown.unicodeScalars {
+            size += scalar.utf8.count
+            if size > maxCommandVariable - marker.utf8.count { break }
+            kept.append(scalar)
+        }
+        return String(kept) + marker
     }
 }

@@ -41,24 +41,33 @@ enum RunCommand {
         let terminal = ControllingTerminal.current()
         defer { if let fd = terminal.fd { close(fd) } }
         let pam = try Authentication.authenticate(ctx, policy: policy, mode: promptMode(args), terminal: terminal)
-        var claim: Workflow.Claim?
-        var requestID: Int64?
-        if case .approve = decision {
-            let want = Workflow.Claim(user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command)
-            let store = try ctx.store()
-            let now = ctx.clock()
-            // A read first: the use itself is taken atomically together with exec.start.
-            let covered = try ctx.storeRead(store) { r in try !Workflow.coveringGrants(r, want, now: now).isEmpty }
-            if !covered {
-                let request = try fileRequest(ctx, args, policy: policy, rule: rule, target: target, command: command, terminal: terminal, store: store)
-                requestID = request.id
-                try Waiting.wait(ctx, request: request, rule: rule, policy: policy, args: args, store: store, claim: want)
-            }
-            claim = want
+        guard case .approve = decision else {
+            return try Execution.run(
+                ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: nil, requestID: nil,
+                policy: policy, inherited: inherited, terminal: terminal)
         }
-        return try Execution.run(
-            ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: claim, requestID: requestID,
-            policy: policy, inherited: inherited, terminal: terminal)
+        let claim = Workflow.Claim(user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command)
+        let store = try ctx.store()
+        let now = ctx.clock()
+        // A read first: the use itself is taken atomically together with exec.start.
+        let covered = try ctx.storeRead(store) { r in try !Workflow.coveringGrants(r, claim, now: now).isEmpty }
+        func approvedRun() throws(JitError) -> Int32 {
+            let request = try fileRequest(ctx, args, policy: policy, rule: rule, target: target, command: command, terminal: terminal, store: store)
+            try Waiting.wait(ctx, request: request, rule: rule, policy: policy, args: args, store: store, claim: claim)
+            return try Execution.run(
+                ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: claim, requestID: request.id,
+                policy: policy, inherited: inherited, terminal: terminal)
+        }
+        guard covered else { return try approvedRun() }
+        do {
+            return try Execution.run(
+                ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: claim, requestID: nil,
+                policy: policy, inherited: inherited, terminal: terminal)
+        } catch .grantGone {
+            // Another run took the grant's last use (or it ended) between the check and the use:
+            // this run goes on as one that found no grant, so a race never changes the outcome.
+            return try approvedRun()
+        }
     }
 
     /// The canonical path and the arguments (argv[0] excluded), or 126/127.
@@ -108,16 +117,27 @@ enum RunCommand {
         return request
     }
 
-    /// Asks for a reason on the terminal (echo on).
+    /// The longest reason typed at the prompt. A terminal in canonical mode hands over at most
+    /// 4095 bytes of a line and silently drops the rest, so a larger limit could not tell a long
+    /// reason from a cut one. Longer reasons go in `-r`.
+    static let maxTypedReason = 4000
+
+    /// Asks for a reason on the terminal (echo on). The whole line is always read, so nothing
+    /// typed for the reason is left for the shell; a line over `maxTypedReason` is refused, never cut.
     static func askReason(_ fd: Int32, rule: Rule) throws(JitError) -> UserText {
         let prompt = "Reason for using rule '\(rule.name)'" + (rule.reasonPattern.map { " (must match \($0))" } ?? "") + ": "
         _ = prompt.withCString { write(fd, $0, strlen($0)) }
         var bytes: [UInt8] = []
+        var overlong = false
         var c: UInt8 = 0
         while read(fd, &c, 1) == 1 {
-            if c == 0x0a { return UserText(bytes: bytes) }
-            bytes.append(c)
-            if bytes.count > 4096 { throw .usage("the reason is too long (at most 4096 bytes)") }
+            if c == 0x0a {
+                guard !overlong else {
+                    throw .usage("the reason typed at the prompt is too long (at most \(maxTypedReason) bytes; give a longer one with -r)")
+                }
+                return UserText(bytes: bytes)
+            }
+            if bytes.count < maxTypedReason { bytes.append(c) } else { overlong = true }
         }
         throw .authentication("no reason given; nothing was run")
     }
