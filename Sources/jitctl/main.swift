@@ -231,4 +231,16 @@ func refuseNonUTF8Arguments() {
 
 umask(0o077)
 refuseNonUTF8Arguments()
-JitCtl.main()
+// Like every jitexec refusal, a usage error is one line and exit 1 (SPEC.md, Exit status);
+// --help and --version print as swift-argument-parser formats them.
+do {
+    var command = try JitCtl.parseAsRoot()
+    try command.run()
+} catch let status as ExitCode {
+    exit(status.rawValue)
+} catch {
+    if JitCtl.exitCode(for: error) == .success { JitCtl.exit(withError: error) }
+    let message = JitCtl.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+    Output.live.err("jitctl: \(Escape.text(message)); see 'jitctl --help'")
+    exit(1)
+}

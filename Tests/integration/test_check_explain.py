@@ -135,3 +135,13 @@ def test_explain_against_the_sample_policy(inst):
     assert r.returncode == 1
     assert "resolved: /usr/bin/journalctl" in r.stdout
     assert "decision: deny" in r.stdout
+
+
+def test_jitctl_usage_errors_are_one_line_and_exit_1(inst):
+    for argv in (["show", "abc"], ["bogus"], ["review", "5"], ["review", "5", "--ok", "--flag"], ["approve"]):
+        r = inst.run([inst.jitctl, *argv], user="jit-dev1")
+        assert r.returncode == 1 and r.stdout == "", (argv, r.returncode, r.stdout, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("jitctl: ") and "jitctl --help" in lines[0], (argv, r.stderr)
+    v = inst.run([inst.jitctl, "--version"], user="jit-dev1")
+    assert v.returncode == 0 and v.stdout.startswith("jitctl "), v.stdout
