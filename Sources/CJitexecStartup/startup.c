@@ -1,13 +1,15 @@
 /* Runs before anything else in the process, including the Swift runtime's own initialisation,
  * which reads SWIFT_* variables (SWIFT_DEBUG_HELP, SWIFT_BACKTRACE, SWIFT_ROOT, ...) even in a
  * setuid process. When the kernel marks the exec AT_SECURE (setuid, or real and effective ids
- * differ), the process's environment is emptied in place and the caller's entries are kept aside
- * for jitexec, which builds the command's environment from them through its allowlist. The Swift
+ * differ) or the process runs as root, the process's environment is emptied in place and the
+ * caller's entries are kept aside for jitexec, which builds the command's environment from them
+ * through its allowlist. The Swift
  * runtime, libdispatch, glibc (TZ, locale), libpam and its modules then see no caller-chosen
  * variable at all. */
 #include "jitexec_startup.h"
 
 #include <sys/auxv.h>
+#include <unistd.h>
 
 static char **inherited;     /* the caller's envp array (on the initial stack) */
 static char *inherited_first; /* its first entry, which the emptied environment overwrote */
@@ -16,7 +18,9 @@ static int set_aside;
 static void jitexec_set_environment_aside(int argc, char **argv, char **envp) {
     (void)argc;
     (void)argv;
-    if (envp == NULL || getauxval(AT_SECURE) == 0) return;
+    /* Root too (not only setuid runs): the login gate runs as root under pam_exec, whose
+     * environment can carry what PAM modules read from a user's files (pam_env user_readenv). */
+    if (envp == NULL || (getauxval(AT_SECURE) == 0 && geteuid() != 0)) return;
     inherited = envp;
     inherited_first = envp[0];
     set_aside = 1;

@@ -153,6 +153,14 @@ def test_only_root_runs_the_gate(gate):
     assert requests(gate) == [] and events(gate, "login.denied", "request.filed") == []
 
 
+def test_gate_run_as_root_ignores_swift_runtime_variables(gate):
+    # pam_exec passes the PAM environment, which modules may fill from a user's own files.
+    env = {"PAM_TYPE": "account", "PAM_USER": "jit-out", "PAM_SERVICE": GATE_SERVICE, "SWIFT_DEBUG_HELP": "YES",
+           "SWIFT_BACKTRACE": "enable=yes,interactive=yes"}
+    r = subprocess.run([gate.jitexec, "--login-gate"], capture_output=True, text=True, env=env, timeout=30)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), (r.returncode, r.stdout, r.stderr)
+
+
 # A real sshd -------------------------------------------------------------------------------------
 
 def free_port():

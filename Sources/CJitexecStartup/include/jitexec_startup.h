@@ -4,11 +4,11 @@
 #include <stddef.h>
 
 /* The environment the caller passed, as it was before startup.c emptied the process's own
- * environment (setuid runs only). Entries are "NAME=value" C strings, in the caller's order. */
+ * environment (setuid and root runs). Entries are "NAME=value" C strings, in the caller's order. */
 size_t jitexec_inherited_environment_count(void);
 const char *jitexec_inherited_environment_entry(size_t index);
 
-/* 1 when the environment was set aside at startup (the kernel marked the exec AT_SECURE). */
+/* 1 when the environment was set aside at startup (an AT_SECURE exec, or euid 0). */
 int jitexec_environment_was_set_aside(void);
 
 #endif
