@@ -30,7 +30,14 @@ struct LineLocator: Sendable {
 
     private var lines: [[UInt8]] = []
     private var headers: [TableRef: Int] = [:]
+    /// Header lines whose name does not start with a bare-key character or a quote (`[é]`, `[ \x7f]`,
+    /// `[` alone). toml++ (inside TOMLKit) asserts on them instead of reporting an error, which
+    /// would abort jitctl; the loaders report these lines themselves and never hand the text over.
+    private(set) var malformedHeaderLines: [Int] = []
     private var keys: [TableRef: [String: KeySpan]] = [:]
+
+    static let malformedHeaderMessage =
+        "TOML syntax error: a table header must start with a bare key (A-Z a-z 0-9 _ -) or a quoted key"
 
     init(text: String) {
         lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
@@ -72,6 +79,7 @@ struct LineLocator: Sendable {
                 state.scan(line[...])
             } else {
                 var rest = line.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+                if rest.first == UInt8(ascii: "["), !startsWithKey(rest) { malformedHeaderLines.append(number) }
                 if rest.starts(with: Array("[[".utf8)) {
                     let name = headerName(rest.dropFirst(2), closing: "]]")
                     let n = counts[name, default: 0]
@@ -183,6 +191,22 @@ private func isBareKeyByte(_ b: UInt8) -> Bool {
 }
 
 /// The name inside a header, quotes around parts and blanks around dots removed.
+/// True when the header `[...` or `[[...` names a key the way toml++ expects before it parses one:
+/// after the bracket(s) and any blanks, a bare-key character, a quote, or the closing bracket.
+private func startsWithKey(_ header: ArraySlice<UInt8>) -> Bool {
+    var rest = header.dropFirst()
+    if rest.first == UInt8(ascii: "[") { rest = rest.dropFirst() }
+    rest = rest.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+    guard let c = rest.first else { return false }
+    switch c {
+    case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+        UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "]"), UInt8(ascii: "["):
+        return true
+    default:
+        return false
+    }
+}
+
 private func headerName(_ text: ArraySlice<UInt8>, closing: String) -> String {
     var header = text.withEquals(closing: closing)
     if let (parts, _) = readKey(&header) { return parts.joined(separator: ".") }

@@ -17,9 +17,14 @@ public enum PolicyLoader {
         var diagnostics: [Diagnostic] = []
         var documents: [Document] = []
         for source in sources {
+            let locator = LineLocator(text: source.text)
+            if let line = locator.malformedHeaderLines.first {
+                diagnostics.append(.error(SourceLocation(file: source.path, line: line), LineLocator.malformedHeaderMessage))
+                continue
+            }
             do {
                 let table = try TOMLTable(string: source.text)
-                documents.append(Document(path: source.path, table: table, locator: LineLocator(text: source.text)))
+                documents.append(Document(path: source.path, table: table, locator: locator))
             } catch let error as TOMLParseError {
                 let location = SourceLocation(file: source.path, line: max(1, error.source.begin.line))
                 diagnostics.append(.error(location, "TOML syntax error: \(error.description)"))

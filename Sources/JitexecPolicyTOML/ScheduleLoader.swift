@@ -15,6 +15,10 @@ import struct Foundation.Date
 public enum ScheduleLoader {
     /// The shifts, or the first problem as `FILE:LINE: message` text.
     public static func load(text: String, path: String) -> Result<[Shift], ScheduleProblem> {
+        let locator = LineLocator(text: text)
+        if let line = locator.malformedHeaderLines.first {
+            return .failure(ScheduleProblem("\(path):\(line): \(LineLocator.malformedHeaderMessage)"))
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -23,7 +27,6 @@ public enum ScheduleLoader {
         } catch {
             return .failure(ScheduleProblem("\(path):1: TOML syntax error: \(error)"))
         }
-        let locator = LineLocator(text: text)
         for key in table.keys where key != "shift" {
             return .failure(ScheduleProblem("\(path): unknown key '\(Escape.text(key))'; a schedule holds only [[shift]] tables"))
         }

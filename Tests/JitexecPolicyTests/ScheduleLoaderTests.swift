@@ -41,6 +41,7 @@ import Testing
         ("\n[[shift]]\nuser = \"a\"\nwho = 1\n", "oncall.toml:2: unknown key 'who'"),
         ("users = [\"a\"]\n", "unknown key 'users'"),
         ("[[shift]\n", "TOML syntax error"),
+        ("[[\u{e9}]]\n", "oncall.toml:1: TOML syntax error: a table header must start with a bare key"),
     ])
     func problemsAreOneLineWithTheirPlace(text: String, fragment: String) {
         guard case .failure(let problem) = load(text) else {

@@ -145,3 +145,16 @@ def test_jitctl_usage_errors_are_one_line_and_exit_1(inst):
         assert len(lines) == 1 and lines[0].startswith("jitctl: ") and "jitctl --help" in lines[0], (argv, r.stderr)
     v = inst.run([inst.jitctl, "--version"], user="jit-dev1")
     assert v.returncode == 0 and v.stdout.startswith("jitctl "), v.stdout
+
+
+def test_check_of_a_header_the_toml_library_would_abort_on_is_one_error(inst):
+    # toml++ asserts (SIGABRT) on a header like "[é": jitctl must report it, not crash.
+    with tempfile.NamedTemporaryFile("wb", suffix=".toml", delete=False) as f:
+        f.write("[settings]\n[é]\n".encode())
+    os.chmod(f.name, 0o644)
+    try:
+        r = inst.run([inst.jitctl, "check", f.name], user="jit-dev1")
+    finally:
+        os.unlink(f.name)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert f"{f.name}:2: error: TOML syntax error: a table header must start with a bare key" in r.stdout, r.stdout
