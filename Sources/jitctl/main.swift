@@ -33,7 +33,7 @@ struct JitCtl: ParsableCommand {
         version: "jitctl \(Paths.builtIn.version)",
         subcommands: [
             Requests.self, Show.self, RequestCmd.self, Approve.self, Deny.self, Cancel.self, Grants.self, Revoke.self,
-            Log.self, Verify.self, Check.self, Explain.self, CompilePolicy.self,
+            Log.self, Verify.self, Check.self, Explain.self, CompilePolicy.self, NotifyRun.self,
         ])
 }
 
@@ -177,6 +177,15 @@ struct CompilePolicy: ParsableCommand {
             throw ExitCode(error.exitStatus)
         }
     }
+}
+
+struct NotifyRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notify-run",
+        abstract: "Tell approvers and run the notifier for audit record SEQ (jitexec and jitctl start this themselves).",
+        shouldDisplay: false)
+    @Argument(help: "The audit record's seq.") var seq: Int64
+    func run() throws { try finish(NotifyRunner.run(try liveContext(), seq: seq)) }
 }
 
 umask(0o077)
