@@ -303,8 +303,8 @@ def approver_terminal(notify):
     if created:
         open(UTMP, "wb").close()
         os.chmod(UTMP, 0o664)
-    shell = spawn(notify, LEAD, ["/bin/bash", "--norc", "--noprofile", "-i"], env={"PS1": "lead$ "})
-    shell.sendline("tty")
+    shell = spawn(notify, LEAD, ["/bin/bash", "--norc", "--noprofile", "-i"])
+    shell.sendline("PS1='le''ad$ '; tty")  # the echo of this line does not match the prompt
     shell.expect(r"/dev/(pts/\d+)")
     line = shell.match.group(1)
     shell.expect("lead\\$ ")
