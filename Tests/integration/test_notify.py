@@ -303,21 +303,23 @@ def approver_terminal(notify):
     if created:
         open(UTMP, "wb").close()
         os.chmod(UTMP, 0o664)
-    shell = spawn(notify, LEAD, ["/bin/bash", "--norc", "--noprofile", "-i"])
-    shell.sendline("PS1='le''ad$ '; tty")  # the echo of this line does not match the prompt
-    shell.expect(r"/dev/(pts/\d+)")
-    line = shell.match.group(1)
-    shell.expect("lead\\$ ")
-    lead = pwd.getpwnam(LEAD)
-    os.chown(f"/dev/{line}", lead.pw_uid, 5)  # group tty, as login sets it
-    os.chmod(f"/dev/{line}", 0o620)
-    put_utmp(USER_PROCESS, line, LEAD, shell.pid)
-    shell.line = line
+    shell, line = None, None
     try:
+        shell = spawn(notify, LEAD, ["/bin/bash", "--norc", "--noprofile", "-i"])
+        shell.sendline("PS1='le''ad$ '; tty")  # the echo of this line does not match the prompt
+        shell.expect(r"/dev/(pts/\d+)")
+        line = shell.match.group(1)
+        shell.expect("lead\\$ ")
+        lead = pwd.getpwnam(LEAD)
+        os.chown(f"/dev/{line}", lead.pw_uid, 5)  # group tty, as login sets it
+        os.chmod(f"/dev/{line}", 0o620)
+        put_utmp(USER_PROCESS, line, LEAD, shell.pid)
         yield shell
     finally:
-        put_utmp(DEAD_PROCESS, line, "", 0)
-        shell.close(force=True)
+        if line is not None:
+            put_utmp(DEAD_PROCESS, line, "", 0)
+        if shell is not None:
+            shell.close(force=True)
         if created:
             os.unlink(UTMP)
 
