@@ -13,6 +13,7 @@ VERSION       ?= 0.1.0
 BINDIR    := $(PREFIX)/bin
 # Linux-PAM lowercases the service name: PAM_SERVICE=jitexec-itF reads /etc/pam.d/jitexec-itf.
 PAMFILE   := $(PAMDIR)/$(shell printf '%s' '$(PAM_SERVICE)' | tr '[:upper:]' '[:lower:]')
+SHAREDIR  := $(PREFIX)/share/jitexec
 CONFDIR   := $(SYSCONFDIR)/jitexec
 STATEDIR  := $(LOCALSTATEDIR)/lib/jitexec
 LOGDIR    := $(LOCALSTATEDIR)/log/jitexec
@@ -42,7 +43,7 @@ release:
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitctl
 
 # Debian packages the build and the tests need (needs root and the network to Debian's mirrors).
-DEBS := libpam0g-dev libsqlite3-dev sqlite3 pkg-config passwd login
+DEBS := libpam0g-dev libsqlite3-dev sqlite3 pkg-config passwd login curl
 deps: check-root
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS) >/dev/null
 	python3 -m pytest --version >/dev/null 2>&1 || python3 -m pip install -q pytest
@@ -64,6 +65,8 @@ install: check-root release
 	install -d -o root -g root -m 0755 $(BINDIR)
 	install -o root -g root -m 4755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/jitexec" $(BINDIR)/jitexec
 	install -o root -g root -m 4755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/jitctl" $(BINDIR)/jitctl
+	install -d -o root -g root -m 0755 $(SHAREDIR)
+	install -o root -g root -m 0755 packaging/notify-webhook $(SHAREDIR)/notify-webhook
 	install -d -o root -g root -m 0755 $(PAMDIR)
 	@if [ -e $(PAMFILE) ]; then echo "keeping existing $(PAMFILE)"; \
 	else install -o root -g root -m 0644 pam/jitexec $(PAMFILE); fi
@@ -79,8 +82,8 @@ install: check-root release
 	@echo "installed jitexec $(VERSION): $(BINDIR)/jitexec (setuid root), policy $(CONFDIR)/policy.toml, state $(STATEDIR)"
 
 uninstall: check-root
-	rm -f $(BINDIR)/jitexec $(BINDIR)/jitctl
-	@echo "kept $(CONFDIR), $(STATEDIR) and $(PAMFILE); remove them by hand if you mean it"
+	rm -f $(BINDIR)/jitexec $(BINDIR)/jitctl $(SHAREDIR)/notify-webhook
+	@echo "kept $(CONFDIR), $(STATEDIR), $(PAMFILE) and $(PAMFILE)-login; remove them by hand if you mean it"
 
 # The whole suite: unit tests, then the integration tests against an installed setuid binary.
 test: unit-test integration-test

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The 32-bit-id system calls where the architecture has both (i386, arm). Raw system calls: the
@@ -105,7 +106,8 @@ static int close_listed_fds(int keep) {
 /* Closes every descriptor above 2 except `keep` (the report pipe, CLOEXEC itself). */
 static int close_fds_above_stdio(int keep) {
 #ifdef SYS_close_range
-    int ok = 1;
+    if (keep < 3 && syscall(SYS_close_range, 3u, ~0u, 0u) == 0) return 0;
+    int ok = keep >= 3;
     if (keep > 3 && syscall(SYS_close_range, 3u, (unsigned)keep - 1, 0u) != 0) ok = 0;
     if (ok && syscall(SYS_close_range, (unsigned)keep + 1, ~0u, 0u) == 0) return 0;
 #endif
@@ -187,8 +189,10 @@ __attribute__((noreturn)) static void run_child(const jx_child_spec *spec, int r
         if (source[i] < 0) fail(report, JX_STEP_STDIO, errno);
     }
 
-    if (spec->controlling_tty >= 0) {
+    if (spec->controlling_tty >= 0 || spec->new_session) {
         if (setsid() < 0) fail(report, JX_STEP_SESSION, errno);
+    }
+    if (spec->controlling_tty >= 0) {
         if (ioctl(spec->controlling_tty, TIOCSCTTY, 0) != 0) fail(report, JX_STEP_CTTY, errno);
     }
     for (int i = 0; i < 3; i++) {
@@ -230,4 +234,77 @@ pid_t jx_spawn(const jx_child_spec *spec, int *report_fd) {
     }
     *report_fd = pipe_fds[0];
     return pid;
+}
+
+/* The grandchild of jx_spawn_detached, from the second fork to execve(). Never returns. */
+__attribute__((noreturn)) static void run_detached(const char *path, char *const *argv, char *const *envp, int report) {
+    int null = open("/dev/null", O_RDWR); /* not CLOEXEC: it may be 0, 1 or 2 itself */
+    if (null < 0) fail(report, JX_STEP_STDIO, errno);
+    if (report < 3) {
+        int moved = fcntl(report, F_DUPFD_CLOEXEC, 3);
+        if (moved < 0) fail(report, JX_STEP_STDIO, errno);
+        report = moved;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (dup2(null, i) < 0) fail(report, JX_STEP_STDIO, errno);
+    }
+    if (close_fds_above_stdio(report) != 0) fail(report, JX_STEP_CLOSE_FDS, errno);
+    umask(022);
+    if (chdir("/") != 0) fail(report, JX_STEP_CHDIR, errno);
+    execve(path, argv, envp);
+    fail(report, JX_STEP_EXEC, errno);
+}
+
+int jx_spawn_detached(const char *path, char *const *argv, char *const *envp) {
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
+
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int report = pipe_fds[1];
+        (void)close(pipe_fds[0]);
+        if (reset_signals() != 0) fail(report, JX_STEP_SIGNALS, errno);
+        if (setsid() < 0) fail(report, JX_STEP_SESSION, errno);
+        gid_t root_group = 0;
+        if (syscall(JX_SYS_SETGROUPS, (size_t)1, &root_group) != 0) fail(report, JX_STEP_SETGROUPS, errno);
+        if (syscall(JX_SYS_SETRESGID, (gid_t)0, (gid_t)0, (gid_t)0) != 0) fail(report, JX_STEP_SETGID, errno);
+        if (syscall(JX_SYS_SETRESUID, (uid_t)0, (uid_t)0, (uid_t)0) != 0) fail(report, JX_STEP_SETUID, errno);
+        pid_t grandchild = fork();
+        if (grandchild == 0) run_detached(path, argv, envp, report);
+        if (grandchild < 0) fail(report, JX_STEP_SESSION, errno);
+        _exit(0);
+    }
+    int saved = errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    (void)close(pipe_fds[1]);
+    if (pid < 0) {
+        (void)close(pipe_fds[0]);
+        errno = saved;
+        return -1;
+    }
+    /* EOF once the grandchild has executed (CLOEXEC) and the intermediate child has exited. */
+    jx_child_failure failure;
+    ssize_t count;
+    do {
+        count = read(pipe_fds[0], &failure, sizeof failure);
+    } while (count < 0 && errno == EINTR);
+    (void)close(pipe_fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (count == (ssize_t)sizeof failure) {
+        errno = failure.error != 0 ? failure.error : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+int jx_child_has_ended(pid_t pid) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return -1;
+    return info.si_pid == pid ? 1 : 0;
 }

@@ -55,6 +55,8 @@ public struct Context: Sendable {
     public var policyLoader: @Sendable (Context) throws(JitError) -> Policy
     /// The store once opened: one connection per process, however many steps use it.
     private let opened = OpenedStore()
+    /// The `[notify] events` of the last policy loaded, for the audit sink (`Notifications`).
+    private let notifyBox = NotifyEventsBox()
 
     public init(
         program: String, paths: Paths, clock: @escaping @Sendable () -> Micros, host: String, invoker: Account,
@@ -103,7 +105,14 @@ public struct Context: Sendable {
     public func complain(_ line: String) { output.err("\(program): \(line)") }
 
     /// Loads the policy; throws `policyInvalid` when it has errors.
-    public func loadPolicy() throws(JitError) -> Policy { try policyLoader(self) }
+    public func loadPolicy() throws(JitError) -> Policy {
+        let policy = try policyLoader(self)
+        notifyBox.events = Set(policy.notify?.events ?? [])
+        return policy
+    }
+
+    /// The events that start the notification runner besides `request.filed` (see `Notifications`).
+    var notifyEvents: Set<String> { notifyBox.events }
 }
 
 /// Holds the process's store connection for `Context.store()`.

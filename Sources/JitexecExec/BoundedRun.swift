@@ -1,9 +1,10 @@
 import Glibc
 import JitexecBase
 
-/// Runs a helper command (not the user's command) as an unprivileged identity, with no input, its
-/// standard output collected up to a limit, and a deadline: at the deadline it is killed and the
-/// run counts as timed out. Used for `[oncall] command`.
+/// Runs a helper command (not the user's command) as an unprivileged identity, in its own session
+/// and process group, with no input, its standard output collected up to a limit, and a deadline:
+/// at the deadline the process group is killed and the run counts as timed out. Used for
+/// `[oncall] command` (TimedRun is its counterpart that feeds input and reads nothing).
 public enum BoundedRun {
     public enum Outcome: Sendable, Equatable {
         case finished(status: ExitOutcome.Termination, output: [UInt8])
@@ -28,7 +29,7 @@ public enum BoundedRun {
         let pid: pid_t
         do {
             try spec.validate()
-            pid = try Supervisor.spawn(spec, descriptors: [devNull, pipeFDs[1], devNull], controllingTerminal: -1)
+            pid = try Supervisor.spawn(spec, descriptors: [devNull, pipeFDs[1], devNull], controllingTerminal: -1, newSession: true)
         } catch {
             close(pipeFDs[0])
             close(pipeFDs[1])
@@ -51,11 +52,14 @@ public enum BoundedRun {
                     exited = ExitOutcome(waitStatus: status, duration: .zero)?.termination ?? .exited(1)
                 }
             }
-            if let exited, !open { return .finished(status: exited, output: output) }
+            if let exited, !open {
+                kill(-pid, SIGKILL)  // whatever it left behind in its process group
+                return .finished(status: exited, output: output)
+            }
             let left = deadline - monotonicNow()
             if left <= .zero {
+                kill(-pid, SIGKILL)  // the command and everything it started in its own process group
                 if exited == nil {
-                    kill(pid, SIGKILL)
                     var status: Int32 = 0
                     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
                 }

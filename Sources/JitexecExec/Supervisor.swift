@@ -38,7 +38,7 @@ public enum Supervisor {
     }
 
     /// Forks the child (C, async-signal-safe) and waits for it to exec or report its failure.
-    static func spawn(_ spec: ExecSpec, descriptors: [Int32], controllingTerminal: Int32)
+    static func spawn(_ spec: ExecSpec, descriptors: [Int32], controllingTerminal: Int32, newSession: Bool = false)
         throws(ExecError) -> pid_t
     {
         let strings = CStrings()
@@ -54,7 +54,7 @@ public enum Supervisor {
                 path: path, argv: argv, envp: envp, uid: spec.identity.uid, gid: spec.identity.gid,
                 groups: groups.baseAddress, ngroups: groups.count, umask: spec.umask, cwd: cwd,
                 fds: (descriptors[0], descriptors[1], descriptors[2]),
-                controlling_tty: controllingTerminal)
+                controlling_tty: controllingTerminal, new_session: newSession ? 1 : 0)
             return jx_spawn(&child, &report)
         }
         guard pid > 0 else { throw .system(call: "fork", errno: errno) }
@@ -162,7 +162,7 @@ func monotonicNow() -> Duration {
 }
 
 /// NUL-terminated copies of byte strings for the child, freed together after fork.
-private final class CStrings {
+final class CStrings {
     private var allocations: [UnsafeMutableRawPointer] = []
 
     /// A NUL-terminated copy of `bytes`.

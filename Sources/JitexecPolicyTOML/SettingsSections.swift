@@ -72,7 +72,9 @@ enum SettingsSections {
         _ = r.require(["command"], what: "[notify]")
         let command = r.commandLine("command")
         let runAs = r.string("run_as")
-        if let runAs, !system.userExists(runAs.value) {
+        if let runAs, runAs.value == "root" {
+            r.error(runAs.location, "'run_as': notifiers run unprivileged; name a user other than root (default nobody)")
+        } else if let runAs, !system.userExists(runAs.value) {
             r.warning(runAs.location, "'run_as': unknown user \(named(runAs.value))")
         }
         let timeout = r.duration("timeout")

@@ -34,7 +34,7 @@ struct JitCtl: ParsableCommand {
         subcommands: [
             Requests.self, Show.self, RequestCmd.self, Approve.self, Deny.self, Cancel.self, Grants.self, Revoke.self,
             Log.self, Verify.self, Check.self, Explain.self, Review.self, Watch.self,
-            CompilePolicy.self,
+            CompilePolicy.self, NotifyRun.self,
         ])
 }
 
@@ -214,6 +214,15 @@ struct CompilePolicy: ParsableCommand {
             throw ExitCode(error.exitStatus)
         }
     }
+}
+
+struct NotifyRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notify-run",
+        abstract: "Tell approvers and run the notifier for audit record SEQ (jitexec and jitctl start this themselves).",
+        shouldDisplay: false)
+    @Argument(help: "The audit record's seq.") var seq: Int64
+    func run() throws { try finish(NotifyRunner.run(try liveContext(), seq: seq)) }
 }
 
 /// jitctl's arguments are text (swift-argument-parser hands out Strings): a word that is not UTF-8

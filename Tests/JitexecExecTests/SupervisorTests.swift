@@ -203,3 +203,48 @@ struct SupervisorTests {
         #expect(outcome.termination == .exited(5))
     }
 }
+
+/// Helper commands with input, a deadline and a process group of their own (the notifier).
+@Suite(.serialized, .enabled(if: geteuid() == 0, "needs root to switch users"))
+struct TimedRunTests {
+    func spec(_ script: String) -> ExecSpec {
+        ExecSpec(
+            path: "/bin/sh", argv: ["sh", "-c", UserText(script)], environment: ["PATH=/usr/bin:/bin"],
+            identity: Fixture.nobody, umask: 0o077, cwd: "/")
+    }
+
+    @Test func inputArrivesOnStdinAndTheStatusIsReported() throws {
+        let out = Fixture.temporaryFile(contents: "", mode: 0o666)
+        defer { unlink(out) }
+        let outcome = try TimedRun.run(
+            spec("cat > \(out); exit 3"), input: Array("{\"a\":1}\n".utf8), timeout: .seconds(10))
+        #expect(outcome == .exited(3))
+        #expect(Fixture.readAll(open(out, O_RDONLY)) == Array("{\"a\":1}\n".utf8))
+    }
+
+    @Test func aCommandStillRunningAtTheDeadlineIsKilledWithItsChildren() throws {
+        let pids = Fixture.temporaryFile(contents: "", mode: 0o666)
+        defer { unlink(pids) }
+        let started = monotonicNow()
+        let outcome = try TimedRun.run(
+            spec("sleep 30 & echo $! > \(pids); trap '' TERM; wait"), input: [], timeout: .milliseconds(500))
+        #expect(outcome == .timedOut)
+        #expect(monotonicNow() - started < .seconds(3))
+        let child = pid_t(String(decoding: Fixture.readAll(open(pids, O_RDONLY)), as: UTF8.self).filter(\.isNumber))!
+        usleep(100_000)
+        #expect(kill(child, 0) != 0, "the background sleep of the notifier is gone too")
+    }
+
+    @Test func aCommandThatNeverReadsDoesNotBlockTheCaller() throws {
+        let outcome = try TimedRun.run(spec("exec 0<&-; exit 0"), input: Array(repeating: 0x41, count: 4 << 20), timeout: .seconds(10))
+        #expect(outcome == .exited(0))
+    }
+
+    @Test func aMissingCommandFailsToStart() {
+        var missing = spec("true")
+        missing.path = "/nonexistent/notifier"
+        #expect(throws: ExecError.notFound(path: "/nonexistent/notifier")) {
+            try TimedRun.run(missing, input: [], timeout: .seconds(1))
+        }
+    }
+}

@@ -278,6 +278,18 @@ import Testing
         ])
     }
 
+    @Test func notifierRunningAsRootIsAnError() {
+        let (policy, diagnostics) = load("""
+            [notify]
+            command = ["/usr/local/bin/n"]
+            run_as = "root"
+            """)
+        #expect(policy == nil)
+        #expect(diagnostics.map(\.description) == [
+            "policy.toml:3: error: 'run_as': notifiers run unprivileged; name a user other than root (default nobody)"
+        ])
+    }
+
     @Test func controlCharactersInPolicyTextAreEscapedInMessages() {
         let (_, diagnostics) = load("""
             [[rule]]

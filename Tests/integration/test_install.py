@@ -16,6 +16,13 @@ def test_binaries_are_setuid_root(inst):
         assert mode(b) == 0o4755
 
 
+def test_notify_webhook_is_installed_root_owned_and_executable(inst):
+    hook = f"{inst.prefix}/usr/share/jitexec/notify-webhook"
+    st = os.stat(hook)
+    assert (st.st_uid, st.st_gid, mode(hook)) == (0, 0, 0o755)
+    assert mode(f"{inst.prefix}/usr/share/jitexec") == 0o755
+
+
 def test_config_pam_and_state_are_installed_root_only(inst):
     assert mode(inst.policy) == 0o644 and os.stat(inst.policy).st_uid == 0
     assert os.path.isdir(f"{inst.confdir}/policy.d")

@@ -24,6 +24,7 @@ typedef struct jx_child_spec {
     const char *cwd;     /* NULL: keep the current directory */
     int fds[3];          /* descriptors that become 0, 1 and 2 in the command */
     int controlling_tty; /* -1, or a pty slave made the controlling terminal of a new session */
+    int new_session;     /* non-zero: setsid() even without a terminal (its own process group) */
 } jx_child_spec;
 
 /* The child step that failed, reported through the CLOEXEC pipe as (step, errno). */
@@ -52,6 +53,19 @@ typedef struct jx_child_failure {
  * jx_child_failure to the pipe and _exit(127)s. Returns the child's pid and stores the read end
  * of the report pipe (CLOEXEC) in *report_fd; -1 with errno on failure (nothing forked). */
 pid_t jx_spawn(const jx_child_spec *spec, int *report_fd);
+
+/* Starts `path` detached from this process and as root through and through: forks; the child
+ * resets every signal, starts a new session, takes uid and gid 0 as real, effective and saved ids
+ * with no supplementary group but 0, forks again and exits, so the grandchild is nobody's child
+ * here; the grandchild points 0, 1 and 2 at /dev/null, closes every other descriptor, changes to
+ * "/", sets umask 022 and executes path with exactly argv and envp. Returns once the grandchild
+ * has executed (0) or failed (-1 with errno: its errno, or fork's); the intermediate child is
+ * reaped before returning. The caller must be euid 0. */
+int jx_spawn_detached(const char *path, char *const *argv, char *const *envp);
+
+/* 1 when child `pid` has ended (it stays a zombie: not reaped, so its pid and process group id
+ * cannot be reused yet), 0 while it runs, -1 with errno on failure. */
+int jx_child_has_ended(pid_t pid);
 
 /* One caught signal, as written by the handler into the self-pipe. */
 typedef struct jx_signal_event {

@@ -3,6 +3,7 @@ import JitexecBase
 import JitexecStore
 
 /// Opening the SQLite store in the state directory, after checking that only root can touch it.
+/// Committed audit records go to syslog and, where the policy asks, to the notifiers.
 public enum StoreAccess {
     @Sendable public static func openLive(_ ctx: Context) throws(JitError) -> any JitStore {
         try requireStateDirectory(ctx)
@@ -12,7 +13,7 @@ public enum StoreAccess {
             try TrustedFiles.requireRootOwned(db, kind: .file)
         }
         do {
-            return try SQLiteStore(path: db, host: ctx.host, clock: ctx.clock, auditSink: AuditSyslog.send)
+            return try SQLiteStore(path: db, host: ctx.host, clock: ctx.clock, auditSink: Notifications.sink(ctx))
         } catch {
             throw .storeUnavailable("\(error)")
         }

@@ -1,0 +1,74 @@
+import Glibc
+import JitexecBase
+import JitexecExec
+import JitexecPolicy
+import JitexecStore
+import Synchronization
+
+/// Which committed audit records start the notification runner, and starting it. The runner
+/// (`jitctl notify-run SEQ`) is started detached, as root, with a fixed environment, and never
+/// waited for: a notifier's problems never change what the user's action does or its exit status,
+/// and cost it no more than one fork and exec.
+public enum Notifications {
+    /// The event the runner records when a notifier failed. Never notified itself (no loops).
+    public static let failedEvent = "notify.failed"
+    /// Always runs the runner: logged-in approvers are told on their terminals.
+    public static let filedEvent = "request.filed"
+
+    /// Whether a committed record of `event` starts the runner, given the `[notify] events`.
+    public static func startsRunner(event: String, configured: Set<String>) -> Bool {
+        event != failedEvent && (event == filedEvent || configured.contains(event))
+    }
+
+    /// The live store's audit sink: the syslog copy, then the runner for the records that want one.
+    static func sink(_ ctx: Context) -> @Sendable (AuditRecord) -> Void {
+        { record in
+            AuditSyslog.send(record)
+            if startsRunner(event: record.event, configured: ctx.notifyEvents) { startRunner(ctx, record) }
+        }
+    }
+
+    /// The runner's fixed environment.
+    static let runnerEnvironment = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
+
+    /// Starts `PREFIX/bin/jitctl notify-run SEQ` detached. When it cannot start, `notify.failed`
+    /// says why (best effort: the user's action goes on either way).
+    static func startRunner(_ ctx: Context, _ record: AuditRecord) {
+        let jitctl = "\(ctx.paths.prefix)/bin/jitctl"
+        let failure: String
+        do {
+            try TrustedFiles.requireRootOwned(jitctl, kind: .file)
+            let code = Detached.start(
+                path: jitctl, argv: ["jitctl", "notify-run", String(record.seq)], environment: runnerEnvironment)
+            if code == 0 { return }
+            failure = "cannot start \(jitctl) notify-run: \(String(cString: strerror(code)))"
+        } catch {
+            failure = "cannot start the notification runner: \(error.description)"
+        }
+        guard let store = try? ctx.store() else { return }
+        _ = try? store.write { w in
+            try w.appendAudit(failedEvent(ctx, record, command: nil, runAs: nil, reason: failure))
+        }
+    }
+
+    /// `notify.failed` for `record`: which event, which notifier, and why.
+    static func failedEvent(_ ctx: Context, _ record: AuditRecord, command: [String]?, runAs: String?, reason: String)
+        -> AuditEvent
+    {
+        var fields: [String: JSONValue] = [
+            "notified_event": .string(record.event), "notified_seq": .int(record.seq), "reason": .string(reason),
+        ]
+        if let command { fields["command"] = .array(command.map { .string($0) }) }
+        if let runAs { fields["run_as"] = .string(runAs) }
+        return AuditEvent(event: Notifications.failedEvent, actor: ctx.invoker.name, fields: fields)
+    }
+}
+
+/// The `[notify] events` of the policy this process loaded (empty until one is loaded).
+final class NotifyEventsBox: Sendable {
+    private let value = Mutex<Set<String>>([])
+    var events: Set<String> {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
+}
