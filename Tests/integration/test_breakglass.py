@@ -154,6 +154,34 @@ def test_on_call_by_group_gets_a_grant_at_once_a_banner_and_a_review(glass):
     assert len(events(glass, "breakglass.used")) == 1
 
 
+def test_break_glass_fires_the_notifier(glass):
+    capture = "/tmp/jitexec-it-breakglass-notified"
+    if os.path.exists(capture):
+        os.unlink(capture)
+    notifier = f"{glass.confdir}/notify-capture"
+    with open(notifier, "w") as f:
+        f.write(f"#!/bin/sh\ncat >> {capture}\n")
+    os.chown(notifier, 0, 0)
+    os.chmod(notifier, 0o755)
+    policy(glass, f'group = "{ONCALL_GROUP}"\n\n[notify]\ncommand = ["{notifier}"]\nrun_as = "nobody"\n'
+                  'timeout = "5s"\n')
+    gpasswd("-a", DEV, ONCALL_GROUP)
+    r = breakglass(glass, "/usr/bin/id")
+    assert r.returncode == 0, r.stderr
+    (used,) = events(glass, "breakglass.used")
+    deadline = time.monotonic() + 15
+    got = []
+    while time.monotonic() < deadline:
+        if os.path.exists(capture):
+            got = [json.loads(l) for l in open(capture).read().splitlines() if l.strip()]
+            if any(e["event"] == "breakglass.used" for e in got):
+                break
+        time.sleep(0.2)
+    notified = [e for e in got if e["event"] == "breakglass.used"]
+    assert notified == [used], (got, used)
+    os.unlink(capture)
+
+
 def test_break_glass_grant_cannot_exceed_break_glass_max(glass):
     policy(glass, f'group = "{ONCALL_GROUP}"\n')
     gpasswd("-a", DEV, ONCALL_GROUP)
