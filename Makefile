@@ -112,6 +112,8 @@ test-tsan:
 # FUZZ_SECONDS (CI: a short smoke). New crashes land in Fuzz/crashes/ and fail the run.
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
+# Extra flags for fuzz-policy only (CI: -runs=N, see .ci/run).
+FUZZ_POLICY_FLAGS ?=
 FUZZERS := fuzz-policy fuzz-pattern fuzz-escape
 fuzz:
 	mkdir -p Fuzz/crashes
@@ -123,7 +125,7 @@ fuzz:
 	  if [ -d $$r ]; then SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp .build-fuzz/debug/$$f $$r/* >/dev/null 2>&1 \
 	    || { echo "$$f fails on a committed regression input in $$r"; exit 1; }; fi; \
 	  c=Fuzz/corpus/$${f#fuzz-}; w=$$(mktemp -d); cp -r $$c/. $$w/; \
-	  SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp .build-fuzz/debug/$$f -max_total_time=$(FUZZ_SECONDS) -detect_leaks=0 $(FUZZ_FLAGS) -artifact_prefix=Fuzz/crashes/$$f- -print_final_stats=1 $$w 2>&1 \
+	  SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan.supp .build-fuzz/debug/$$f -max_total_time=$(FUZZ_SECONDS) -detect_leaks=0 $(FUZZ_FLAGS) $$([ $$f = fuzz-policy ] && echo $(FUZZ_POLICY_FLAGS)) -artifact_prefix=Fuzz/crashes/$$f- -print_final_stats=1 $$w 2>&1 \
 	    | grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY" ; \
 	  s=$${PIPESTATUS[0]}; rm -rf $$w; [ "$$s" = 0 ] || { echo "$$f found a crash: see Fuzz/crashes/"; exit 1; }; \
 	done

@@ -8,7 +8,8 @@ import JitexecPolicyTOML
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzPolicy(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
-    let (policy, diagnostics) = PolicyLoader.load([PolicySource(path: "fuzz.toml", text: text)], system: FuzzSystem())
+    let (policy, diagnostics) = PolicyLoader.load(
+        [PolicySource(path: "fuzz.toml", text: text)], system: FuzzSystem(), isolated: false)
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false).count
     for d in diagnostics where d.location.line < 1 || d.location.line > max(lines, 1) {
         fatalError("diagnostic outside the file: \(d)")

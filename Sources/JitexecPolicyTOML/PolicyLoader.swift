@@ -11,7 +11,9 @@ public enum PolicyLoader {
     /// Parses, validates and merges: `sources` = main policy.toml first, then policy.d/*.toml in name
     /// order. Returns the policy (nil when there is any error) and all diagnostics, errors and
     /// warnings, sorted by file (in the order given) then line.
-    public static func load(_ sources: [PolicySource], system: some SystemLookup)
+    /// `isolated` (the default) parses each text in a child process first (`IsolatedTOML`); only the
+    /// fuzzer turns it off, to reach the parser itself.
+    public static func load(_ sources: [PolicySource], system: some SystemLookup, isolated: Bool = true)
         -> (policy: Policy?, diagnostics: [Diagnostic])
     {
         var diagnostics: [Diagnostic] = []
@@ -23,8 +25,10 @@ public enum PolicyLoader {
                 continue
             }
             do {
-                let table = try TOMLTable(string: source.text)
+                let table = isolated ? try IsolatedTOML.parse(source.text) : try TOMLTable(string: source.text)
                 documents.append(Document(path: source.path, table: table, locator: locator))
+            } catch let refused as IsolatedTOML.Refused {
+                diagnostics.append(.error(SourceLocation(file: source.path, line: 1), refused.message))
             } catch let error as TOMLParseError {
                 let location = SourceLocation(file: source.path, line: max(1, error.source.begin.line))
                 diagnostics.append(.error(location, "TOML syntax error: \(error.description)"))

@@ -21,7 +21,9 @@ public enum ScheduleLoader {
         }
         let table: TOMLTable
         do {
-            table = try TOMLTable(string: text)
+            table = try IsolatedTOML.parse(text)
+        } catch let refused as IsolatedTOML.Refused {
+            return .failure(ScheduleProblem("\(path):1: \(refused.message)"))
         } catch let error as TOMLParseError {
             return .failure(ScheduleProblem("\(path):\(max(1, error.source.begin.line)): TOML syntax error: \(error.description)"))
         } catch {

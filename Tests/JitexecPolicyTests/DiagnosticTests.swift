@@ -167,6 +167,7 @@ struct Expected: Sendable, CustomTestStringConvertible {
         Expected("header starting with a non-ASCII letter (toml++ would assert)", "p.toml:1: error:", "a table header must start with a bare key", "[é]\nx = 1\n"),
         Expected("array header with a control character after blanks", "p.toml:3: error:", "a table header must start with a bare key", "[settings]\n\n[[ \u{7f}]]\n"),
         Expected("bracket alone on its line", "p.toml:2: error:", "a table header must start with a bare key", "# x\n[\n"),
+        Expected("text on which toml++ asserts instead of reporting (parsed in a child first)", "p.toml:1: error:", "the TOML parser (toml++) stops on this text", "a=[}\n"),
         Expected("link to a multi-call program", "p.toml:4: warning:", "command '/usr/sbin/halt' is a link to /usr/bin/systemctl, which runs with that path as argv[0] and will not see the name 'halt'; write the invocation systemctl understands, e.g. '/usr/bin/systemctl halt'", """
             [[rule]]
             name = "r"

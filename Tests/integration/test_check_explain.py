@@ -158,3 +158,16 @@ def test_check_of_a_header_the_toml_library_would_abort_on_is_one_error(inst):
         os.unlink(f.name)
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
     assert f"{f.name}:2: error: TOML syntax error: a table header must start with a bare key" in r.stdout, r.stdout
+
+
+def test_check_of_text_the_toml_library_would_abort_on_is_one_error(inst):
+    # toml++ asserts on "a=[}" (found by fuzz-policy): jitctl parses in a child first and reports it.
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+        f.write("a=[}\n")
+    os.chmod(f.name, 0o644)
+    try:
+        r = inst.run([inst.jitctl, "check", f.name], user="jit-dev1")
+    finally:
+        os.unlink(f.name)
+    assert r.returncode == 1 and r.stderr == "", (r.returncode, r.stdout, r.stderr)
+    assert f"{f.name}:1: error: TOML syntax error: the TOML parser (toml++) stops on this text" in r.stdout, r.stdout
