@@ -211,18 +211,20 @@ __attribute__((noreturn)) static void run_child(const jx_child_spec *spec, int r
     fail(report, JX_STEP_EXEC, errno);
 }
 
-pid_t jx_spawn(const jx_child_spec *spec, int *report_fd) {
+/* Forks with every signal blocked (no handler may run in the child before it resets the
+ * dispositions) and a CLOEXEC report pipe. In the child: returns 0, *report is the write end. In the
+ * parent: the child's pid, *report is the read end; or -1 with errno, nothing forked or left open. */
+static pid_t fork_reporting(int *report) {
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
-
-    /* No handler may run in the child before it resets the dispositions. */
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     pid_t pid = fork();
     if (pid == 0) {
         (void)close(pipe_fds[0]);
-        run_child(spec, pipe_fds[1]);
+        *report = pipe_fds[1];
+        return 0;
     }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
@@ -232,7 +234,15 @@ pid_t jx_spawn(const jx_child_spec *spec, int *report_fd) {
         errno = saved;
         return -1;
     }
-    *report_fd = pipe_fds[0];
+    *report = pipe_fds[0];
+    return pid;
+}
+
+pid_t jx_spawn(const jx_child_spec *spec, int *report_fd) {
+    int report;
+    pid_t pid = fork_reporting(&report);
+    if (pid == 0) run_child(spec, report);
+    if (pid > 0) *report_fd = report;
     return pid;
 }
 
@@ -256,16 +266,9 @@ __attribute__((noreturn)) static void run_detached(const char *path, char *const
 }
 
 int jx_spawn_detached(const char *path, char *const *argv, char *const *envp) {
-    int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
-
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t pid = fork();
+    int report;
+    pid_t pid = fork_reporting(&report);
     if (pid == 0) {
-        int report = pipe_fds[1];
-        (void)close(pipe_fds[0]);
         if (reset_signals() != 0) fail(report, JX_STEP_SIGNALS, errno);
         if (setsid() < 0) fail(report, JX_STEP_SESSION, errno);
         gid_t root_group = 0;
@@ -277,21 +280,14 @@ int jx_spawn_detached(const char *path, char *const *argv, char *const *envp) {
         if (grandchild < 0) fail(report, JX_STEP_SESSION, errno);
         _exit(0);
     }
-    int saved = errno;
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    (void)close(pipe_fds[1]);
-    if (pid < 0) {
-        (void)close(pipe_fds[0]);
-        errno = saved;
-        return -1;
-    }
+    if (pid < 0) return -1;
     /* EOF once the grandchild has executed (CLOEXEC) and the intermediate child has exited. */
     jx_child_failure failure;
     ssize_t count;
     do {
-        count = read(pipe_fds[0], &failure, sizeof failure);
+        count = read(report, &failure, sizeof failure);
     } while (count < 0 && errno == EINTR);
-    (void)close(pipe_fds[0]);
+    (void)close(report);
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

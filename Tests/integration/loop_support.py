@@ -32,6 +32,14 @@ def environment(env=None, base=True):
     return merged
 
 
+def clear_credential_cache(inst):
+    """Forgets every cached credential of the install (RUNDIR/jitexec)."""
+    cache = f"{inst.prefix}/run/jitexec"
+    if os.path.isdir(cache):
+        for name in os.listdir(cache):
+            os.unlink(os.path.join(cache, name))
+
+
 def run(argv, user=None, input=None, env=None, timeout=90):
     """Like Install.run, but in a new session: never a controlling terminal, its own process group."""
     return subprocess.run(argv, capture_output=True, text=True, env=environment(env), input=input,

@@ -14,7 +14,8 @@ import time
 import pexpect
 import pytest
 
-from loop_support import (Background, approve, environment, events, finish, password, request_id, requests, run,
+from loop_support import (Background, approve, clear_credential_cache,
+                          environment, events, finish, password, request_id, requests, run,
                           show, spawn, user_kwargs)
 
 DEV = "jit-dev1"
@@ -57,10 +58,7 @@ reason = "optional"
 def attack(inst):
     """The install with the attack policy, an empty store and cache, a fresh attacker directory."""
     inst.write_policy(POLICY)
-    cache = f"{inst.prefix}/run/jitexec"
-    if os.path.isdir(cache):
-        for name in os.listdir(cache):
-            os.unlink(os.path.join(cache, name))
+    clear_credential_cache(inst)
     shutil.rmtree(HOME, ignore_errors=True)
     os.mkdir(HOME, 0o755)
     pw = pwd.getpwnam(DEV)

@@ -17,7 +17,8 @@ import time
 import pexpect
 import pytest
 
-from loop_support import approve, events, grant_id, password, request_id, requests, run, spawn
+from loop_support import (approve, clear_credential_cache, events, grant_id, password, request_id, requests, run,
+                          spawn)
 
 MARK = "/tmp/jitexec-itF-mark"
 OTHER_MARK = "/tmp/jitexec-itF-mark-2"
@@ -51,13 +52,6 @@ users = ["%jit-developers"]
 commands = ["/usr/bin/touch {ALLOWED_MARK}"]
 action = "allow"
 """
-
-
-def clear_credential_cache(inst):
-    cache = f"{inst.prefix}/run/jitexec"
-    if os.path.isdir(cache):
-        for name in os.listdir(cache):
-            os.unlink(os.path.join(cache, name))
 
 
 def remove_marks():

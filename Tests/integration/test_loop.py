@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from loop_support import (Background, approve, environment, events, filed_id, finish, grant_id, grants,
+from loop_support import (Background, approve, clear_credential_cache,
+                          environment, events, filed_id, finish, grant_id, grants,
                           interactive, password, request_id, requests, run, show, spawn, user_kwargs)
 
 SECURE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -86,13 +87,6 @@ action = "allow"
 DEV = "jit-dev1"
 DEV_PW = password(DEV) + "\n"
 SH = "/usr/bin/sh"
-
-
-def clear_credential_cache(inst):
-    cache = f"{inst.prefix}/run/jitexec"
-    if os.path.isdir(cache):
-        for name in os.listdir(cache):
-            os.unlink(os.path.join(cache, name))
 
 
 @pytest.fixture

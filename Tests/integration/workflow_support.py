@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from loop_support import environment, password, request_id, run, user_kwargs
+from loop_support import clear_credential_cache, environment, password, request_id, run, user_kwargs
 
 SECURE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 MARK = "/tmp/jitexec-itL-mark"
@@ -71,13 +71,6 @@ users = ["%jit-developers"]
 commands = ["/usr/bin/touch {MARK}"]
 action = "allow"
 """
-
-
-def clear_credential_cache(inst):
-    cache = f"{inst.prefix}/run/jitexec"
-    if os.path.isdir(cache):
-        for name in os.listdir(cache):
-            os.unlink(os.path.join(cache, name))
 
 
 def remove_mark():
