@@ -13,7 +13,8 @@ enum IsolatedTOML {
     enum Probe: Equatable {
         /// The child parsed it (or toml++ reported an ordinary error): parsing it here is safe.
         case safe
-        /// The child was killed by this signal (an assertion: SIGABRT).
+        /// The child was killed by this signal (an assertion: SIGABRT), or (negative) exited with that
+        /// status instead of finishing.
         case crashed(signal: Int32)
         /// The child did not finish in time, or could not be started.
         case failed(String)
@@ -26,12 +27,15 @@ enum IsolatedTOML {
         let pid = fork()
         if pid < 0 { return .failed("cannot start the parser check: \(String(cString: strerror(errno)))") }
         if pid == 0 {
-            // The child: the caller's own ids, no stderr (toml++ prints its assertion there).
+            // The child: the caller's own ids, no standard descriptors (toml++ prints its assertion).
             let (ruid, rgid) = (getuid(), getgid())
             // setre*id with a real id given also sets the saved id: the child cannot get root back.
-            if setregid(rgid, rgid) != 0 || setreuid(ruid, ruid) != 0 { _exit(3) }
-            let null = open("/dev/null", O_WRONLY)
-            if null >= 0 { dup2(null, 2) }
+            if setregid(rgid, rgid) != 0 || setreuid(ruid, ruid) != 0 { _exit(identityFailed) }
+            let null = open("/dev/null", O_RDWR)
+            if null >= 0 { for fd in Int32(0)...2 { dup2(null, fd) } }
+            // A crash ends the child at once: no crash handler (the Swift runtime's backtracer would
+            // start a helper that outlives it).
+            for signal in [SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP] { Glibc.signal(signal, SIG_DFL) }
             _ = try? TOMLTable(string: text)
             _exit(0)
         }
@@ -52,9 +56,16 @@ enum IsolatedTOML {
         }
         let low = status & 0x7f
         if low != 0 && low != 0x7f { return .crashed(signal: low) }
-        let code = (status >> 8) & 0xff
-        return code == 0 ? .safe : .failed("the parser check could not take your identity")
+        switch (status >> 8) & 0xff {
+        case 0: return .safe
+        case identityFailed: return .failed("the parser check could not take your identity")
+        // A sanitizer turns the abort into an exit status of its own.
+        case let code: return .crashed(signal: -code)
+        }
     }
+
+    /// The child's exit status when it cannot drop to the caller's ids.
+    static let identityFailed: Int32 = 111
 
     /// The text as a table, parsed here only after a child survived parsing it.
     static func parse(_ text: String) throws -> TOMLTable {
