@@ -17,6 +17,8 @@ public struct Paths: Sendable, Equatable {
     public var database: String { "\(stateDir)/jitexec.db" }
     public var sessionsDir: String { "\(localstatedir)/log/jitexec/sessions" }
     public var credentialDir: String { "\(rundir)/jitexec" }
+    /// An installed program (`jitexec`, `jitctl`): `PREFIX/bin/NAME`.
+    public func binary(_ name: String) -> String { "\(prefix)/bin/\(name)" }
 
     /// The paths compiled into this binary.
     public static let builtIn = Paths(

@@ -151,7 +151,7 @@ public struct CompiledPolicy: Codable, Sendable {
     /// Runs the installed jitctl (root-owned, checked like every trusted file) to compile the policy,
     /// with an empty environment and no input or output.
     static func runCompiler(_ ctx: Context) throws(JitError) {
-        let jitctl = "\(ctx.paths.prefix)/bin/jitctl"
+        let jitctl = ctx.paths.binary("jitctl")
         try TrustedFiles.requireRootOwned(jitctl, kind: .file)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -34,7 +34,7 @@ public enum Notifications {
     /// Starts `PREFIX/bin/jitctl notify-run SEQ` detached. When it cannot start, `notify.failed`
     /// says why (best effort: the user's action goes on either way).
     static func startRunner(_ ctx: Context, _ record: AuditRecord) {
-        let jitctl = "\(ctx.paths.prefix)/bin/jitctl"
+        let jitctl = ctx.paths.binary("jitctl")
         let failure: String
         do {
             try TrustedFiles.requireRootOwned(jitctl, kind: .file)

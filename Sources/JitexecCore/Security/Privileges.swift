@@ -11,7 +11,7 @@ public enum Privileges {
     /// every directory above root-owned): a hard-linked copy in a user's directory would keep an old,
     /// perhaps vulnerable, setuid jitexec alive after an upgrade.
     public static func requireInstalledBinary(program: String, paths: Paths) throws(JitError) {
-        let installed = "\(paths.prefix)/bin/\(program)"
+        let installed = paths.binary(program)
         var buffer = [CChar](repeating: 0, count: 4097)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard n > 0 else { throw .untrusted(path: "/proc/self/exe", problem: .cannotInspect(errnoText())) }
