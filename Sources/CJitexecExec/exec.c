@@ -198,6 +198,16 @@ __attribute__((noreturn)) static void run_child(const jx_child_spec *spec, int r
     for (int i = 0; i < 3; i++) {
         if (dup2(source[i], i) < 0) fail(report, JX_STEP_STDIO, errno);
     }
+    /* Held until the parent has committed exec.start and found the grant still live. */
+    if (spec->release_fd >= 0) {
+        if (spec->release_other >= 0) (void)close(spec->release_other);
+        char go = 0;
+        ssize_t got;
+        do {
+            got = read(spec->release_fd, &go, 1);
+        } while (got < 0 && errno == EINTR);
+        if (got != 1 || go != 'G') fail(report, JX_STEP_RELEASE, got < 0 ? errno : 0);
+    }
     if (close_fds_above_stdio(report) != 0) fail(report, JX_STEP_CLOSE_FDS, errno);
 
     umask(spec->umask);

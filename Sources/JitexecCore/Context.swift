@@ -82,6 +82,8 @@ public struct Context: Sendable {
         program: String, policyLoader: @escaping @Sendable (Context) throws(JitError) -> Policy = CompiledPolicy.load
     ) throws(JitError) -> Context {
         try Privileges.requireRoot(program: program)
+        // First: from here on the caller cannot stop or kill this process (see takeRealRoot).
+        try Privileges.takeRealRoot()
         try Privileges.resetLimits()
         try Privileges.requireInstalledBinary(program: program, paths: .builtIn)
         // Files jitexec creates (database, caches) belong to root:root, not to the caller's group.

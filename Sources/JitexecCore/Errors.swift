@@ -14,6 +14,8 @@ public enum JitError: Error, CustomStringConvertible, Equatable {
     case storeUnavailable(String)
     /// The invoking uid has no passwd entry.
     case unknownInvoker(uid: UInt32)
+    /// The user or group database could not be read (not "no such entry": a real failure).
+    case userDatabase(String)
     /// A name or #uid given with -u / -U that is not a valid account.
     case unknownUser(String)
     /// Bad command line.
@@ -65,6 +67,8 @@ public enum JitError: Error, CustomStringConvertible, Equatable {
             return "the jitexec store is unavailable: \(why)"
         case .unknownInvoker(let uid):
             return "you (uid \(uid)) have no entry in the user database; ask an administrator"
+        case .userDatabase(let why):
+            return "cannot read the user database (\(why)); nothing was done: try again or ask an administrator"
         case .unknownUser(let name):
             return "unknown user '\(Escape.text(name))'; give an existing user name or #UID"
         case .usage(let message):

@@ -123,6 +123,8 @@ public enum ExecError: Error, Sendable, Equatable, CustomStringConvertible {
     case system(call: String, errno: Int32)
     /// The spec cannot be executed as given.
     case invalidSpec(String)
+    /// The caller's last check before the release said no: the child was ended unexecuted.
+    case notReleased
 
     /// 127 not found, 126 not executable, 1 for everything that failed before running.
     public var exitStatus: Int32 {
@@ -150,6 +152,8 @@ public enum ExecError: Error, Sendable, Equatable, CustomStringConvertible {
             "\(call) failed: \(errorText(code)); the command was not run"
         case .invalidSpec(let what):
             "cannot run the command: \(what)"
+        case .notReleased:
+            "the command was not started"
         }
     }
 
@@ -177,6 +181,7 @@ public enum ExecError: Error, Sendable, Equatable, CustomStringConvertible {
         case JX_STEP_SESSION: self = .childSetup(step: "setsid", errno: code)
         case JX_STEP_CTTY: self = .childSetup(step: "controlling terminal", errno: code)
         case JX_STEP_CLOSE_FDS: self = .childSetup(step: "closing descriptors", errno: code)
+        case JX_STEP_RELEASE: self = .notReleased
         default: self = .childSetup(step: "step \(failure.step)", errno: code)
         }
     }

@@ -10,7 +10,13 @@ import JitexecBase
 public enum Supervisor {
     /// Runs `spec` to completion. Throws before the command runs (not found, not executable,
     /// identity, working directory, setup); once it runs, its end is the outcome.
-    public static func run(_ spec: ExecSpec) throws(ExecError) -> ExitOutcome {
+    ///
+    /// With `release`, the child is forked and set up but held before it takes the target identity
+    /// and executes; `release` runs meanwhile (the caller's last checks and records, with the
+    /// forwarded signals already caught, so Ctrl-Z cannot stop this process in between) and the
+    /// child goes on only when it returns true. Otherwise the child ends unexecuted and `run`
+    /// throws `.notReleased`.
+    public static func run(_ spec: ExecSpec, release: (() -> Bool)? = nil) throws(ExecError) -> ExitOutcome {
         try spec.validate()
         let signals = jx_signals_begin()
         guard signals >= 0 else { throw .system(call: "installing the signal handlers", errno: errno) }
@@ -22,7 +28,7 @@ public enum Supervisor {
         let started = monotonicNow()
         let pid = try spawn(
             spec, descriptors: relay?.childDescriptors(for: spec) ?? spec.standardDescriptors,
-            controllingTerminal: relay?.slave ?? -1)
+            controllingTerminal: relay?.slave ?? -1, release: release)
         relay?.closeSlave()
         relay?.enterRaw()
         defer { relay?.restoreTerminal() }
@@ -37,10 +43,18 @@ public enum Supervisor {
             ?? ExitOutcome(termination: .exited(1), duration: duration)
     }
 
-    /// Forks the child (C, async-signal-safe) and waits for it to exec or report its failure.
-    static func spawn(_ spec: ExecSpec, descriptors: [Int32], controllingTerminal: Int32, newSession: Bool = false)
-        throws(ExecError) -> pid_t
-    {
+    /// Forks the child (C, async-signal-safe), releases it when `release` (if any) says so, and
+    /// waits for it to exec or report its failure.
+    static func spawn(
+        _ spec: ExecSpec, descriptors: [Int32], controllingTerminal: Int32, newSession: Bool = false,
+        release: (() -> Bool)? = nil
+    ) throws(ExecError) -> pid_t {
+        var gate: [Int32] = [-1, -1]
+        if release != nil {
+            guard pipe(&gate) == 0 else { throw .system(call: "pipe", errno: errno) }
+            for fd in gate { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        }
+        defer { for fd in gate where fd >= 0 { close(fd) } }
         let strings = CStrings()
         defer { strings.free() }
         let path = strings.make(Array(spec.path.utf8))
@@ -54,10 +68,20 @@ public enum Supervisor {
                 path: path, argv: argv, envp: envp, uid: spec.identity.uid, gid: spec.identity.gid,
                 groups: groups.baseAddress, ngroups: groups.count, umask: spec.umask, cwd: cwd,
                 fds: (descriptors[0], descriptors[1], descriptors[2]),
-                controlling_tty: controllingTerminal, new_session: newSession ? 1 : 0)
+                controlling_tty: controllingTerminal, new_session: newSession ? 1 : 0,
+                release_fd: gate[0], release_other: gate[1])
             return jx_spawn(&child, &report)
         }
         guard pid > 0 else { throw .system(call: "fork", errno: errno) }
+        if let release {
+            close(gate[0])
+            gate[0] = -1
+            var go: UInt8 = release() ? UInt8(ascii: "G") : 0
+            // A refusal, like a failed write, ends the child: it reads EOF (or no 'G') and exits.
+            if go != 0 && write(gate[1], &go, 1) != 1 { go = 0 }
+            close(gate[1])
+            gate[1] = -1
+        }
 
         var failure = jx_child_failure()
         let size = MemoryLayout<jx_child_failure>.size

@@ -1,4 +1,5 @@
 import Glibc
+import JitexecBase
 
 /// The user a command runs as: every id the child takes before exec, and the values the
 /// environment gets (HOME, USER, LOGNAME, SHELL).
@@ -21,57 +22,20 @@ public struct TargetIdentity: Sendable, Equatable {
     }
 
     /// The identity of the passwd entry `name` with its group list (getgrouplist), nil when
-    /// there is no such user.
+    /// there is no such user or it cannot be looked up.
     public static func lookup(name: String) -> TargetIdentity? {
-        withPasswd { entry, buffer, count, result in getpwnam_r(name, entry, buffer, count, result) }
+        identity(try? UserDatabase.user(named: name))
     }
 
     /// The identity of the passwd entry for `uid`, nil when there is none.
     public static func lookup(uid: uid_t) -> TargetIdentity? {
-        withPasswd { entry, buffer, count, result in getpwuid_r(uid, entry, buffer, count, result) }
+        identity(try? UserDatabase.user(uid: uid))
     }
 
-    /// Runs a getpw*_r call with a growing buffer and turns the entry into an identity.
-    private static func withPasswd(
-        _ call: (
-            UnsafeMutablePointer<passwd>, UnsafeMutablePointer<CChar>, Int,
-            UnsafeMutablePointer<UnsafeMutablePointer<passwd>?>
-        ) -> Int32
-    ) -> TargetIdentity? {
-        var size = 4096
-        while size <= 1 << 20 {
-            var entry = passwd()
-            var result: UnsafeMutablePointer<passwd>? = nil
-            var buffer = [CChar](repeating: 0, count: size)
-            let status = buffer.withUnsafeMutableBufferPointer { call(&entry, $0.baseAddress!, size, &result) }
-            if status == ERANGE {
-                size *= 4
-                continue
-            }
-            guard status == 0, result != nil, let name = entry.pw_name.map({ String(cString: $0) }) else {
-                return nil
-            }
-            let home = entry.pw_dir.map { String(cString: $0) } ?? "/"
-            let shell = entry.pw_shell.map { String(cString: $0) } ?? ""
-            guard let groups = groupList(name: name, primary: entry.pw_gid) else { return nil }
-            return TargetIdentity(
-                uid: entry.pw_uid, gid: entry.pw_gid, groups: groups, name: name, home: home,
-                shell: shell.isEmpty ? "/bin/sh" : shell)
-        }
-        return nil
-    }
-
-    /// getgrouplist(3) for `name`, the primary group included.
-    private static func groupList(name: String, primary: gid_t) -> [gid_t]? {
-        var count: Int32 = 64
-        while count <= 65536 {
-            var groups = [gid_t](repeating: 0, count: Int(count))
-            var found = count
-            if getgrouplist(name, primary, &groups, &found) >= 0 {
-                return Array(groups.prefix(Int(found)))
-            }
-            count = max(found, count * 2)
-        }
-        return nil
+    private static func identity(_ user: UserDatabase.User?) -> TargetIdentity? {
+        guard let user, let groups = try? UserDatabase.groupIDs(user: user.name, primary: user.gid) else { return nil }
+        return TargetIdentity(
+            uid: user.uid, gid: user.gid, groups: groups, name: user.name, home: user.home,
+            shell: user.shell.isEmpty ? "/bin/sh" : user.shell)
     }
 }

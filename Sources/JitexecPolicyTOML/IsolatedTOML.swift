@@ -1,3 +1,4 @@
+import Synchronization
 import TOMLKit
 
 #if canImport(Glibc)
@@ -7,30 +8,59 @@ import Glibc
 /// TOMLKit's parser (toml++) stops the whole process with a failed assertion on some malformed input
 /// instead of reporting an error (`a=[}`, `[é`; found by fuzz-policy). jitctl is setuid root and
 /// parses files a user names (`jitctl check FILE`), so every text is first parsed in a child process
-/// running with the caller's own ids and no standard error: when that child dies, the text is
-/// reported as a syntax error and never parsed in jitctl itself.
-enum IsolatedTOML {
+/// with no standard error: when that child crashes (an assertion, a fault), the text is reported as a
+/// syntax error and never parsed in jitctl itself.
+///
+/// Only a crash is a verdict. A child that was killed, stopped past the timeout or could not start
+/// says nothing about the text: it is tried again, and after `tries` the text counts as not checked
+/// (`Refused.verdict == false`), which the policy compiler never records as an invalid policy. The
+/// child of the installed policy runs as root (its parent's real uid, which the caller cannot
+/// signal); a file the caller names is parsed with the caller's own ids (`childIdentity`).
+public enum IsolatedTOML {
+    /// The ids the child takes (real, effective and saved); nil keeps the parent's.
+    public static func parseAs(uid: UInt32, gid: UInt32) { identity.withLock { $0 = (uid, gid) } }
+    private static let identity = Mutex<(UInt32, UInt32)?>(nil)
+
+    /// How often a child that was killed (not crashed) is tried.
+    static let tries = 3
+
     enum Probe: Equatable {
         /// The child parsed it (or toml++ reported an ordinary error): parsing it here is safe.
         case safe
         /// The child was killed by this signal (an assertion: SIGABRT), or (negative) exited with that
         /// status instead of finishing.
         case crashed(signal: Int32)
-        /// The child did not finish in time, or could not be started.
+        /// The child did not finish in time, was killed, or could not be started: no verdict.
         case failed(String)
     }
+
+    /// The signals of a parser that crashed on the text (a failed assertion, a fault).
+    static let crashSignals: Set<Int32> = [SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP]
 
     /// How long the child may take.
     static let timeoutMillis = 10_000
 
+    /// Probes up to `tries` times while the child only fails (killed, timed out).
     static func probe(_ text: String) -> Probe {
+        var result = probeOnce(text)
+        for _ in 1..<tries {
+            guard case .failed = result else { break }
+            result = probeOnce(text)
+        }
+        return result
+    }
+
+    static func probeOnce(_ text: String) -> Probe {
+        let ids = identity.withLock { $0 }
         let pid = fork()
         if pid < 0 { return .failed("cannot start the parser check: \(String(cString: strerror(errno)))") }
         if pid == 0 {
-            // The child: the caller's own ids, no standard descriptors (toml++ prints its assertion).
-            let (ruid, rgid) = (getuid(), getgid())
-            // setre*id with a real id given also sets the saved id: the child cannot get root back.
-            if setregid(rgid, rgid) != 0 || setreuid(ruid, ruid) != 0 { _exit(identityFailed) }
+            // The child: no standard descriptors (toml++ prints its assertion); the caller's own ids
+            // for a file the caller named (setre*id with a real id given also sets the saved id: the
+            // child cannot get root back).
+            if let (uid, gid) = ids, setregid(gid, gid) != 0 || setreuid(uid, uid) != 0 {
+                _exit(identityFailed)
+            }
             let null = open("/dev/null", O_RDWR)
             if null >= 0 { for fd in Int32(0)...2 { dup2(null, fd) } }
             // A crash ends the child at once: no crash handler (the Swift runtime's backtracer would
@@ -55,7 +85,9 @@ enum IsolatedTOML {
             waited += 1
         }
         let low = status & 0x7f
-        if low != 0 && low != 0x7f { return .crashed(signal: low) }
+        if low != 0 && low != 0x7f {
+            return crashSignals.contains(low) ? .crashed(signal: low) : .failed("the parser check was killed (signal \(low))")
+        }
         switch (status >> 8) & 0xff {
         case 0: return .safe
         case identityFailed: return .failed("the parser check could not take your identity")
@@ -75,10 +107,17 @@ enum IsolatedTOML {
         case .crashed:
             throw Refused(message: "TOML syntax error: the TOML parser (toml++) stops on this text instead of saying where; look for unbalanced brackets or braces and unusual characters")
         case .failed(let why):
-            throw Refused(message: "TOML could not be checked: \(why)")
+            throw Refused(message: "\(notCheckedPrefix)\(why)", verdict: false)
         }
     }
 
-    /// Why the text was not parsed; reported at line 1.
-    struct Refused: Error { var message: String }
+    /// How the message of a text that could not be checked begins.
+    public static let notCheckedPrefix = "TOML could not be checked: "
+
+    /// Why the text was not parsed; reported at line 1. `verdict` is false when the text itself was
+    /// not judged (the check was killed or could not run): try again, never "invalid".
+    struct Refused: Error {
+        var message: String
+        var verdict = true
+    }
 }

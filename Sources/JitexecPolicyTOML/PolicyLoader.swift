@@ -43,6 +43,12 @@ public enum PolicyLoader {
         return (sorted.contains { $0.severity == .error } ? nil : policy, sorted)
     }
 
+    /// The diagnostic of a text that could not be checked at all (the parser check was killed or could
+    /// not run), if any: no verdict on the policy, so it must not be recorded as invalid.
+    public static func notChecked(_ diagnostics: [Diagnostic]) -> Diagnostic? {
+        diagnostics.first { $0.severity == .error && $0.message.hasPrefix(IsolatedTOML.notCheckedPrefix) }
+    }
+
     /// Reads every section into typed values and runs the whole-policy checks.
     private static func interpret(
         _ tables: Tables, files: [String], system: some SystemLookup, diagnostics: inout [Diagnostic]

@@ -10,8 +10,9 @@ public enum CheckCommand {
         let sources: [PolicySource]
         do {
             if let file {
-                // A file named by the caller is read with the caller's own rights.
+                // A file named by the caller is read, and parsed, with the caller's own rights.
                 let bytes = try Privileges.readAsRealUser(file)
+                IsolatedTOML.parseAs(uid: Privileges.caller.uid, gid: Privileges.caller.gid)
                 guard let text = String(validating: bytes, as: UTF8.self) else {
                     ctx.say("\(Escape.text(file)):1: error: the file is not valid UTF-8")
                     return 1

@@ -10,11 +10,18 @@ enum TOMLPolicy {
         let stamps = try CompiledPolicy.stamps(ctx)
         let sources = try ctx.readPolicy(ctx)
         var (policy, diagnostics) = PolicyLoader.load(sources, system: ctx.system)
+        if let unchecked = PolicyLoader.notChecked(diagnostics) {
+            // No verdict: nothing is compiled, so no one can make a valid policy count as invalid.
+            throw .storeUnavailable("the policy could not be checked (\(unchecked.message)); try again")
+        }
         let errors = diagnostics.filter { $0.severity == .error }
         var scheduleStamp: CompiledPolicy.SourceStamp?
         if let path = policy?.oncall?.schedule {
             scheduleStamp = CompiledPolicy.stamp(path)
             readSchedule(path, into: &policy!.oncall!)
+            if let problem = policy?.oncall?.scheduleProblem, problem.contains(IsolatedTOML.notCheckedPrefix) {
+                throw .storeUnavailable("the on-call schedule could not be checked (\(problem)); try again")
+            }
             if CompiledPolicy.stamp(path) != scheduleStamp { scheduleStamp = nil }
         }
         // Only a compile of the files exactly as stamped is kept; a file changed in between

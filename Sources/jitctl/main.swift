@@ -103,6 +103,7 @@ struct RequestCmd: ParsableCommand {
     @Option(name: .customShort("r"), help: "Why.") var reason: String
     @Option(name: .customShort("T"), help: "Ticket.") var ticket: String?
     @Option(help: "Host the grant is for (default this host).") var host: String?
+    @Option(help: "With --login: the PAM service the login grant is for (e.g. sshd).") var service: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws {
@@ -110,8 +111,10 @@ struct RequestCmd: ParsableCommand {
         if login {
             guard rule == nil, target == nil else { throw ValidationError("--login takes no --rule or -u") }
             return try finish(ActionCommands.requestLogin(
-                ctx, duration: duration, reason: reason, ticket: ticket, host: host, mode: promptMode(nonInteractive, stdin)))
+                ctx, service: service, duration: duration, reason: reason, ticket: ticket, host: host,
+                mode: promptMode(nonInteractive, stdin)))
         }
+        guard service == nil else { throw ValidationError("--service goes with --login") }
         guard let rule else {
             Output.live.err("jitctl: give --rule NAME or --login")
             throw ExitCode(1)

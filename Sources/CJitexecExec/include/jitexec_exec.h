@@ -25,6 +25,9 @@ typedef struct jx_child_spec {
     int fds[3];          /* descriptors that become 0, 1 and 2 in the command */
     int controlling_tty; /* -1, or a pty slave made the controlling terminal of a new session */
     int new_session;     /* non-zero: setsid() even without a terminal (its own process group) */
+    int release_fd;      /* -1, or the read end of the release pipe: the child goes on only after
+                            reading one byte from it (EOF: it exits 127 without running anything) */
+    int release_other;   /* -1, or the release pipe's write end, which the child closes first */
 } jx_child_spec;
 
 /* The child step that failed, reported through the CLOEXEC pipe as (step, errno). */
@@ -41,6 +44,7 @@ typedef enum jx_step {
     JX_STEP_VERIFY = 9,
     JX_STEP_CHDIR = 10,
     JX_STEP_EXEC = 11,
+    JX_STEP_RELEASE = 12,
 } jx_step;
 
 /* One failure report from the child; a successful execve closes the pipe without writing. */

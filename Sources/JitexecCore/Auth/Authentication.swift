@@ -48,11 +48,15 @@ public enum Authentication {
             let cache = try credentialCache(ctx, policy)
             let scope = SessionScope.current(ttyFD: terminal.fd)
             let fresh = !forcePassword && scope.map { cache?.isFresh(uid: user.uid, scope: $0) ?? false } ?? false
-            // Root (the real uid) is not asked for a password, as with sudo.
-            if !fresh && user.uid != 0 {
-                try session.authenticate(tries: 3)
+            // PAM runs with the caller as the real uid, as modules expect (see asCallerRealUID); no
+            // store or cache lock is held meanwhile. Root (the real uid) is not asked for a
+            // password, as with sudo.
+            try Privileges.asCallerRealUID {
+                if !fresh && user.uid != 0 {
+                    try session.authenticate(tries: 3)
+                }
+                try session.checkAccount()
             }
-            try session.checkAccount()
             if let cache, let scope { try? cache.refresh(uid: user.uid, scope: scope) }
         } catch let error as AuthError {
             auditFailure(ctx, error)
@@ -115,6 +119,9 @@ public enum Authentication {
         }
         var fields: [String: JSONValue] = ["reason": .string(reason), "service": .string(ctx.paths.pamService)]
         if case .wrongPassword(let tries) = error { fields["tries"] = .int(Int64(tries)) }
-        _ = try? store.write { try $0.appendAudit(AuditEvent(event: "auth.failure", actor: ctx.invoker.name, fields: fields)) }
+        let now = ctx.clock()
+        _ = try? store.write { w in
+            try Workflow.appendBounded(w, AuditEvent(event: "auth.failure", actor: ctx.invoker.name, fields: fields), now: now)
+        }
     }
 }

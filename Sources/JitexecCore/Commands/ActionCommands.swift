@@ -96,6 +96,12 @@ public enum ActionCommands {
                 throw JitError.notPermitted(
                     "rule '\(name)' does not let \(ctx.invoker.name) ask to run as \(runAs.name) on \(Escape.text(host)); 'jitexec -l' lists yours")
             }
+            // A command-scope rule grants one approved argv at a time: a rule-wide request would let
+            // one approval cover commands no approver saw.
+            guard rule.scope == .rule else {
+                throw JitError.notPermitted(
+                    "rule '\(name)' has scope = \"command\": approvers approve one command at a time; run 'jitexec --no-wait -r REASON COMMAND...' to request that command")
+            }
             try Workflow.checkReason(rule, reason: UserText(reason), ticket: ticket.map { UserText($0) })
             var requested: Int64?
             if let duration {
@@ -114,17 +120,20 @@ public enum ActionCommands {
         }
     }
 
-    /// `jitctl request --login`: a login grant asked for ahead of time, for the caller's own logins
-    /// on `host` under the first `[[login]]` that gates them.
+    /// `jitctl request --login [--service NAME]`: a login grant asked for ahead of time, for the
+    /// caller's own logins on `host` under the first `[[login]]` that gates them (through `service`
+    /// when given). The grant covers that table's logins only.
     public static func requestLogin(
-        _ ctx: Context, duration: String?, reason: String, ticket: String?, host: String?, mode: PromptMode
+        _ ctx: Context, service: String?, duration: String?, reason: String, ticket: String?, host: String?,
+        mode: PromptMode
     ) -> Int32 {
         ctx.run { () throws -> Int32 in
             let policy = try ctx.loadPolicy()
             let host = host ?? ctx.host
-            guard let index = policy.loginRuleIndex(for: ctx.invoker.subject, service: nil, host: host) else {
+            guard let index = policy.loginRuleIndex(for: ctx.invoker.subject, service: service, host: host) else {
+                let through = service.map { " through \(Escape.text($0))" } ?? ""
                 throw JitError.notPermitted(
-                    "logins of \(ctx.invoker.name) on \(Escape.text(host)) are not gated by any [[login]]; no request is needed")
+                    "logins of \(ctx.invoker.name)\(through) on \(Escape.text(host)) are not gated by any [[login]]; no request is needed")
             }
             guard !reason.allSatisfy({ $0 == " " }) else { throw JitError.usage("give a reason with -r REASON") }
             var requested: Int64?
@@ -141,7 +150,8 @@ public enum ActionCommands {
                     reason: UserText(reason), ticket: ticket.map { UserText($0) }, tty: nil, requestedSeconds: requested,
                     policy: policy, now: now)
             }
-            ctx.say("\(reused ? "your login request is still open" : "filed login request") #\(request.id) for \(Escape.text(host)): it needs "
+            ctx.say("\(reused ? "your login request is still open" : "filed login request") #\(request.id) for \(Escape.text(host)) "
+                + "(\(Policy.loginRuleName(index)): \(login.services.map { Escape.text($0) }.joined(separator: ", "))): it needs "
                 + "\(login.approvals) approval\(login.approvals == 1 ? "" : "s") from \(login.approvers.map(\.description).joined(separator: ", "))")
             return 0
         }

@@ -16,13 +16,12 @@ enum BreakGlassCommand {
         guard let reason = args.reason, !reason.isEmpty else {
             throw .usage("--break-glass needs a reason: give -r REASON (the reviewers and approvers see it)")
         }
-        var attempt: [String: JSONValue] = [
-            "command": .array(command.map(\.jsonValue)), "run_as": .string(target.name), "rule": .string(rule.name),
-            "reason": reason.jsonValue,
-        ]
+        var attempt = Workflow.boundedCommand(command).merging(Workflow.boundedReason(reason)) { a, _ in a }
+        attempt["run_as"] = .string(target.name)
+        attempt["rule"] = .string(rule.name)
         guard rule.breakGlass else {
             attempt["why"] = .string("rule '\(rule.name)' does not allow break-glass")
-            try RunCommand.audit(ctx, "breakglass.refused", attempt)
+            try RunCommand.auditRefusal(ctx, "breakglass.refused", attempt)
             throw .notPermitted(
                 "rule '\(rule.name)' does not allow break-glass; run the command without --break-glass to file a request for approval")
         }
@@ -40,7 +39,7 @@ enum BreakGlassCommand {
         guard let via = finding.via else {
             attempt["why"] = .string("not on call")
             if !finding.problems.isEmpty { attempt["oncall_problems"] = .array(finding.problems.map { .string($0) }) }
-            try RunCommand.audit(ctx, "breakglass.refused", attempt)
+            try RunCommand.auditRefusal(ctx, "breakglass.refused", attempt)
             let detail = finding.problems.first.map { " (\($0))" } ?? ""
             throw .notPermitted(
                 "\(ctx.invoker.name) is not on call now\(detail); run the command without --break-glass to file a request for approval")
@@ -60,7 +59,9 @@ enum BreakGlassCommand {
                 + "until \(RFC3339.format(seconds: grant.expiresAt / 1_000_000)) (\(minutes)m)\(grant.usesLeft == 1 ? ", single use" : "")")
         ctx.complain(
             "you are on call (\(Escape.text(via))); this use is audited, approvers are notified, and an admin will review it ('jitctl review')")
-        let claim = Workflow.Claim(user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command)
+        let claim = Workflow.Claim(
+            user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command,
+            cwd: RunCommand.currentDirectory())
         return try Execution.run(
             ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: claim, requestID: nil,
             policy: policy, inherited: inherited, terminal: terminal)

@@ -68,14 +68,29 @@ enum Execution {
         let spec = ExecSpec(
             path: path, argv: [UserText(path)] + argv.dropFirst(), environment: environment, identity: identity, umask: inherited.umask | 0o022,
             cwd: cwd?.string, usePTY: isTerminal(0) || isTerminal(1))
+        // The child is held until the grant is found live once more, with the time of that moment:
+        // a revoke or the expiry that came after exec.start (however long this process was stopped
+        // in between) keeps the command from starting.
+        var ended: JitError?
+        let release: (() -> Bool)? = grant.map { used in
+            { () -> Bool in
+                do throws(JitError) {
+                    ended = try stillLive(ctx, used)
+                } catch {
+                    ended = error
+                }
+                return ended == nil
+            }
+        }
         let outcome: ExitOutcome
         do {
-            outcome = try Supervisor.run(spec)
+            outcome = try Supervisor.run(spec, release: release)
         } catch {
             try? pam.closeSession()
-            fields["error"] = .string(error.description)
+            let why = ended ?? .execFailed(error.description, status: error.exitStatus)
+            fields["error"] = .string(ended?.description ?? error.description)
             try? RunCommand.audit(ctx, "exec.end", fields)
-            throw .execFailed(error.description, status: error.exitStatus)
+            throw why
         }
         try? pam.closeSession()
         var end: [String: JSONValue] = [
@@ -95,6 +110,21 @@ enum Execution {
             ctx.complain("the command ran, but its exec.end record could not be written: \(error.description)")
         }
         return outcome.shellStatus
+    }
+
+    /// nil while `grant` is still live now (not revoked, not expired), else why the command must not
+    /// start. Its use was taken with exec.start, so uses left do not count here.
+    static func stillLive(_ ctx: Context, _ grant: Grant) throws(JitError) -> JitError? {
+        let store = try ctx.store()
+        let current = try ctx.storeRead(store) { r in try r.grant(id: grant.id) }
+        let now = ctx.clock()
+        guard let current, current.revokedAt == nil else {
+            return .closed("grant #\(grant.id) was revoked before the command started; nothing was run")
+        }
+        if now >= current.expiresAt || now < current.notBefore {
+            return .closed("grant #\(grant.id) expired before the command started; nothing was run")
+        }
+        return nil
     }
 
     /// The longest `JITEXEC_COMMAND` value, in bytes.

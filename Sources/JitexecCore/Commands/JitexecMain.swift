@@ -28,7 +28,12 @@ public enum JitexecMain {
             break
         }
         do {
-            let ctx = try Context.live(program: "jitexec")
+            let ctx: Context
+            do {
+                ctx = try Context.live(program: "jitexec")
+            } catch where args.mode == .loginGate {
+                return LoginGate.startupFailed(error, environment: environment)
+            }
             if args.mode == .loginGate { return LoginGate.run(ctx, environment: environment) }
             return try run(ctx, args, inherited: RunCommand.Inherited(environment: environment, umask: umask))
         } catch {
@@ -67,7 +72,7 @@ public enum JitexecMain {
 
     /// Best effort: a broken policy is recorded in the audit chain as `policy.invalid`.
     private static func auditInvalidPolicy(_ ctx: Context, _ first: Diagnostic) {
-        try? RunCommand.audit(ctx, "policy.invalid", [
+        try? RunCommand.auditRefusal(ctx, "policy.invalid", [
             "file": .string(first.location.file), "line": .int(Int64(first.location.line)),
             "message": .string(first.message),
         ])

@@ -15,7 +15,7 @@ import JitexecStore
 /// run the gate: anyone else could file login requests in another user's name.
 enum LoginGate {
     static func run(_ ctx: Context, environment: [UserText]) -> Int32 {
-        guard getuid() == 0 else {
+        guard Privileges.caller.uid == 0 else {
             ctx.complain("--login-gate runs from PAM as root (pam_exec in the account phase); see pam/jitexec-login")
             return 1
         }
@@ -25,7 +25,14 @@ enum LoginGate {
             return 1
         }
         let shownUser = Escape.text(userName)
-        guard let user = Accounts.byName(userName) else {
+        let found: Account?
+        do {
+            found = try Accounts.byName(userName)
+        } catch {
+            say("jitexec: login of \(shownUser) refused: \(error.description)")
+            return 1
+        }
+        guard let user = found else {
             say("jitexec: login of \(shownUser) refused: no such user")
             return 1
         }
@@ -33,10 +40,21 @@ enum LoginGate {
         do {
             policy = try ctx.loadPolicy()
         } catch {
-            // Who is gated comes from the last policy that compiled; without one, nobody but root passes.
+            // Who is gated comes from the last policy that compiled; without one, nobody but root
+            // passes. Either way the login is decided from an older policy than the one on disk, and
+            // the record says so (`stale_policy`).
             let last = CompiledPolicy.lastGoodPolicy(ctx)
-            if user.uid == 0 && last == nil { return 0 }
-            if let last, last.loginRuleIndex(for: user.subject, service: service, host: ctx.host) == nil { return 0 }
+            let passes = last.map { $0.loginRuleIndex(for: user.subject, service: service, host: ctx.host) == nil }
+                ?? (user.uid == 0)
+            var fields: [String: JSONValue] = [
+                "user": .string(user.name), "service": .string(service), "host": .string(ctx.host),
+                "stale_policy": .bool(true), "policy_error": .string(error.description),
+            ]
+            if let rhost = env["PAM_RHOST"] { fields["rhost"] = UserText(rhost).jsonValue }
+            if let tty = env["PAM_TTY"] { fields["tty"] = UserText(tty).jsonValue }
+            // Best effort for a login that passes: the store may be what is broken.
+            try? RunCommand.audit(ctx, passes ? "login.allowed" : "login.denied", fields)
+            if passes { return 0 }
             say("jitexec: login of \(shownUser) refused: the jitexec policy cannot be read (\(error.description)); ask an administrator to run 'jitctl check'")
             return 1
         }
@@ -53,7 +71,7 @@ enum LoginGate {
             let now = ctx.clock()
             let approvers = policy.possibleApprovers(login, system: ctx.system).filter { $0 != user.name }
             let outcome = try ctx.storeWrite(store) { w throws -> (Grant?, Request?, Bool) in
-                if let grant = try Workflow.liveLoginGrant(w, user: user.name, host: ctx.host, now: now) {
+                if let grant = try Workflow.liveLoginGrant(w, user: user.name, host: ctx.host, rule: ruleName, now: now) {
                     fields["grant"] = .int(grant.id)
                     _ = try w.appendAudit(AuditEvent(event: "login.allowed", actor: user.name, fields: fields))
                     return (grant, nil, false)
@@ -86,6 +104,27 @@ enum LoginGate {
             say("jitexec: login of \(shownUser) refused: the login gate cannot decide (\(error.description)); ask an administrator")
             return 1
         }
+    }
+
+    /// The gate could not even start (a trusted-file check, limits, the user database): it cannot
+    /// record anything, but it must not lock out users that no `[[login]]` gates. Who is gated comes
+    /// from the compiled policy, read only if it passes the trusted-file check; without it, only root
+    /// passes. Only for root callers (pam_exec): anyone else is refused as in `run`.
+    static func startupFailed(_ error: JitError, environment: [UserText]) -> Int32 {
+        let env = variables(environment)
+        let shownUser = Escape.text(env["PAM_USER"] ?? "")
+        guard Privileges.caller.uid == 0, env["PAM_TYPE"] == "account", let userName = env["PAM_USER"],
+            let service = env["PAM_SERVICE"], let user = try? Accounts.byName(userName)
+        else {
+            say("jitexec: login of \(shownUser) refused: the login gate cannot start (\(error.description))")
+            return 1
+        }
+        let last = CompiledPolicy.lastGoodPolicy(paths: .builtIn)
+        let passes = last.map { $0.loginRuleIndex(for: user.subject, service: service, host: currentHostName()) == nil }
+            ?? (user.uid == 0)
+        if passes { return 0 }
+        say("jitexec: login of \(shownUser) refused: the login gate cannot start (\(error.description)); ask an administrator")
+        return 1
     }
 
     /// NAME=value pairs of the environment pam_exec passed (the last one of a name wins).

@@ -23,10 +23,9 @@ enum RunCommand {
         let rule: Rule
         switch decision {
         case .deny(let denying):
-            try audit(ctx, "policy.denied", [
-                "command": .array(command.map(\.jsonValue)), "run_as": .string(target.name),
-                "rule": denying.map { .string($0.name) } ?? .null,
-            ])
+            try auditRefusal(ctx, "policy.denied", Workflow.boundedCommand(command).merging([
+                "run_as": .string(target.name), "rule": denying.map { .string($0.name) } ?? .null,
+            ]) { a, _ in a })
             let why = denying.map { "rule '\($0.name)' denies it" } ?? "no rule allows it"
             throw .denied(
                 "\(ctx.invoker.name) may not run \(Escape.text(path)) as \(target.name): \(why); run 'jitctl explain -- \(args.command[0].escaped)' for details")
@@ -46,7 +45,9 @@ enum RunCommand {
                 ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: nil, requestID: nil,
                 policy: policy, inherited: inherited, terminal: terminal)
         }
-        let claim = Workflow.Claim(user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command)
+        let claim = Workflow.Claim(
+            user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command,
+            cwd: RunCommand.currentDirectory())
         let store = try ctx.store()
         let now = ctx.clock()
         // A read first: the use itself is taken atomically together with exec.start.
@@ -54,6 +55,7 @@ enum RunCommand {
         func approvedRun() throws(JitError) -> Int32 {
             let request = try fileRequest(ctx, args, policy: policy, rule: rule, target: target, command: command, terminal: terminal, store: store)
             try Waiting.wait(ctx, request: request, rule: rule, policy: policy, args: args, store: store, claim: claim)
+            try recheckAfterWaiting(ctx, pam: pam, rule: rule, target: target, path: path, argv: argv, policy: policy)
             return try Execution.run(
                 ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: claim, requestID: request.id,
                 policy: policy, inherited: inherited, terminal: terminal)
@@ -67,6 +69,29 @@ enum RunCommand {
             // Another run took the grant's last use (or it ended) between the check and the use:
             // this run goes on as one that found no grant, so a race never changes the outcome.
             return try approvedRun()
+        }
+    }
+
+    /// A wait can last hours: the account may have been locked or expired, or the caller removed
+    /// from the rule's groups, meanwhile. The account check (PAM account phase) and the rule match
+    /// are done again with the accounts and groups of now; either failing means nothing runs.
+    static func recheckAfterWaiting(
+        _ ctx: Context, pam: PAMSession, rule: Rule, target: Account, path: String, argv: [UserText], policy: Policy
+    ) throws(JitError) {
+        do {
+            try Privileges.asCallerRealUID { try pam.checkAccount() }
+        } catch {
+            let why = (error as? AuthError)?.description ?? "\(error)"
+            throw .notPermitted("your account can no longer be used (\(why)); nothing was run")
+        }
+        guard let now = try Accounts.fresh(ctx.invoker.uid), now.name == ctx.invoker.name else {
+            throw .notPermitted("your account no longer exists; nothing was run")
+        }
+        let (decision, _) = policy.decide(
+            subject: now.subject, target: target.name, host: ctx.host, path: path, args: argv, system: ctx.system)
+        guard case .approve(let still) = decision, still.name == rule.name else {
+            throw .notPermitted(
+                "the policy no longer lets \(now.name) use rule '\(rule.name)' for this command (groups changed while waiting); nothing was run")
         }
     }
 
@@ -147,6 +172,16 @@ enum RunCommand {
         guard let p = getcwd(nil, 0) else { return nil }
         defer { free(p) }
         return UserText(cString: p)
+    }
+
+    /// A refusal record that anyone can cause without authenticating, in its own durable
+    /// transaction, within the per-person bound (`Workflow.appendBounded`).
+    static func auditRefusal(_ ctx: Context, _ event: String, _ fields: [String: JSONValue]) throws(JitError) {
+        let store = try ctx.store()
+        let now = ctx.clock()
+        _ = try ctx.storeWrite(store) { w in
+            try Workflow.appendBounded(w, AuditEvent(event: event, actor: ctx.invoker.name, fields: fields), now: now)
+        }
     }
 
     /// One audit record in its own durable transaction.

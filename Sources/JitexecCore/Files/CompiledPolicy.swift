@@ -50,7 +50,12 @@ public struct CompiledPolicy: Codable, Sendable {
     /// The policy of the compiled file, or the last valid one while the policy is invalid; nil
     /// when there is no trusted compiled file.
     public static func lastGoodPolicy(_ ctx: Context) -> Policy? {
-        read(ctx).flatMap { $0.policy ?? $0.lastGood }
+        lastGoodPolicy(paths: ctx.paths)
+    }
+
+    /// The same from the paths alone (the login gate when its context cannot be made).
+    static func lastGoodPolicy(paths: Paths) -> Policy? {
+        read(paths: paths).flatMap { $0.policy ?? $0.lastGood }
     }
 
     /// What identifies one policy file's contents without reading it.
@@ -64,7 +69,8 @@ public struct CompiledPolicy: Codable, Sendable {
     }
 
     /// Where the compiled policy lives.
-    static func path(_ ctx: Context) -> String { "\(ctx.paths.stateDir)/policy.compiled.json" }
+    static func path(_ ctx: Context) -> String { path(paths: ctx.paths) }
+    static func path(paths: Paths) -> String { "\(paths.stateDir)/policy.compiled.json" }
 
     /// A stamp of `path` without any trust check; all zero when it does not exist (so a file
     /// appearing later makes the stamp stale).
@@ -116,8 +122,10 @@ public struct CompiledPolicy: Codable, Sendable {
     }
 
     /// The compiled policy, or nil when it is missing, untrusted or unreadable.
-    static func read(_ ctx: Context) -> CompiledPolicy? {
-        guard let bytes = try? TrustedFiles.readTrustedFile(path(ctx)) else { return nil }
+    static func read(_ ctx: Context) -> CompiledPolicy? { read(paths: ctx.paths) }
+
+    static func read(paths: Paths) -> CompiledPolicy? {
+        guard let bytes = try? TrustedFiles.readTrustedFile(path(paths: paths)) else { return nil }
         return try? JSONDecoder().decode(CompiledPolicy.self, from: Data(bytes))
     }
 
@@ -152,7 +160,7 @@ public struct CompiledPolicy: Codable, Sendable {
     /// with an empty environment and no input or output.
     static func runCompiler(_ ctx: Context) throws(JitError) {
         let jitctl = ctx.paths.binary("jitctl")
-        try TrustedFiles.requireRootOwned(jitctl, kind: .file)
+        try TrustedFiles.requireRootOwned(jitctl, kind: .program)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

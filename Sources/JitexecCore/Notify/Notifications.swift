@@ -37,7 +37,7 @@ public enum Notifications {
         let jitctl = ctx.paths.binary("jitctl")
         let failure: String
         do {
-            try TrustedFiles.requireRootOwned(jitctl, kind: .file)
+            try TrustedFiles.requireRootOwned(jitctl, kind: .program)
             let code = Detached.start(
                 path: jitctl, argv: ["jitctl", "notify-run", String(record.seq)], environment: runnerEnvironment)
             if code == 0 { return }

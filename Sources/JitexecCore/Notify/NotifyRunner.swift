@@ -15,7 +15,7 @@ import JitexecStore
 /// process group, killed at `timeout`. A non-zero exit, a timeout or a failure to start is audited
 /// as `notify.failed`.
 public enum NotifyRunner {
-    public static func run(_ ctx: Context, seq: Int64, realUID: uid_t = getuid()) -> Int32 {
+    public static func run(_ ctx: Context, seq: Int64, realUID: uid_t = Privileges.caller.uid) -> Int32 {
         guard realUID == 0 else {
             ctx.complain("notify-run is started by jitexec itself after an audit event; it cannot be run by hand")
             return 1

@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// The process's own privileges: the setuid precondition and acting as the real user.
 public enum Privileges {
@@ -7,41 +8,115 @@ public enum Privileges {
         guard geteuid() == 0 else { throw .notSetuidRoot(program: program) }
     }
 
-    /// The running binary must be the installed one (`PREFIX/bin/PROGRAM`, root-owned, one hard link,
-    /// every directory above root-owned): a hard-linked copy in a user's directory would keep an old,
-    /// perhaps vulnerable, setuid jitexec alive after an upgrade.
+    /// The running binary must be the installed one: the path the kernel executed
+    /// (`/proc/self/exe`) is `PREFIX/bin/PROGRAM`, root-owned with every directory above it. A copy or
+    /// a hard link elsewhere (an old, perhaps vulnerable, setuid jitexec kept after an upgrade) is
+    /// executed by another path and refused. The link count is not checked: a hard link root's own
+    /// tools make elsewhere (perf's build-id cache) must not lock everyone out.
     public static func requireInstalledBinary(program: String, paths: Paths) throws(JitError) {
         let installed = paths.binary(program)
         var buffer = [CChar](repeating: 0, count: 4097)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard n > 0 else { throw .untrusted(path: "/proc/self/exe", problem: .cannotInspect(errnoText())) }
         let running = buffer.withUnsafeBufferPointer { String(decoding: $0[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
-        let canonical = try TrustedFiles.requireRootOwned(installed, kind: .file)
+        let canonical = try TrustedFiles.requireRootOwned(installed, kind: .program)
         guard running == canonical else {
             throw .untrusted(path: running, problem: .notTheInstalledBinary(installed: installed))
         }
     }
 
-    /// Limits the caller set (`ulimit -f 0`, `-n 3`, `-c`) must not make jitexec die half-way
-    /// through a write or dump its memory. Soft limits are raised to at least the hard limit (to
-    /// unlimited where the process may); when the hard limit itself is too low, jitexec refuses up
-    /// front rather than fail in the middle. SIGXFSZ is ignored, so an over-long write fails with an
-    /// error (and a rolled-back transaction) instead of killing the process; the command gets the
-    /// default disposition back. Core dumps are off. The command's limits come from the PAM session
+    /// Who started the process: the real ids before `takeRealRoot`. Set once, at start-up.
+    public struct Caller: Sendable {
+        public var uid: uid_t
+        public var gid: gid_t
+    }
+
+    private static let callerBox = Mutex<Caller?>(nil)
+
+    /// The caller's real ids (the process's own real ids until `takeRealRoot` ran).
+    public static var caller: Caller { callerBox.withLock { $0 } ?? Caller(uid: getuid(), gid: getgid()) }
+
+    /// Makes root the real, effective and saved uid and gid, after noting who the caller was.
+    /// From then on the caller cannot signal the process (kill(2) needs a matching real or saved
+    /// uid; SIGCONT within the session excepted), so stopping or killing their own jitexec or
+    /// jitctl can neither hold the store's lock nor bank a run. Signals from their terminal (Ctrl-C,
+    /// Ctrl-Z) still arrive. The supplementary groups stay the caller's.
+    public static func takeRealRoot() throws(JitError) {
+        let noted = Caller(uid: getuid(), gid: getgid())
+        callerBox.withLock { if $0 == nil { $0 = noted } }
+        // setre*id with the real id given sets the saved id to the new effective one: all three 0.
+        guard setregid(0, 0) == 0, setreuid(0, 0) == 0 else {
+            throw .notPermitted("cannot take root's identity (\(errnoText())); is jitexec installed setuid root?")
+        }
+    }
+
+    /// Runs `body` with the caller as the real uid (effective and saved uid stay root), as PAM
+    /// authentication expects: modules read the real uid (pam_rootok trusts uid 0, pam_unix logs it).
+    /// Nothing in `body` may hold a lock others wait for: the caller can stop the process meanwhile.
+    public static func asCallerRealUID<T>(_ body: () throws -> T) throws -> T {
+        let uid = caller.uid
+        guard uid != 0 else { return try body() }
+        // Real uid the caller's, effective and (set with it) saved uid root.
+        guard setreuid(uid, 0) == 0 else { throw JitError.notPermitted("cannot switch the real uid: \(errnoText())") }
+        defer {
+            // Regaining root as the real uid must work (the saved uid is 0); if not, stop here.
+            if setreuid(0, 0) != 0 { fatalError("cannot restore the real uid") }
+        }
+        return try body()
+    }
+
+    /// Limits the caller set (`ulimit -f 0`, `-n 3`, `-v 50000`, `-t 1`, `-c`) must not make jitexec,
+    /// or a helper it starts (the notification runner, the policy compiler, the on-call command), die
+    /// half-way or silently. Every soft limit is raised to at least what jitexec needs (to the hard
+    /// limit where it cannot be raised further); when a hard limit is itself too low, jitexec refuses
+    /// up front, naming the `ulimit` to fix, rather than fail in the middle. Helpers inherit these
+    /// limits, never the caller's. SIGXFSZ is ignored, so an over-long write fails with an error (and
+    /// a rolled-back transaction) instead of killing the process; the command gets the default
+    /// disposition back. Core dumps are off. The command's limits come from the PAM session
     /// (pam_limits), as with sudo.
     public static func resetLimits() throws(JitError) {
         signal(SIGXFSZ, SIG_IGN)
         var none = rlimit(rlim_cur: 0, rlim_max: 0)
         _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none)
-        let fileSize = raise(RLIMIT_FSIZE, to: rlim_t.max)  // RLIM_INFINITY
-        guard fileSize == rlim_t.max else {
-            throw .notPermitted("your file size limit (ulimit -f) is \(fileSize / 1024) KiB; jitexec needs it unlimited to write its store safely: run 'ulimit -f unlimited' and try again")
+        for need in neededLimits {
+            let now = raise(need.resource, to: need.wanted)
+            guard now >= need.least else {
+                let shown = now == rlim_t.max ? "unlimited" : "\(now / need.unit)"
+                throw .notPermitted(
+                    "your \(need.name) limit (ulimit -\(need.flag)) is \(shown); jitexec needs \(need.shownLeast): run 'ulimit -\(need.flag) \(need.fix)' and try again")
+            }
         }
-        let files = raise(RLIMIT_NOFILE, to: 1024)
-        guard files >= 64 else {
-            throw .notPermitted("your open-file limit (ulimit -n) is \(files); jitexec needs at least 64: run 'ulimit -n 1024' and try again")
+        for other in [__RLIMIT_NPROC, __RLIMIT_SIGPENDING, __RLIMIT_MEMLOCK, __RLIMIT_MSGQUEUE, __RLIMIT_LOCKS] {
+            _ = raise(other, to: rlim_t.max)
         }
     }
+
+    /// One limit jitexec raises and how much it must get.
+    private struct NeededLimit {
+        var resource: __rlimit_resource
+        var name: String
+        var flag: String
+        var wanted: rlim_t
+        var least: rlim_t
+        var unit: rlim_t
+        var shownLeast: String
+        var fix: String
+    }
+
+    private static let neededLimits: [NeededLimit] = [
+        NeededLimit(resource: RLIMIT_FSIZE, name: "file size", flag: "f", wanted: .max, least: .max, unit: 1024,
+                    shownLeast: "it unlimited to write its store safely", fix: "unlimited"),
+        NeededLimit(resource: RLIMIT_NOFILE, name: "open-file", flag: "n", wanted: 1024, least: 64, unit: 1,
+                    shownLeast: "at least 64", fix: "1024"),
+        NeededLimit(resource: RLIMIT_AS, name: "virtual memory", flag: "v", wanted: .max, least: .max, unit: 1024,
+                    shownLeast: "it unlimited (its helpers map more than a small limit allows)", fix: "unlimited"),
+        NeededLimit(resource: RLIMIT_DATA, name: "data size", flag: "d", wanted: .max, least: .max, unit: 1024,
+                    shownLeast: "it unlimited", fix: "unlimited"),
+        NeededLimit(resource: RLIMIT_CPU, name: "CPU time", flag: "t", wanted: .max, least: .max, unit: 1,
+                    shownLeast: "it unlimited (a run may wait for approval for hours)", fix: "unlimited"),
+        NeededLimit(resource: RLIMIT_STACK, name: "stack size", flag: "s", wanted: 8 << 20, least: 1 << 20, unit: 1024,
+                    shownLeast: "at least 1024 KiB", fix: "8192"),
+    ]
 
     /// Raises the soft limit of `resource` to at least `wanted` (the hard limit too where the process
     /// may, else up to the hard limit); returns the soft limit now in force.
@@ -56,17 +131,17 @@ public enum Privileges {
         return setrlimit(which, &raised) == 0 ? current.rlim_max : current.rlim_cur
     }
 
-    /// The invoking user: the real uid, which the caller cannot forge.
+    /// The invoking user: the caller's real uid, which they cannot forge.
     public static func invoker() throws(JitError) -> Account {
-        let uid = getuid()
-        guard let account = Accounts.byUID(uid) else { throw .unknownInvoker(uid: uid) }
+        let uid = caller.uid
+        guard let account = try Accounts.byUID(uid) else { throw .unknownInvoker(uid: uid) }
         return account
     }
 
     /// Opens a file named by the caller with the caller's own rights, so a setuid jitctl never
     /// reads for a user what the user could not read (e.g. `jitctl check /etc/shadow`).
     public static func readAsRealUser(_ path: String) throws(JitError) -> [UInt8] {
-        let ruid = getuid(), rgid = getgid(), euid = geteuid(), egid = getegid()
+        let ruid = caller.uid, rgid = caller.gid, euid = geteuid(), egid = getegid()
         let dropping = ruid != euid
         if dropping {
             guard setegid(rgid) == 0, seteuid(ruid) == 0 else {

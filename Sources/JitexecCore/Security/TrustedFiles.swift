@@ -5,7 +5,9 @@ import Glibc
 /// writable by all when it is root-owned and sticky (like /tmp). Symbolic links are refused as the
 /// final component; those on the way must be root-owned, and their targets are checked too.
 public enum TrustedFiles {
-    public enum Kind: Sendable { case file, directory }
+    /// `program`: an installed executable of ours; like `file`, except that more hard links are
+    /// fine (what matters is the path it is run by, see `Privileges.requireInstalledBinary`).
+    public enum Kind: Sendable { case file, program, directory }
 
     /// Checks `path`; returns its canonical path. Throws `JitError.untrusted` naming the first bad component.
     @discardableResult
@@ -83,9 +85,11 @@ public enum TrustedFiles {
 
     private static func requireRootOwnedEntry(_ path: String, st: stat, kind: Kind) throws(JitError) {
         switch kind {
-        case .file:
+        case .file, .program:
             guard (st.st_mode & S_IFMT) == S_IFREG else { throw .untrusted(path: path, problem: .notRegularFile) }
-            guard st.st_nlink == 1 else { throw .untrusted(path: path, problem: .hardLinked(count: UInt64(st.st_nlink))) }
+            guard kind == .program || st.st_nlink == 1 else {
+                throw .untrusted(path: path, problem: .hardLinked(count: UInt64(st.st_nlink)))
+            }
         case .directory:
             guard (st.st_mode & S_IFMT) == S_IFDIR else { throw .untrusted(path: path, problem: .notDirectory) }
         }

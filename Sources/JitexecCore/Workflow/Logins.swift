@@ -34,9 +34,10 @@ extension Workflow {
         return (request, false)
     }
 
-    /// A live login grant of `user` for `host`, if any (a login grant covers every login that
-    /// starts before it expires; logging in does not use it up).
-    static func liveLoginGrant(_ r: any StoreReader, user: String, host: String, now: Micros) throws -> Grant? {
-        try r.grants(user: user, liveAt: now).first { $0.scope == "login" && $0.host == host }
+    /// A live login grant of `user` for `host` approved under the `[[login]]` table `rule` (login#N),
+    /// if any. A login grant covers the logins that table gates (its services) and that start before
+    /// it expires; logging in does not use it up. A grant of another table opens nothing here.
+    static func liveLoginGrant(_ r: any StoreReader, user: String, host: String, rule: String, now: Micros) throws -> Grant? {
+        try r.grants(user: user, liveAt: now).first { $0.scope == "login" && $0.host == host && $0.rule == rule }
     }
 }

@@ -64,6 +64,7 @@ public enum Workflow {
         if let same = mine.first(where: {
             $0.kind == .command && $0.rule == ask.rule.name && $0.runAs == ask.runAs && $0.host == ask.host
                 && $0.scope == ask.scope.rawValue && $0.command == ask.command && $0.once == (ask.once || ask.rule.once)
+                && (ask.scope == .rule || $0.cwd == ask.cwd)
         }) {
             return (same, true)
         }
@@ -106,13 +107,21 @@ public enum Workflow {
         public var host: String
         public var rule: Rule
         public var command: [UserText]
+        /// The working directory of the run: a command-scope grant covers its argv only in the
+        /// directory the approvers were shown (relative arguments mean something else elsewhere).
+        public var cwd: UserText?
     }
 
-    /// The live grants covering a claim, the one ending first first (so longer ones are kept).
+    /// The live grants covering a claim, the one ending first first (so longer ones are kept). A
+    /// command-scope grant filed through a request covers the same argv in the request's directory
+    /// only; a break-glass grant (no request) is used at once where it was taken.
     public static func coveringGrants(_ r: any StoreReader, _ claim: Claim, now: Micros) throws -> [Grant] {
         try r.grants(user: claim.user, liveAt: now).filter { g in
-            g.runAs == claim.runAs && g.host == claim.host && g.rule == claim.rule.name
-                && (g.scope == GrantScope.rule.rawValue || g.command == claim.command)
+            guard g.runAs == claim.runAs && g.host == claim.host && g.rule == claim.rule.name else { return false }
+            if g.scope == GrantScope.rule.rawValue { return true }
+            guard g.command == claim.command else { return false }
+            guard let requestID = g.requestID else { return true }
+            return try r.request(id: requestID)?.cwd == claim.cwd
         }.sorted { $0.expiresAt < $1.expiresAt }
     }
 

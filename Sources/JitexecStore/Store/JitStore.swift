@@ -48,6 +48,10 @@ public protocol StoreWriter: StoreReader {
     ) throws -> Bool
     /// Appends to the hash chain after the current head, read in this same transaction.
     func appendAudit(_ event: AuditEvent) throws -> AuditRecord
+    /// Counts one record of `event` by `actor` that was not written (over a bound).
+    func addSuppressed(actor: String, event: String) throws
+    /// The count of suppressed records of `event` by `actor`, set back to zero.
+    func takeSuppressed(actor: String, event: String) throws -> Int64
 }
 
 /// The store behind jitexec and jitctl. Reader and writer objects are valid only inside the

@@ -61,4 +61,24 @@ extension SQLiteConnection {
         appendedRecord(record)
         return record
     }
+
+    func addSuppressed(actor: String, event: String) throws {
+        try requireWritable()
+        try db.run(
+            """
+            INSERT INTO suppressed (actor, event, count) VALUES (?, ?, 1)
+            ON CONFLICT (actor, event) DO UPDATE SET count = count + 1
+            """, [.text(actor), .text(event)])
+    }
+
+    func takeSuppressed(actor: String, event: String) throws -> Int64 {
+        try requireWritable()
+        let count = try query(
+            "SELECT count FROM suppressed WHERE actor = ? AND event = ?", [.text(actor), .text(event)]
+        ) { row in row.int64(0) }.first ?? 0
+        if count > 0 {
+            try db.run("DELETE FROM suppressed WHERE actor = ? AND event = ?", [.text(actor), .text(event)])
+        }
+        return count
+    }
 }

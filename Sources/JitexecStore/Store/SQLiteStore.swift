@@ -40,6 +40,10 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
     }
 
     public func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {
+        try TransactionSignals.holding { try readHolding(body) }
+    }
+
+    private func readHolding<T>(_ body: (any StoreReader) throws -> T) throws -> T {
         try lock.withLock {
             try storeErrors {
                 try connection.db.transaction(.deferred) {
@@ -58,7 +62,7 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
     }
 
     private func write<T>(synchronous: String, _ body: (any StoreWriter) throws -> T) throws -> T {
-        let (value, appended) = try lock.withLock { () throws -> (T, [AuditRecord]) in
+        let (value, appended) = try TransactionSignals.holding { try lock.withLock { () throws -> (T, [AuditRecord]) in
             try storeErrors { () throws -> (T, [AuditRecord]) in
                 try connection.db.execute("PRAGMA synchronous = \(synchronous)")
                 defer { if synchronous != "FULL" { try? connection.db.execute("PRAGMA synchronous = FULL") } }
@@ -66,7 +70,7 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
                     try connection.during(.writing) { (try body(connection), connection.appended) }
                 }
             }
-        }
+        } }
         // Committed: only now may the records leave the database.
         for record in appended { auditSink(record) }
         return value
