@@ -25,7 +25,9 @@ public enum CheckCommand {
             ctx.complain(error.description)
             return error.exitStatus
         }
-        let (policy, diagnostics) = PolicyLoader.load(sources, system: ctx.system)
+        // A non-admin sees command paths resolved as they themselves can see them.
+        let installed = try? ctx.loadPolicy()
+        let (policy, diagnostics) = PolicyLoader.load(sources, system: CallerView.forInvoker(ctx, policy: installed))
         for d in diagnostics { ctx.say(Escape.text(d.description)) }
         let errors = diagnostics.filter { $0.severity == .error }.count
         var warnings = diagnostics.count - errors

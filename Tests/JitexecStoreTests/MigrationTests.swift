@@ -35,7 +35,7 @@ import Darwin
             let db = try Database.open(path: path, busyTimeoutMillis: 5000)
             try Migrations.migrate(db, to: Migrations.latest - 1)
             #expect(try db.userVersion() == Migrations.latest - 1)
-            #expect(try !objectNames(db).contains("breakglass"))
+            #expect(try !objectNames(db).contains("suppressed"))
             let old = SQLiteConnection(db: db, host: "web1", clock: { clock.now })
             try db.transaction(.immediate) {
                 try old.during(.writing) {
@@ -50,7 +50,7 @@ import Darwin
 
         let store = try StoreFixture.open(path, clock: clock)
         #expect(try store.connection.db.userVersion() == Migrations.latest)
-        #expect(try objectNames(store.connection.db).contains("breakglass"))
+        #expect(try objectNames(store.connection.db).contains("suppressed"))
         try store.read { reader throws in
             #expect(try reader.request(id: request.id) == request)
             #expect(

@@ -12,14 +12,42 @@ public struct ControllingTerminal: Sendable {
     public var fd: Int32?
     public var name: String
 
-    /// Opens /dev/tty when the process has a controlling terminal.
+    /// Opens /dev/tty when the process has a controlling terminal. Its name (recorded as `tty`, given
+    /// to PAM) is that of the controlling terminal itself (`tty_nr` of /proc/self/stat), never of
+    /// whatever terminal the caller put on descriptors 0-2: a descriptor's name counts only when it is
+    /// the same device.
     public static func current() -> ControllingTerminal {
         let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else { return ControllingTerminal(fd: nil, name: "") }
-        for candidate in [Int32(0), 1, 2, fd] {
-            if isatty(candidate) == 1, let p = ttyname(candidate) { return ControllingTerminal(fd: fd, name: String(cString: p)) }
+        guard let device = controllingDevice() else { return ControllingTerminal(fd: fd, name: "") }
+        for candidate in [Int32(0), 1, 2] {
+            var st = stat()
+            guard isatty(candidate) == 1, fstat(candidate, &st) == 0, st.st_rdev == device,
+                let p = ttyname(candidate)
+            else { continue }
+            return ControllingTerminal(fd: fd, name: String(cString: p))
+        }
+        // None of 0-2 is it: a pseudo-terminal's name follows from its device number.
+        let major = (device >> 8) & 0xfff, minor = (device & 0xff) | ((device >> 12) & 0xfff00)
+        if (136...143).contains(major) {
+            let name = "/dev/pts/\((major - 136) * 256 + minor)"
+            var st = stat()
+            if stat(name, &st) == 0, st.st_rdev == device { return ControllingTerminal(fd: fd, name: name) }
         }
         return ControllingTerminal(fd: fd, name: "")
+    }
+
+    /// The device number of the controlling terminal (field 7 of /proc/self/stat), nil without one.
+    static func controllingDevice() -> UInt64? {
+        let fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0, let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = buffer[(close + 1)..<n].split(separator: UInt8(ascii: " "))
+        guard fields.count > 4, let value = Int64(String(decoding: fields[4], as: UTF8.self)), value > 0 else { return nil }
+        return UInt64(value)
     }
 }
 

@@ -57,8 +57,12 @@ enum BreakGlassCommand {
         ctx.complain(
             "*** BREAK-GLASS *** grant #\(grant.id): \(ctx.invoker.name) may run \(what) as \(target.name) on \(Escape.text(ctx.host)) "
                 + "until \(RFC3339.format(seconds: grant.expiresAt / 1_000_000)) (\(minutes)m)\(grant.usesLeft == 1 ? ", single use" : "")")
-        ctx.complain(
-            "you are on call (\(Escape.text(via))); this use is audited, approvers are notified, and an admin will review it ('jitctl review')")
+        let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
+        let told = (approvers.isEmpty
+            ? "rule '\(rule.name)' has no approver to tell"
+            : "the approvers of rule '\(rule.name)' (\(approvers.joined(separator: ", "))) are told on their terminals where logged in")
+            + (policy.notify?.events.contains(Notifications.breakGlassEvent) == true ? ", the [notify] command runs" : "")
+        ctx.complain("you are on call (\(Escape.text(via))); this use is audited, \(told), and an admin will review it ('jitctl review')")
         let claim = Workflow.Claim(
             user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command,
             cwd: RunCommand.currentDirectory())

@@ -11,7 +11,14 @@ public enum ExplainCommand {
                 throw JitError.usage("explain needs a command after '--'")
             }
             let policy = try ctx.loadPolicy()
+            let admin = ctx.invoker.uid == 0 || policy.isAdmin(ctx.invoker.subject)
             let subject = try user.map { u throws(JitError) in try Accounts.parseUserSpec(u) } ?? ctx.invoker
+            // Like sudo's -l -U: what another person may run is for admins to ask.
+            guard subject.uid == ctx.invoker.uid || admin else {
+                throw JitError.notPermitted("only admins may explain for another user (-U); run it without -U for yourself")
+            }
+            // A non-admin sees paths as they themselves can (no probing of root-only directories).
+            let view = CallerView.forInvoker(ctx, policy: policy)
             let runAs = try Accounts.parseUserSpec(target ?? "root")
             let host = host ?? ctx.host
             let args = Array(argv.dropFirst())
@@ -20,7 +27,7 @@ public enum ExplainCommand {
             ctx.say("host:     \(Escape.text(host))")
             ctx.say("command:  \(argv.map(\.escaped).joined(separator: " "))")
             let path: String
-            switch CommandResolver.resolve(nameText, securePath: policy.settings.securePath, system: ctx.system) {
+            switch CommandResolver.resolve(nameText, securePath: policy.settings.securePath, system: view) {
             case .found(let p):
                 path = p
             case .notFound:

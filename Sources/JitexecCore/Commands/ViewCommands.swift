@@ -45,9 +45,7 @@ public enum ViewCommands {
             let now = ctx.clock()
             try store.write { try Workflow.expireStale($0, now: now) }
             let (request, approvals) = try store.read { r in (try r.request(id: id), try r.approvals(requestID: id)) }
-            guard let request, visible(request, ctx.invoker, policy) else {
-                throw JitError.usage("there is no request #\(id) that you can see; run 'jitctl requests --all'")
-            }
+            guard let request, visible(request, ctx.invoker, policy) else { throw Workflow.noSuchRequest(id) }
             if json {
                 ctx.say(request.json(approvals: approvals).canonical)
                 return 0
@@ -113,8 +111,7 @@ public enum ViewCommands {
 
     /// Whether `viewer` may see `request`.
     static func visible(_ request: Request, _ viewer: Account, _ policy: Policy) -> Bool {
-        if Workflow.isAdmin(viewer, policy) || request.requester == viewer.name { return true }
-        return policy.rule(named: request.rule).map { Workflow.mayApprove(viewer, $0) } ?? false
+        Workflow.mayView(request, viewer, policy)
     }
 
     /// Whether `viewer` could approve or deny `request` now.

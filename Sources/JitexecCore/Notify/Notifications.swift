@@ -14,10 +14,12 @@ public enum Notifications {
     public static let failedEvent = "notify.failed"
     /// Always runs the runner: logged-in approvers are told on their terminals.
     public static let filedEvent = "request.filed"
+    /// Always runs the runner too: the break-glass banner promises the approvers are told.
+    public static let breakGlassEvent = "breakglass.used"
 
     /// Whether a committed record of `event` starts the runner, given the `[notify] events`.
     public static func startsRunner(event: String, configured: Set<String>) -> Bool {
-        event != failedEvent && (event == filedEvent || configured.contains(event))
+        event != failedEvent && (event == filedEvent || event == breakGlassEvent || configured.contains(event))
     }
 
     /// The live store's audit sink: the syslog copy, then the runner for the records that want one.

@@ -34,6 +34,9 @@ public enum NotifyRunner {
             }
             if record.event == Notifications.filedEvent {
                 ApproverTerminals.tell(approvers(of: record, policy: policy, ctx: ctx), message: NotifyText.terminal(record))
+            } else if record.event == Notifications.breakGlassEvent {
+                ApproverTerminals.tell(
+                    approvers(of: record, policy: policy, ctx: ctx), message: "\r\njitexec: \(NotifyText.plain(record))\r\n")
             }
             guard let notify = policy.notify, notify.events.contains(record.event) else { return 0 }
             guard let failure = runNotifier(notify, record: record) else { return 0 }

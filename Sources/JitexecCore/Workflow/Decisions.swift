@@ -12,12 +12,22 @@ extension Workflow {
         case granted(Grant)
     }
 
-    /// The pending request `id`, expired first when its TTL has passed.
-    static func pendingRequest(_ w: any StoreWriter, id: Int64, now: Micros) throws -> Request {
+    /// The line for a request that does not exist or that `actor` may not see: the same for both, so
+    /// ids cannot be probed for their status, rule or requester.
+    static func noSuchRequest(_ id: Int64) -> JitError {
+        .usage("there is no request #\(id) that you can see; run 'jitctl requests --all'")
+    }
+
+    /// Whether `viewer` may see `request`: its requester, an approver of its rule, or an admin.
+    public static func mayView(_ request: Request, _ viewer: Account, _ policy: Policy) -> Bool {
+        if isAdmin(viewer, policy) || request.requester == viewer.name { return true }
+        return policy.rule(named: request.rule).map { mayApprove(viewer, $0) } ?? false
+    }
+
+    /// The pending request `id` as `actor` may see it, expired first when its TTL has passed.
+    static func pendingRequest(_ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, now: Micros) throws -> Request {
         try expireStale(w, now: now)
-        guard let request = try w.request(id: id) else {
-            throw JitError.usage("there is no request #\(id); run 'jitctl requests --all'")
-        }
+        guard let request = try w.request(id: id), mayView(request, actor, policy) else { throw noSuchRequest(id) }
         guard request.status == .pending else {
             throw JitError.notPermitted("request #\(id) is already \(request.status.rawValue); nothing to do")
         }
@@ -40,7 +50,7 @@ extension Workflow {
         _ w: any StoreWriter, id: Int64, approver: Account, policy: Policy, comment: UserText?, maxSeconds: Int64?,
         now: Micros
     ) throws -> ApproveOutcome {
-        let request = try pendingRequest(w, id: id, now: now)
+        let request = try pendingRequest(w, id: id, actor: approver, policy: policy, now: now)
         let rule = try ruleOf(request, policy: policy)
         guard approver.name != request.requester else {
             throw JitError.notPermitted("you cannot approve your own request #\(id); ask one of its approvers")
@@ -93,7 +103,7 @@ extension Workflow {
     public static func deny(
         _ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, comment: UserText?, now: Micros
     ) throws {
-        let request = try pendingRequest(w, id: id, now: now)
+        let request = try pendingRequest(w, id: id, actor: actor, policy: policy, now: now)
         let rule = policy.rule(named: request.rule)
         let isApprover = rule.map { actor.subject.isIn($0.approvers) } ?? false
         guard (isApprover && actor.name != request.requester) || isAdmin(actor, policy) else {
@@ -105,7 +115,7 @@ extension Workflow {
 
     /// Withdraws a pending request: its requester or an admin.
     public static func cancel(_ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, now: Micros) throws {
-        let request = try pendingRequest(w, id: id, now: now)
+        let request = try pendingRequest(w, id: id, actor: actor, policy: policy, now: now)
         guard actor.name == request.requester || isAdmin(actor, policy) else {
             throw JitError.notPermitted("only the requester or an admin may cancel request #\(id)")
         }
@@ -128,13 +138,11 @@ extension Workflow {
     public static func revoke(
         _ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, comment: UserText?, now: Micros
     ) throws -> Grant {
-        guard let grant = try w.grant(id: id) else {
-            throw JitError.usage("there is no grant #\(id); run 'jitctl grants --all'")
-        }
+        // Who may not revoke a grant may not see it either: the same line as for no grant at all.
+        let missing = JitError.usage("there is no grant #\(id) that you can see; run 'jitctl grants --all'")
+        guard let grant = try w.grant(id: id) else { throw missing }
         let isApprover = policy.rule(named: grant.rule).map { actor.subject.isIn($0.approvers) } ?? false
-        guard actor.name == grant.user || isApprover || isAdmin(actor, policy) else {
-            throw JitError.notPermitted("only an admin, an approver of rule '\(grant.rule)' or \(grant.user) may revoke grant #\(id)")
-        }
+        guard actor.name == grant.user || isApprover || isAdmin(actor, policy) else { throw missing }
         guard try w.revokeGrant(id: id, by: actor.name, at: now) else {
             throw JitError.notPermitted("grant #\(id) is already revoked")
         }

@@ -10,11 +10,11 @@ extension Workflow {
         ticket: UserText?, tty: UserText?, requestedSeconds: Int64?, policy: Policy, now: Micros
     ) throws -> (Request, Bool) {
         try expireStale(w, now: now)
-        if let same = try w.requests(status: .pending, requester: user.name).first(where: {
-            $0.kind == .login && $0.host == host && $0.rule == ruleName
-        }) {
+        let mine = try w.requests(status: .pending, requester: user.name)
+        if let same = mine.first(where: { $0.kind == .login && $0.host == host && $0.rule == ruleName }) {
             return (same, true)
         }
+        try requireRoomForRequest(pending: mine.count)
         var request = Request(
             kind: .login, requester: user.name, requesterUID: user.uid, runAs: user.name, host: host, command: [],
             rule: ruleName, reason: reason, ticket: ticket, cwd: nil, tty: tty, scope: "login", once: false,

@@ -68,6 +68,7 @@ public enum Workflow {
         }) {
             return (same, true)
         }
+        try requireRoomForRequest(pending: mine.count)
         var request = Request(
             kind: .command, requester: ask.requester.name, requesterUID: ask.requester.uid, runAs: ask.runAs,
             host: ask.host, command: ask.command, rule: ask.rule.name, reason: ask.reason, ticket: ask.ticket,
@@ -88,6 +89,17 @@ public enum Workflow {
         if let s = request.requestedSeconds { fields["requested_seconds"] = .int(s) }
         _ = try w.appendAudit(AuditEvent(event: "request.filed", actor: request.requester, fields: fields))
         return (request, false)
+    }
+
+    /// Pending requests one person may have open at once: each new one starts the notifier and
+    /// writes to the approvers' terminals, so filing must not be unlimited.
+    public static let maxPendingPerUser = 10
+
+    static func requireRoomForRequest(pending: Int) throws {
+        guard pending < maxPendingPerUser else {
+            throw JitError.notPermitted(
+                "you already have \(pending) pending requests, the most one person may have open (\(maxPendingPerUser)); withdraw one with 'jitctl cancel ID' ('jitctl requests' lists them)")
+        }
     }
 
     /// Moves pending requests past their TTL to `expired` (audited `request.expired`).
