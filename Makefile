@@ -31,7 +31,7 @@ export JITEXEC_VERSION=$(VERSION)
 
 RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path $(SCRATCH)
 
-.PHONY: all build release install uninstall test unit-test integration-test check-root clean deps quickstart first-run bench fuzz test-asan test-tsan
+.PHONY: all build release install uninstall test test-deps unit-test integration-test check-root clean deps quickstart first-run bench fuzz test-asan test-tsan
 
 all: build
 
@@ -42,12 +42,28 @@ release:
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitexec
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitctl
 
-# Debian packages the build and the tests need (needs root and the network to Debian's mirrors).
+# Debian packages the build needs (needs root and the network to Debian's mirrors).
 DEBS := libpam0g-dev libsqlite3-dev sqlite3 pkg-config passwd login curl
+# And what the tests drive: pamtester and a real sshd + ssh client for login gating, pytest and
+# pexpect (ptys) for the integration harness.
+TEST_DEBS := $(DEBS) pamtester openssh-server openssh-client sshpass
 deps: check-root
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBS) >/dev/null
+	$(call install-debs,$(DEBS))
+
+# Installs only what is missing, so a developer who has everything runs `make test` without root.
+define install-debs
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  [ "$$(id -u)" = 0 ] || { echo "missing Debian packages: $$missing; run 'make test' as root once to install them"; exit 1; }; \
+	  echo "installing $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 	python3 -m pytest --version >/dev/null 2>&1 || python3 -m pip install -q pytest
 	python3 -c "import pexpect" 2>/dev/null || python3 -m pip install -q pexpect
+endef
+
+test-deps:
+	$(call install-debs,$(TEST_DEBS))
 
 # Install and show the first run against the installed policy and the embedded SQLite store.
 quickstart: deps install first-run
@@ -85,8 +101,11 @@ uninstall: check-root
 	rm -f $(BINDIR)/jitexec $(BINDIR)/jitctl $(SHAREDIR)/notify-webhook
 	@echo "kept $(CONFDIR), $(STATEDIR), $(PAMFILE) and $(PAMFILE)-login; remove them by hand if you mean it"
 
-# The whole suite: unit tests, then the integration tests against an installed setuid binary.
-test: unit-test integration-test
+# The whole suite: what the tests need (installed when missing), unit tests, then the integration
+# tests against an installed setuid binary.
+test: test-deps
+	$(MAKE) unit-test
+	$(MAKE) integration-test
 
 unit-test:
 	JITEXEC_WERROR=1 $(SWIFT) build --build-tests --scratch-path $(SCRATCH)
