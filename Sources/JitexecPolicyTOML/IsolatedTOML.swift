@@ -84,6 +84,12 @@ public enum IsolatedTOML {
             nanosleep(&pause, nil)
             waited += 1
         }
+        return outcome(waitStatus: status)
+    }
+
+    /// What a finished child's wait status says: a crash signal is a verdict on the text, any other
+    /// signal (killed by someone) is not.
+    static func outcome(waitStatus status: Int32) -> Probe {
         let low = status & 0x7f
         if low != 0 && low != 0x7f {
             return crashSignals.contains(low) ? .crashed(signal: low) : .failed("the parser check was killed (signal \(low))")

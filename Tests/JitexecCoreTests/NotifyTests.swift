@@ -18,6 +18,7 @@ import Testing
 
     @Test(arguments: [
         ("request.filed", Set<String>(), true),  // always: approver terminals
+        ("breakglass.used", Set<String>(), true),  // always: the banner says the approvers are told
         ("request.approved", Set<String>(), false),
         ("request.approved", Set(["request.approved"]), true),
         ("exec.start", Set(["request.filed"]), false),
