@@ -69,20 +69,24 @@ public enum LogCommand {
             + pad(Escape.text(r.event), 18) + " " + pad(Escape.text(r.actor), 12) + " " + details
     }
 
-    /// A field value for people: strings escaped (quoted when they contain spaces), argv joined.
+    /// A field value for people: strings escaped (quoted when they contain spaces); the words of
+    /// an array (argv) quoted as `Escape.word` does, so different argv never show alike.
     static func display(_ value: JSONValue) -> String {
         switch value {
         case .string(let s):
-            let e = Escape.text(s)
-            return e.contains(" ") || e.isEmpty ? "\"\(e.replacingQuotes)\"" : e
+            return quotedIfSpaced(Escape.text(s))
         case .array(let items):
-            return "[" + items.map(display).joined(separator: " ") + "]"
+            return "[" + items.map { UserText(json: $0)?.quoted ?? display($0) }.joined(separator: " ") + "]"
         case .object:
-            if let text = UserText(json: value) { return display(.string(text.escaped)) }
+            if let text = UserText(json: value) { return quotedIfSpaced(text.escaped) }
             return Escape.text(value.canonical)
         default:
             return value.canonical
         }
+    }
+
+    private static func quotedIfSpaced(_ escaped: String) -> String {
+        escaped.contains(" ") || escaped.isEmpty ? "\"\(escaped.replacingQuotes)\"" : escaped
     }
 
     static func pad(_ s: String, _ width: Int) -> String {

@@ -104,7 +104,7 @@ public enum ViewCommands {
                         "#\(g.id)", g.user, g.runAs, g.rule, g.scope, g.usesLeft.map(String.init) ?? "unlimited",
                         RFC3339.format(seconds: g.expiresAt / 1_000_000),
                         g.revokedAt != nil ? "revoked" : g.isLive(at: now) ? "live, " + remaining(g.expiresAt - now) + " left" : "ended",
-                        g.command.map { $0.map(\.escaped).joined(separator: " ") } ?? "(any command of the rule)",
+                        g.command.map { Escape.argv($0) } ?? "(any command of the rule)",
                     ]
                 }))
             return 0
@@ -126,7 +126,7 @@ public enum ViewCommands {
     }
 
     static func commandText(_ r: Request) -> String {
-        r.command.isEmpty ? "(any command of rule \(r.rule))" : r.command.map(\.escaped).joined(separator: " ")
+        r.command.isEmpty ? "(any command of rule \(r.rule))" : Escape.argv(r.command)
     }
 
     /// `1h05m`, `42s`.

@@ -52,7 +52,7 @@ enum OnCallCheck {
     /// The user names the on-call command prints (whitespace-separated), run as `nobody` with a
     /// timeout, no input and a minimal environment.
     static func runCommand(_ command: [String]) -> Result<Set<String>, Problem> {
-        let shown = command.map { Escape.text($0) }.joined(separator: " ")
+        let shown = Escape.argv(command)
         guard let nobody = TargetIdentity.lookup(name: commandUser) else {
             return .failure(Problem(message: "the on-call command was not run: there is no user '\(commandUser)' to run it as"))
         }
