@@ -108,6 +108,28 @@ import Testing
         #expect(v.canonical == #"{"a":"q\"\\\n\u0001/é","b":-3,"c":[null,true]}"#)
         #expect(try JSONValue.parse(v.canonical) == v)
     }
+
+    @Test func printableJSONEscapesWhatATerminalWouldHide() throws {
+        let v = JSONValue.object([
+            "k\u{202e}": .string("del\u{7f} c1\u{85}\u{9f} ls\u{2028} ps\u{2029} rlo\u{202e} zw\u{200b} tag\u{e0041} hf\u{3164}"),
+            "plain": .array([.string("q\"\\\n\u{01}/é \u{a0}"), .int(1)]),
+        ])
+        #expect(
+            v.printable
+                == #"{"k\u202e":"del\u007f c1\u0085\u009f ls\u2028 ps\u2029 rlo\u202e zw\u200b tag\udb40\udc41 hf\u3164","#
+                + #""plain":["q\"\\\n\u0001/é "# + "\u{a0}" + #"",1]}"#)
+        #expect(try JSONValue.parse(v.printable) == v)
+        for scalar in v.printable.unicodeScalars {
+            #expect(scalar.value >= 0x20 && scalar.value != 0x7f && !(0x80...0x9f).contains(scalar.value))
+            #expect(!scalar.properties.isDefaultIgnorableCodePoint && !scalar.properties.isBidiControl)
+        }
+    }
+
+    /// The audit chain hashes the canonical form: it must not change when the printed form does.
+    @Test func canonicalJSONKeepsTheseCharactersRaw() {
+        #expect(JSONValue.string("\u{7f}\u{85}\u{2028}\u{202e}").canonical == "\"\u{7f}\u{85}\u{2028}\u{202e}\"")
+        #expect(JSONValue.string("plain \u{1}").printable == JSONValue.string("plain \u{1}").canonical)
+    }
 }
 
 @Suite struct TimeTests {

@@ -42,7 +42,7 @@ public enum LogCommand {
                 filter.afterSeq = last
                 let records = try store.read { try $0.auditRecords(filter) }
                 for r in records {
-                    ctx.say(options.json ? r.json.canonical : row(r))
+                    ctx.say(options.json ? r.json.printable : row(r))
                     last = r.seq
                 }
                 if options.follow { usleep(500_000) }

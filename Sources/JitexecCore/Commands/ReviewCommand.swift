@@ -18,7 +18,7 @@ public enum ReviewCommand {
                 }
             }
             if json {
-                for (use, grant) in rows { ctx.say(use.json(grant: grant).canonical) }
+                for (use, grant) in rows { ctx.say(use.json(grant: grant).printable) }
                 return 0
             }
             if rows.isEmpty {

@@ -16,7 +16,7 @@ public enum ViewCommands {
                     .map { ($0, try r.approvals(requestID: $0.id)) }
             }
             if json {
-                for (req, approvals) in rows { ctx.say(req.json(approvals: approvals).canonical) }
+                for (req, approvals) in rows { ctx.say(req.json(approvals: approvals).printable) }
                 return 0
             }
             if rows.isEmpty {
@@ -49,7 +49,7 @@ public enum ViewCommands {
                 throw JitError.usage("there is no request #\(id) that you can see; run 'jitctl requests --all'")
             }
             if json {
-                ctx.say(request.json(approvals: approvals).canonical)
+                ctx.say(request.json(approvals: approvals).printable)
                 return 0
             }
             let rule = policy.rule(named: request.rule)
@@ -90,7 +90,7 @@ public enum ViewCommands {
                         || (policy.rule(named: g.rule).map { Workflow.mayApprove(ctx.invoker, $0) } ?? false)
                 }
             if json {
-                for g in grants { ctx.say(g.json.canonical) }
+                for g in grants { ctx.say(g.json.printable) }
                 return 0
             }
             if grants.isEmpty {
