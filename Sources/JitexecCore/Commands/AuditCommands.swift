@@ -51,9 +51,17 @@ public enum LogCommand {
         }
     }
 
-    /// `--since 90m` (that long ago) or an RFC 3339 time.
+    /// `--since 90m` (that long ago) or an RFC 3339 time. A span longer than `TimeSpan.longest`
+    /// or a time RFC3339 cannot hold is a usage error, never an overflow.
     static func parseSince(_ text: String, now: Micros) throws(JitError) -> Micros {
-        if let span = TimeSpan.parse(text) { return now - span.seconds * 1_000_000 }
+        switch TimeSpan.parsing(text) {
+        case .success(let span):
+            if let t = span.before(now) { return t }
+        case .failure(.tooLong):
+            throw .usage("--since takes a duration of at most \(TimeSpan.longest), or an RFC 3339 time like 2026-11-29T08:00:00Z")
+        case .failure(.malformed):
+            break
+        }
         if let t = RFC3339.parse(text) { return t }
         throw .usage("--since takes a duration like 90m or 1h30m, or an RFC 3339 time like 2026-11-29T08:00:00Z")
     }
