@@ -133,7 +133,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   ?=
 # Extra flags for fuzz-policy only (CI: -runs=N, see .ci/run).
 FUZZ_POLICY_FLAGS ?=
-FUZZERS := fuzz-policy fuzz-pattern fuzz-escape
+FUZZERS := fuzz-policy fuzz-pattern fuzz-escape fuzz-time
 fuzz:
 	mkdir -p Fuzz/crashes
 	for f in $(FUZZERS); do \

@@ -92,5 +92,8 @@ if env["JITEXEC_FUZZ"] == "1" {
         .executableTarget(
             name: "fuzz-escape", dependencies: ["FuzzDriver", "JitexecBase"], path: "Fuzz/fuzz-escape",
             swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
+        .executableTarget(
+            name: "fuzz-time", dependencies: ["FuzzDriver", "JitexecPolicy", "JitexecBase"], path: "Fuzz/fuzz-time",
+            swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
     ]
 }

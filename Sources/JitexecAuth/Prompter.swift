@@ -53,6 +53,16 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
     return true
 }
 
+/// `tcsetattr` that waits for pending output and is retried after a signal (both prompters
+/// turn echo off and back on with it).
+func setAttributes(_ fd: Int32, _ attributes: termios) -> Bool {
+    var copy = attributes
+    while tcsetattr(fd, TCSADRAIN, &copy) != 0 {
+        if errno != EINTR { return false }
+    }
+    return true
+}
+
 /// Writes `text` followed by a newline.
 func writeLine(_ fd: Int32, _ text: String) {
     writeAll(fd, Array(text.utf8) + [0x0a])

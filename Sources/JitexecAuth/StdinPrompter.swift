@@ -3,8 +3,10 @@ import Glibc
 #endif
 
 /// The prompter for `-S`: the prompt goes to standard error and the answer is one line of
-/// standard input, read without touching terminal settings and without consuming anything after
-/// the newline (the rest of stdin belongs to the command).
+/// standard input, read without consuming anything after the newline (the rest of stdin belongs
+/// to the command). When standard input is a terminal, a hidden prompt turns its echo off while
+/// it reads, like `sudo -S`, and always puts the previous settings back; Ctrl-C, Ctrl-\, Ctrl-Z,
+/// a hangup or SIGTERM meanwhile end the prompt with `.interrupted` (as `TerminalPrompter`).
 public final class StdinPrompter: Prompter {
     private let input: Int32
     private let output: Int32
@@ -15,16 +17,36 @@ public final class StdinPrompter: Prompter {
         self.output = output
     }
 
-    public func promptHidden(_ message: String) throws(AuthError) -> [UInt8] { try prompt(message) }
+    public func promptHidden(_ message: String) throws(AuthError) -> [UInt8] {
+        var saved = termios()
+        guard isatty(input) == 1, tcgetattr(input, &saved) == 0 else { return try prompt(message) }
+        return try promptWithoutEcho(message, saved: saved)
+    }
+
     public func promptVisible(_ message: String) throws(AuthError) -> [UInt8] { try prompt(message) }
     public func info(_ message: String) { writeLine(output, message) }
     public func error(_ message: String) { writeLine(output, message) }
 
+    /// `prompt` on a terminal with echo off. Signal handlers go in first and come out last, so a
+    /// signal can never stop or kill the process while echo is off.
+    private func promptWithoutEcho(_ message: String, saved: termios) throws(AuthError) -> [UInt8] {
+        let signals = PromptSignals.install()
+        defer { signals.restore() }
+        var quiet = saved
+        quiet.c_lflag &= ~tcflag_t(ECHO | ECHOE | ECHOK | ECHONL)
+        guard setAttributes(input, quiet) else { throw .noTerminal }
+        defer { _ = setAttributes(input, saved) }
+        defer { writeAll(output, [0x0a]) }  // the newline typed was not echoed; end the prompt line
+        return try prompt(message, pollMillis: 100) { PromptSignals.caught != 0 }
+    }
+
     /// A last line without a newline counts; end of file before any byte is `.interrupted`.
-    private func prompt(_ message: String) throws(AuthError) -> [UInt8] {
+    private func prompt(
+        _ message: String, pollMillis: Int32? = nil, stop: () -> Bool = { false }
+    ) throws(AuthError) -> [UInt8] {
         writeAll(output, Array(message.utf8))
         var answer: [UInt8] = []
-        switch readAnswerLine(input, into: &answer) {
+        switch readAnswerLine(input, into: &answer, pollMillis: pollMillis, stop: stop) {
         case .newline:
             return answer
         case .endOfFile where !answer.isEmpty:

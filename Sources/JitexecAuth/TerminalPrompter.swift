@@ -78,15 +78,6 @@ public final class TerminalPrompter: Prompter {
             throw .interrupted
         }
     }
-
-    /// `tcsetattr` that waits for pending output and is retried after a signal.
-    private func setAttributes(_ fd: Int32, _ attributes: termios) -> Bool {
-        var copy = attributes
-        while tcsetattr(fd, TCSADRAIN, &copy) != 0 {
-            if errno != EINTR { return false }
-        }
-        return true
-    }
 }
 
 /// The signal that interrupted the current terminal prompt, 0 while none has. Only a lock-free

@@ -16,26 +16,38 @@ public enum JSONValue: Hashable, Sendable {
         return out
     }
 
-    public func write(to out: inout String) {
+    /// What `--json` prints: the canonical text, except that every character a terminal or an
+    /// editor would hide, reorder or break a line on (DEL, C1 controls, U+2028, U+2029, bidi
+    /// controls, Default_Ignorable code points) is a `\uXXXX` escape (a surrogate pair above
+    /// U+FFFF). It parses back to the same value; the audit hash keeps using `canonical`.
+    public var printable: String {
+        var out = ""
+        write(to: &out, printable: true)
+        return out
+    }
+
+    public func write(to out: inout String) { write(to: &out, printable: false) }
+
+    private func write(to out: inout String, printable: Bool) {
         switch self {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
-        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .string(let s): JSONValue.writeString(s, to: &out, printable: printable)
         case .array(let a):
             out += "["
             for (n, v) in a.enumerated() {
                 if n > 0 { out += "," }
-                v.write(to: &out)
+                v.write(to: &out, printable: printable)
             }
             out += "]"
         case .object(let o):
             out += "{"
             for (n, key) in o.keys.sorted(by: JSONValue.keyOrder).enumerated() {
                 if n > 0 { out += "," }
-                JSONValue.writeString(key, to: &out)
+                JSONValue.writeString(key, to: &out, printable: printable)
                 out += ":"
-                o[key]!.write(to: &out)
+                o[key]!.write(to: &out, printable: printable)
             }
             out += "}"
         }
@@ -46,7 +58,7 @@ public enum JSONValue: Hashable, Sendable {
         a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
-    static func writeString(_ s: String, to out: inout String) {
+    static func writeString(_ s: String, to out: inout String, printable: Bool = false) {
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -58,15 +70,30 @@ public enum JSONValue: Hashable, Sendable {
             case "\u{08}": out += "\\b"
             case "\u{0C}": out += "\\f"
             default:
-                if scalar.value < 0x20 {
-                    let h = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                if scalar.value < 0x20 || (printable && isHidden(scalar)) {
+                    for unit in scalar.utf16 { out += "\\u" + hex4(unit) }
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
             }
         }
         out += "\""
+    }
+
+    /// Scalars `printable` escapes besides C0: DEL, C1 controls, the line and paragraph
+    /// separators (JavaScript line breaks), bidi controls and Default_Ignorable code points.
+    private static func isHidden(_ scalar: Unicode.Scalar) -> Bool {
+        let v = scalar.value
+        if v == 0x7f || (0x80...0x9f).contains(v) || v == 0x2028 || v == 0x2029 { return true }
+        if v < 0xa0 { return false }
+        let p = scalar.properties
+        return p.isBidiControl || p.isDefaultIgnorableCodePoint
+    }
+
+    /// Four lower-case hex digits.
+    private static func hex4(_ unit: UInt16) -> String {
+        let h = String(unit, radix: 16)
+        return String(repeating: "0", count: 4 - h.count) + h
     }
 
     public subscript(key: String) -> JSONValue? {

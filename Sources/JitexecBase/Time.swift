@@ -8,20 +8,27 @@ import Darwin
 public typealias Micros = Int64
 
 public enum RFC3339 {
-    /// `2026-11-29T02:40:01Z`
+    /// `2026-11-29T02:40:01Z`; `@SECONDS` for an instant whose year does not fit in an `int`
+    /// (gmtime fails; only a damaged record has one), never a wrong date.
     public static func format(seconds: Int64) -> String {
         var t = time_t(seconds)
         var tm = tm()
-        gmtime_r(&t, &tm)
+        guard gmtime_r(&t, &tm) != nil else { return "@\(seconds)" }
         return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))"
             + "T\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2))Z"
     }
 
-    /// `2026-11-29T02:40:01.123456Z`
+    /// `2026-11-29T02:40:01.123456Z` (floor to the second, then the microseconds; no arithmetic
+    /// that can overflow, whatever the instant).
     public static func format(micros: Micros) -> String {
-        let s = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
-        let frac = micros - s * 1_000_000
+        var s = micros / 1_000_000
+        var frac = micros % 1_000_000
+        if frac < 0 {
+            s -= 1
+            frac += 1_000_000
+        }
         var text = format(seconds: s)
+        guard text.hasSuffix("Z") else { return "@\(s).\(pad(Int(frac), 6))" }
         text.removeLast()
         return text + "." + pad(Int(frac), 6) + "Z"
     }
@@ -54,7 +61,8 @@ public enum RFC3339 {
                 i += 1
             }
             guard digits > 0 else { return nil }
-            for _ in digits..<6 where digits < 6 { micros *= 10 }
+            // More than six digits: the rest are dropped (a range 7..<6 would trap).
+            for _ in 0..<max(0, 6 - digits) { micros *= 10 }
         }
         var offset = 0
         guard i < b.count else { return nil }
@@ -76,8 +84,12 @@ public enum RFC3339 {
         tm.tm_hour = Int32(h)
         tm.tm_min = Int32(mi)
         tm.tm_sec = Int32(s)
-        let secs = Int64(timegm(&tm)) - Int64(offset)
-        return secs * 1_000_000 + Int64(micros)
+        // Four-digit years keep every step far inside 64 bits; checked all the same, so no input
+        // can ever trap here.
+        let (secs, o1) = Int64(timegm(&tm)).subtractingReportingOverflow(Int64(offset))
+        let (whole, o2) = secs.multipliedReportingOverflow(by: 1_000_000)
+        let (total, o3) = whole.addingReportingOverflow(Int64(micros))
+        return o1 || o2 || o3 ? nil : total
     }
 
     private static func pad(_ v: Int, _ width: Int) -> String {

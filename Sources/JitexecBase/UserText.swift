@@ -20,6 +20,8 @@ public struct UserText: Hashable, Sendable, Comparable, CustomStringConvertible 
     public var isEmpty: Bool { bytes.isEmpty }
     /// Safe to print on a terminal or in syslog: see `Escape.text`.
     public var escaped: String { Escape.text(bytes) }
+    /// One argv word for a person: bare or single-quoted, see `Escape.word`.
+    public var quoted: String { Escape.word(bytes) }
     public var description: String { escaped }
 
     /// A JSON string when the bytes are valid UTF-8; otherwise `{"hex": "..."}` so that no byte is lost.

@@ -3,12 +3,16 @@ import JitexecBase
 
 /// Runs a helper command (not the user's command) as an unprivileged identity, in its own session
 /// and process group, with no input, its standard output collected up to a limit, and a deadline:
-/// at the deadline the process group is killed and the run counts as timed out. Used for
-/// `[oncall] command` (TimedRun is its counterpart that feeds input and reads nothing).
+/// at the deadline the process group is killed and the run counts as timed out; a byte of output
+/// past the limit kills it too, and the run counts as over the limit (its output was not all
+/// read, so no part of it can be trusted). Used for `[oncall] command` (TimedRun is its
+/// counterpart that feeds input and reads nothing).
 public enum BoundedRun {
     public enum Outcome: Sendable, Equatable {
         case finished(status: ExitOutcome.Termination, output: [UInt8])
         case timedOut
+        /// The command wrote more than `outputLimit` bytes.
+        case outputOverLimit
     }
 
     public static func run(
@@ -58,21 +62,19 @@ public enum BoundedRun {
             }
             let left = deadline - monotonicNow()
             if left <= .zero {
-                kill(-pid, SIGKILL)  // the command and everything it started in its own process group
-                if exited == nil {
-                    var status: Int32 = 0
-                    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                }
+                stop(pid, reaped: exited != nil)
                 return .timedOut
             }
             if open {
                 var fd = pollfd(fd: pipeFDs[0], events: Int16(POLLIN), revents: 0)
-                let millis = min(100, max(1, Int32(left.components.seconds * 1000)
-                    + Int32(left.components.attoseconds / 1_000_000_000_000_000)))
-                guard poll(&fd, 1, millis) > 0 else { continue }
+                guard poll(&fd, 1, pollMillis(left)) > 0 else { continue }
                 let n = buffer.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
                 if n > 0 {
-                    output += buffer[0..<min(n, outputLimit - output.count)]  // the rest is drained
+                    guard n <= outputLimit - output.count else {
+                        stop(pid, reaped: exited != nil)
+                        return .outputOverLimit
+                    }
+                    output += buffer[0..<n]
                 } else if n == 0 || errno != EINTR {
                     open = false
                 }
@@ -81,5 +83,21 @@ public enum BoundedRun {
                 nanosleep(&pause, nil)
             }
         }
+    }
+
+    /// Kills the command and everything it started in its own process group, and reaps it.
+    private static func stop(_ pid: pid_t, reaped: Bool) {
+        kill(-pid, SIGKILL)
+        guard !reaped else { return }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+
+    /// How long one poll may wait: at most 100 ms, at least 1 ms, never more than is `left`
+    /// (counted in whole milliseconds without any conversion that could trap on a long deadline).
+    static func pollMillis(_ left: Duration) -> Int32 {
+        guard left < .milliseconds(100) else { return 100 }
+        let millis = left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000
+        return Int32(max(1, millis))
     }
 }

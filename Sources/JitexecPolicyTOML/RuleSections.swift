@@ -85,6 +85,17 @@ enum RuleSections {
         return (draft, r.diagnostics)
     }
 
+    /// Linux-PAM lowercases the service name given to pam_start (`sshd` for `SSHD`), so a
+    /// `services` entry with an upper-case letter would never match any login.
+    private static func requireLowerCase(_ service: Located<String>, _ r: inout SectionReader) {
+        let lower = String(decoding: service.value.utf8.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
+        guard lower != service.value else { return }
+        r.error(
+            service.location,
+            "'services': \(quoted(service.value)) has upper-case letters, but Linux-PAM lowercases service names "
+                + "and would never match it; write \(quoted(lower))")
+    }
+
     /// Reads one `[[login]]`; nil when a required part is missing or unreadable.
     static func login(_ section: Section) -> (LoginDraft?, [Diagnostic]) {
         var r = SectionReader(section)
@@ -92,6 +103,7 @@ enum RuleSections {
         let complete = r.require(["users", "approvers"], what: "[[login]]")
         let users = r.principals("users", nonEmpty: true)
         let services = r.strings("services", nonEmpty: true)
+        for service in services ?? [] { requireLowerCase(service, &r) }
         let approvers = r.principals("approvers", nonEmpty: true)
         let approvals = positiveCount(&r)
         let maxGrant = r.duration("max_grant")

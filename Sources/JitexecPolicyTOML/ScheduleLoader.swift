@@ -61,7 +61,8 @@ public enum ScheduleLoader {
         guard let value else { return nil }
         if let text = value.string { return RFC3339.parse(text) }
         if let stamp = value.dateTime, stamp.offset != nil, let date = stamp.fDate {
-            return Micros((date.timeIntervalSince1970 * 1_000_000).rounded())
+            // Micros(exactly:) is nil (not a trap) for a value outside 64 bits or not finite.
+            return Micros(exactly: (date.timeIntervalSince1970 * 1_000_000).rounded())
         }
         return nil
     }

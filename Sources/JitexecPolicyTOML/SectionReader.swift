@@ -71,8 +71,15 @@ struct SectionReader {
     /// A duration string; `positive` rejects `0`.
     mutating func duration(_ key: String, positive: Bool = true) -> Located<TimeSpan>? {
         guard let text = string(key) else { return nil }
-        guard let span = TimeSpan.parse(text.value) else {
+        let span: TimeSpan
+        switch TimeSpan.parsing(text.value) {
+        case .success(let parsed):
+            span = parsed
+        case .failure(.malformed):
             error(text.location, "'\(key)': \(quoted(text.value)) is not a duration (use e.g. 90s, 15m, 1h30m)")
+            return nil
+        case .failure(.tooLong):
+            error(text.location, "'\(key)': \(quoted(text.value)) is longer than the longest duration, \(TimeSpan.longest)")
             return nil
         }
         if positive && span.seconds <= 0 {

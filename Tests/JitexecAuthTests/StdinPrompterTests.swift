@@ -129,3 +129,107 @@ import Glibc
         #expect(error.exitStatus == 1)
     }
 }
+
+/// `-S` when standard input is a terminal: the password is read with echo off, like `sudo -S`.
+/// Serialized: a prompt changes process-wide signal dispositions while it waits.
+@Suite(.serialized) struct StdinPrompterOnATerminalTests {
+    /// A `-S` prompt on its own thread, reading the slave side of `pty` as its standard input
+    /// and writing its prompt to a pipe (standard error).
+    final class RunningPrompt: Sendable {
+        let thread: TestThread
+        let outcome = Slot<Result<[UInt8], AuthError>>()
+        let output = makePipe()
+
+        init(_ pty: PseudoTerminal, hidden: Bool = true) {
+            let path = pty.slavePath
+            let outcome = self.outcome
+            let write = output.write
+            thread = TestThread {
+                let input = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC)
+                defer { close(input) }
+                let prompter = StdinPrompter(input: input, output: write)
+                outcome.value = Result { () throws(AuthError) -> [UInt8] in
+                    hidden ? try prompter.promptHidden("Password: ") : try prompter.promptVisible("Name: ")
+                }
+            }
+        }
+
+        /// Waits for the prompt to end; returns its outcome and what it wrote to standard error.
+        func finish() -> (Result<[UInt8], AuthError>?, String) {
+            thread.join()
+            close(output.write)
+            let shown = String(decoding: readAll(output.read, limit: 4096) ?? [], as: UTF8.self)
+            close(output.read)
+            return (outcome.value, shown)
+        }
+    }
+
+    @Test func hiddenPromptTurnsEchoOffWhileReadingAndRestoresIt() {
+        let pty = PseudoTerminal()
+        defer { pty.close() }
+        let check = pty.openSlave()
+        defer { close(check) }
+        var before = termios()
+        tcgetattr(check, &before)
+
+        let prompt = RunningPrompt(pty)
+        #expect(waitUntil { echoIsOn(check) == false }, "echo is off while the prompt waits")
+        pty.type("hunter2\nrest\n")
+        let (result, shown) = prompt.finish()
+
+        #expect(result == .success(Array("hunter2".utf8)))
+        #expect(shown == "Password: \n", "the prompt line is ended, since the newline was not echoed")
+        #expect(!pty.drain().contains("hunter2"), "the password was not echoed")
+        var after = termios()
+        tcgetattr(check, &after)
+        #expect(after.c_lflag == before.c_lflag)
+        #expect(echoIsOn(check) == true)
+        var rest: [UInt8] = []
+        #expect(readAnswerLine(check, into: &rest) == .newline)
+        #expect(rest == Array("rest".utf8), "what follows the password stays for the command")
+    }
+
+    @Test func visiblePromptKeepsEcho() {
+        let pty = PseudoTerminal()
+        defer { pty.close() }
+        let check = pty.openSlave()
+        defer { close(check) }
+        let prompt = RunningPrompt(pty, hidden: false)
+        usleep(100_000)
+        #expect(echoIsOn(check) == true)
+        pty.type("alice\n")
+        #expect(prompt.finish().0 == .success(Array("alice".utf8)))
+        #expect(pty.drain().contains("alice"))
+    }
+
+    @Test(arguments: [SIGINT, SIGTERM, SIGTSTP])
+    func signalInterruptsAndEchoComesBack(signal: Int32) {
+        let pty = PseudoTerminal()
+        defer { pty.close() }
+        let check = pty.openSlave()
+        defer { close(check) }
+        let prompt = RunningPrompt(pty)
+        #expect(waitUntil { echoIsOn(check) == false })
+        pthread_kill(prompt.thread.id, signal)
+        #expect(prompt.finish().0 == .failure(.interrupted))
+        #expect(echoIsOn(check) == true)
+    }
+
+    @Test func endOfFileAndOverlongAnswersRestoreEcho() {
+        let pty = PseudoTerminal()
+        defer { pty.close() }
+        let check = pty.openSlave()
+        defer { close(check) }
+        let eof = RunningPrompt(pty)
+        #expect(waitUntil { echoIsOn(check) == false })
+        pty.type("\u{04}")
+        #expect(eof.finish().0 == .failure(.interrupted))
+        #expect(echoIsOn(check) == true)
+
+        let long = RunningPrompt(pty)
+        #expect(waitUntil { echoIsOn(check) == false })
+        pty.type(String(repeating: "q", count: maxAnswerBytes + 1) + "\n")
+        #expect(long.finish().0 == .failure(.passwordTooLong))
+        #expect(echoIsOn(check) == true)
+    }
+}

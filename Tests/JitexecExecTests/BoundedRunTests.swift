@@ -27,9 +27,16 @@ struct BoundedRunTests {
         #expect(monotonicNow() - started < .seconds(5))
     }
 
-    @Test func outputIsCappedAtTheLimit() throws {
-        #expect(try sh("printf '%0100000d' 0", limit: 10) == .finished(
+    @Test func outputUpToTheLimitIsKept() throws {
+        #expect(try sh("printf '%010d' 0", limit: 10) == .finished(
             status: .exited(0), output: Array(repeating: UInt8(ascii: "0"), count: 10)))
+    }
+
+    @Test func outputOverTheLimitIsNotUsedAndTheCommandIsKilled() throws {
+        #expect(try sh("printf '%011d' 0", limit: 10) == .outputOverLimit)
+        let started = monotonicNow()
+        #expect(try sh("printf '%0100000d' 0; exec sleep 30") == .outputOverLimit)
+        #expect(monotonicNow() - started < .seconds(5))
     }
 
     @Test func missingCommandIsAnError() {
@@ -38,5 +45,16 @@ struct BoundedRunTests {
                 path: "/nonexistent/who-is-oncall", argv: ["x"], environment: [], identity: Fixture.nobody,
                 timeout: .seconds(1))
         }
+    }
+}
+
+/// The poll interval of a bounded run, for deadlines of any length (no root needed).
+@Suite struct BoundedRunPollTests {
+    @Test(arguments: [
+        (Duration.milliseconds(1), Int32(1)), (.microseconds(10), 1), (.milliseconds(42), 42), (.milliseconds(100), 100),
+        (.seconds(3_000_000), 100), (.seconds(Int64.max / 2), 100),
+    ])
+    func pollWaitIsAtMost100MillisecondsForAnyDeadline(left: Duration, millis: Int32) {
+        #expect(BoundedRun.pollMillis(left) == millis)
     }
 }

@@ -354,6 +354,19 @@ struct Expected: Sendable, CustomTestStringConvertible {
             approvers = ["bob"]
             max_grant = "eight hours"
             """),
+        Expected("login service with upper-case letters", "p.toml:4: error:", "Linux-PAM lowercases service names", """
+            [[login]]
+            users = ["%contractors"]
+            services = ["sshd",
+                        "SSHD"]
+            approvers = ["bob"]
+            """),
+        Expected("duration longer than 100 years", "p.toml:4: error:", "'max_grant': \"99999999999999s\" is longer than the longest duration, 36500d", """
+            [[login]]
+            users = ["%contractors"]
+            approvers = ["bob"]
+            max_grant = "99999999999999s"
+            """),
         Expected("rule written as a single table", "p.toml:1: error:", "'rule' must be an array of tables: write [[rule]]", """
             [rule]
             name = "r"

@@ -1,3 +1,5 @@
+import FoundationEssentials
+import JitexecBase
 import Testing
 @testable import JitexecPolicy
 @testable import JitexecPolicyTOML
@@ -37,5 +39,37 @@ import Testing
     @Test func ordersBySeconds() {
         #expect(TimeSpan.parse("59m")! < TimeSpan.parse("1h")!)
         #expect(!(TimeSpan.parse("2h")! < TimeSpan.parse("1h59m")!))
+    }
+}
+
+/// No span can make an instant overflow: the longest one is 100 years, anything longer is refused.
+@Suite struct TimeSpanBoundsTests {
+    @Test func theLongestSpanIsAcceptedAndNothingLonger() {
+        #expect(TimeSpan.parse("36500d") == TimeSpan.longest)
+        #expect(TimeSpan.parsing("36500d1s") == .failure(.tooLong))
+        #expect(TimeSpan.parsing("99999999999999s") == .failure(.tooLong))
+        #expect(TimeSpan.parsing("99999999999999999999s") == .failure(.tooLong))
+        #expect(TimeSpan.parsing("9223372036854775807m") == .failure(.tooLong))
+        #expect(TimeSpan.parsing("106751991167300d23h59m59s") == .failure(.tooLong))
+        #expect(TimeSpan.parsing("1x") == .failure(.malformed))
+    }
+
+    @Test func instantsAroundASpanAreCheckedForOverflow() {
+        let now: Micros = 1_795_919_401_000_000
+        #expect(TimeSpan.parse("90m")!.before(now) == now - 5_400_000_000)
+        #expect(TimeSpan.parse("90m")!.after(now) == now + 5_400_000_000)
+        #expect(TimeSpan.longest.before(now) != nil && TimeSpan.longest.after(now) != nil)
+        #expect(TimeSpan(seconds: 99_999_999_999_999).before(now) == nil)
+        #expect(TimeSpan(seconds: 1).after(Int64.max) == nil)
+        #expect(TimeSpan(seconds: 1).before(Int64.min) == nil)
+    }
+
+    @Test func aCompiledPolicyCannotCarryALongerSpan() throws {
+        let ok = try JSONDecoder().decode(TimeSpan.self, from: Data(#"{"seconds":3600}"#.utf8))
+        #expect(ok == TimeSpan(seconds: 3600))
+        #expect(String(decoding: try JSONEncoder().encode(ok), as: UTF8.self) == #"{"seconds":3600}"#)
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(TimeSpan.self, from: Data(#"{"seconds":9223372036854775807}"#.utf8))
+        }
     }
 }

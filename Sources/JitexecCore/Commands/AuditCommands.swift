@@ -42,7 +42,7 @@ public enum LogCommand {
                 filter.afterSeq = last
                 let records = try store.read { try $0.auditRecords(filter) }
                 for r in records {
-                    ctx.say(options.json ? r.json.canonical : row(r))
+                    ctx.say(options.json ? r.json.printable : row(r))
                     last = r.seq
                 }
                 if options.follow { usleep(500_000) }
@@ -51,9 +51,17 @@ public enum LogCommand {
         }
     }
 
-    /// `--since 90m` (that long ago) or an RFC 3339 time.
+    /// `--since 90m` (that long ago) or an RFC 3339 time. A span longer than `TimeSpan.longest`
+    /// or a time RFC3339 cannot hold is a usage error, never an overflow.
     static func parseSince(_ text: String, now: Micros) throws(JitError) -> Micros {
-        if let span = TimeSpan.parse(text) { return now - span.seconds * 1_000_000 }
+        switch TimeSpan.parsing(text) {
+        case .success(let span):
+            if let t = span.before(now) { return t }
+        case .failure(.tooLong):
+            throw .usage("--since takes a duration of at most \(TimeSpan.longest), or an RFC 3339 time like 2026-11-29T08:00:00Z")
+        case .failure(.malformed):
+            break
+        }
         if let t = RFC3339.parse(text) { return t }
         throw .usage("--since takes a duration like 90m or 1h30m, or an RFC 3339 time like 2026-11-29T08:00:00Z")
     }
@@ -69,20 +77,24 @@ public enum LogCommand {
             + pad(Escape.text(r.event), 18) + " " + pad(Escape.text(r.actor), 12) + " " + details
     }
 
-    /// A field value for people: strings escaped (quoted when they contain spaces), argv joined.
+    /// A field value for people: strings escaped (quoted when they contain spaces); the words of
+    /// an array (argv) quoted as `Escape.word` does, so different argv never show alike.
     static func display(_ value: JSONValue) -> String {
         switch value {
         case .string(let s):
-            let e = Escape.text(s)
-            return e.contains(" ") || e.isEmpty ? "\"\(e.replacingQuotes)\"" : e
+            return quotedIfSpaced(Escape.text(s))
         case .array(let items):
-            return "[" + items.map(display).joined(separator: " ") + "]"
+            return "[" + items.map { UserText(json: $0)?.quoted ?? display($0) }.joined(separator: " ") + "]"
         case .object:
-            if let text = UserText(json: value) { return display(.string(text.escaped)) }
+            if let text = UserText(json: value) { return quotedIfSpaced(text.escaped) }
             return Escape.text(value.canonical)
         default:
             return value.canonical
         }
+    }
+
+    private static func quotedIfSpaced(_ escaped: String) -> String {
+        escaped.contains(" ") || escaped.isEmpty ? "\"\(escaped.replacingQuotes)\"" : escaped
     }
 
     static func pad(_ s: String, _ width: Int) -> String {

@@ -53,7 +53,7 @@ enum BreakGlassCommand {
             tty: terminal.name.isEmpty ? nil : UserText(terminal.name), requestedSeconds: requested, via: via)
         let grant = try ctx.storeWrite(store) { w in try Workflow.breakGlass(w, ask, policy: policy, now: now) }
         let minutes = (grant.expiresAt - grant.notBefore) / 60_000_000
-        let what = grant.command.map { $0.map(\.escaped).joined(separator: " ") } ?? "any command of rule '\(rule.name)'"
+        let what = grant.command.map { Escape.argv($0) } ?? "any command of rule '\(rule.name)'"
         ctx.complain(
             "*** BREAK-GLASS *** grant #\(grant.id): \(ctx.invoker.name) may run \(what) as \(target.name) on \(Escape.text(ctx.host)) "
                 + "until \(RFC3339.format(seconds: grant.expiresAt / 1_000_000)) (\(minutes)m)\(grant.usesLeft == 1 ? ", single use" : "")")

@@ -25,7 +25,7 @@ public enum ExplainCommand {
             ctx.say("user:     \(subject.name) (groups: \(subject.groups.joined(separator: ", ")))")
             ctx.say("run as:   \(runAs.name)")
             ctx.say("host:     \(Escape.text(host))")
-            ctx.say("command:  \(argv.map(\.escaped).joined(separator: " "))")
+            ctx.say("command:  \(Escape.argv(argv))")
             let path: String
             switch CommandResolver.resolve(nameText, securePath: policy.settings.securePath, system: view) {
             case .found(let p):

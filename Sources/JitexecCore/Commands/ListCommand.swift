@@ -18,7 +18,7 @@ enum ListCommand {
                 subject: me.subject, target: target.name, host: ctx.host, path: path, args: argv, system: ctx.system)
             switch decision {
             case .deny(let rule):
-                ctx.say("deny: \(command.map(\.escaped).joined(separator: " ")) as \(target.name)"
+                ctx.say("deny: \(Escape.argv(command)) as \(target.name)"
                     + (rule.map { " (rule '\($0.name)')" } ?? " (no rule allows it)"))
                 return 1
             case .allow(let rule):
@@ -57,7 +57,7 @@ enum ListCommand {
         ctx.say("live grants:")
         if grants.isEmpty { ctx.say("  none") }
         for g in grants {
-            let what = g.command.map { $0.map(\.escaped).joined(separator: " ") } ?? "any command of rule \(g.rule)"
+            let what = g.command.map { Escape.argv($0) } ?? "any command of rule \(g.rule)"
             ctx.say("  #\(g.id) \(what) as \(g.runAs), until \(RFC3339.format(seconds: g.expiresAt / 1_000_000))"
                 + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
         }

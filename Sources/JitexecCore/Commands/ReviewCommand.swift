@@ -18,7 +18,7 @@ public enum ReviewCommand {
                 }
             }
             if json {
-                for (use, grant) in rows { ctx.say(use.json(grant: grant).canonical) }
+                for (use, grant) in rows { ctx.say(use.json(grant: grant).printable) }
                 return 0
             }
             if rows.isEmpty {
@@ -33,7 +33,7 @@ public enum ReviewCommand {
                         RFC3339.format(seconds: grant.expiresAt / 1_000_000),
                         use.verdict.map { "\($0.rawValue) by \(use.reviewedBy ?? "?")" + (use.comment.map { ": \($0.escaped)" } ?? "") }
                             ?? "waiting",
-                        grant.command.map { $0.map(\.escaped).joined(separator: " ") } ?? "(any command of the rule)",
+                        grant.command.map { Escape.argv($0) } ?? "(any command of the rule)",
                         ViewCommands.clip(use.reason.escaped, 60),
                     ]
                 }))

@@ -16,7 +16,7 @@ public enum ViewCommands {
                     .map { ($0, try r.approvals(requestID: $0.id)) }
             }
             if json {
-                for (req, approvals) in rows { ctx.say(req.json(approvals: approvals).canonical) }
+                for (req, approvals) in rows { ctx.say(req.json(approvals: approvals).printable) }
                 return 0
             }
             if rows.isEmpty {
@@ -47,7 +47,7 @@ public enum ViewCommands {
             let (request, approvals) = try store.read { r in (try r.request(id: id), try r.approvals(requestID: id)) }
             guard let request, visible(request, ctx.invoker, policy) else { throw Workflow.noSuchRequest(id) }
             if json {
-                ctx.say(request.json(approvals: approvals).canonical)
+                ctx.say(request.json(approvals: approvals).printable)
                 return 0
             }
             let rule = policy.rule(named: request.rule)
@@ -88,7 +88,7 @@ public enum ViewCommands {
                         || (policy.rule(named: g.rule).map { Workflow.mayApprove(ctx.invoker, $0) } ?? false)
                 }
             if json {
-                for g in grants { ctx.say(g.json.canonical) }
+                for g in grants { ctx.say(g.json.printable) }
                 return 0
             }
             if grants.isEmpty {
@@ -102,7 +102,7 @@ public enum ViewCommands {
                         "#\(g.id)", g.user, g.runAs, g.rule, g.scope, g.usesLeft.map(String.init) ?? "unlimited",
                         RFC3339.format(seconds: g.expiresAt / 1_000_000),
                         g.revokedAt != nil ? "revoked" : g.isLive(at: now) ? "live, " + remaining(g.expiresAt - now) + " left" : "ended",
-                        g.command.map { $0.map(\.escaped).joined(separator: " ") } ?? "(any command of the rule)",
+                        g.command.map { Escape.argv($0) } ?? "(any command of the rule)",
                     ]
                 }))
             return 0
@@ -123,7 +123,7 @@ public enum ViewCommands {
     }
 
     static func commandText(_ r: Request) -> String {
-        r.command.isEmpty ? "(any command of rule \(r.rule))" : r.command.map(\.escaped).joined(separator: " ")
+        r.command.isEmpty ? "(any command of rule \(r.rule))" : Escape.argv(r.command)
     }
 
     /// `1h05m`, `42s`.

@@ -87,15 +87,12 @@ public enum NotifyText {
         return nil
     }
 
-    /// argv as one escaped line: words with spaces (or nothing) in single quotes, shortened.
+    /// argv as one escaped line, each word quoted as `Escape.word` does, shortened.
     static func command(_ record: AuditRecord) -> String {
         guard case .array(let words)? = record.fields["command"], !words.isEmpty else {
             return "any command of the rule"
         }
-        let shown = words.map { word -> String in
-            let escaped = UserText(json: word)?.escaped ?? Escape.text(word.canonical)
-            return escaped.isEmpty || escaped.contains(" ") || escaped.contains("'") ? "'\(escaped)'" : escaped
-        }
+        let shown = words.map { word in UserText(json: word)?.quoted ?? Escape.word(word.canonical) }
         return shorten(shown.joined(separator: " "), maxCommand)
     }
 
