@@ -124,8 +124,11 @@ def test_explain_allow_deny_and_no_rule(inst):
     assert "decision: deny (no rule" in r.stdout and r.returncode == 1    # path alone = no arguments
     r = inst.run([inst.jitctl, "explain", "--", "bash", "-c", "id"], user="jit-dev1")
     assert "decision: deny (rule 'no-shells')" in r.stdout and r.returncode == 1
-    r = inst.run([inst.jitctl, "explain", "-U", "jit-out", "--", "/usr/bin/true"], user="jit-dev1")
+    # -U is for admins (root here); a non-admin asking about someone else is refused in one line.
+    r = inst.run([inst.jitctl, "explain", "-U", "jit-out", "--", "/usr/bin/true"])
     assert "user:     jit-out" in r.stdout and "decision: deny (no rule" in r.stdout
+    r = inst.run([inst.jitctl, "explain", "-U", "jit-out", "--", "/usr/bin/true"], user="jit-dev1")
+    assert r.returncode == 1 and r.stdout == "" and "only admins may explain for another user" in r.stderr
     r = inst.run([inst.jitctl, "explain", "--", "no-such-command-zz"], user="jit-dev1")
     assert "not found in secure_path" in r.stdout and r.returncode == 1
 

@@ -25,7 +25,7 @@ wait_timeout = "2m"
 env_keep = ["TERM", "LANG", "LC_*", "TZ", "COLORTERM"]
 admins = ["%jit-admins"]
 
-# The requester is also in the approvers group.
+# The requester is also in the approvers group (rule scope, so it can be requested ahead of time).
 [[rule]]
 name = "lead-self"
 users = ["jit-lead1"]
@@ -34,6 +34,7 @@ action = "approve"
 approvers = ["%jit-sre-leads"]
 approvals = 1
 reason = "optional"
+scope = "rule"
 
 # Any command of the rule under one grant.
 [[rule]]

@@ -15,7 +15,7 @@ extension Workflow {
     /// The line for a request that does not exist or that `actor` may not see: the same for both, so
     /// ids cannot be probed for their status, rule or requester.
     static func noSuchRequest(_ id: Int64) -> JitError {
-        .usage("there is no request #\(id) that you can see; run 'jitctl requests --all'")
+        .notPermitted("there is no request #\(id) that you can see; run 'jitctl requests --all'")
     }
 
     /// Whether `viewer` may see `request`: its requester, an approver of its rule, or an admin.
@@ -139,7 +139,7 @@ extension Workflow {
         _ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, comment: UserText?, now: Micros
     ) throws -> Grant {
         // Who may not revoke a grant may not see it either: the same line as for no grant at all.
-        let missing = JitError.usage("there is no grant #\(id) that you can see; run 'jitctl grants --all'")
+        let missing = JitError.notPermitted("there is no grant #\(id) that you can see; run 'jitctl grants --all'")
         guard let grant = try w.grant(id: id) else { throw missing }
         let isApprover = policy.rule(named: grant.rule).map { actor.subject.isIn($0.approvers) } ?? false
         guard actor.name == grant.user || isApprover || isAdmin(actor, policy) else { throw missing }
