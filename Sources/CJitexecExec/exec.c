@@ -173,9 +173,19 @@ static jx_step drop_privileges(const jx_child_spec *spec) {
     return JX_STEP_NONE;
 }
 
+/* The job-control stops the caller's terminal can send. Until execve the child ignores them: a
+ * Ctrl-Z landing before the child has its own session would stop it unseen (the shell watches only
+ * jitexec), leaving jitexec waiting for a child that never goes on. */
+static const int job_stops[] = {SIGTSTP, SIGTTIN, SIGTTOU};
+
+static void set_job_stops(void (*handler)(int)) {
+    for (size_t i = 0; i < sizeof job_stops / sizeof job_stops[0]; i++) (void)signal(job_stops[i], handler);
+}
+
 /* The child, from fork() to execve(). Never returns. */
 __attribute__((noreturn)) static void run_child(const jx_child_spec *spec, int report) {
     if (reset_signals() != 0) fail(report, JX_STEP_SIGNALS, errno);
+    set_job_stops(SIG_IGN);
 
     /* Keep the report pipe and the sources of 0/1/2 out of the way of the dup2()s below. */
     if (report < 3) {
@@ -217,6 +227,7 @@ __attribute__((noreturn)) static void run_child(const jx_child_spec *spec, int r
 
     if (spec->cwd != NULL && chdir(spec->cwd) != 0) fail(report, JX_STEP_CHDIR, errno);
 
+    set_job_stops(SIG_DFL); /* the command starts with default dispositions, as reset_signals left */
     execve(spec->path, spec->argv, spec->envp);
     fail(report, JX_STEP_EXEC, errno);
 }

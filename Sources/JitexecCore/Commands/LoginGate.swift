@@ -53,7 +53,11 @@ enum LoginGate {
             if let rhost = env["PAM_RHOST"] { fields["rhost"] = UserText(rhost).jsonValue }
             if let tty = env["PAM_TTY"] { fields["tty"] = UserText(tty).jsonValue }
             // Best effort for a login that passes: the store may be what is broken.
-            try? RunCommand.audit(ctx, passes ? "login.allowed" : "login.denied", fields)
+            if let store = try? ctx.store() {
+                _ = try? ctx.storeWrite(store) { w in
+                    try w.appendAudit(AuditEvent(event: passes ? "login.allowed" : "login.denied", actor: user.name, fields: fields))
+                }
+            }
             if passes { return 0 }
             say("jitexec: login of \(shownUser) refused: the jitexec policy cannot be read (\(error.description)); ask an administrator to run 'jitctl check'")
             return 1

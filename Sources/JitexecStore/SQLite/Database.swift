@@ -19,7 +19,9 @@ final class Database {
         self.busyTimeoutMillis = busyTimeoutMillis
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    // The last connection's close checkpoints the WAL under an exclusive lock: terminal signals are
+    // held meanwhile, as during a transaction (see TransactionSignals).
+    deinit { TransactionSignals.holding { _ = sqlite3_close_v2(handle) } }
 
     /// Opens (creating if needed) the database at `path` and applies the connection settings jitexec
     /// relies on: a busy timeout, WAL, durable commits, foreign keys, no trusted schema, defensive mode.

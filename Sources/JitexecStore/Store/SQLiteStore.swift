@@ -82,14 +82,16 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
     private static let openLock = SerialLock()
 
     /// Opens and migrates with umask 077, so the database and its -wal/-shm files are created 0600.
+    /// Opening may rebuild the WAL index under the store's locks, and migrating is a transaction:
+    /// terminal signals are held meanwhile (see TransactionSignals).
     private static func openPrivately(path: String, busyTimeoutMillis: Int32) throws -> Database {
-        try openLock.withLock {
+        try TransactionSignals.holding { try openLock.withLock {
             let saved = umask(0o077)
             defer { umask(saved) }
             let db = try Database.open(path: path, busyTimeoutMillis: busyTimeoutMillis)
             try Migrations.migrate(db)
             return db
-        }
+        } }
     }
 
     // MARK: Errors
