@@ -109,3 +109,19 @@ def inst(installed):
     os.chmod(installed.jitexec, 0o4755)
     os.chmod(installed.jitctl, 0o4755)
     yield installed
+
+
+@pytest.fixture
+def background():
+    """Starts Background processes (loop_support) and kills whatever is left of them after the test."""
+    from loop_support import Background
+    started = []
+
+    def start(*args, **kwargs):
+        b = Background(*args, **kwargs)
+        started.append(b)
+        return b
+
+    yield start
+    for b in started:
+        b.kill()

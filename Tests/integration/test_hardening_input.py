@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import PAM_SERVICE
-from loop_support import (Background, approve, clear_credential_cache, environment, events, finish, grant_id,
+from loop_support import (approve, clear_credential_cache, environment, events, finish, grant_id,
                           password, request_id, requests, run, show, spawn, user_kwargs)
 from test_breakglass import BASE as BREAKGLASS_POLICY, breakglass, oncall_command
 from test_login import admitted, write_pam
@@ -100,21 +100,6 @@ def hi(inst):
     clear_credential_cache(inst)
     remove_mark()
     shutil.rmtree(HOME, ignore_errors=True)
-
-
-@pytest.fixture
-def background():
-    """Starts Background processes and kills whatever is left of them after the test."""
-    started = []
-
-    def start(*args, **kwargs):
-        b = Background(*args, **kwargs)
-        started.append(b)
-        return b
-
-    yield start
-    for b in started:
-        b.kill()
 
 
 def run_as(argv, user=DEV, cwd="/", input=None, timeout=120):

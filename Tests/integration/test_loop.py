@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from loop_support import (Background, approve, clear_credential_cache,
+from loop_support import (approve, clear_credential_cache,
                           environment, events, filed_id, finish, grant_id, grants,
                           interactive, password, request_id, requests, run, show, spawn, user_kwargs)
 
@@ -103,21 +103,6 @@ def loop(inst):
     v = run([inst.jitctl, "verify"])
     assert v.returncode == 0, f"jitctl verify after the test: {v.stdout}{v.stderr}"
     clear_credential_cache(inst)
-
-
-@pytest.fixture
-def background():
-    """Starts Background processes and kills whatever is left of them after the test."""
-    started = []
-
-    def start(*args, **kwargs):
-        b = Background(*args, **kwargs)
-        started.append(b)
-        return b
-
-    yield start
-    for b in started:
-        b.kill()
 
 
 def jitexec(inst, *argv, user=DEV, input=DEV_PW, env=None, timeout=90):
