@@ -8,7 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -138,3 +142,43 @@ fail:;
 int jx_get_winsize(int fd, struct winsize *size) { return ioctl(fd, TIOCGWINSZ, size); }
 
 int jx_set_winsize(int fd, const struct winsize *size) { return ioctl(fd, TIOCSWINSZ, size); }
+
+int jx_reset_process_state(void) {
+    int failed = 0;
+#define JX_STEP(call)                        \
+    do {                                     \
+        if ((call) != 0 && failed == 0) failed = errno; \
+    } while (0)
+    struct itimerval off;
+    memset(&off, 0, sizeof off);
+    JX_STEP(setitimer(ITIMER_REAL, &off, NULL));
+    JX_STEP(setitimer(ITIMER_VIRTUAL, &off, NULL));
+    JX_STEP(setitimer(ITIMER_PROF, &off, NULL));
+
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    sigemptyset(&action.sa_mask);
+    action.sa_handler = SIG_DFL;
+    JX_STEP(sigaction(SIGCHLD, &action, NULL));
+    action.sa_handler = SIG_IGN;
+    JX_STEP(sigaction(SIGPIPE, &action, NULL));
+    sigset_t none;
+    sigemptyset(&none);
+    JX_STEP(pthread_sigmask(SIG_SETMASK, &none, NULL));
+
+    JX_STEP(setpriority(PRIO_PROCESS, 0, 0));
+    struct sched_param normal;
+    memset(&normal, 0, sizeof normal);
+    JX_STEP(sched_setscheduler(0, SCHED_OTHER, &normal));
+    /* ioprio_set(IOPRIO_WHO_PROCESS, self, IOPRIO_CLASS_NONE): the default, from the nice value. */
+    JX_STEP((int)syscall(SYS_ioprio_set, 1, 0, 0));
+    unsigned long every_cpu[1024 / (8 * sizeof(unsigned long))];
+    memset(every_cpu, 0xff, sizeof every_cpu);
+    JX_STEP((int)syscall(SYS_sched_setaffinity, 0, sizeof every_cpu, every_cpu));
+#undef JX_STEP
+    if (failed != 0) {
+        errno = failed;
+        return -1;
+    }
+    return 0;
+}

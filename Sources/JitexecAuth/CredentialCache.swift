@@ -1,3 +1,5 @@
+import JitexecBase
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,8 +50,12 @@ public struct CredentialCache: Sendable {
     }
 
     /// Records that `uid` authenticated now in `scope`, keeping the user's other live sessions.
+    /// The directory's lock is shared by every user: terminal signals are held while it is taken, so
+    /// no caller can stop their own process with it held (see TerminalSignals).
     public func refresh(uid: UInt32, scope: SessionScope) throws(CredentialCacheError) {
         guard isEnabled else { return }
+        let hold = TerminalSignals.Hold()
+        defer { hold.end() }
         let dir = try openDirectory(create: true)
         defer { close(dir) }
         // Serialises writers, so two sessions refreshing at once do not drop each other.

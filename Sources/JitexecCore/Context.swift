@@ -1,5 +1,6 @@
 import Glibc
 import JitexecBase
+import JitexecExec
 import JitexecPolicy
 import JitexecStore
 import Synchronization
@@ -82,8 +83,12 @@ public struct Context: Sendable {
         program: String, policyLoader: @escaping @Sendable (Context) throws(JitError) -> Policy = CompiledPolicy.load
     ) throws(JitError) -> Context {
         try Privileges.requireRoot(program: program)
-        // First: from here on the caller cannot stop or kill this process (see takeRealRoot).
+        // First: from here on the caller cannot stop or kill this process (see takeRealRoot), nor
+        // end, stop or starve it through what they left on it (timers, signal mask, scheduling).
         try Privileges.takeRealRoot()
+        if let failed = ProcessState.reset() {
+            throw .notPermitted("cannot reset the process state (\(String(cString: strerror(failed)))); nothing was done")
+        }
         try Privileges.resetLimits()
         try Privileges.requireInstalledBinary(program: program, paths: .builtIn)
         // Files jitexec creates (database, caches) belong to root:root, not to the caller's group.

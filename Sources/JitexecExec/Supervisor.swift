@@ -21,6 +21,13 @@ public enum Supervisor {
         let signals = jx_signals_begin()
         guard signals >= 0 else { throw .system(call: "installing the signal handlers", errno: errno) }
         defer { jx_signals_end() }
+        // The caller may have held the terminal signals until now (TerminalSignals): the caught
+        // ones were just unblocked for the handlers; background reads and writes stop us as usual.
+        var jobStops = sigset_t()
+        sigemptyset(&jobStops)
+        sigaddset(&jobStops, SIGTTIN)
+        sigaddset(&jobStops, SIGTTOU)
+        pthread_sigmask(SIG_UNBLOCK, &jobStops, nil)
 
         var relay = spec.usePTY ? try PTYRelay.open(for: spec) : nil
         defer { relay?.closeAll() }
@@ -73,6 +80,7 @@ public enum Supervisor {
             return jx_spawn(&child, &report)
         }
         guard pid > 0 else { throw .system(call: "fork", errno: errno) }
+        var released = true
         if let release {
             close(gate[0])
             gate[0] = -1
@@ -81,6 +89,7 @@ public enum Supervisor {
             if go != 0 && write(gate[1], &go, 1) != 1 { go = 0 }
             close(gate[1])
             gate[1] = -1
+            released = go != 0
         }
 
         var failure = jx_child_failure()
@@ -90,6 +99,13 @@ public enum Supervisor {
             count = withUnsafeMutableBytes(of: &failure) { read(report, $0.baseAddress, size) }
         } while count < 0 && errno == EINTR
         close(report)
+        guard released else {
+            // Whatever the pipe said (a child killed before it read the gate also gives EOF), it
+            // was not let go: nothing ran.
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            throw .notReleased
+        }
         guard count == size else { return pid }  // EOF: execve succeeded
 
         var status: Int32 = 0

@@ -17,8 +17,14 @@ import Glibc
 /// child of the installed policy runs as root (its parent's real uid, which the caller cannot
 /// signal); a file the caller names is parsed with the caller's own ids (`childIdentity`).
 public enum IsolatedTOML {
-    /// The ids the child takes (real, effective and saved); nil keeps the parent's.
-    public static func parseAs(uid: UInt32, gid: UInt32) { identity.withLock { $0 = (uid, gid) } }
+    /// Runs `body` with every parse in it done by a child with these ids (real, effective and
+    /// saved); outside it the child keeps the parent's (root's). Only for text the caller named:
+    /// the installed policy must never be parsed by a child the caller can signal.
+    public static func parsing<T>(asUID uid: UInt32, gid: UInt32, _ body: () throws -> T) rethrows -> T {
+        identity.withLock { $0 = (uid, gid) }
+        defer { identity.withLock { $0 = nil } }
+        return try body()
+    }
     private static let identity = Mutex<(UInt32, UInt32)?>(nil)
 
     /// How often a child that was killed (not crashed) is tried.

@@ -10,9 +10,8 @@ public enum CheckCommand {
         let sources: [PolicySource]
         do {
             if let file {
-                // A file named by the caller is read, and parsed, with the caller's own rights.
+                // A file named by the caller is read, and parsed (below), with the caller's own rights.
                 let bytes = try Privileges.readAsRealUser(file)
-                IsolatedTOML.parseAs(uid: Privileges.caller.uid, gid: Privileges.caller.gid)
                 guard let text = String(validating: bytes, as: UTF8.self) else {
                     ctx.say("\(Escape.text(file)):1: error: the file is not valid UTF-8")
                     return 1
@@ -25,9 +24,15 @@ public enum CheckCommand {
             ctx.complain(error.description)
             return error.exitStatus
         }
-        // A non-admin sees command paths resolved as they themselves can see them.
+        // A non-admin sees command paths resolved as they themselves can see them. The installed
+        // policy (who is an admin) is loaded first, parsed by root's child.
         let installed = try? ctx.loadPolicy()
-        let (policy, diagnostics) = PolicyLoader.load(sources, system: CallerView.forInvoker(ctx, policy: installed))
+        let view = CallerView.forInvoker(ctx, policy: installed)
+        let (policy, diagnostics) = file == nil
+            ? PolicyLoader.load(sources, system: view)
+            : IsolatedTOML.parsing(asUID: Privileges.caller.uid, gid: Privileges.caller.gid) {
+                PolicyLoader.load(sources, system: view)
+            }
         for d in diagnostics { ctx.say(Escape.text(d.description)) }
         let errors = diagnostics.filter { $0.severity == .error }.count
         var warnings = diagnostics.count - errors

@@ -71,6 +71,14 @@ int jx_spawn_detached(const char *path, char *const *argv, char *const *envp);
  * cannot be reused yet), 0 while it runs, -1 with errno on failure. */
 int jx_child_has_ended(pid_t pid);
 
+/* Undoes what a caller can leave on a process across a setuid exec and that could end, stop or
+ * starve it at a moment the caller picks: armed interval timers (disarmed), an ignored SIGCHLD
+ * (default again, so children can be waited for), a blocked signal mask (emptied), a raised nice
+ * value, an idle or batch scheduling policy, an idle I/O class and a one-CPU affinity (all back to
+ * the defaults). SIGPIPE is ignored: a closed pipe is an error to report, never a death half-way.
+ * Returns 0, or -1 with errno of the first step that failed (the rest is still done). Needs root. */
+int jx_reset_process_state(void);
+
 /* One caught signal, as written by the handler into the self-pipe. */
 typedef struct jx_signal_event {
     int32_t signo;

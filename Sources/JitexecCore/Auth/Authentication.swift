@@ -76,15 +76,13 @@ public enum Authentication {
             let cache = try credentialCache(ctx, policy)
             let scope = SessionScope.current(ttyFD: terminal.fd)
             let fresh = !forcePassword && scope.map { cache?.isFresh(uid: user.uid, scope: $0) ?? false } ?? false
-            // PAM runs with the caller as the real uid, as modules expect (see asCallerRealUID); no
-            // store or cache lock is held meanwhile. Root (the real uid) is not asked for a
-            // password, as with sudo.
-            try Privileges.asCallerRealUID {
-                if !fresh && user.uid != 0 {
-                    try session.authenticate(tries: 3)
-                }
-                try session.checkAccount()
+            // PAM runs with root as the real uid, as in sudo: the caller cannot kill the process
+            // between a wrong password and its audit record (or the failure delay). Root (the
+            // caller's real uid) is not asked for a password, as with sudo.
+            if !fresh && user.uid != 0 {
+                try session.authenticate(tries: 3)
             }
+            try session.checkAccount()
             if let cache, let scope { try? cache.refresh(uid: user.uid, scope: scope) }
         } catch let error as AuthError {
             auditFailure(ctx, error)
@@ -101,11 +99,44 @@ public enum Authentication {
     /// (audited like any authentication failure) or `JitError.untrusted`. `directory` is for tests.
     static func requireServiceFile(_ service: String, directory: String = "/etc/pam.d") throws {
         let file = pamServiceFile(service, directory: directory)
-        do {
-            try TrustedFiles.requireRootOwned(file, kind: .file)
-        } catch .untrusted(path: file, problem: .missing) {
-            throw AuthError.serviceMissing(service: service)
+        guard let text = try readServiceFile(file) else { throw AuthError.serviceMissing(service: service) }
+        // PAM runs with root as the real uid: pam_rootok would let every caller through.
+        if mentionsRootOK(text) || includes(text).contains(where: { name in
+            (try? TrustedFiles.readTrustedFile("\(directory)/\(name)")).map(mentionsRootOK) ?? false
+        }) {
+            throw JitError.notPermitted(
+                "\(file) uses pam_rootok.so, which would pass every caller (jitexec runs PAM as root); remove it from jitexec's PAM service")
         }
+    }
+
+    /// The trusted service file's text; nil when it does not exist.
+    private static func readServiceFile(_ file: String) throws(JitError) -> [UInt8]? {
+        do {
+            return try TrustedFiles.readTrustedFile(file)
+        } catch {
+            if case .untrusted(_, .missing) = error { return nil }
+            throw error
+        }
+    }
+
+    /// Whether a PAM file's non-comment lines name pam_rootok.
+    static func mentionsRootOK(_ text: [UInt8]) -> Bool {
+        lines(text).contains { $0.contains("pam_rootok") }
+    }
+
+    /// The files a PAM file pulls in with `@include NAME` (one level).
+    static func includes(_ text: [UInt8]) -> [String] {
+        lines(text).compactMap { line in
+            let words = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard words.count >= 2, words[0] == "@include", !words[1].contains("/") else { return nil }
+            return String(words[1])
+        }
+    }
+
+    private static func lines(_ text: [UInt8]) -> [String] {
+        String(decoding: text, as: UTF8.self).split(separator: "\n").map { line in
+            String(line.map { $0 == "\t" ? " " : $0 }).split(separator: " ").joined(separator: " ")
+        }.filter { !$0.hasPrefix("#") }
     }
 
     /// `jitexec -k`: forgets the invoking user's cached credential (every session of theirs).

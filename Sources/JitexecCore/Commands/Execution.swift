@@ -30,6 +30,11 @@ enum Execution {
         let cwd = RunCommand.currentDirectory()
         if let cwd { fields["cwd"] = cwd.jsonValue }
         if !terminal.name.isEmpty { fields["tty"] = .string(terminal.name) }
+        // Terminal signals are held from before exec.start until the supervisor catches them (it
+        // forwards them to the command): a Ctrl-C or Ctrl-Z in between would otherwise end or stop
+        // this process with exec.start recorded and nothing run, and no exec.end.
+        let hold = TerminalSignals.Hold()
+        defer { hold.end() }
         // One durable transaction takes the grant's use and records exec.start; if it cannot be
         // committed, or the grant was used up or revoked a moment ago, nothing runs.
         let grant: Grant?

@@ -79,10 +79,9 @@ enum RunCommand {
         _ ctx: Context, pam: PAMSession, rule: Rule, target: Account, path: String, argv: [UserText], policy: Policy
     ) throws(JitError) {
         do {
-            try Privileges.asCallerRealUID { try pam.checkAccount() }
+            try pam.checkAccount()
         } catch {
-            let why = (error as? AuthError)?.description ?? "\(error)"
-            throw .notPermitted("your account can no longer be used (\(why)); nothing was run")
+            throw .notPermitted("your account can no longer be used (\(error.description)); nothing was run")
         }
         guard let now = try Accounts.fresh(ctx.invoker.uid), now.name == ctx.invoker.name else {
             throw .notPermitted("your account no longer exists; nothing was run")

@@ -40,7 +40,8 @@ public enum Privileges {
     /// From then on the caller cannot signal the process (kill(2) needs a matching real or saved
     /// uid; SIGCONT within the session excepted), so stopping or killing their own jitexec or
     /// jitctl can neither hold the store's lock nor bank a run. Signals from their terminal (Ctrl-C,
-    /// Ctrl-Z) still arrive. The supplementary groups stay the caller's.
+    /// Ctrl-Z) still arrive. The supplementary groups stay the caller's. PAM then runs with root as the
+    /// real uid too, as in sudo (pam_rootok is refused in jitexec's service, see Authentication).
     public static func takeRealRoot() throws(JitError) {
         let noted = Caller(uid: getuid(), gid: getgid())
         callerBox.withLock { if $0 == nil { $0 = noted } }
@@ -48,21 +49,6 @@ public enum Privileges {
         guard setregid(0, 0) == 0, setreuid(0, 0) == 0 else {
             throw .notPermitted("cannot take root's identity (\(errnoText())); is jitexec installed setuid root?")
         }
-    }
-
-    /// Runs `body` with the caller as the real uid (effective and saved uid stay root), as PAM
-    /// authentication expects: modules read the real uid (pam_rootok trusts uid 0, pam_unix logs it).
-    /// Nothing in `body` may hold a lock others wait for: the caller can stop the process meanwhile.
-    public static func asCallerRealUID<T>(_ body: () throws -> T) throws -> T {
-        let uid = caller.uid
-        guard uid != 0 else { return try body() }
-        // Real uid the caller's, effective and (set with it) saved uid root.
-        guard setreuid(uid, 0) == 0 else { throw JitError.notPermitted("cannot switch the real uid: \(errnoText())") }
-        defer {
-            // Regaining root as the real uid must work (the saved uid is 0); if not, stop here.
-            if setreuid(0, 0) != 0 { fatalError("cannot restore the real uid") }
-        }
-        return try body()
     }
 
     /// Limits the caller set (`ulimit -f 0`, `-n 3`, `-v 50000`, `-t 1`, `-c`) must not make jitexec,

@@ -1,4 +1,5 @@
 import CSQLite
+import JitexecBase
 
 #if canImport(Glibc)
 import Glibc
@@ -20,8 +21,8 @@ final class Database {
     }
 
     // The last connection's close checkpoints the WAL under an exclusive lock: terminal signals are
-    // held meanwhile, as during a transaction (see TransactionSignals).
-    deinit { TransactionSignals.holding { _ = sqlite3_close_v2(handle) } }
+    // held meanwhile, as during a transaction (see TerminalSignals).
+    deinit { TerminalSignals.holding { _ = sqlite3_close_v2(handle) } }
 
     /// Opens (creating if needed) the database at `path` and applies the connection settings jitexec
     /// relies on: a busy timeout, WAL, durable commits, foreign keys, no trusted schema, defensive mode.

@@ -40,7 +40,7 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
     }
 
     public func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {
-        try TransactionSignals.holding { try readHolding(body) }
+        try TerminalSignals.holding { try readHolding(body) }
     }
 
     private func readHolding<T>(_ body: (any StoreReader) throws -> T) throws -> T {
@@ -62,7 +62,7 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
     }
 
     private func write<T>(synchronous: String, _ body: (any StoreWriter) throws -> T) throws -> T {
-        let (value, appended) = try TransactionSignals.holding { try lock.withLock { () throws -> (T, [AuditRecord]) in
+        let (value, appended) = try TerminalSignals.holding { try lock.withLock { () throws -> (T, [AuditRecord]) in
             try storeErrors { () throws -> (T, [AuditRecord]) in
                 try connection.db.execute("PRAGMA synchronous = \(synchronous)")
                 defer { if synchronous != "FULL" { try? connection.db.execute("PRAGMA synchronous = FULL") } }
@@ -83,9 +83,9 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
 
     /// Opens and migrates with umask 077, so the database and its -wal/-shm files are created 0600.
     /// Opening may rebuild the WAL index under the store's locks, and migrating is a transaction:
-    /// terminal signals are held meanwhile (see TransactionSignals).
+    /// terminal signals are held meanwhile (see TerminalSignals).
     private static func openPrivately(path: String, busyTimeoutMillis: Int32) throws -> Database {
-        try TransactionSignals.holding { try openLock.withLock {
+        try TerminalSignals.holding { try openLock.withLock {
             let saved = umask(0o077)
             defer { umask(saved) }
             let db = try Database.open(path: path, busyTimeoutMillis: busyTimeoutMillis)
