@@ -1,0 +1,20 @@
+import Testing
+
+@testable import JitexecCore
+
+/// PAM runs with root as the real uid, so a service that lets root through (pam_rootok) would pass
+/// every caller: jitexec refuses such a service file, also when an included file names it.
+@Suite struct PAMServiceCheckTests {
+    @Test func rootOKInAnActiveLineIsFound() {
+        #expect(Authentication.mentionsRootOK(Array("auth\tsufficient pam_rootok.so\n@include common-auth\n".utf8)))
+    }
+
+    @Test func rootOKInACommentIsIgnored() {
+        #expect(!Authentication.mentionsRootOK(Array("# auth sufficient pam_rootok.so\n@include common-auth\n".utf8)))
+    }
+
+    @Test func includesAreTheNamesAfterAtInclude() {
+        let text = Array("#%PAM-1.0\nsession required pam_limits.so\n@include  common-auth\n@include /etc/x\n".utf8)
+        #expect(Authentication.includes(text) == ["common-auth"])
+    }
+}
