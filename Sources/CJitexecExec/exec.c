@@ -48,15 +48,25 @@ __attribute__((noreturn)) static void fail(int report, jx_step step, int error) 
     _exit(127);
 }
 
-/* Every signal back to its default disposition and nothing blocked, as a fresh login would have. */
-static int reset_signals(void) {
-    struct sigaction dfl;
+/* The job-control stops the caller's terminal can send. Until execve the command's child ignores
+ * them: a Ctrl-Z landing before the child has its own session would stop it unseen (the shell
+ * watches only jitexec), leaving jitexec waiting for a child that never goes on. */
+static int is_job_stop(int sig) { return sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU; }
+
+/* Every signal back to its default disposition (the job-control stops ignored instead when asked)
+ * and nothing blocked, as a fresh login would have. The caller forks with every signal blocked, so
+ * nothing is delivered before the dispositions are set. */
+static int reset_signals(int ignore_job_stops) {
+    struct sigaction dfl, ign;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
+    ign = dfl;
+    ign.sa_handler = SIG_IGN;
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
-        (void)sigaction(sig, &dfl, NULL); /* glibc-internal signals refuse with EINVAL: fine */
+        /* glibc-internal signals refuse with EINVAL: fine */
+        (void)sigaction(sig, ignore_job_stops && is_job_stop(sig) ? &ign : &dfl, NULL);
     }
     sigset_t none;
     sigemptyset(&none);
@@ -173,19 +183,9 @@ static jx_step drop_privileges(const jx_child_spec *spec) {
     return JX_STEP_NONE;
 }
 
-/* The job-control stops the caller's terminal can send. Until execve the child ignores them: a
- * Ctrl-Z landing before the child has its own session would stop it unseen (the shell watches only
- * jitexec), leaving jitexec waiting for a child that never goes on. */
-static const int job_stops[] = {SIGTSTP, SIGTTIN, SIGTTOU};
-
-static void set_job_stops(void (*handler)(int)) {
-    for (size_t i = 0; i < sizeof job_stops / sizeof job_stops[0]; i++) (void)signal(job_stops[i], handler);
-}
-
 /* The child, from fork() to execve(). Never returns. */
 __attribute__((noreturn)) static void run_child(const jx_child_spec *spec, int report) {
-    if (reset_signals() != 0) fail(report, JX_STEP_SIGNALS, errno);
-    set_job_stops(SIG_IGN);
+    if (reset_signals(1) != 0) fail(report, JX_STEP_SIGNALS, errno);
 
     /* Keep the report pipe and the sources of 0/1/2 out of the way of the dup2()s below. */
     if (report < 3) {
@@ -227,7 +227,10 @@ __attribute__((noreturn)) static void run_child(const jx_child_spec *spec, int r
 
     if (spec->cwd != NULL && chdir(spec->cwd) != 0) fail(report, JX_STEP_CHDIR, errno);
 
-    set_job_stops(SIG_DFL); /* the command starts with default dispositions, as reset_signals left */
+    /* The command starts with every disposition at its default. */
+    (void)signal(SIGTSTP, SIG_DFL);
+    (void)signal(SIGTTIN, SIG_DFL);
+    (void)signal(SIGTTOU, SIG_DFL);
     execve(spec->path, spec->argv, spec->envp);
     fail(report, JX_STEP_EXEC, errno);
 }
@@ -290,7 +293,7 @@ int jx_spawn_detached(const char *path, char *const *argv, char *const *envp) {
     int report;
     pid_t pid = fork_reporting(&report);
     if (pid == 0) {
-        if (reset_signals() != 0) fail(report, JX_STEP_SIGNALS, errno);
+        if (reset_signals(0) != 0) fail(report, JX_STEP_SIGNALS, errno);
         if (setsid() < 0) fail(report, JX_STEP_SESSION, errno);
         gid_t root_group = 0;
         if (syscall(JX_SYS_SETGROUPS, (size_t)1, &root_group) != 0) fail(report, JX_STEP_SETGROUPS, errno);

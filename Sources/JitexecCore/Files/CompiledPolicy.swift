@@ -171,8 +171,15 @@ public struct CompiledPolicy: Codable, Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup("jitctl"), strdup("compile-policy"), nil]
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
         defer { (argv + envp).forEach { free($0) } }
+        // Its own process group: a Ctrl-Z typed at the caller's terminal must not stop it (this
+        // process would wait for it forever).
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
+        posix_spawnattr_setpgroup(&attributes, 0)
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, jitctl, &actions, nil, argv, envp)
+        let rc = posix_spawn(&pid, jitctl, &actions, &attributes, argv, envp)
         guard rc == 0 else { throw .storeUnavailable("cannot run \(jitctl) to compile the policy: \(String(cString: strerror(rc)))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
