@@ -64,6 +64,14 @@ enum RuleSections {
         let breakGlassMax = r.duration("break_glass_max")
         let record = r.bool("record")
         let enforceExpiry = r.bool("enforce_expiry")
+        // Keys for features this build does not have yet: `true` would promise what nothing does.
+        for (key, value, feature) in [
+            ("record", record, "session recording"), ("enforce_expiry", enforceExpiry, "ending commands when their grant ends"),
+        ] where value == true {
+            r.error(
+                r.location(key) ?? section.header,
+                "'\(key) = true' is not available in this build yet (\(feature) comes later); remove it or set it to false")
+        }
         if action == .approve && approvers.isEmpty && r.section["approvers"]?.value.array?.isEmpty ?? true {
             r.error(r.location("approvers") ?? section.header, "\(what) has action \"approve\" but no approvers")
         }

@@ -329,6 +329,27 @@ struct Expected: Sendable, CustomTestStringConvertible {
             [store]
             backend = "postgresql"
             """),
+        Expected("postgresql is not available yet", "p.toml:2: error:", "backend \"postgresql\" is not available in this build yet", """
+            [store]
+            backend = "postgresql"
+            url_file = "/etc/jitexec/store.url"
+            """),
+        Expected("record is not available yet", "p.toml:6: error:", "'record = true' is not available in this build yet", """
+            [[rule]]
+            name = "r"
+            users = ["alice"]
+            commands = ["/usr/bin/ls"]
+            action = "allow"
+            record = true
+            """),
+        Expected("enforce_expiry is not available yet", "p.toml:6: error:", "'enforce_expiry = true' is not available in this build yet", """
+            [[rule]]
+            name = "r"
+            users = ["alice"]
+            commands = ["/usr/bin/ls"]
+            action = "allow"
+            enforce_expiry = true
+            """),
         Expected("unknown notify event", "p.toml:5: error:", "'events': unknown event \"request.exploded\"", """
             [notify]
             command = ["/usr/local/bin/notify"]
