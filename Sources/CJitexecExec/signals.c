@@ -87,10 +87,13 @@ int jx_signals_begin(void) {
     sigemptyset(&ignore.sa_mask);
     (void)sigaction(SIGPIPE, &ignore, &saved_sigpipe);
 
-    /* This thread must be able to take them (another thread may as well). */
+    /* This thread must be able to take them (another thread may as well), even when the caller held
+     * them until now (TerminalSignals); background reads and writes stop this process as usual. */
     sigset_t unblock;
     sigemptyset(&unblock);
     for (size_t i = 0; i < CAUGHT_COUNT; i++) sigaddset(&unblock, caught[i]);
+    sigaddset(&unblock, SIGTTIN);
+    sigaddset(&unblock, SIGTTOU);
     pthread_sigmask(SIG_UNBLOCK, &unblock, &saved_mask);
     return pipe_read;
 }

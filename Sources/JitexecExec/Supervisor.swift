@@ -21,13 +21,6 @@ public enum Supervisor {
         let signals = jx_signals_begin()
         guard signals >= 0 else { throw .system(call: "installing the signal handlers", errno: errno) }
         defer { jx_signals_end() }
-        // The caller may have held the terminal signals until now (TerminalSignals): the caught
-        // ones were just unblocked for the handlers; background reads and writes stop us as usual.
-        var jobStops = sigset_t()
-        sigemptyset(&jobStops)
-        sigaddset(&jobStops, SIGTTIN)
-        sigaddset(&jobStops, SIGTTOU)
-        pthread_sigmask(SIG_UNBLOCK, &jobStops, nil)
 
         var relay = spec.usePTY ? try PTYRelay.open(for: spec) : nil
         defer { relay?.closeAll() }

@@ -88,7 +88,8 @@ typedef struct jx_signal_event {
 
 /* Starts supervising in this process: takes the process-wide supervision lock (one command at a
  * time), installs handlers for the forwarded signals and SIGCHLD that write jx_signal_event
- * records into a non-blocking self-pipe, and ignores SIGPIPE. Returns the pipe's read end, or -1
+ * records into a non-blocking self-pipe, and ignores SIGPIPE. Those signals and SIGTTIN/SIGTTOU are
+ * unblocked (jx_signals_end puts the mask back). Returns the pipe's read end, or -1
  * with errno (the lock is then not held). */
 int jx_signals_begin(void);
 

@@ -126,10 +126,8 @@ enum Execution {
         guard let current, current.revokedAt == nil else {
             return .closed("grant #\(grant.id) was revoked before the command started; nothing was run")
         }
-        if now >= current.expiresAt || now < current.notBefore {
-            return .closed("grant #\(grant.id) expired before the command started; nothing was run")
-        }
-        return nil
+        return current.isInForce(at: now)
+            ? nil : .closed("grant #\(grant.id) expired before the command started; nothing was run")
     }
 
     /// The longest `JITEXEC_COMMAND` value, in bytes.

@@ -43,9 +43,7 @@ enum LoginGate {
             // Who is gated comes from the last policy that compiled; without one, nobody but root
             // passes. Either way the login is decided from an older policy than the one on disk, and
             // the record says so (`stale_policy`).
-            let last = CompiledPolicy.lastGoodPolicy(ctx)
-            let passes = last.map { $0.loginRuleIndex(for: user.subject, service: service, host: ctx.host) == nil }
-                ?? (user.uid == 0)
+            let passes = passesUngated(user, service: service, host: ctx.host, by: CompiledPolicy.lastGoodPolicy(ctx))
             var fields: [String: JSONValue] = [
                 "user": .string(user.name), "service": .string(service), "host": .string(ctx.host),
                 "stale_policy": .bool(true), "policy_error": .string(error.description),
@@ -124,11 +122,15 @@ enum LoginGate {
             return 1
         }
         let last = CompiledPolicy.lastGoodPolicy(paths: .builtIn)
-        let passes = last.map { $0.loginRuleIndex(for: user.subject, service: service, host: currentHostName()) == nil }
-            ?? (user.uid == 0)
-        if passes { return 0 }
+        if passesUngated(user, service: service, host: currentHostName(), by: last) { return 0 }
         say("jitexec: login of \(shownUser) refused: the login gate cannot start (\(error.description)); ask an administrator")
         return 1
+    }
+
+    /// Whether a login the gate cannot decide itself passes: when `last` (the last valid compiled
+    /// policy) gates no one of this user and service; without such a policy, only root.
+    static func passesUngated(_ user: Account, service: String, host: String, by last: Policy?) -> Bool {
+        last.map { $0.loginRuleIndex(for: user.subject, service: service, host: host) == nil } ?? (user.uid == 0)
     }
 
     /// NAME=value pairs of the environment pam_exec passed (the last one of a name wins).

@@ -56,7 +56,7 @@ enum ApproverTerminals {
     static func tell(_ users: Set<String>, message: String, sessions: [Session] = sessions()) -> Int {
         var told = 0
         for session in targets(sessions, users: users) {
-            guard let account = (try? Accounts.byName(session.user)) ?? nil else { continue }
+            guard let account = try? Accounts.byName(session.user) else { continue }
             if write(Array(message.utf8), line: session.line, owner: account.uid) { told += 1 }
         }
         return told

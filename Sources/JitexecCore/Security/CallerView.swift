@@ -8,13 +8,8 @@ import JitexecPolicy
 /// be used to probe root-only paths.
 public struct CallerView: SystemLookup {
     let live = LiveSystem()
-    let uid: uid_t
-    let gid: gid_t
 
-    public init(_ caller: Privileges.Caller = Privileges.caller) {
-        uid = caller.uid
-        gid = caller.gid
-    }
+    public init() {}
 
     /// The view for `ctx`'s invoker: the caller's for a non-admin, the live (root) one for admins.
     public static func forInvoker(_ ctx: Context, policy: Policy?) -> AnySystemLookup {
@@ -22,27 +17,11 @@ public struct CallerView: SystemLookup {
         return admin ? ctx.system : AnySystemLookup(CallerView())
     }
 
-    public func canonicalPath(_ path: String) -> String? { asCaller { live.canonicalPath(path) } }
-    public func fileKind(_ path: String) -> FileKind { asCaller { live.fileKind(path) } }
+    // When the switch fails nothing is looked at: the answer is "not there".
+    public func canonicalPath(_ path: String) -> String? { Privileges.asCallerEffective { live.canonicalPath(path) } ?? nil }
+    public func fileKind(_ path: String) -> FileKind { Privileges.asCallerEffective { live.fileKind(path) } ?? .missing }
     public func userExists(_ name: String) -> Bool { live.userExists(name) }
     public func groupExists(_ name: String) -> Bool { live.groupExists(name) }
     public func groupMembers(_ name: String) -> [String]? { live.groupMembers(name) }
     public func groupsOfUser(_ name: String) -> [String] { live.groupsOfUser(name) }
-
-    /// Runs `body` with the caller's effective ids; back to root after (the saved uid is 0). When the
-    /// switch fails, nothing is looked at: the answer is "not there".
-    private func asCaller<T>(_ body: () -> T?) -> T? {
-        let (euid, egid) = (geteuid(), getegid())
-        guard setegid(gid) == 0 else { return nil }
-        guard seteuid(uid) == 0 else {
-            _ = setegid(egid)
-            return nil
-        }
-        defer {
-            guard seteuid(euid) == 0, setegid(egid) == 0 else { fatalError("cannot restore privileges") }
-        }
-        return body()
-    }
-
-    private func asCaller(_ body: () -> FileKind) -> FileKind { asCaller { Optional(body()) } ?? .missing }
 }

@@ -127,18 +127,11 @@ public enum Privileges {
     /// Opens a file named by the caller with the caller's own rights, so a setuid jitctl never
     /// reads for a user what the user could not read (e.g. `jitctl check /etc/shadow`).
     public static func readAsRealUser(_ path: String) throws(JitError) -> [UInt8] {
-        let ruid = caller.uid, rgid = caller.gid, euid = geteuid(), egid = getegid()
-        let dropping = ruid != euid
-        if dropping {
-            guard setegid(rgid) == 0, seteuid(ruid) == 0 else {
-                throw .unreadable(path: path, reason: "cannot switch to your own identity")
-            }
-        }
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-        let openError = errno
-        if dropping {
-            // Regaining root must work (the saved set-user-ID is 0); if not, stop here.
-            guard seteuid(euid) == 0, setegid(egid) == 0 else { fatalError("cannot restore privileges") }
+        guard let (fd, openError) = asCallerEffective({ () -> (Int32, Int32) in
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+            return (fd, errno)
+        }) else {
+            throw .unreadable(path: path, reason: "cannot switch to your own identity")
         }
         guard fd >= 0 else { throw .unreadable(path: path, reason: String(cString: strerror(openError))) }
         defer { close(fd) }
@@ -147,6 +140,27 @@ public enum Privileges {
             throw .unreadable(path: path, reason: "not a regular file")
         }
         return try TrustedFiles.readAll(fd, path: path)
+    }
+}
+
+extension Privileges {
+    /// Runs `body` with the caller's effective uid and gid (real and saved stay root, so the caller
+    /// still cannot signal the process; the supplementary groups are the caller's already), then
+    /// takes root back. nil, with nothing run, when the switch fails. Regaining root must work (the
+    /// saved uid is 0); if it does not, the process stops there.
+    public static func asCallerEffective<T>(_ body: () -> T) -> T? {
+        let (uid, gid) = (caller.uid, caller.gid)
+        let (euid, egid) = (geteuid(), getegid())
+        guard uid != euid || gid != egid else { return body() }
+        guard setegid(gid) == 0 else { return nil }
+        guard seteuid(uid) == 0 else {
+            _ = setegid(egid)
+            return nil
+        }
+        defer {
+            guard seteuid(euid) == 0, setegid(egid) == 0 else { fatalError("cannot restore privileges") }
+        }
+        return body()
     }
 }
 

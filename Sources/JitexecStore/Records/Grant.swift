@@ -52,6 +52,12 @@ public struct Grant: Sendable, Equatable {
     /// Live at `now`: started, not expired (`now < expiresAt`), not revoked, and uses remain.
     /// Callers ask at every use with the current time; the answer is never cached.
     public func isLive(at now: Micros) -> Bool {
-        notBefore <= now && now < expiresAt && revokedAt == nil && (usesLeft ?? 1) > 0
+        isInForce(at: now) && (usesLeft ?? 1) > 0
+    }
+
+    /// Started, not expired, not revoked: what a use already taken still needs before its command
+    /// starts (uses left do not count then).
+    public func isInForce(at now: Micros) -> Bool {
+        notBefore <= now && now < expiresAt && revokedAt == nil
     }
 }
