@@ -31,7 +31,7 @@ export JITEXEC_VERSION=$(VERSION)
 
 RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path $(SCRATCH)
 
-.PHONY: all build release install uninstall test test-deps unit-test integration-test check-root clean deps quickstart first-run bench fuzz test-asan test-tsan
+.PHONY: all build release install uninstall test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench fuzz test-asan test-tsan
 
 all: build
 
@@ -104,8 +104,13 @@ uninstall: check-root
 # The whole suite: what the tests need (installed when missing), unit tests, then the integration
 # tests against an installed setuid binary.
 test: test-deps
+	$(MAKE) lint
 	$(MAKE) unit-test
 	$(MAKE) integration-test
+
+# The repo's own .swift-format, strictly: a finding fails the build (swift format ships with the toolchain).
+lint:
+	swift format lint --recursive --strict Package.swift Sources Tests Fuzz
 
 unit-test:
 	JITEXEC_WERROR=1 $(SWIFT) build --build-tests --scratch-path $(SCRATCH)

@@ -87,7 +87,8 @@ if env["JITEXEC_FUZZ"] == "1" {
             name: "fuzz-policy", dependencies: ["FuzzDriver", "JitexecPolicy", "JitexecPolicyTOML", "JitexecBase"],
             path: "Fuzz/fuzz-policy", swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(
-            name: "fuzz-pattern", dependencies: ["FuzzDriver", "JitexecPolicy", "JitexecBase"], path: "Fuzz/fuzz-pattern",
+            name: "fuzz-pattern", dependencies: ["FuzzDriver", "JitexecPolicy", "JitexecBase"],
+            path: "Fuzz/fuzz-pattern",
             swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
         .executableTarget(
             name: "fuzz-escape", dependencies: ["FuzzDriver", "JitexecBase"], path: "Fuzz/fuzz-escape",

@@ -16,15 +16,23 @@ public func fuzzTime(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let now: Micros = 1_795_919_401_000_000
 
     if case .success(let span) = TimeSpan.parsing(text) {
-        guard span.seconds >= 0, span.seconds <= TimeSpan.longest.seconds else { fatalError("span out of range: \(text)") }
-        guard TimeSpan.parse(span.description) == span else { fatalError("canonical form does not parse back: \(text)") }
-        guard span.after(now) != nil, span.before(now) != nil else { fatalError("a parsed span overflows now: \(text)") }
+        guard span.seconds >= 0, span.seconds <= TimeSpan.longest.seconds else {
+            fatalError("span out of range: \(text)")
+        }
+        guard TimeSpan.parse(span.description) == span else {
+            fatalError("canonical form does not parse back: \(text)")
+        }
+        guard span.after(now) != nil, span.before(now) != nil else {
+            fatalError("a parsed span overflows now: \(text)")
+        }
         _ = span.after(instant)
         _ = span.before(instant)
     }
     if let t = RFC3339.parse(text) {
         let shown = RFC3339.format(micros: t)
-        if let back = RFC3339.parse(shown), back != t { fatalError("\(text) formats as \(shown), which reads back differently") }
+        if let back = RFC3339.parse(shown), back != t {
+            fatalError("\(text) formats as \(shown), which reads back differently")
+        }
     }
     _ = RFC3339.format(micros: instant)
     _ = RFC3339.format(seconds: instant)

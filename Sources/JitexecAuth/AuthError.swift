@@ -2,7 +2,7 @@ import CPAM
 import JitexecBase
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why authentication or an account check did not let the caller through. Each case says what

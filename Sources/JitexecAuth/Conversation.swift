@@ -2,7 +2,7 @@ import CPAM
 import JitexecBase
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the conversation function needs, reached through `appdata_ptr`. `PAMSession` keeps it

@@ -1,7 +1,7 @@
 import JitexecBase
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// "Authenticated recently" records, like sudo's timestamps: after a successful authentication

@@ -1,7 +1,7 @@
 import CPAM
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One PAM transaction for one user: authentication, account check, credentials and session.

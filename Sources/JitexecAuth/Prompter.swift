@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where the PAM conversation asks its questions and shows its messages. The texts handed to a

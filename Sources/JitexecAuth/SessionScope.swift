@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What a cached credential is tied to, like sudo's timestamp records: with a terminal, the

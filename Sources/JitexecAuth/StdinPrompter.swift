@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The prompter for `-S`: the prompt goes to standard error and the answer is one line of
@@ -64,7 +64,10 @@ public final class StdinPrompter: Prompter {
     /// Reads and wipes what is left of an overlong line, up to and including its newline.
     private func discardRestOfLine() {
         var rest: [UInt8] = []
-        while readAnswerLine(input, into: &rest) == .tooLong { wipe(&rest); rest.removeAll(keepingCapacity: true) }
+        while readAnswerLine(input, into: &rest) == .tooLong {
+            wipe(&rest)
+            rest.removeAll(keepingCapacity: true)
+        }
         wipe(&rest)
     }
 }

@@ -1,7 +1,7 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The prompter for an interactive run: asks on the controlling terminal (`/dev/tty`), never on

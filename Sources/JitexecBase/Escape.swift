@@ -138,9 +138,15 @@ public enum Escape {
         let length: Int
         var value: UInt32
         switch lead {
-        case 0xc2...0xdf: length = 2; value = UInt32(lead & 0x1f)
-        case 0xe0...0xef: length = 3; value = UInt32(lead & 0x0f)
-        case 0xf0...0xf4: length = 4; value = UInt32(lead & 0x07)
+        case 0xc2...0xdf:
+            length = 2
+            value = UInt32(lead & 0x1f)
+        case 0xe0...0xef:
+            length = 3
+            value = UInt32(lead & 0x0f)
+        case 0xf0...0xf4:
+            length = 4
+            value = UInt32(lead & 0x07)
         default: return nil
         }
         guard i + length <= b.count else { return nil }

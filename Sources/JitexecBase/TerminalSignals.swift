@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The signals a person at the terminal can send to their own jitexec or jitctl (Ctrl-C, Ctrl-\,

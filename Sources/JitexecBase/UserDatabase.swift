@@ -96,7 +96,10 @@ public enum UserDatabase {
 
     private static func lookup<Entry, T>(
         _ what: String, _ convert: (Entry) -> T,
-        _ call: (UnsafeMutablePointer<Entry>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>) -> Int32,
+        _ call: (
+            UnsafeMutablePointer<Entry>, UnsafeMutablePointer<CChar>, Int,
+            UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>
+        ) -> Int32,
         empty: Entry
     ) throws(LookupError) -> T? {
         var size = 4096
@@ -119,29 +122,39 @@ public enum UserDatabase {
 
     private static func passwd(
         _ what: String,
-        _ call: (UnsafeMutablePointer<Glibc.passwd>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<Glibc.passwd>?>) -> Int32
+        _ call: (
+            UnsafeMutablePointer<Glibc.passwd>, UnsafeMutablePointer<CChar>, Int,
+            UnsafeMutablePointer<UnsafeMutablePointer<Glibc.passwd>?>
+        ) -> Int32
     ) throws(LookupError) -> User? {
-        try lookup(what, { (pw: Glibc.passwd) in
-            let shell = pw.pw_shell.map { String(cString: $0) } ?? ""
-            return User(
-                name: String(cString: pw.pw_name), uid: pw.pw_uid, gid: pw.pw_gid,
-                home: pw.pw_dir.map { String(cString: $0) } ?? "/", shell: shell)
-        }, call, empty: Glibc.passwd())
+        try lookup(
+            what,
+            { (pw: Glibc.passwd) in
+                let shell = pw.pw_shell.map { String(cString: $0) } ?? ""
+                return User(
+                    name: String(cString: pw.pw_name), uid: pw.pw_uid, gid: pw.pw_gid,
+                    home: pw.pw_dir.map { String(cString: $0) } ?? "/", shell: shell)
+            }, call, empty: Glibc.passwd())
     }
 
     private static func group(
         _ what: String,
-        _ call: (UnsafeMutablePointer<Glibc.group>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<Glibc.group>?>) -> Int32
+        _ call: (
+            UnsafeMutablePointer<Glibc.group>, UnsafeMutablePointer<CChar>, Int,
+            UnsafeMutablePointer<UnsafeMutablePointer<Glibc.group>?>
+        ) -> Int32
     ) throws(LookupError) -> Group? {
-        try lookup(what, { (raw: Glibc.group) in
-            var members: [String] = []
-            if var cursor = raw.gr_mem {
-                while let member = cursor.pointee {
-                    members.append(String(cString: member))
-                    cursor += 1
+        try lookup(
+            what,
+            { (raw: Glibc.group) in
+                var members: [String] = []
+                if var cursor = raw.gr_mem {
+                    while let member = cursor.pointee {
+                        members.append(String(cString: member))
+                        cursor += 1
+                    }
                 }
-            }
-            return Group(name: String(cString: raw.gr_name), gid: raw.gr_gid, members: members)
-        }, call, empty: Glibc.group())
+                return Group(name: String(cString: raw.gr_name), gid: raw.gr_gid, members: members)
+            }, call, empty: Glibc.group())
     }
 }

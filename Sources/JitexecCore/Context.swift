@@ -87,7 +87,8 @@ public struct Context: Sendable {
         // end, stop or starve it through what they left on it (timers, signal mask, scheduling).
         try Privileges.takeRealRoot()
         if let failed = ProcessState.reset() {
-            throw .notPermitted("cannot reset the process state (\(String(cString: strerror(failed)))); nothing was done")
+            throw .notPermitted(
+                "cannot reset the process state (\(String(cString: strerror(failed)))); nothing was done")
         }
         try Privileges.resetLimits()
         try Privileges.requireInstalledBinary(program: program, paths: .builtIn)

@@ -33,7 +33,8 @@ public enum BoundedRun {
         let pid: pid_t
         do {
             try spec.validate()
-            pid = try Supervisor.spawn(spec, descriptors: [devNull, pipeFDs[1], devNull], controllingTerminal: -1, newSession: true)
+            pid = try Supervisor.spawn(
+                spec, descriptors: [devNull, pipeFDs[1], devNull], controllingTerminal: -1, newSession: true)
         } catch {
             close(pipeFDs[0])
             close(pipeFDs[1])

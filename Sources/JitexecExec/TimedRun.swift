@@ -46,7 +46,8 @@ public enum TimedRun {
         }
         let pid: pid_t
         do {
-            pid = try Supervisor.spawn(spec, descriptors: [fds[0], null, null], controllingTerminal: -1, newSession: true)
+            pid = try Supervisor.spawn(
+                spec, descriptors: [fds[0], null, null], controllingTerminal: -1, newSession: true)
         } catch {
             close(fds[0])
             close(fds[1])

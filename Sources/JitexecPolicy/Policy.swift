@@ -103,7 +103,9 @@ public struct Rule: Codable, Hashable, Sendable {
 
 /// `[settings]`, with the defaults of the spec's example policy.
 public struct Settings: Codable, Hashable, Sendable {
-    public static let defaultSecurePath = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    public static let defaultSecurePath = [
+        "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin",
+    ]
 
     public var securePath: [String] = Settings.defaultSecurePath
     /// `0` disables the credential cache.

@@ -104,7 +104,8 @@ public struct TimeSpan: Codable, Hashable, Sendable, Comparable, CustomStringCon
         let seconds = try container.decode(Int64.self, forKey: .seconds)
         guard seconds.magnitude <= TimeSpan.longest.seconds.magnitude else {
             throw DecodingError.dataCorruptedError(
-                forKey: .seconds, in: container, debugDescription: "a span of \(seconds)s is longer than \(TimeSpan.longest)")
+                forKey: .seconds, in: container,
+                debugDescription: "a span of \(seconds)s is longer than \(TimeSpan.longest)")
         }
         self.seconds = seconds
     }

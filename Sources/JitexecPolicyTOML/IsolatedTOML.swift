@@ -2,7 +2,7 @@ import Synchronization
 import TOMLKit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// TOMLKit's parser (toml++) stops the whole process with a failed assertion on some malformed input
@@ -98,7 +98,8 @@ public enum IsolatedTOML {
     static func outcome(waitStatus status: Int32) -> Probe {
         let low = status & 0x7f
         if low != 0 && low != 0x7f {
-            return crashSignals.contains(low) ? .crashed(signal: low) : .failed("the parser check was killed (signal \(low))")
+            return crashSignals.contains(low)
+                ? .crashed(signal: low) : .failed("the parser check was killed (signal \(low))")
         }
         switch (status >> 8) & 0xff {
         case 0: return .safe
@@ -117,7 +118,10 @@ public enum IsolatedTOML {
         case .safe:
             return try TOMLTable(string: text)
         case .crashed:
-            throw Refused(message: "TOML syntax error: the TOML parser (toml++) stops on this text instead of saying where; look for unbalanced brackets or braces and unusual characters")
+            throw Refused(
+                message:
+                    "TOML syntax error: the TOML parser (toml++) stops on this text instead of saying where; look for unbalanced brackets or braces and unusual characters"
+            )
         case .failed(let why):
             throw Refused(message: "\(notCheckedPrefix)\(why)", verdict: false)
         }

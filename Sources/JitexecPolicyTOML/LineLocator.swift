@@ -1,4 +1,5 @@
 import JitexecPolicy
+
 /// A table of a TOML document, as the line locator names it.
 enum TableRef: Hashable, CustomStringConvertible {
     /// Keys before the first header.
@@ -199,7 +200,8 @@ private func startsWithKey(_ header: ArraySlice<UInt8>) -> Bool {
     rest = rest.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
     guard let c = rest.first else { return false }
     switch c {
-    case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+    case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"),
         UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "]"):
         return true
     default:

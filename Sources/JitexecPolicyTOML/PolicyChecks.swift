@@ -1,5 +1,5 @@
-import JitexecPolicy
 import JitexecBase
+import JitexecPolicy
 
 /// The checks that need the whole merged policy or the system: command resolution, duplicate
 /// names, unknown users and groups, approver counts, grant caps and shadowed rules.
@@ -10,7 +10,10 @@ enum PolicyChecks {
         var out: [Diagnostic] = []
         for draft in rules {
             if let first = seen[draft.rule.name] {
-                out.append(.error(draft.nameLocation, "duplicate rule name \(named(draft.rule.name)) (first defined at \(first))"))
+                out.append(
+                    .error(
+                        draft.nameLocation, "duplicate rule name \(named(draft.rule.name)) (first defined at \(first))")
+                )
             } else {
                 seen[draft.rule.name] = draft.nameLocation
             }
@@ -30,7 +33,11 @@ enum PolicyChecks {
             let path = pattern.path
             if pattern.pathIsGlob || (path.contains("/") && !path.hasPrefix("/")) {
                 if !path.hasPrefix("/") {
-                    out.append(.error(location, "command path \(named(path)) is relative: write an absolute path or a bare name found through secure_path"))
+                    out.append(
+                        .error(
+                            location,
+                            "command path \(named(path)) is relative: write an absolute path or a bare name found through secure_path"
+                        ))
                 }
                 continue
             }
@@ -40,7 +47,11 @@ enum PolicyChecks {
                 let (target, name) = (lastComponent(canonical), lastComponent(path))
                 // python3 -> python3.11 is a version link; reboot -> systemctl is a multi-call program.
                 if !target.hasPrefix(name) && !name.hasPrefix(target) {
-                    out.append(.warning(location, "command \(named(path)) is a link to \(Escape.text(canonical)), which runs with that path as argv[0] and will not see the name \(named(name)); write the invocation \(Escape.text(target)) understands, e.g. '\(Escape.text(canonical)) \(Escape.text(name))'"))
+                    out.append(
+                        .warning(
+                            location,
+                            "command \(named(path)) is a link to \(Escape.text(canonical)), which runs with that path as argv[0] and will not see the name \(named(name)); write the invocation \(Escape.text(target)) understands, e.g. '\(Escape.text(canonical)) \(Escape.text(name))'"
+                        ))
                 }
             case .notExecutable(let canonical):
                 let shown = canonical == path ? named(path) : "\(named(path)) (\(Escape.text(canonical)))"
@@ -89,7 +100,8 @@ enum PolicyChecks {
         return [
             .warning(
                 draft.maxGrantLocation ?? draft.rule.location,
-                "'max_grant' \(maxGrant) of rule \(named(draft.rule.name)) is longer than [settings] max_grant \(settings.maxGrant)")
+                "'max_grant' \(maxGrant) of rule \(named(draft.rule.name)) is longer than [settings] max_grant \(settings.maxGrant)"
+            )
         ]
     }
 
@@ -101,7 +113,8 @@ enum PolicyChecks {
             out.append(
                 .warning(
                     later.location,
-                    "rule \(named(later.name)) is never reached: rule \(named(earlier.name)) (\(earlier.location)) already matches everything it matches"))
+                    "rule \(named(later.name)) is never reached: rule \(named(earlier.name)) (\(earlier.location)) already matches everything it matches"
+                ))
         }
         return out
     }

@@ -1,7 +1,6 @@
+import JitexecBase
 import JitexecPolicy
 import TOMLKit
-import JitexecBase
-
 
 /// TOML text -> validated, merged `Policy`, with `FILE:LINE` diagnostics.
 public enum PolicyLoader {
@@ -21,7 +20,8 @@ public enum PolicyLoader {
         for source in sources {
             let locator = LineLocator(text: source.text)
             if let line = locator.malformedHeaderLines.first {
-                diagnostics.append(.error(SourceLocation(file: source.path, line: line), LineLocator.malformedHeaderMessage))
+                diagnostics.append(
+                    .error(SourceLocation(file: source.path, line: line), LineLocator.malformedHeaderMessage))
                 continue
             }
             do {

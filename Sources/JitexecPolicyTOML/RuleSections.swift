@@ -1,4 +1,5 @@
 import JitexecPolicy
+
 /// A `[[rule]]` as read from its file, with the places of its parts, before the checks that need
 /// the whole policy or the system (command resolution, approvers, shadowing).
 struct RuleDraft {
@@ -55,7 +56,8 @@ enum RuleSections {
         if let reasonPattern, let problem = ReasonPattern.compileError(reasonPattern.value) {
             r.error(
                 reasonPattern.location,
-                "'reason_pattern' \(quoted(reasonPattern.value)) is not a valid extended regular expression: \(problem)")
+                "'reason_pattern' \(quoted(reasonPattern.value)) is not a valid extended regular expression: \(problem)"
+            )
         }
         let scope = r.choice("scope", GrantScope.self)
         let once = r.bool("once")
@@ -66,11 +68,13 @@ enum RuleSections {
         let enforceExpiry = r.bool("enforce_expiry")
         // Keys for features this build does not have yet: `true` would promise what nothing does.
         for (key, value, feature) in [
-            ("record", record, "session recording"), ("enforce_expiry", enforceExpiry, "ending commands when their grant ends"),
+            ("record", record, "session recording"),
+            ("enforce_expiry", enforceExpiry, "ending commands when their grant ends"),
         ] where value == true {
             r.error(
                 r.location(key) ?? section.header,
-                "'\(key) = true' is not available in this build yet (\(feature) comes later); remove it or set it to false")
+                "'\(key) = true' is not available in this build yet (\(feature) comes later); remove it or set it to false"
+            )
         }
         if action == .approve && approvers.isEmpty && r.section["approvers"]?.value.array?.isEmpty ?? true {
             r.error(r.location("approvers") ?? section.header, "\(what) has action \"approve\" but no approvers")

@@ -25,12 +25,14 @@ public enum ScheduleLoader {
         } catch let refused as IsolatedTOML.Refused {
             return .failure(ScheduleProblem("\(path):1: \(refused.message)"))
         } catch let error as TOMLParseError {
-            return .failure(ScheduleProblem("\(path):\(max(1, error.source.begin.line)): TOML syntax error: \(error.description)"))
+            return .failure(
+                ScheduleProblem("\(path):\(max(1, error.source.begin.line)): TOML syntax error: \(error.description)"))
         } catch {
             return .failure(ScheduleProblem("\(path):1: TOML syntax error: \(error)"))
         }
         for key in table.keys where key != "shift" {
-            return .failure(ScheduleProblem("\(path): unknown key '\(Escape.text(key))'; a schedule holds only [[shift]] tables"))
+            return .failure(
+                ScheduleProblem("\(path): unknown key '\(Escape.text(key))'; a schedule holds only [[shift]] tables"))
         }
         guard let entries = table["shift"] else { return .success([]) }
         guard let array = entries.array else {
@@ -48,7 +50,10 @@ public enum ScheduleLoader {
                 return .failure(ScheduleProblem("\(at): a shift needs 'user' (a user name)"))
             }
             guard let from = time(item["from"]), let to = time(item["to"]) else {
-                return .failure(ScheduleProblem("\(at): a shift needs 'from' and 'to' as RFC 3339 times with a zone, e.g. 2026-11-30T08:00:00Z"))
+                return .failure(
+                    ScheduleProblem(
+                        "\(at): a shift needs 'from' and 'to' as RFC 3339 times with a zone, e.g. 2026-11-30T08:00:00Z")
+                )
             }
             guard from < to else { return .failure(ScheduleProblem("\(at): the shift ends before it starts")) }
             shifts.append(Shift(user: user, from: from, to: to))

@@ -79,7 +79,9 @@ struct SectionReader {
             error(text.location, "'\(key)': \(quoted(text.value)) is not a duration (use e.g. 90s, 15m, 1h30m)")
             return nil
         case .failure(.tooLong):
-            error(text.location, "'\(key)': \(quoted(text.value)) is longer than the longest duration, \(TimeSpan.longest)")
+            error(
+                text.location,
+                "'\(key)': \(quoted(text.value)) is longer than the longest duration, \(TimeSpan.longest)")
             return nil
         }
         if positive && span.seconds <= 0 {

@@ -1,4 +1,5 @@
 import JitexecPolicy
+
 /// `[settings]` as read, with the places needed by later checks.
 struct SettingsDraft {
     var settings = Settings()
@@ -21,7 +22,8 @@ enum SettingsSections {
         r.rejectUnknownKeys(allowed: settingsKeys)
         var draft = SettingsDraft()
         if let path = r.string("secure_path") {
-            draft.settings.securePath = path.value.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            draft.settings.securePath = path.value.split(separator: ":", omittingEmptySubsequences: false).map(
+                String.init)
             for entry in draft.settings.securePath where !entry.hasPrefix("/") {
                 r.warning(path.location, "'secure_path': entry \(quoted(entry)) is not absolute and is ignored")
             }
@@ -73,7 +75,8 @@ enum SettingsSections {
         let command = r.commandLine("command")
         let runAs = r.string("run_as")
         if let runAs, runAs.value == "root" {
-            r.error(runAs.location, "'run_as': notifiers run unprivileged; name a user other than root (default nobody)")
+            r.error(
+                runAs.location, "'run_as': notifiers run unprivileged; name a user other than root (default nobody)")
         } else if let runAs, !system.userExists(runAs.value) {
             r.warning(runAs.location, "'run_as': unknown user \(named(runAs.value))")
         }
@@ -106,7 +109,8 @@ enum SettingsSections {
             // A key that would change nothing yet is an error, never a silent no-op.
             r.error(
                 r.location("backend") ?? section.header,
-                "backend \"postgresql\" is not available in this build yet (the fleet store comes later); use \"sqlite\"")
+                "backend \"postgresql\" is not available in this build yet (the fleet store comes later); use \"sqlite\""
+            )
         }
         return (StoreConfig(backend: backend ?? .sqlite, urlFile: urlFile?.value), r.diagnostics)
     }

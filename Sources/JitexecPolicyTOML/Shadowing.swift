@@ -1,5 +1,5 @@
-import JitexecPolicy
 import JitexecBase
+import JitexecPolicy
 
 /// Whether an earlier rule certainly matches every request a later rule matches. A sound
 /// approximation: `true` only when that holds for every user, target, host and argv; many real

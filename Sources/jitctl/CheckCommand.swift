@@ -28,7 +28,8 @@ public enum CheckCommand {
         // policy (who is an admin) is loaded first, parsed by root's child.
         let installed = try? ctx.loadPolicy()
         let view = CallerView.forInvoker(ctx, policy: installed)
-        let (policy, diagnostics) = file == nil
+        let (policy, diagnostics) =
+            file == nil
             ? PolicyLoader.load(sources, system: view)
             : IsolatedTOML.parsing(asUID: Privileges.caller.uid, gid: Privileges.caller.gid) {
                 PolicyLoader.load(sources, system: view)
@@ -42,7 +43,9 @@ public enum CheckCommand {
             var oncall = policy!.oncall!
             TOMLPolicy.readSchedule(path, into: &oncall)
             if let problem = oncall.scheduleProblem {
-                ctx.say("\(Escape.text(problem.hasPrefix(path) ? problem : "\(path): \(problem)")) (warning: nobody is on call by schedule)")
+                ctx.say(
+                    "\(Escape.text(problem.hasPrefix(path) ? problem : "\(path): \(problem)")) (warning: nobody is on call by schedule)"
+                )
                 warnings += 1
             }
         }

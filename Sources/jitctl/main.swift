@@ -54,20 +54,24 @@ struct Explain: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "-- COMMAND [ARG...]") var command: [String] = []
     func run() throws {
         let words = command.first == "--" ? Array(command.dropFirst()) : command
-        try finish(ExplainCommand.run(try liveContext(), user: user, target: target, host: host, argv: words.map { UserText($0) }))
+        try finish(
+            ExplainCommand.run(
+                try liveContext(), user: user, target: target, host: host, argv: words.map { UserText($0) }))
     }
 }
 
 struct Log: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show audit events (human table, or JSON Lines with --json).")
+    static let configuration = CommandConfiguration(
+        abstract: "Show audit events (human table, or JSON Lines with --json).")
     @Option(help: "Only events since a duration ago (90m, 1h30m) or an RFC 3339 time.") var since: String?
     @Option(help: "Only events of this user (root and admins only for other users).") var user: String?
     @Option(help: "Only events of this type, e.g. exec.start.") var event: String?
     @Flag(help: "JSON Lines: seq, time, host, event, actor, fields..., prev_hash, hash.") var json = false
     @Flag(name: .shortAndLong, help: "Keep printing new events until Ctrl-C.") var follow = false
     func run() throws {
-        try finish(LogCommand.run(
-            try liveContext(), .init(since: since, user: user, event: event, json: json, follow: follow)))
+        try finish(
+            LogCommand.run(
+                try liveContext(), .init(since: since, user: user, event: event, json: json, follow: follow)))
     }
 }
 
@@ -110,18 +114,20 @@ struct RequestCmd: ParsableCommand {
         let ctx = try liveContext()
         if login {
             guard rule == nil, target == nil else { throw ValidationError("--login takes no --rule or -u") }
-            return try finish(ActionCommands.requestLogin(
-                ctx, service: service, duration: duration, reason: reason, ticket: ticket, host: host,
-                mode: promptMode(nonInteractive, stdin)))
+            return try finish(
+                ActionCommands.requestLogin(
+                    ctx, service: service, duration: duration, reason: reason, ticket: ticket, host: host,
+                    mode: promptMode(nonInteractive, stdin)))
         }
         guard service == nil else { throw ValidationError("--service goes with --login") }
         guard let rule else {
             Output.live.err("jitctl: give --rule NAME or --login")
             throw ExitCode(1)
         }
-        try finish(ActionCommands.request(
-            ctx, rule: rule, target: target, duration: duration, reason: reason, ticket: ticket, host: host,
-            mode: promptMode(nonInteractive, stdin)))
+        try finish(
+            ActionCommands.request(
+                ctx, rule: rule, target: target, duration: duration, reason: reason, ticket: ticket, host: host,
+                mode: promptMode(nonInteractive, stdin)))
     }
 }
 
@@ -133,8 +139,10 @@ struct Approve: ParsableCommand {
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws {
-        try finish(ActionCommands.approve(
-            try liveContext(), id: id, duration: duration, comment: comment, mode: promptMode(nonInteractive, stdin)))
+        try finish(
+            ActionCommands.approve(
+                try liveContext(), id: id, duration: duration, comment: comment, mode: promptMode(nonInteractive, stdin)
+            ))
     }
 }
 
@@ -144,7 +152,10 @@ struct Deny: ParsableCommand {
     @Option(name: .customShort("m"), help: "Comment shown to the requester.") var comment: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
-    func run() throws { try finish(ActionCommands.deny(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin))) }
+    func run() throws {
+        try finish(
+            ActionCommands.deny(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin)))
+    }
 }
 
 struct Cancel: ParsableCommand {
@@ -152,7 +163,9 @@ struct Cancel: ParsableCommand {
     @Argument(help: "The request id.") var id: Int64
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
-    func run() throws { try finish(ActionCommands.cancel(try liveContext(), id: id, mode: promptMode(nonInteractive, stdin))) }
+    func run() throws {
+        try finish(ActionCommands.cancel(try liveContext(), id: id, mode: promptMode(nonInteractive, stdin)))
+    }
 }
 
 struct Grants: ParsableCommand {
@@ -164,12 +177,16 @@ struct Grants: ParsableCommand {
 }
 
 struct Revoke: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Revoke a grant (admin, approver of its rule, or the grantee).")
+    static let configuration = CommandConfiguration(
+        abstract: "Revoke a grant (admin, approver of its rule, or the grantee).")
     @Argument(help: "The grant id.") var id: Int64
     @Option(name: .customShort("m"), help: "Comment.") var comment: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
-    func run() throws { try finish(ActionCommands.revoke(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin))) }
+    func run() throws {
+        try finish(
+            ActionCommands.revoke(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin)))
+    }
 }
 
 struct Review: ParsableCommand {
@@ -185,15 +202,18 @@ struct Review: ParsableCommand {
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
 
     func validate() throws {
-        if id == nil && (ok || flag || comment != nil) { throw ValidationError("give the grant id to mark: jitctl review ID --ok|--flag") }
+        if id == nil && (ok || flag || comment != nil) {
+            throw ValidationError("give the grant id to mark: jitctl review ID --ok|--flag")
+        }
         if id != nil && ok == flag { throw ValidationError("give exactly one of --ok or --flag") }
     }
 
     func run() throws {
         let ctx = try liveContext()
         guard let id else { return try finish(ReviewCommand.list(ctx, all: all, json: json)) }
-        try finish(ReviewCommand.decide(
-            ctx, id: id, verdict: ok ? .ok : .flagged, comment: comment, mode: promptMode(nonInteractive, stdin)))
+        try finish(
+            ReviewCommand.decide(
+                ctx, id: id, verdict: ok ? .ok : .flagged, comment: comment, mode: promptMode(nonInteractive, stdin)))
     }
 }
 
@@ -222,7 +242,8 @@ struct CompilePolicy: ParsableCommand {
 struct NotifyRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "notify-run",
-        abstract: "Tell approvers and run the notifier for audit record SEQ (jitexec and jitctl start this themselves).",
+        abstract:
+            "Tell approvers and run the notifier for audit record SEQ (jitexec and jitctl start this themselves).",
         shouldDisplay: false)
     @Argument(help: "The audit record's seq.") var seq: Int64
     func run() throws { try finish(NotifyRunner.run(try liveContext(), seq: seq)) }
@@ -236,7 +257,8 @@ func refuseNonUTF8Arguments() {
         let word = UserText(cString: raw)
         guard word.string == nil else { continue }
         Output.live.err(
-            "jitctl: argument \(i) (\(word.escaped)) is not valid UTF-8; jitctl takes text (jitexec keeps raw bytes in argv and -r)")
+            "jitctl: argument \(i) (\(word.escaped)) is not valid UTF-8; jitctl takes text (jitexec keeps raw bytes in argv and -r)"
+        )
         exit(1)
     }
 }

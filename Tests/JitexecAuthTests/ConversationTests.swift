@@ -4,7 +4,7 @@ import Testing
 @testable import JitexecAuth
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Calls `pamConversation` directly with crafted messages, the way libpam would.

@@ -4,7 +4,7 @@ import Testing
 @testable import JitexecAuth
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A settable `CLOCK_BOOTTIME` for the cache.

@@ -4,7 +4,7 @@ import Testing
 @testable import JitexecAuth
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A temporary PAM configuration directory for `pam_start_confdir`, with a password checker

@@ -3,7 +3,7 @@ import Testing
 @testable import JitexecAuth
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `-S` and `-n` prompters over pipes.

@@ -1,7 +1,7 @@
 @testable import JitexecAuth
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A prompter that answers from a script and records everything it was shown. Each answer is

@@ -3,7 +3,7 @@ import Testing
 @testable import JitexecAuth
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The terminal prompter over a real pseudo-terminal, the way a person at a terminal uses it.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import JitexecBase
 
 @Suite struct EscapeTests {
@@ -111,7 +112,8 @@ import Testing
 
     @Test func printableJSONEscapesWhatATerminalWouldHide() throws {
         let v = JSONValue.object([
-            "k\u{202e}": .string("del\u{7f} c1\u{85}\u{9f} ls\u{2028} ps\u{2029} rlo\u{202e} zw\u{200b} tag\u{e0041} hf\u{3164}"),
+            "k\u{202e}": .string(
+                "del\u{7f} c1\u{85}\u{9f} ls\u{2028} ps\u{2029} rlo\u{202e} zw\u{200b} tag\u{e0041} hf\u{3164}"),
             "plain": .array([.string("q\"\\\n\u{01}/é \u{a0}"), .int(1)]),
         ])
         #expect(

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import JitexecBase
 
 /// Times from any input, and instants of any value, are refused or shown, never a crash.

@@ -9,8 +9,10 @@ import Testing
     static func record(_ argv: [String]) -> AuditRecord {
         AuditRecord(
             seq: 1, time: 0, host: "web1", event: "request.filed", actor: "alice",
-            fields: ["request": .int(1), "rule": .string("r"), "run_as": .string("root"),
-                     "command": .array(argv.map { .string($0) })],
+            fields: [
+                "request": .int(1), "rule": .string("r"), "run_as": .string("root"),
+                "command": .array(argv.map { .string($0) }),
+            ],
             prevHash: "", hash: "")
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import JitexecBase
 @testable import JitexecCore
 
@@ -44,7 +45,8 @@ import Testing
     }
 
     @Test(arguments: [
-        ["-x", "true"], ["-u"], [], ["--no-wait", "--wait-timeout", "1m", "true"], ["-l", "-k"], ["--once=yes", "true"],
+        ["-x", "true"], ["-u"], [], ["--no-wait", "--wait-timeout", "1m", "true"], ["-l", "-k"],
+        ["--once=yes", "true"],
         ["-v", "extra"],
     ])
     func usageErrors(words: [String]) {

@@ -46,13 +46,14 @@ import Testing
     @Test func terminalMessageEscapesEveryUserPartAndEndsLinesWithCRLF() {
         let text = NotifyText.terminal(Self.filed)
         let lines = text.components(separatedBy: "\r\n")
-        #expect(lines == [
-            "",
-            "jitexec: alice asks to run /usr/bin/systemctl restart 'a b\\x1b[2J' as root on web1 (request #42, rule restart)",
-            "  reason: INC-1 <!channel> \\x1b[31mred\\r\\nfake$ ",
-            "  'jitctl show 42' shows it; 'jitctl approve 42' or 'jitctl deny 42 -m WHY' decides it",
-            "",
-        ])
+        #expect(
+            lines == [
+                "",
+                "jitexec: alice asks to run /usr/bin/systemctl restart 'a b\\x1b[2J' as root on web1 (request #42, rule restart)",
+                "  reason: INC-1 <!channel> \\x1b[31mred\\r\\nfake$ ",
+                "  'jitctl show 42' shows it; 'jitctl approve 42' or 'jitctl deny 42 -m WHY' decides it",
+                "",
+            ])
         #expect(!text.replacingCRLF.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f })
     }
 
@@ -97,9 +98,11 @@ import Testing
             ApproverTerminals.Session(user: "alice", line: "pts/2"),
             ApproverTerminals.Session(user: "carol", line: "tty2"),
         ]
-        #expect(ApproverTerminals.targets(sessions, users: ["bob", "carol"]) == [
-            ApproverTerminals.Session(user: "bob", line: "pts/1"), ApproverTerminals.Session(user: "carol", line: "tty2"),
-        ])
+        #expect(
+            ApproverTerminals.targets(sessions, users: ["bob", "carol"]) == [
+                ApproverTerminals.Session(user: "bob", line: "pts/1"),
+                ApproverTerminals.Session(user: "carol", line: "tty2"),
+            ])
     }
 }
 

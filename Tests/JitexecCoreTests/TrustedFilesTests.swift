@@ -1,7 +1,8 @@
 import Glibc
-import Testing
-@testable import JitexecCore
 import JitexecAuth
+import Testing
+
+@testable import JitexecCore
 
 /// Runs on temporary files; as root (CI) the files are root-owned and every rule is exercised,
 /// otherwise the files belong to the test user and the ownership rule is what refuses them.
@@ -104,8 +105,9 @@ import JitexecAuth
     }
 
     @Test func messagesNameTheFix() {
-        #expect(JitError.untrusted(path: "/p", problem: .writableByOthers(mode: 0o100664)).description
-            == "refusing to run: /p is writable by group or others (mode 664); run 'chmod go-w' on it")
+        #expect(
+            JitError.untrusted(path: "/p", problem: .writableByOthers(mode: 0o100664)).description
+                == "refusing to run: /p is writable by group or others (mode 664); run 'chmod go-w' on it")
         #expect(JitError.notSetuidRoot(program: "jitexec").description.contains("setuid root"))
     }
 }

@@ -16,7 +16,9 @@ struct BoundedRunTests {
 
     @Test func outputAndStatusAreCollectedAsTheTargetUser() throws {
         let nobody = Fixture.nobody.uid
-        #expect(try sh("id -u; echo alice bob") == .finished(status: .exited(0), output: Array("\(nobody)\nalice bob\n".utf8)))
+        #expect(
+            try sh("id -u; echo alice bob")
+                == .finished(status: .exited(0), output: Array("\(nobody)\nalice bob\n".utf8)))
         #expect(try sh("echo x; exit 3") == .finished(status: .exited(3), output: Array("x\n".utf8)))
         #expect(try sh("kill -9 $$") == .finished(status: .signaled(9), output: []))
     }
@@ -28,8 +30,10 @@ struct BoundedRunTests {
     }
 
     @Test func outputUpToTheLimitIsKept() throws {
-        #expect(try sh("printf '%010d' 0", limit: 10) == .finished(
-            status: .exited(0), output: Array(repeating: UInt8(ascii: "0"), count: 10)))
+        #expect(
+            try sh("printf '%010d' 0", limit: 10)
+                == .finished(
+                    status: .exited(0), output: Array(repeating: UInt8(ascii: "0"), count: 10)))
     }
 
     @Test func outputOverTheLimitIsNotUsedAndTheCommandIsKilled() throws {
@@ -51,7 +55,8 @@ struct BoundedRunTests {
 /// The poll interval of a bounded run, for deadlines of any length (no root needed).
 @Suite struct BoundedRunPollTests {
     @Test(arguments: [
-        (Duration.milliseconds(1), Int32(1)), (.microseconds(10), 1), (.milliseconds(42), 42), (.milliseconds(100), 100),
+        (Duration.milliseconds(1), Int32(1)), (.microseconds(10), 1), (.milliseconds(42), 42),
+        (.milliseconds(100), 100),
         (.seconds(3_000_000), 100), (.seconds(Int64.max / 2), 100),
     ])
     func pollWaitIsAtMost100MillisecondsForAnyDeadline(left: Duration, millis: Int32) {

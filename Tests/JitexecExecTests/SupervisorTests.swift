@@ -236,7 +236,8 @@ struct TimedRunTests {
     }
 
     @Test func aCommandThatNeverReadsDoesNotBlockTheCaller() throws {
-        let outcome = try TimedRun.run(spec("exec 0<&-; exit 0"), input: Array(repeating: 0x41, count: 4 << 20), timeout: .seconds(10))
+        let outcome = try TimedRun.run(
+            spec("exec 0<&-; exit 0"), input: Array(repeating: 0x41, count: 4 << 20), timeout: .seconds(10))
         #expect(outcome == .exited(0))
     }
 

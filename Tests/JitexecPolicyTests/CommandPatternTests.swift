@@ -1,5 +1,6 @@
 import JitexecBase
 import Testing
+
 @testable import JitexecPolicy
 @testable import JitexecPolicyTOML
 

@@ -1,5 +1,6 @@
 import JitexecBase
 import Testing
+
 @testable import JitexecPolicy
 @testable import JitexecPolicyTOML
 
@@ -48,8 +49,10 @@ import Testing
         self.policy = try #require(policy)
     }
 
-    func decide(_ user: String, _ groups: [String], as target: String = "root", host: String = "web-1",
-                _ path: String, _ args: [String] = []) -> (Decision, CommandPattern?) {
+    func decide(
+        _ user: String, _ groups: [String], as target: String = "root", host: String = "web-1",
+        _ path: String, _ args: [String] = []
+    ) -> (Decision, CommandPattern?) {
         let (decision, pattern) = policy.decide(
             subject: Subject(user: user, groups: groups), target: target, host: host, path: path,
             args: args.map { UserText($0) }, system: system)
@@ -100,7 +103,10 @@ import Testing
     }
 
     @Test func possibleApproversAreExpandedSortedAndUnique() {
-        #expect(policy.possibleApprovers(policy.rule(named: "restarts")!, system: system) == ["bob", "carol", "dave", "erin"])
+        #expect(
+            policy.possibleApprovers(policy.rule(named: "restarts")!, system: system) == [
+                "bob", "carol", "dave", "erin",
+            ])
         #expect(policy.possibleApprovers(policy.rule(named: "no-reboot")!, system: system) == [])
     }
 }

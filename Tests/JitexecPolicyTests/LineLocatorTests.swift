@@ -1,4 +1,5 @@
 import Testing
+
 @testable import JitexecPolicy
 @testable import JitexecPolicyTOML
 
@@ -61,13 +62,15 @@ import Testing
     }
 
     @Test func dottedTopLevelKeyDiagnosticPointsAtIt() {
-        let (_, diagnostics) = load("""
+        let (_, diagnostics) = load(
+            """
             # dotted
 
             settings.max_grant = "soon"
             """)
-        #expect(diagnostics.map(\.description) == [
-            #"policy.toml:3: error: 'max_grant': "soon" is not a duration (use e.g. 90s, 15m, 1h30m)"#
-        ])
+        #expect(
+            diagnostics.map(\.description) == [
+                #"policy.toml:3: error: 'max_grant': "soon" is not a duration (use e.g. 90s, 15m, 1h30m)"#
+            ])
     }
 }

@@ -1,6 +1,7 @@
 import FoundationEssentials
 import JitexecBase
 import Testing
+
 @testable import JitexecPolicy
 @testable import JitexecPolicyTOML
 
@@ -21,6 +22,8 @@ import Testing
         let first = try #require(diagnostics.first)
         let decoded = try JSONDecoder().decode([Diagnostic].self, from: JSONEncoder().encode(diagnostics))
         #expect(decoded.first == first)
-        #expect(decoded.first?.description == "policy.toml:2: error: 'max_grant': \"soon\" is not a duration (use e.g. 90s, 15m, 1h30m)")
+        #expect(
+            decoded.first?.description
+                == "policy.toml:2: error: 'max_grant': \"soon\" is not a duration (use e.g. 90s, 15m, 1h30m)")
     }
 }

@@ -1,5 +1,6 @@
 import JitexecBase
 import Testing
+
 @testable import JitexecPolicy
 @testable import JitexecPolicyTOML
 
@@ -74,7 +75,10 @@ import Testing
         #expect(rule.breakGlass && rule.breakGlassMax == TimeSpan(seconds: 1_800))
         #expect(rule.commands.map(\.args) == [["restart", "*"], ["reload", "nginx"]])
         #expect(rule.location == SourceLocation(file: "policy.toml", line: 11))
-        #expect(p.oncall == OnCall(group: "oncall", schedule: "/etc/jitexec/oncall.toml", command: ["/usr/local/bin/who-is-oncall"]))
+        #expect(
+            p.oncall
+                == OnCall(
+                    group: "oncall", schedule: "/etc/jitexec/oncall.toml", command: ["/usr/local/bin/who-is-oncall"]))
         #expect(p.logins.first?.services == ["sshd", "login"])
         #expect(p.logins.first?.autoRequest == true)
         #expect(p.logins.first?.location.line == 35)
@@ -97,19 +101,22 @@ import Testing
         """
 
     @Test func laterFileOverridesSettingsKeyWithWarningAndAppendsRules() throws {
-        let extra = PolicySource(path: "policy.d/10-x.toml", text: """
-            [settings]
-            max_grant = "2h"
-            [[rule]]
-            name = "b"
-            users = ["bob"]
-            commands = ["/usr/bin/ls -l"]
-            action = "allow"
-            """)
+        let extra = PolicySource(
+            path: "policy.d/10-x.toml",
+            text: """
+                [settings]
+                max_grant = "2h"
+                [[rule]]
+                name = "b"
+                users = ["bob"]
+                commands = ["/usr/bin/ls -l"]
+                action = "allow"
+                """)
         let (policy, diagnostics) = load(Self.main, more: [extra])
-        #expect(diagnostics.map(\.description) == [
-            "policy.d/10-x.toml:2: warning: 'max_grant' in [settings] overrides the value set at policy.toml:2"
-        ])
+        #expect(
+            diagnostics.map(\.description) == [
+                "policy.d/10-x.toml:2: warning: 'max_grant' in [settings] overrides the value set at policy.toml:2"
+            ])
         let p = try #require(policy)
         #expect(p.settings.maxGrant == TimeSpan.hours(2))
         #expect(p.settings.defaultGrant == TimeSpan.minutes(10))
@@ -119,20 +126,23 @@ import Testing
     }
 
     @Test func ruleNamesAreUniqueAcrossFiles() {
-        let extra = PolicySource(path: "policy.d/20-y.toml", text: """
-            # y
+        let extra = PolicySource(
+            path: "policy.d/20-y.toml",
+            text: """
+                # y
 
-            [[rule]]
-            name = "a"
-            users = ["carol"]
-            commands = ["/usr/bin/ls -a"]
-            action = "allow"
-            """)
+                [[rule]]
+                name = "a"
+                users = ["carol"]
+                commands = ["/usr/bin/ls -a"]
+                action = "allow"
+                """)
         let (policy, diagnostics) = load(Self.main, more: [extra])
         #expect(policy == nil)
-        #expect(diagnostics.map(\.description) == [
-            "policy.d/20-y.toml:4: error: duplicate rule name 'a' (first defined at policy.toml:5)"
-        ])
+        #expect(
+            diagnostics.map(\.description) == [
+                "policy.d/20-y.toml:4: error: duplicate rule name 'a' (first defined at policy.toml:5)"
+            ])
     }
 
     @Test func securePathFromALaterFileResolvesBareNames() throws {
@@ -143,10 +153,12 @@ import Testing
             commands = ["tool --check"]
             action = "allow"
             """
-        let extra = PolicySource(path: "policy.d/paths.toml", text: """
-            [settings]
-            secure_path = "/usr/local/bin:/usr/bin"
-            """)
+        let extra = PolicySource(
+            path: "policy.d/paths.toml",
+            text: """
+                [settings]
+                secure_path = "/usr/local/bin:/usr/bin"
+                """)
         let (policy, diagnostics) = load(main, more: [extra])
         #expect(diagnostics.isEmpty)
         #expect(try #require(policy).rules[0].commands[0].path == "/usr/bin/tool")
@@ -163,20 +175,24 @@ import Testing
             action = "allow"
             bogus = 1
             """
-        let extra = PolicySource(path: "a-sorts-first-by-name.toml", text: """
-            [store]
-            backend = "oracle"
-            """)
+        let extra = PolicySource(
+            path: "a-sorts-first-by-name.toml",
+            text: """
+                [store]
+                backend = "oracle"
+                """)
         let (_, diagnostics) = load(main, more: [extra])
-        #expect(diagnostics.map { "\($0.location)" } == [
-            "policy.toml:2", "policy.toml:6", "policy.toml:8", "a-sorts-first-by-name.toml:2",
-        ])
+        #expect(
+            diagnostics.map { "\($0.location)" } == [
+                "policy.toml:2", "policy.toml:6", "policy.toml:8", "a-sorts-first-by-name.toml:2",
+            ])
     }
 }
 
 @Suite struct PolicyLoadTests {
     @Test func literalPathsAreCanonicalizedAndBareNamesResolved() throws {
-        let (policy, diagnostics) = load("""
+        let (policy, diagnostics) = load(
+            """
             [[rule]]
             name = "r"
             users = ["alice"]
@@ -185,15 +201,17 @@ import Testing
             """)
         #expect(diagnostics.isEmpty)
         let commands = try #require(policy).rules[0].commands
-        #expect(commands.map(\.path) == [
-            "/usr/bin/true", "/opt/deploy/bin/deploy", "/usr/bin/systemctl", "/usr/bin/*", "/opt/my tools/run",
-        ])
+        #expect(
+            commands.map(\.path) == [
+                "/usr/bin/true", "/opt/deploy/bin/deploy", "/usr/bin/systemctl", "/usr/bin/*", "/opt/my tools/run",
+            ])
         #expect(commands.map(\.source)[1] == "deploy **")
         #expect(commands[3].pathIsGlob)
     }
 
     @Test func defaultsApplyWhenKeysAreAbsent() throws {
-        let (policy, diagnostics) = load("""
+        let (policy, diagnostics) = load(
+            """
             [[rule]]
             name = "r"
             users = ["alice"]
@@ -213,21 +231,26 @@ import Testing
         #expect(!rule.reasonRequired && !rule.once && !rule.breakGlass && !rule.record && !rule.enforceExpiry)
         #expect(rule.maxGrant == nil)
         #expect(p.settings == Settings())
-        #expect(p.settings.securePath == ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+        #expect(
+            p.settings.securePath == ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
         #expect(p.settings.credentialCache == TimeSpan(seconds: 300))
         #expect(p.settings.requestTTL == TimeSpan(seconds: 3_600))
         #expect(p.settings.defaultGrant == TimeSpan(seconds: 900))
         #expect(p.settings.maxGrant == TimeSpan(seconds: 14_400))
         #expect(p.settings.waitTimeout == TimeSpan(seconds: 900))
         #expect(p.settings.envKeep == ["TERM", "LANG", "LC_*", "TZ", "COLORTERM"])
-        #expect(p.notify == Notify(command: ["/usr/local/bin/notify"], runAs: "nobody", timeout: TimeSpan(seconds: 5),
-                                   events: Notify.defaultEvents))
+        #expect(
+            p.notify
+                == Notify(
+                    command: ["/usr/local/bin/notify"], runAs: "nobody", timeout: TimeSpan(seconds: 5),
+                    events: Notify.defaultEvents))
         #expect(p.store == StoreConfig(backend: .sqlite, urlFile: nil))
         #expect(p.oncall == nil)
     }
 
     @Test func zeroCredentialCacheIsAllowed() throws {
-        let (policy, diagnostics) = load("""
+        let (policy, diagnostics) = load(
+            """
             [settings]
             credential_cache = "0"
             """)
@@ -236,7 +259,8 @@ import Testing
     }
 
     @Test func warningsAloneKeepThePolicy() {
-        let (policy, diagnostics) = load("""
+        let (policy, diagnostics) = load(
+            """
             [[rule]]
             name = "r"
             users = ["ghost"]
@@ -254,7 +278,8 @@ import Testing
     }
 
     @Test func unknownKeysInEverySectionAreErrors() {
-        let (policy, diagnostics) = load("""
+        let (policy, diagnostics) = load(
+            """
             [oncall]
             grup = "oncall"
             [[login]]
@@ -269,29 +294,33 @@ import Testing
             top = 1
             """)
         #expect(policy == nil)
-        #expect(diagnostics.map(\.description) == [
-            "policy.toml:2: error: unknown key 'grup' in [oncall] (did you mean 'group'?)",
-            "policy.toml:6: error: unknown key 'service' in [[login]] (did you mean 'services'?)",
-            "policy.toml:9: error: unknown key 'runas' in [notify] (did you mean 'run_as'?)",
-            "policy.toml:11: error: unknown key 'url' in [store]",
-            "policy.toml:12: error: unknown key 'top' in [store]",
-        ])
+        #expect(
+            diagnostics.map(\.description) == [
+                "policy.toml:2: error: unknown key 'grup' in [oncall] (did you mean 'group'?)",
+                "policy.toml:6: error: unknown key 'service' in [[login]] (did you mean 'services'?)",
+                "policy.toml:9: error: unknown key 'runas' in [notify] (did you mean 'run_as'?)",
+                "policy.toml:11: error: unknown key 'url' in [store]",
+                "policy.toml:12: error: unknown key 'top' in [store]",
+            ])
     }
 
     @Test func notifierRunningAsRootIsAnError() {
-        let (policy, diagnostics) = load("""
+        let (policy, diagnostics) = load(
+            """
             [notify]
             command = ["/usr/local/bin/n"]
             run_as = "root"
             """)
         #expect(policy == nil)
-        #expect(diagnostics.map(\.description) == [
-            "policy.toml:3: error: 'run_as': notifiers run unprivileged; name a user other than root (default nobody)"
-        ])
+        #expect(
+            diagnostics.map(\.description) == [
+                "policy.toml:3: error: 'run_as': notifiers run unprivileged; name a user other than root (default nobody)"
+            ])
     }
 
     @Test func controlCharactersInPolicyTextAreEscapedInMessages() {
-        let (_, diagnostics) = load("""
+        let (_, diagnostics) = load(
+            """
             [[rule]]
             name = "r"
             users = ["alice"]

@@ -10,7 +10,8 @@ import Testing
     }
 
     @Test func shiftsAsDateTimesOrStringsMayOverlap() throws {
-        let shifts = try load("""
+        let shifts = try load(
+            """
             [[shift]]
             user = "alice"
             from = 2026-11-30T08:00:00Z
@@ -20,12 +21,14 @@ import Testing
             user = "bob"
             from = "2026-11-30T19:00:00+01:00"
             to = 2026-12-01T08:00:00Z
-            """).get()
+            """
+        ).get()
         let eight = try #require(RFC3339.parse("2026-11-30T08:00:00Z"))
-        #expect(shifts == [
-            Shift(user: "alice", from: eight, to: eight + 12 * 3_600_000_000),
-            Shift(user: "bob", from: eight + 10 * 3_600_000_000, to: eight + 24 * 3_600_000_000),
-        ])
+        #expect(
+            shifts == [
+                Shift(user: "alice", from: eight, to: eight + 12 * 3_600_000_000),
+                Shift(user: "bob", from: eight + 10 * 3_600_000_000, to: eight + 24 * 3_600_000_000),
+            ])
         #expect(Shift.onShift(shifts, at: eight - 1) == [])
         #expect(Shift.onShift(shifts, at: eight) == ["alice"])
         #expect(Shift.onShift(shifts, at: eight + 11 * 3_600_000_000) == ["alice", "bob"])
@@ -35,7 +38,10 @@ import Testing
 
     @Test(arguments: [
         ("[[shift]]\nfrom = 2026-11-30T08:00:00Z\nto = 2026-11-30T09:00:00Z\n", "oncall.toml:1: a shift needs 'user'"),
-        ("[[shift]]\nuser = \"a\"\nfrom = 2026-11-30T08:00:00\nto = 2026-11-30T09:00:00Z\n", "RFC 3339 times with a zone"),
+        (
+            "[[shift]]\nuser = \"a\"\nfrom = 2026-11-30T08:00:00\nto = 2026-11-30T09:00:00Z\n",
+            "RFC 3339 times with a zone"
+        ),
         ("[[shift]]\nuser = \"a\"\nfrom = \"tomorrow\"\nto = 2026-11-30T09:00:00Z\n", "RFC 3339 times with a zone"),
         ("[[shift]]\nuser = \"a\"\nfrom = 2026-11-30T09:00:00Z\nto = 2026-11-30T08:00:00Z\n", "ends before it starts"),
         ("\n[[shift]]\nuser = \"a\"\nwho = 1\n", "oncall.toml:2: unknown key 'who'"),

@@ -1,14 +1,16 @@
 import FoundationEssentials
 import JitexecBase
 import Testing
+
 @testable import JitexecPolicy
 @testable import JitexecPolicyTOML
 
 @Suite struct TimeSpanTests {
-    @Test(arguments: [
-        ("0", 0), ("0s", 0), ("90s", 90), ("15m", 900), ("1h", 3_600), ("1h30m", 5_400), ("2d", 172_800),
-        ("1h0m30s", 3_630), ("1d2h3m4s", 93_784), ("007m", 420), ("25h", 90_000),
-    ] as [(String, Int64)])
+    @Test(
+        arguments: [
+            ("0", 0), ("0s", 0), ("90s", 90), ("15m", 900), ("1h", 3_600), ("1h30m", 5_400), ("2d", 172_800),
+            ("1h0m30s", 3_630), ("1d2h3m4s", 93_784), ("007m", 420), ("25h", 90_000),
+        ] as [(String, Int64)])
     func parsesValidDurations(text: String, seconds: Int64) {
         #expect(TimeSpan.parse(text) == TimeSpan(seconds: seconds))
     }
@@ -21,10 +23,11 @@ import Testing
         #expect(TimeSpan.parse(text) == nil)
     }
 
-    @Test(arguments: [
-        (0, "0s"), (90, "1m30s"), (5_400, "1h30m"), (3_630, "1h30s"), (86_400, "1d"), (90_000, "1d1h"), (59, "59s"),
-        (-90, "-1m30s"),
-    ] as [(Int64, String)])
+    @Test(
+        arguments: [
+            (0, "0s"), (90, "1m30s"), (5_400, "1h30m"), (3_630, "1h30s"), (86_400, "1d"), (90_000, "1d1h"), (59, "59s"),
+            (-90, "-1m30s"),
+        ] as [(Int64, String)])
     func describesCanonically(seconds: Int64, text: String) {
         #expect(TimeSpan(seconds: seconds).description == text)
     }

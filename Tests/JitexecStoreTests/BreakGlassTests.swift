@@ -7,9 +7,10 @@ import Testing
     private func breakGlassGrant(_ f: StoreFixture, reason: UserText = "INC-7 \u{1b}[2J db down") throws -> Int64 {
         try f.store.write { w in
             let id = try w.insertGrant(Sample.grant(requestID: nil, source: .breakGlass))
-            try w.insertBreakGlassUse(BreakGlassUse(
-                grantID: id, reason: reason, ticket: "INC-7", cwd: UserText(bytes: [0x2f, 0xff]), tty: "/dev/pts/3",
-                createdAt: Sample.now))
+            try w.insertBreakGlassUse(
+                BreakGlassUse(
+                    grantID: id, reason: reason, ticket: "INC-7", cwd: UserText(bytes: [0x2f, 0xff]), tty: "/dev/pts/3",
+                    createdAt: Sample.now))
             return id
         }
     }
@@ -29,16 +30,20 @@ import Testing
         let f = try StoreFixture()
         let first = try breakGlassGrant(f)
         let second = try breakGlassGrant(f, reason: "second")
-        #expect(try f.store.write {
-            try $0.reviewBreakGlassUse(grantID: first, verdict: .flagged, by: "carol", at: Sample.now + 5, comment: "why?")
-        })
+        #expect(
+            try f.store.write {
+                try $0.reviewBreakGlassUse(
+                    grantID: first, verdict: .flagged, by: "carol", at: Sample.now + 5, comment: "why?")
+            })
         // A second review of the same use is refused (compare-and-set), and so is an unknown use.
-        #expect(try !f.store.write {
-            try $0.reviewBreakGlassUse(grantID: first, verdict: .ok, by: "dave", at: Sample.now + 6, comment: nil)
-        })
-        #expect(try !f.store.write {
-            try $0.reviewBreakGlassUse(grantID: 999, verdict: .ok, by: "dave", at: Sample.now + 6, comment: nil)
-        })
+        #expect(
+            try !f.store.write {
+                try $0.reviewBreakGlassUse(grantID: first, verdict: .ok, by: "dave", at: Sample.now + 6, comment: nil)
+            })
+        #expect(
+            try !f.store.write {
+                try $0.reviewBreakGlassUse(grantID: 999, verdict: .ok, by: "dave", at: Sample.now + 6, comment: nil)
+            })
         let reviewed = try #require(try f.store.read { try $0.breakGlassUse(grantID: first) })
         #expect(reviewed.verdict == .flagged && reviewed.reviewedBy == "carol" && reviewed.comment == "why?")
         #expect(reviewed.reviewedAt == Sample.now + 5)

@@ -5,9 +5,9 @@ import Testing
 @testable import JitexecStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 @Suite struct MigrationTests {
@@ -17,7 +17,9 @@ import Darwin
         #expect(try db.userVersion() == Migrations.latest)
         #expect(Migrations.latest >= 3)
         let names = try objectNames(db)
-        for table in ["requests", "approvals", "grants", "audit", "breakglass"] { #expect(names.contains(table), "\(table)") }
+        for table in ["requests", "approvals", "grants", "audit", "breakglass"] {
+            #expect(names.contains(table), "\(table)")
+        }
         for index in [
             "grants_live_by_user", "requests_pending", "requests_by_requester", "audit_by_time", "audit_by_actor",
         ] {

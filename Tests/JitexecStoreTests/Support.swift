@@ -5,9 +5,9 @@ import Testing
 @testable import JitexecStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A fresh directory under /tmp (mkdtemp), removed with everything in it when the fixture goes.

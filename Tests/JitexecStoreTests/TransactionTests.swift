@@ -1,11 +1,11 @@
 import JitexecBase
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @testable import JitexecStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct TransactionTests {
     private struct Abort: Error, Equatable {}
@@ -127,7 +127,9 @@ import Glibc
         // A full disk reaches SQLite as a failed write: "disk I/O error" alone would not say so.
         let error = SQLiteError(extendedCode: 778, message: "disk I/O error", context: "COMMIT", systemErrno: ENOSPC)
         let store = StoreError(error, path: "/var/lib/jitexec/jitexec.db", busyTimeoutMillis: 5000)
-        #expect(store == .unavailable(path: "/var/lib/jitexec/jitexec.db", reason: "disk I/O error: No space left on device"))
+        #expect(
+            store
+                == .unavailable(path: "/var/lib/jitexec/jitexec.db", reason: "disk I/O error: No space left on device"))
         #expect(store.description.contains("not full"))
     }
 

@@ -28,7 +28,8 @@ public struct ControllingTerminal: Sendable {
             return ControllingTerminal(fd: fd, name: String(cString: p))
         }
         // None of 0-2 is it: a pseudo-terminal's name follows from its device number.
-        let major = (device >> 8) & 0xfff, minor = (device & 0xff) | ((device >> 12) & 0xfff00)
+        let major = (device >> 8) & 0xfff
+        let minor = (device & 0xff) | ((device >> 12) & 0xfff00)
         if (136...143).contains(major) {
             let name = "/dev/pts/\((major - 136) * 256 + minor)"
             var st = stat()
@@ -46,7 +47,9 @@ public struct ControllingTerminal: Sendable {
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard n > 0, let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = buffer[(close + 1)..<n].split(separator: UInt8(ascii: " "))
-        guard fields.count > 4, let value = Int64(String(decoding: fields[4], as: UTF8.self)), value > 0 else { return nil }
+        guard fields.count > 4, let value = Int64(String(decoding: fields[4], as: UTF8.self)), value > 0 else {
+            return nil
+        }
         return UInt64(value)
     }
 }
@@ -101,11 +104,14 @@ public enum Authentication {
         let file = pamServiceFile(service, directory: directory)
         guard let text = try readServiceFile(file) else { throw AuthError.serviceMissing(service: service) }
         // PAM runs with root as the real uid: pam_rootok would let every caller through.
-        if mentionsRootOK(text) || includes(text).contains(where: { name in
-            (try? TrustedFiles.readTrustedFile("\(directory)/\(name)")).map(mentionsRootOK) ?? false
-        }) {
+        if mentionsRootOK(text)
+            || includes(text).contains(where: { name in
+                (try? TrustedFiles.readTrustedFile("\(directory)/\(name)")).map(mentionsRootOK) ?? false
+            })
+        {
             throw JitError.notPermitted(
-                "\(file) uses pam_rootok.so, which would pass every caller (jitexec runs PAM as root); remove it from jitexec's PAM service")
+                "\(file) uses pam_rootok.so, which would pass every caller (jitexec runs PAM as root); remove it from jitexec's PAM service"
+            )
         }
     }
 
@@ -180,7 +186,8 @@ public enum Authentication {
         if case .wrongPassword(let tries) = error { fields["tries"] = .int(Int64(tries)) }
         let now = ctx.clock()
         _ = try? store.write { w in
-            try Workflow.appendBounded(w, AuditEvent(event: "auth.failure", actor: ctx.invoker.name, fields: fields), now: now)
+            try Workflow.appendBounded(
+                w, AuditEvent(event: "auth.failure", actor: ctx.invoker.name, fields: fields), now: now)
         }
     }
 }

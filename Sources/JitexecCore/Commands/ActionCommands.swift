@@ -35,10 +35,13 @@ public enum ActionCommands {
             }
             switch outcome {
             case .recorded(let count, let needed):
-                ctx.say("recorded your approval of request #\(id) (\(count)/\(needed)); it needs \(needed - count) more")
+                ctx.say(
+                    "recorded your approval of request #\(id) (\(count)/\(needed)); it needs \(needed - count) more")
             case .granted(let grant):
-                ctx.say("approved request #\(id): grant #\(grant.id) for \(grant.user) as \(grant.runAs) until "
-                    + RFC3339.format(seconds: grant.expiresAt / 1_000_000) + (grant.usesLeft == 1 ? ", single use" : ""))
+                ctx.say(
+                    "approved request #\(id): grant #\(grant.id) for \(grant.user) as \(grant.runAs) until "
+                        + RFC3339.format(seconds: grant.expiresAt / 1_000_000)
+                        + (grant.usesLeft == 1 ? ", single use" : ""))
             }
             return 0
         }
@@ -49,7 +52,8 @@ public enum ActionCommands {
             let (policy, store) = try prepare(ctx, mode: mode)
             let now = ctx.clock()
             try ctx.storeWrite(store) { w in
-                try Workflow.deny(w, id: id, actor: ctx.invoker, policy: policy, comment: comment.map { UserText($0) }, now: now)
+                try Workflow.deny(
+                    w, id: id, actor: ctx.invoker, policy: policy, comment: comment.map { UserText($0) }, now: now)
             }
             ctx.say("denied request #\(id)")
             return 0
@@ -60,7 +64,9 @@ public enum ActionCommands {
         ctx.run { () throws -> Int32 in
             let (policy, store) = try prepare(ctx, mode: mode)
             let now = ctx.clock()
-            try ctx.storeWrite(store) { w in try Workflow.cancel(w, id: id, actor: ctx.invoker, policy: policy, now: now) }
+            try ctx.storeWrite(store) { w in
+                try Workflow.cancel(w, id: id, actor: ctx.invoker, policy: policy, now: now)
+            }
             ctx.say("cancelled request #\(id)")
             return 0
         }
@@ -71,7 +77,8 @@ public enum ActionCommands {
             let (policy, store) = try prepare(ctx, mode: mode)
             let now = ctx.clock()
             let grant = try ctx.storeWrite(store) { w in
-                try Workflow.revoke(w, id: id, actor: ctx.invoker, policy: policy, comment: comment.map { UserText($0) }, now: now)
+                try Workflow.revoke(
+                    w, id: id, actor: ctx.invoker, policy: policy, comment: comment.map { UserText($0) }, now: now)
             }
             ctx.say("revoked grant #\(id) of \(grant.user)")
             return 0
@@ -94,28 +101,38 @@ public enum ActionCommands {
                 rule.allowsTarget(runAs.name, system: ctx.system)
             else {
                 throw JitError.notPermitted(
-                    "rule '\(name)' does not let \(ctx.invoker.name) ask to run as \(runAs.name) on \(Escape.text(host)); 'jitexec -l' lists yours")
+                    "rule '\(name)' does not let \(ctx.invoker.name) ask to run as \(runAs.name) on \(Escape.text(host)); 'jitexec -l' lists yours"
+                )
             }
             // A command-scope rule grants one approved argv at a time: a rule-wide request would let
             // one approval cover commands no approver saw.
             guard rule.scope == .rule else {
                 throw JitError.notPermitted(
-                    "rule '\(name)' has scope = \"command\": approvers approve one command at a time; run 'jitexec --no-wait -r REASON COMMAND...' to request that command")
+                    "rule '\(name)' has scope = \"command\": approvers approve one command at a time; run 'jitexec --no-wait -r REASON COMMAND...' to request that command"
+                )
             }
             try Workflow.checkReason(rule, reason: UserText(reason), ticket: ticket.map { UserText($0) })
             var requested: Int64?
             if let duration {
-                guard let span = TimeSpan.parse(duration), span.seconds > 0 else { throw JitError.usage("-d takes a duration like 15m") }
+                guard let span = TimeSpan.parse(duration), span.seconds > 0 else {
+                    throw JitError.usage("-d takes a duration like 15m")
+                }
                 requested = span.seconds
             }
             let (_, store) = try prepare(ctx, mode: mode)
             let ask = Workflow.Ask(
-                requester: ctx.invoker, runAs: runAs.name, host: host, command: [], rule: rule, reason: UserText(reason),
-                ticket: ticket.map { UserText($0) }, cwd: nil, tty: nil, once: false, requestedSeconds: requested, scope: .rule)
+                requester: ctx.invoker, runAs: runAs.name, host: host, command: [], rule: rule,
+                reason: UserText(reason),
+                ticket: ticket.map { UserText($0) }, cwd: nil, tty: nil, once: false, requestedSeconds: requested,
+                scope: .rule)
             let now = ctx.clock()
-            let (request, reused) = try ctx.storeWrite(store) { w in try Workflow.fileOrReuse(w, ask, policy: policy, now: now) }
-            ctx.say("\(reused ? "your request is still open" : "filed request") #\(request.id) for rule '\(name)': it needs "
-                + "\(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))")
+            let (request, reused) = try ctx.storeWrite(store) { w in
+                try Workflow.fileOrReuse(w, ask, policy: policy, now: now)
+            }
+            ctx.say(
+                "\(reused ? "your request is still open" : "filed request") #\(request.id) for rule '\(name)': it needs "
+                    + "\(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
+            )
             return 0
         }
     }
@@ -133,12 +150,15 @@ public enum ActionCommands {
             guard let index = policy.loginRuleIndex(for: ctx.invoker.subject, service: service, host: host) else {
                 let through = service.map { " through \(Escape.text($0))" } ?? ""
                 throw JitError.notPermitted(
-                    "logins of \(ctx.invoker.name)\(through) on \(Escape.text(host)) are not gated by any [[login]]; no request is needed")
+                    "logins of \(ctx.invoker.name)\(through) on \(Escape.text(host)) are not gated by any [[login]]; no request is needed"
+                )
             }
             guard !reason.allSatisfy({ $0 == " " }) else { throw JitError.usage("give a reason with -r REASON") }
             var requested: Int64?
             if let duration {
-                guard let span = TimeSpan.parse(duration), span.seconds > 0 else { throw JitError.usage("-d takes a duration like 8h") }
+                guard let span = TimeSpan.parse(duration), span.seconds > 0 else {
+                    throw JitError.usage("-d takes a duration like 8h")
+                }
                 requested = span.seconds
             }
             let login = policy.logins[index]
@@ -147,12 +167,15 @@ public enum ActionCommands {
             let (request, reused) = try ctx.storeWrite(store) { w in
                 try Workflow.fileOrReuseLogin(
                     w, user: ctx.invoker, host: host, ruleName: Policy.loginRuleName(index), approvals: login.approvals,
-                    reason: UserText(reason), ticket: ticket.map { UserText($0) }, tty: nil, requestedSeconds: requested,
+                    reason: UserText(reason), ticket: ticket.map { UserText($0) }, tty: nil,
+                    requestedSeconds: requested,
                     policy: policy, now: now)
             }
-            ctx.say("\(reused ? "your login request is still open" : "filed login request") #\(request.id) for \(Escape.text(host)) "
-                + "(\(Policy.loginRuleName(index)): \(login.services.map { Escape.text($0) }.joined(separator: ", "))): it needs "
-                + "\(login.approvals) approval\(login.approvals == 1 ? "" : "s") from \(login.approvers.map(\.description).joined(separator: ", "))")
+            ctx.say(
+                "\(reused ? "your login request is still open" : "filed login request") #\(request.id) for \(Escape.text(host)) "
+                    + "(\(Policy.loginRuleName(index)): \(login.services.map { Escape.text($0) }.joined(separator: ", "))): it needs "
+                    + "\(login.approvals) approval\(login.approvals == 1 ? "" : "s") from \(login.approvers.map(\.description).joined(separator: ", "))"
+            )
             return 0
         }
     }

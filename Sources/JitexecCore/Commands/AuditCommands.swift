@@ -11,7 +11,9 @@ public enum LogCommand {
         public var event: String?
         public var json = false
         public var follow = false
-        public init(since: String? = nil, user: String? = nil, event: String? = nil, json: Bool = false, follow: Bool = false) {
+        public init(
+            since: String? = nil, user: String? = nil, event: String? = nil, json: Bool = false, follow: Bool = false
+        ) {
             self.since = since
             self.user = user
             self.event = event
@@ -58,7 +60,9 @@ public enum LogCommand {
         case .success(let span):
             if let t = span.before(now) { return t }
         case .failure(.tooLong):
-            throw .usage("--since takes a duration of at most \(TimeSpan.longest), or an RFC 3339 time like 2026-11-29T08:00:00Z")
+            throw .usage(
+                "--since takes a duration of at most \(TimeSpan.longest), or an RFC 3339 time like 2026-11-29T08:00:00Z"
+            )
         case .failure(.malformed):
             break
         }
@@ -66,7 +70,8 @@ public enum LogCommand {
         throw .usage("--since takes a duration like 90m or 1h30m, or an RFC 3339 time like 2026-11-29T08:00:00Z")
     }
 
-    static let header = pad("SEQ", 6) + " " + pad("TIME (UTC)", 20) + " " + pad("EVENT", 18) + " " + pad("ACTOR", 12) + " DETAILS"
+    static let header =
+        pad("SEQ", 6) + " " + pad("TIME (UTC)", 20) + " " + pad("EVENT", 18) + " " + pad("ACTOR", 12) + " DETAILS"
 
     /// One human line; every user-controlled value escaped.
     static func row(_ r: AuditRecord) -> String {
@@ -122,7 +127,9 @@ public enum VerifyCommand {
                 ctx.say("audit chain intact: \(count) record\(count == 1 ? "" : "s"), head \(head)")
                 return 0
             case .broken(let seq, _, let problem):
-                ctx.complain("audit chain broken at record \(seq): \(problem); keep the database as evidence and compare with the syslog copy")
+                ctx.complain(
+                    "audit chain broken at record \(seq): \(problem); keep the database as evidence and compare with the syslog copy"
+                )
                 return 1
             }
         }

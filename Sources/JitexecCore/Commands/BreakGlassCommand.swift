@@ -23,17 +23,21 @@ enum BreakGlassCommand {
             attempt["why"] = .string("rule '\(rule.name)' does not allow break-glass")
             try RunCommand.auditRefusal(ctx, "breakglass.refused", attempt)
             throw .notPermitted(
-                "rule '\(rule.name)' does not allow break-glass; run the command without --break-glass to file a request for approval")
+                "rule '\(rule.name)' does not allow break-glass; run the command without --break-glass to file a request for approval"
+            )
         }
         var requested: Int64?
         if let d = args.duration {
-            guard let span = TimeSpan.parse(d), span.seconds > 0 else { throw .usage("-d takes a duration like 15m or 1h30m") }
+            guard let span = TimeSpan.parse(d), span.seconds > 0 else {
+                throw .usage("-d takes a duration like 15m or 1h30m")
+            }
             requested = span.seconds
         }
         try Workflow.checkReason(rule, reason: reason, ticket: args.ticket)
         let terminal = ControllingTerminal.current()
         defer { if let fd = terminal.fd { close(fd) } }
-        let pam = try Authentication.authenticate(ctx, policy: policy, mode: RunCommand.promptMode(args), terminal: terminal)
+        let pam = try Authentication.authenticate(
+            ctx, policy: policy, mode: RunCommand.promptMode(args), terminal: terminal)
 
         let finding = OnCallCheck.check(policy.oncall, user: ctx.invoker, now: ctx.clock())
         guard let via = finding.via else {
@@ -42,7 +46,8 @@ enum BreakGlassCommand {
             try RunCommand.auditRefusal(ctx, "breakglass.refused", attempt)
             let detail = finding.problems.first.map { " (\($0))" } ?? ""
             throw .notPermitted(
-                "\(ctx.invoker.name) is not on call now\(detail); run the command without --break-glass to file a request for approval")
+                "\(ctx.invoker.name) is not on call now\(detail); run the command without --break-glass to file a request for approval"
+            )
         }
 
         let store = try ctx.store()
@@ -56,13 +61,18 @@ enum BreakGlassCommand {
         let what = grant.command.map { Escape.argv($0) } ?? "any command of rule '\(rule.name)'"
         ctx.complain(
             "*** BREAK-GLASS *** grant #\(grant.id): \(ctx.invoker.name) may run \(what) as \(target.name) on \(Escape.text(ctx.host)) "
-                + "until \(RFC3339.format(seconds: grant.expiresAt / 1_000_000)) (\(minutes)m)\(grant.usesLeft == 1 ? ", single use" : "")")
+                + "until \(RFC3339.format(seconds: grant.expiresAt / 1_000_000)) (\(minutes)m)\(grant.usesLeft == 1 ? ", single use" : "")"
+        )
         let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
-        let told = (approvers.isEmpty
-            ? "rule '\(rule.name)' has no approver to tell"
-            : "the approvers of rule '\(rule.name)' (\(approvers.joined(separator: ", "))) are told on their terminals where logged in")
-            + (policy.notify?.events.contains(Notifications.breakGlassEvent) == true ? ", the [notify] command runs" : "")
-        ctx.complain("you are on call (\(Escape.text(via))); this use is audited, \(told), and an admin will review it ('jitctl review')")
+        let told =
+            (approvers.isEmpty
+                ? "rule '\(rule.name)' has no approver to tell"
+                : "the approvers of rule '\(rule.name)' (\(approvers.joined(separator: ", "))) are told on their terminals where logged in")
+            + (policy.notify?.events.contains(Notifications.breakGlassEvent) == true
+                ? ", the [notify] command runs" : "")
+        ctx.complain(
+            "you are on call (\(Escape.text(via))); this use is audited, \(told), and an admin will review it ('jitctl review')"
+        )
         let claim = Workflow.Claim(
             user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command,
             cwd: RunCommand.currentDirectory())

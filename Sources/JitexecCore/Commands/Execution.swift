@@ -71,7 +71,8 @@ enum Execution {
         // argv[0] is the canonical path the policy matched, never the name the caller typed: a link
         // named after another applet of a multi-call binary must not pick what the binary does.
         let spec = ExecSpec(
-            path: path, argv: [UserText(path)] + argv.dropFirst(), environment: environment, identity: identity, umask: inherited.umask | 0o022,
+            path: path, argv: [UserText(path)] + argv.dropFirst(), environment: environment, identity: identity,
+            umask: inherited.umask | 0o022,
             cwd: cwd?.string, usePTY: isTerminal(0) || isTerminal(1))
         // The child is held until the grant is found live once more, with the time of that moment:
         // a revoke or the expiry that came after exec.start (however long this process was stopped
@@ -100,8 +101,9 @@ enum Execution {
         try? pam.closeSession()
         var end: [String: JSONValue] = [
             "command": fields["command"]!, "run_as": .string(target.name), "status": .int(Int64(outcome.shellStatus)),
-            "duration_ms": .int(Int64(outcome.duration.components.seconds) * 1000
-                + Int64(outcome.duration.components.attoseconds / 1_000_000_000_000_000)),
+            "duration_ms": .int(
+                Int64(outcome.duration.components.seconds) * 1000
+                    + Int64(outcome.duration.components.attoseconds / 1_000_000_000_000_000)),
         ]
         if case .signaled(let n) = outcome.termination { end["signal"] = .int(Int64(n)) }
         if let grant { end["grant"] = .int(grant.id) }

@@ -15,7 +15,8 @@ public enum ExplainCommand {
             let subject = try user.map { u throws(JitError) in try Accounts.parseUserSpec(u) } ?? ctx.invoker
             // Like sudo's -l -U: what another person may run is for admins to ask.
             guard subject.uid == ctx.invoker.uid || admin else {
-                throw JitError.notPermitted("only admins may explain for another user (-U); run it without -U for yourself")
+                throw JitError.notPermitted(
+                    "only admins may explain for another user (-U); run it without -U for yourself")
             }
             // A non-admin sees paths as they themselves can (no probing of root-only directories).
             let view = CallerView.forInvoker(ctx, policy: policy)
@@ -85,4 +86,3 @@ public enum ExplainCommand {
         return "rule:     \(rule.name) (\(at))\(via)"
     }
 }
-

@@ -39,16 +39,23 @@ public struct JitexecArguments: Equatable, Sendable {
             return words[i]
         }
         func setMode(_ m: Mode) throws(JitError) {
-            guard a.mode == .run || a.mode == m else { throw .usage("only one of -i, -l, -v, -k, -h, -V, --login-gate may be given") }
+            guard a.mode == .run || a.mode == m else {
+                throw .usage("only one of -i, -l, -v, -k, -h, -V, --login-gate may be given")
+            }
             a.mode = m
         }
         while i < words.count {
             let word = words[i]
             guard let text = word.string, text.hasPrefix("-"), text != "-" else { break }
-            if text == "--" { i += 1; break }
+            if text == "--" {
+                i += 1
+                break
+            }
             if text.hasPrefix("--") {
                 let (name, inline) = splitLong(text)
-                func longValue() throws(JitError) -> UserText { if let inline { return UserText(inline) } else { return try value(name) } }
+                func longValue() throws(JitError) -> UserText {
+                    if let inline { return UserText(inline) } else { return try value(name) }
+                }
                 switch name {
                 case "--once": a.once = true
                 case "--no-wait": a.noWait = true
@@ -76,7 +83,10 @@ public struct JitexecArguments: Equatable, Sendable {
                 let c = Character(UnicodeScalar(letters[k]))
                 let rest = letters.count > k + 1 ? UserText(bytes: Array(letters[(k + 1)...])) : nil
                 func shortValue() throws(JitError) -> UserText {
-                    if let rest { k = letters.count; return rest }
+                    if let rest {
+                        k = letters.count
+                        return rest
+                    }
                     k = letters.count
                     return try value("-\(c)")
                 }

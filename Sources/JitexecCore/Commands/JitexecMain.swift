@@ -31,7 +31,7 @@ public enum JitexecMain {
             let ctx: Context
             do {
                 ctx = try Context.live(program: "jitexec")
-            } catch where args.mode == .loginGate {
+            } catch  where args.mode == .loginGate {
                 return LoginGate.startupFailed(error, environment: environment)
             }
             if args.mode == .loginGate { return LoginGate.run(ctx, environment: environment) }
@@ -42,7 +42,8 @@ public enum JitexecMain {
         }
     }
 
-    static func run(_ ctx: Context, _ args: JitexecArguments, inherited: RunCommand.Inherited) throws(JitError) -> Int32 {
+    static func run(_ ctx: Context, _ args: JitexecArguments, inherited: RunCommand.Inherited) throws(JitError) -> Int32
+    {
         let policy: Policy
         do {
             policy = try ctx.loadPolicy()
@@ -58,13 +59,15 @@ public enum JitexecMain {
         case .validate:
             let terminal = ControllingTerminal.current()
             defer { if let fd = terminal.fd { close(fd) } }
-            _ = try Authentication.authenticate(ctx, policy: policy, mode: RunCommand.promptMode(args), terminal: terminal)
+            _ = try Authentication.authenticate(
+                ctx, policy: policy, mode: RunCommand.promptMode(args), terminal: terminal)
             return 0
         case .forget:
             try Authentication.forget(ctx, policy: policy)
             return 0
         case .shell:
-            throw .unavailable("-i is not available in this build yet; run the shell as a command, e.g. 'jitexec /bin/bash'")
+            throw .unavailable(
+                "-i is not available in this build yet; run the shell as a command, e.g. 'jitexec /bin/bash'")
         case .help, .version, .loginGate:
             return 0
         }
@@ -72,9 +75,11 @@ public enum JitexecMain {
 
     /// Best effort: a broken policy is recorded in the audit chain as `policy.invalid`.
     private static func auditInvalidPolicy(_ ctx: Context, _ first: Diagnostic) {
-        try? RunCommand.auditRefusal(ctx, "policy.invalid", [
-            "file": .string(first.location.file), "line": .int(Int64(first.location.line)),
-            "message": .string(first.message),
-        ])
+        try? RunCommand.auditRefusal(
+            ctx, "policy.invalid",
+            [
+                "file": .string(first.location.file), "line": .int(Int64(first.location.line)),
+                "message": .string(first.message),
+            ])
     }
 }

@@ -18,8 +18,9 @@ enum ListCommand {
                 subject: me.subject, target: target.name, host: ctx.host, path: path, args: argv, system: ctx.system)
             switch decision {
             case .deny(let rule):
-                ctx.say("deny: \(Escape.argv(command)) as \(target.name)"
-                    + (rule.map { " (rule '\($0.name)')" } ?? " (no rule allows it)"))
+                ctx.say(
+                    "deny: \(Escape.argv(command)) as \(target.name)"
+                        + (rule.map { " (rule '\($0.name)')" } ?? " (no rule allows it)"))
                 return 1
             case .allow(let rule):
                 ctx.say("allow: \(Escape.text(path)) as \(target.name) after you authenticate (rule '\(rule.name)')")
@@ -30,11 +31,14 @@ enum ListCommand {
                         && ($0.scope == GrantScope.rule.rawValue || $0.command == command)
                 }
                 if let g = covering {
-                    ctx.say("approve: covered by your live grant #\(g.id) until \(RFC3339.format(seconds: g.expiresAt / 1_000_000))"
-                        + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
+                    ctx.say(
+                        "approve: covered by your live grant #\(g.id) until \(RFC3339.format(seconds: g.expiresAt / 1_000_000))"
+                            + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
                 } else {
-                    ctx.say("approve: needs \(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from "
-                        + rule.approvers.map(\.description).joined(separator: ", ") + " (rule '\(rule.name)'); running it files a request")
+                    ctx.say(
+                        "approve: needs \(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from "
+                            + rule.approvers.map(\.description).joined(separator: ", ")
+                            + " (rule '\(rule.name)'); running it files a request")
                 }
                 return 0
             }
@@ -58,8 +62,9 @@ enum ListCommand {
         if grants.isEmpty { ctx.say("  none") }
         for g in grants {
             let what = g.command.map { Escape.argv($0) } ?? "any command of rule \(g.rule)"
-            ctx.say("  #\(g.id) \(what) as \(g.runAs), until \(RFC3339.format(seconds: g.expiresAt / 1_000_000))"
-                + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
+            ctx.say(
+                "  #\(g.id) \(what) as \(g.runAs), until \(RFC3339.format(seconds: g.expiresAt / 1_000_000))"
+                    + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
         }
         let open = try ctx.storeRead(store) { try $0.requests(status: .pending, requester: me.name) }
         ctx.say("open requests:")

@@ -21,7 +21,8 @@ enum LoginGate {
         }
         let env = variables(environment)
         guard env["PAM_TYPE"] == "account", let userName = env["PAM_USER"], let service = env["PAM_SERVICE"] else {
-            ctx.complain("--login-gate needs PAM_TYPE=account, PAM_USER and PAM_SERVICE from pam_exec; see pam/jitexec-login")
+            ctx.complain(
+                "--login-gate needs PAM_TYPE=account, PAM_USER and PAM_SERVICE from pam_exec; see pam/jitexec-login")
             return 1
         }
         let shownUser = Escape.text(userName)
@@ -53,18 +54,22 @@ enum LoginGate {
             // Best effort for a login that passes: the store may be what is broken.
             if let store = try? ctx.store() {
                 _ = try? ctx.storeWrite(store) { w in
-                    try w.appendAudit(AuditEvent(event: passes ? "login.allowed" : "login.denied", actor: user.name, fields: fields))
+                    try w.appendAudit(
+                        AuditEvent(event: passes ? "login.allowed" : "login.denied", actor: user.name, fields: fields))
                 }
             }
             if passes { return 0 }
-            say("jitexec: login of \(shownUser) refused: the jitexec policy cannot be read (\(error.description)); ask an administrator to run 'jitctl check'")
+            say(
+                "jitexec: login of \(shownUser) refused: the jitexec policy cannot be read (\(error.description)); ask an administrator to run 'jitctl check'"
+            )
             return 1
         }
         guard let index = policy.loginRuleIndex(for: user.subject, service: service, host: ctx.host) else { return 0 }
         let login = policy.logins[index]
         let ruleName = Policy.loginRuleName(index)
         var fields: [String: JSONValue] = [
-            "user": .string(user.name), "service": .string(service), "host": .string(ctx.host), "rule": .string(ruleName),
+            "user": .string(user.name), "service": .string(service), "host": .string(ctx.host),
+            "rule": .string(ruleName),
         ]
         if let rhost = env["PAM_RHOST"] { fields["rhost"] = UserText(rhost).jsonValue }
         if let tty = env["PAM_TTY"] { fields["tty"] = UserText(tty).jsonValue }
@@ -73,7 +78,8 @@ enum LoginGate {
             let now = ctx.clock()
             let approvers = policy.possibleApprovers(login, system: ctx.system).filter { $0 != user.name }
             let outcome = try ctx.storeWrite(store) { w throws -> (Grant?, Request?, Bool) in
-                if let grant = try Workflow.liveLoginGrant(w, user: user.name, host: ctx.host, rule: ruleName, now: now) {
+                if let grant = try Workflow.liveLoginGrant(w, user: user.name, host: ctx.host, rule: ruleName, now: now)
+                {
                     fields["grant"] = .int(grant.id)
                     _ = try w.appendAudit(AuditEvent(event: "login.allowed", actor: user.name, fields: fields))
                     return (grant, nil, false)
@@ -91,19 +97,25 @@ enum LoginGate {
                 return (nil, filed?.0, filed?.1 ?? false)
             }
             if outcome.0 != nil { return 0 }
-            let who = "\(login.approvals) approval\(login.approvals == 1 ? "" : "s") from "
+            let who =
+                "\(login.approvals) approval\(login.approvals == 1 ? "" : "s") from "
                 + login.approvers.map(\.description).joined(separator: ", ")
                 + " (\(approvers.isEmpty ? "nobody can approve it yet" : approvers.joined(separator: ", ")))"
             if let request = outcome.1 {
-                say("jitexec: login of \(shownUser) to \(Escape.text(ctx.host)) needs approval: request #\(request.id) "
-                    + "\(outcome.2 ? "is waiting" : "was filed") for \(who); they run 'jitctl approve \(request.id)'")
+                say(
+                    "jitexec: login of \(shownUser) to \(Escape.text(ctx.host)) needs approval: request #\(request.id) "
+                        + "\(outcome.2 ? "is waiting" : "was filed") for \(who); they run 'jitctl approve \(request.id)'"
+                )
             } else {
-                say("jitexec: login of \(shownUser) to \(Escape.text(ctx.host)) needs a login grant with \(who); "
-                    + "file a request with 'jitctl request --login -r REASON'")
+                say(
+                    "jitexec: login of \(shownUser) to \(Escape.text(ctx.host)) needs a login grant with \(who); "
+                        + "file a request with 'jitctl request --login -r REASON'")
             }
             return 1
         } catch {
-            say("jitexec: login of \(shownUser) refused: the login gate cannot decide (\(error.description)); ask an administrator")
+            say(
+                "jitexec: login of \(shownUser) refused: the login gate cannot decide (\(error.description)); ask an administrator"
+            )
             return 1
         }
     }
@@ -123,7 +135,9 @@ enum LoginGate {
         }
         let last = CompiledPolicy.lastGoodPolicy(paths: .builtIn)
         if passesUngated(user, service: service, host: currentHostName(), by: last) { return 0 }
-        say("jitexec: login of \(shownUser) refused: the login gate cannot start (\(error.description)); ask an administrator")
+        say(
+            "jitexec: login of \(shownUser) refused: the login gate cannot start (\(error.description)); ask an administrator"
+        )
         return 1
     }
 

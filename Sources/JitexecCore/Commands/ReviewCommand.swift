@@ -13,7 +13,9 @@ public enum ReviewCommand {
             let admin = Workflow.isAdmin(ctx.invoker, policy)
             let rows = try store.read { r in
                 try r.breakGlassUses(unreviewedOnly: !all).compactMap { use -> (BreakGlassUse, Grant)? in
-                    guard let grant = try r.grant(id: use.grantID), admin || grant.user == ctx.invoker.name else { return nil }
+                    guard let grant = try r.grant(id: use.grantID), admin || grant.user == ctx.invoker.name else {
+                        return nil
+                    }
                     return (use, grant)
                 }
             }
@@ -22,27 +24,37 @@ public enum ReviewCommand {
                 return 0
             }
             if rows.isEmpty {
-                ctx.say(all ? "no break-glass uses" : "no break-glass use waits for review; 'jitctl review --all' shows reviewed ones")
+                ctx.say(
+                    all
+                        ? "no break-glass uses"
+                        : "no break-glass use waits for review; 'jitctl review --all' shows reviewed ones")
                 return 0
             }
-            ctx.say(ViewCommands.table(
-                ["GRANT", "USER", "RUN AS", "RULE", "TAKEN", "UNTIL", "REVIEW", "COMMAND", "REASON"],
-                rows.map { use, grant in
-                    [
-                        "#\(grant.id)", grant.user, grant.runAs, grant.rule, RFC3339.format(seconds: use.createdAt / 1_000_000),
-                        RFC3339.format(seconds: grant.expiresAt / 1_000_000),
-                        use.verdict.map { "\($0.rawValue) by \(use.reviewedBy ?? "?")" + (use.comment.map { ": \($0.escaped)" } ?? "") }
-                            ?? "waiting",
-                        grant.command.map { Escape.argv($0) } ?? "(any command of the rule)",
-                        ViewCommands.clip(use.reason.escaped, 60),
-                    ]
-                }))
+            ctx.say(
+                ViewCommands.table(
+                    ["GRANT", "USER", "RUN AS", "RULE", "TAKEN", "UNTIL", "REVIEW", "COMMAND", "REASON"],
+                    rows.map { use, grant in
+                        [
+                            "#\(grant.id)", grant.user, grant.runAs, grant.rule,
+                            RFC3339.format(seconds: use.createdAt / 1_000_000),
+                            RFC3339.format(seconds: grant.expiresAt / 1_000_000),
+                            use.verdict.map {
+                                "\($0.rawValue) by \(use.reviewedBy ?? "?")"
+                                    + (use.comment.map { ": \($0.escaped)" } ?? "")
+                            }
+                                ?? "waiting",
+                            grant.command.map { Escape.argv($0) } ?? "(any command of the rule)",
+                            ViewCommands.clip(use.reason.escaped, 60),
+                        ]
+                    }))
             if admin && !all { ctx.say("mark each: 'jitctl review GRANT --ok' or 'jitctl review GRANT --flag -m WHY'") }
             return 0
         }
     }
 
-    public static func decide(_ ctx: Context, id: Int64, verdict: BreakGlassVerdict, comment: String?, mode: PromptMode) -> Int32 {
+    public static func decide(_ ctx: Context, id: Int64, verdict: BreakGlassVerdict, comment: String?, mode: PromptMode)
+        -> Int32
+    {
         ctx.run { () throws -> Int32 in
             let (policy, store) = try ActionCommands.prepare(ctx, mode: mode)
             let now = ctx.clock()

@@ -14,28 +14,35 @@ enum RunCommand {
         var umask: mode_t
     }
 
-    static func run(_ ctx: Context, _ args: JitexecArguments, policy: Policy, inherited: Inherited) throws(JitError) -> Int32 {
+    static func run(_ ctx: Context, _ args: JitexecArguments, policy: Policy, inherited: Inherited) throws(JitError)
+        -> Int32
+    {
         let target = try Accounts.parseUserSpec(args.user ?? "root")
         let (path, argv) = try resolve(args.command, policy: policy, ctx: ctx)
         let command = [UserText(path)] + argv
         let (decision, _) = policy.decide(
-            subject: ctx.invoker.subject, target: target.name, host: ctx.host, path: path, args: argv, system: ctx.system)
+            subject: ctx.invoker.subject, target: target.name, host: ctx.host, path: path, args: argv,
+            system: ctx.system)
         let rule: Rule
         switch decision {
         case .deny(let denying):
-            try auditRefusal(ctx, "policy.denied", Workflow.boundedCommand(command).merging([
-                "run_as": .string(target.name), "rule": denying.map { .string($0.name) } ?? .null,
-            ]) { a, _ in a })
+            try auditRefusal(
+                ctx, "policy.denied",
+                Workflow.boundedCommand(command).merging([
+                    "run_as": .string(target.name), "rule": denying.map { .string($0.name) } ?? .null,
+                ]) { a, _ in a })
             let why = denying.map { "rule '\($0.name)' denies it" } ?? "no rule allows it"
             throw .denied(
-                "\(ctx.invoker.name) may not run \(Escape.text(path)) as \(target.name): \(why); run 'jitctl explain -- \(args.command[0].escaped)' for details")
+                "\(ctx.invoker.name) may not run \(Escape.text(path)) as \(target.name): \(why); run 'jitctl explain -- \(args.command[0].escaped)' for details"
+            )
         case .allow(let r), .approve(let r):
             rule = r
         }
         if args.breakGlass, case .approve = decision {
             // An `allow` rule needs no glass broken: the command runs as usual.
             return try BreakGlassCommand.run(
-                ctx, args, policy: policy, rule: rule, target: target, path: path, command: command, inherited: inherited)
+                ctx, args, policy: policy, rule: rule, target: target, path: path, command: command,
+                inherited: inherited)
         }
         let terminal = ControllingTerminal.current()
         defer { if let fd = terminal.fd { close(fd) } }
@@ -53,11 +60,14 @@ enum RunCommand {
         // A read first: the use itself is taken atomically together with exec.start.
         let covered = try ctx.storeRead(store) { r in try !Workflow.coveringGrants(r, claim, now: now).isEmpty }
         func approvedRun() throws(JitError) -> Int32 {
-            let request = try fileRequest(ctx, args, policy: policy, rule: rule, target: target, command: command, terminal: terminal, store: store)
+            let request = try fileRequest(
+                ctx, args, policy: policy, rule: rule, target: target, command: command, terminal: terminal,
+                store: store)
             try Waiting.wait(ctx, request: request, rule: rule, policy: policy, args: args, store: store, claim: claim)
             try recheckAfterWaiting(ctx, pam: pam, rule: rule, target: target, path: path, argv: argv, policy: policy)
             return try Execution.run(
-                ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: claim, requestID: request.id,
+                ctx, pam: pam, path: path, argv: args.command, target: target, rule: rule, claim: claim,
+                requestID: request.id,
                 policy: policy, inherited: inherited, terminal: terminal)
         }
         guard covered else { return try approvedRun() }
@@ -90,7 +100,8 @@ enum RunCommand {
             subject: now.subject, target: target.name, host: ctx.host, path: path, args: argv, system: ctx.system)
         guard case .approve(let still) = decision, still.name == rule.name else {
             throw .notPermitted(
-                "the policy no longer lets \(now.name) use rule '\(rule.name)' for this command (groups changed while waiting); nothing was run")
+                "the policy no longer lets \(now.name) use rule '\(rule.name)' for this command (groups changed while waiting); nothing was run"
+            )
         }
     }
 
@@ -129,15 +140,20 @@ enum RunCommand {
         }
         let ask = Workflow.Ask(
             requester: ctx.invoker, runAs: target.name, host: ctx.host, command: command, rule: rule,
-            reason: reason ?? UserText(""), ticket: args.ticket, cwd: currentDirectory(), tty: terminal.name.isEmpty ? nil : UserText(terminal.name),
+            reason: reason ?? UserText(""), ticket: args.ticket, cwd: currentDirectory(),
+            tty: terminal.name.isEmpty ? nil : UserText(terminal.name),
             once: args.once, requestedSeconds: requested, scope: rule.scope)
         let now = ctx.clock()
-        let (request, reused) = try ctx.storeWrite(store) { w in try Workflow.fileOrReuse(w, ask, policy: policy, now: now) }
+        let (request, reused) = try ctx.storeWrite(store) { w in
+            try Workflow.fileOrReuse(w, ask, policy: policy, now: now)
+        }
         let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
-        let need = "\(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
+        let need =
+            "\(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
         ctx.complain(
             "\(reused ? "your request #\(request.id) is still open" : "request #\(request.id) filed"): it needs \(need)"
-                + " (\(approvers.isEmpty ? "nobody can approve it yet" : approvers.joined(separator: ", "))); 'jitctl show \(request.id)' shows it")
+                + " (\(approvers.isEmpty ? "nobody can approve it yet" : approvers.joined(separator: ", "))); 'jitctl show \(request.id)' shows it"
+        )
         return request
     }
 
@@ -149,7 +165,8 @@ enum RunCommand {
     /// Asks for a reason on the terminal (echo on). The whole line is always read, so nothing
     /// typed for the reason is left for the shell; a line over `maxTypedReason` is refused, never cut.
     static func askReason(_ fd: Int32, rule: Rule) throws(JitError) -> UserText {
-        let prompt = "Reason for using rule '\(rule.name)'" + (rule.reasonPattern.map { " (must match \($0))" } ?? "") + ": "
+        let prompt =
+            "Reason for using rule '\(rule.name)'" + (rule.reasonPattern.map { " (must match \($0))" } ?? "") + ": "
         _ = prompt.withCString { write(fd, $0, strlen($0)) }
         var bytes: [UInt8] = []
         var overlong = false
@@ -157,7 +174,9 @@ enum RunCommand {
         while read(fd, &c, 1) == 1 {
             if c == 0x0a {
                 guard !overlong else {
-                    throw .usage("the reason typed at the prompt is too long (at most \(maxTypedReason) bytes; give a longer one with -r)")
+                    throw .usage(
+                        "the reason typed at the prompt is too long (at most \(maxTypedReason) bytes; give a longer one with -r)"
+                    )
                 }
                 return UserText(bytes: bytes)
             }
@@ -186,7 +205,9 @@ enum RunCommand {
     /// One audit record in its own durable transaction.
     static func audit(_ ctx: Context, _ event: String, _ fields: [String: JSONValue]) throws(JitError) {
         let store = try ctx.store()
-        _ = try ctx.storeWrite(store) { w in try w.appendAudit(AuditEvent(event: event, actor: ctx.invoker.name, fields: fields)) }
+        _ = try ctx.storeWrite(store) { w in
+            try w.appendAudit(AuditEvent(event: event, actor: ctx.invoker.name, fields: fields))
+        }
     }
 }
 

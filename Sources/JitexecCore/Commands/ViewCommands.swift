@@ -12,27 +12,32 @@ public enum ViewCommands {
             let now = ctx.clock()
             try store.write { try Workflow.expireStale($0, now: now) }
             let rows = try store.read { r in
-                try r.requests(status: all ? nil : .pending, requester: user).filter { visible($0, ctx.invoker, policy) }
-                    .map { ($0, try r.approvals(requestID: $0.id)) }
+                try r.requests(status: all ? nil : .pending, requester: user).filter {
+                    visible($0, ctx.invoker, policy)
+                }
+                .map { ($0, try r.approvals(requestID: $0.id)) }
             }
             if json {
                 for (req, approvals) in rows { ctx.say(req.json(approvals: approvals).printable) }
                 return 0
             }
             if rows.isEmpty {
-                ctx.say(all ? "no requests" : "no pending requests you can see; 'jitctl requests --all' shows decided ones")
+                ctx.say(
+                    all ? "no requests" : "no pending requests you can see; 'jitctl requests --all' shows decided ones")
                 return 0
             }
-            ctx.say(table(
-                ["", "ID", "STATUS", "REQUESTER", "RUN AS", "RULE", "APPROVALS", "EXPIRES", "COMMAND", "REASON"],
-                rows.map { req, approvals in
-                    [
-                        mayDecide(req, approvals, ctx.invoker, policy) ? "*" : "", "#\(req.id)", req.status.rawValue,
-                        req.requester, req.runAs, req.rule, "\(approvals.count)/\(req.approvalsNeeded)",
-                        req.status == .pending ? "in " + remaining(req.expiresAt - now) : "-",
-                        commandText(req), clip(req.reason.escaped, 40),
-                    ]
-                }))
+            ctx.say(
+                table(
+                    ["", "ID", "STATUS", "REQUESTER", "RUN AS", "RULE", "APPROVALS", "EXPIRES", "COMMAND", "REASON"],
+                    rows.map { req, approvals in
+                        [
+                            mayDecide(req, approvals, ctx.invoker, policy) ? "*" : "", "#\(req.id)",
+                            req.status.rawValue,
+                            req.requester, req.runAs, req.rule, "\(approvals.count)/\(req.approvalsNeeded)",
+                            req.status == .pending ? "in " + remaining(req.expiresAt - now) : "-",
+                            commandText(req), clip(req.reason.escaped, 40),
+                        ]
+                    }))
             ctx.say("* = you may approve or deny it: 'jitctl approve ID' / 'jitctl deny ID -m WHY'")
             return 0
         }
@@ -64,13 +69,18 @@ public enum ViewCommands {
             if let t = request.tty { lines.append("tty:        \(t.escaped)") }
             lines.append("filed:      \(RFC3339.format(seconds: request.createdAt / 1_000_000))")
             lines.append("expires:    \(RFC3339.format(seconds: request.expiresAt / 1_000_000))")
-            lines.append("approvals:  \(approvals.count)/\(request.approvalsNeeded)"
-                + (rule.map { " from \($0.approvers.map(\.description).joined(separator: ", "))" } ?? ""))
+            lines.append(
+                "approvals:  \(approvals.count)/\(request.approvalsNeeded)"
+                    + (rule.map { " from \($0.approvers.map(\.description).joined(separator: ", "))" } ?? ""))
             for a in approvals {
-                lines.append("  - \(a.by) at \(RFC3339.format(seconds: a.at / 1_000_000))" + (a.comment.map { ": \($0.escaped)" } ?? ""))
+                lines.append(
+                    "  - \(a.by) at \(RFC3339.format(seconds: a.at / 1_000_000))"
+                        + (a.comment.map { ": \($0.escaped)" } ?? ""))
             }
             if let by = request.decidedBy, request.status != .pending {
-                lines.append("decided:    \(request.status.rawValue) by \(by)" + (request.comment.map { ": \($0.escaped)" } ?? ""))
+                lines.append(
+                    "decided:    \(request.status.rawValue) by \(by)"
+                        + (request.comment.map { ": \($0.escaped)" } ?? ""))
             }
             lines.forEach(ctx.say)
             return 0
@@ -95,16 +105,19 @@ public enum ViewCommands {
                 ctx.say(all ? "no grants" : "no live grants you can see")
                 return 0
             }
-            ctx.say(table(
-                ["ID", "USER", "RUN AS", "RULE", "SCOPE", "USES LEFT", "EXPIRES", "STATE", "COMMAND"],
-                grants.map { g in
-                    [
-                        "#\(g.id)", g.user, g.runAs, g.rule, g.scope, g.usesLeft.map(String.init) ?? "unlimited",
-                        RFC3339.format(seconds: g.expiresAt / 1_000_000),
-                        g.revokedAt != nil ? "revoked" : g.isLive(at: now) ? "live, " + remaining(g.expiresAt - now) + " left" : "ended",
-                        g.command.map { Escape.argv($0) } ?? "(any command of the rule)",
-                    ]
-                }))
+            ctx.say(
+                table(
+                    ["ID", "USER", "RUN AS", "RULE", "SCOPE", "USES LEFT", "EXPIRES", "STATE", "COMMAND"],
+                    grants.map { g in
+                        [
+                            "#\(g.id)", g.user, g.runAs, g.rule, g.scope, g.usesLeft.map(String.init) ?? "unlimited",
+                            RFC3339.format(seconds: g.expiresAt / 1_000_000),
+                            g.revokedAt != nil
+                                ? "revoked"
+                                : g.isLive(at: now) ? "live, " + remaining(g.expiresAt - now) + " left" : "ended",
+                            g.command.map { Escape.argv($0) } ?? "(any command of the rule)",
+                        ]
+                    }))
             return 0
         }
     }

@@ -16,8 +16,10 @@ enum Waiting {
         claim: Workflow.Claim
     ) throws(JitError) {
         let id = request.id
-        let need = "\(request.approvalsNeeded) approval\(request.approvalsNeeded == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
-        let open = "request #\(id) stays open, waiting for \(need); run 'jitctl show \(id)', and run the command again once it is approved"
+        let need =
+            "\(request.approvalsNeeded) approval\(request.approvalsNeeded == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
+        let open =
+            "request #\(id) stays open, waiting for \(need); run 'jitctl show \(id)', and run the command again once it is approved"
         if args.noWait { throw .pending("request #\(id) is waiting for \(need); run 'jitctl show \(id)'") }
         var timeout = policy.settings.waitTimeout.seconds
         if let t = args.waitTimeout {
@@ -25,7 +27,9 @@ enum Waiting {
             timeout = span.seconds
         }
         let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
-        let who = approvers.isEmpty ? rule.approvers.map(\.description).joined(separator: ", ") : approvers.joined(separator: ", ")
+        let who =
+            approvers.isEmpty
+            ? rule.approvers.map(\.description).joined(separator: ", ") : approvers.joined(separator: ", ")
         let live = isatty(2) == 1
         // Signals that stop the wait are blocked and collected with sigtimedwait: no handler runs.
         var stopSignals = sigset_t()
@@ -38,14 +42,20 @@ enum Waiting {
         func clearLine() { if live { ctx.output.errRaw("\r\u{1b}[K") } }
         while true {
             let now = ctx.clock()
-            let (current, approvals) = try ctx.storeRead(store) { r in (try r.request(id: id), try r.approvals(requestID: id)) }
+            let (current, approvals) = try ctx.storeRead(store) { r in
+                (try r.request(id: id), try r.approvals(requestID: id))
+            }
             guard let current else { throw .closed("request #\(id) no longer exists") }
             switch current.status {
             case .approved:
                 clearLine()
-                let live = try ctx.storeRead(store) { r in try !Workflow.coveringGrants(r, claim, now: ctx.clock()).isEmpty }
+                let live = try ctx.storeRead(store) { r in
+                    try !Workflow.coveringGrants(r, claim, now: ctx.clock()).isEmpty
+                }
                 guard live else {
-                    throw .closed("request #\(id) was approved but its grant is no longer live (revoked, used or expired); file a new request")
+                    throw .closed(
+                        "request #\(id) was approved but its grant is no longer live (revoked, used or expired); file a new request"
+                    )
                 }
                 ctx.complain("request #\(id) approved by \(approvals.map(\.by).joined(separator: ", ")); running")
                 return
@@ -53,7 +63,9 @@ enum Waiting {
                 clearLine()
                 let by = current.decidedBy.map { " by \($0)" } ?? ""
                 let comment = current.comment.map { ": \($0.escaped)" } ?? ""
-                let verb = current.status == .expired ? "expired before it was approved" : "was \(current.status.rawValue)\(by)\(comment)"
+                let verb =
+                    current.status == .expired
+                    ? "expired before it was approved" : "was \(current.status.rawValue)\(by)\(comment)"
                 throw .closed("request #\(id) \(verb); nothing was run")
             case .pending:
                 if current.expiresAt <= now {
@@ -82,7 +94,9 @@ enum Waiting {
 
     /// `m:ss` or `h:mm:ss`.
     static func clock(_ seconds: Int64) -> String {
-        let s = seconds % 60, m = seconds / 60 % 60, h = seconds / 3600
+        let s = seconds % 60
+        let m = seconds / 60 % 60
+        let h = seconds / 3600
         let ss = s < 10 ? "0\(s)" : "\(s)"
         if h > 0 { return "\(h):\(m < 10 ? "0\(m)" : "\(m)"):\(ss)" }
         return "\(m):\(ss)"

@@ -45,8 +45,9 @@ public enum WatchCommand {
                     current[request.id] = state
                     if let before = seen[request.id] {
                         if before.approvals != state.approvals, let last = approvals.last {
-                            ctx.say("#\(request.id) approved by \(last.by) (\(approvals.count)/\(request.approvalsNeeded))"
-                                + (last.comment.map { ": \($0.escaped)" } ?? ""))
+                            ctx.say(
+                                "#\(request.id) approved by \(last.by) (\(approvals.count)/\(request.approvalsNeeded))"
+                                    + (last.comment.map { ": \($0.escaped)" } ?? ""))
                         }
                     } else {
                         ctx.say(line(request, approvals, new: !first))
@@ -57,12 +58,15 @@ public enum WatchCommand {
                     let request = try ctx.storeRead(store) { try $0.request(id: id) }
                     guard let request else { continue }
                     let status = request.status == .pending ? "expired" : request.status.rawValue
-                    ctx.say("#\(id) \(status)" + (request.decidedBy.map { " by \($0)" } ?? "")
-                        + (request.comment.map { ": \($0.escaped)" } ?? ""))
+                    ctx.say(
+                        "#\(id) \(status)" + (request.decidedBy.map { " by \($0)" } ?? "")
+                            + (request.comment.map { ": \($0.escaped)" } ?? ""))
                 }
                 seen = current
                 first = false
-                var wait = timespec(tv_sec: Int(interval.components.seconds), tv_nsec: Int(interval.components.attoseconds / 1_000_000_000))
+                var wait = timespec(
+                    tv_sec: Int(interval.components.seconds),
+                    tv_nsec: Int(interval.components.attoseconds / 1_000_000_000))
                 if sigtimedwait(&stop, nil, &wait) > 0 {
                     ctx.say("stopped watching")
                     return 0

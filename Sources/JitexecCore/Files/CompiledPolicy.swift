@@ -3,9 +3,9 @@ import JitexecBase
 import JitexecPolicy
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The policy as `jitctl` compiled it from TOML, kept root-only in the state directory. jitexec
@@ -76,7 +76,9 @@ public struct CompiledPolicy: Codable, Sendable {
     /// appearing later makes the stamp stale).
     public static func stamp(_ path: String) -> SourceStamp {
         var st = stat()
-        guard lstat(path, &st) == 0 else { return SourceStamp(path: path, device: 0, inode: 0, size: 0, mtime: 0, ctime: 0) }
+        guard lstat(path, &st) == 0 else {
+            return SourceStamp(path: path, device: 0, inode: 0, size: 0, mtime: 0, ctime: 0)
+        }
         return SourceStamp(
             path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
             mtime: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
@@ -133,7 +135,9 @@ public struct CompiledPolicy: Codable, Sendable {
     public func write(_ ctx: Context) throws(JitError) {
         try StoreAccess.requireStateDirectory(ctx)
         let data: Data
-        do { data = try JSONEncoder().encode(self) } catch { throw .storeUnavailable("cannot encode the policy: \(error)") }
+        do { data = try JSONEncoder().encode(self) } catch {
+            throw .storeUnavailable("cannot encode the policy: \(error)")
+        }
         let target = Self.path(ctx)
         let temporary = "\(target).\(getpid()).tmp"
         unlink(temporary)
@@ -170,7 +174,7 @@ public struct CompiledPolicy: Codable, Sendable {
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup("jitctl"), strdup("compile-policy"), nil]
         let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
-        defer { (argv + envp).forEach { free($0) } }
+        defer { for p in argv + envp { free(p) } }
         // Its own process group: a Ctrl-Z typed at the caller's terminal must not stop it (this
         // process would wait for it forever).
         var attributes = posix_spawnattr_t()
@@ -180,7 +184,9 @@ public struct CompiledPolicy: Codable, Sendable {
         posix_spawnattr_setpgroup(&attributes, 0)
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, jitctl, &actions, &attributes, argv, envp)
-        guard rc == 0 else { throw .storeUnavailable("cannot run \(jitctl) to compile the policy: \(String(cString: strerror(rc)))") }
+        guard rc == 0 else {
+            throw .storeUnavailable("cannot run \(jitctl) to compile the policy: \(String(cString: strerror(rc)))")
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }

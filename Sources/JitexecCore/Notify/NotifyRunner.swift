@@ -33,17 +33,20 @@ public enum NotifyRunner {
                 throw JitError.usage("there is no audit record \(seq); 'jitctl log' lists them")
             }
             if record.event == Notifications.filedEvent {
-                ApproverTerminals.tell(approvers(of: record, policy: policy, ctx: ctx), message: NotifyText.terminal(record))
+                ApproverTerminals.tell(
+                    approvers(of: record, policy: policy, ctx: ctx), message: NotifyText.terminal(record))
             } else if record.event == Notifications.breakGlassEvent {
                 ApproverTerminals.tell(
-                    approvers(of: record, policy: policy, ctx: ctx), message: "\r\njitexec: \(NotifyText.plain(record))\r\n")
+                    approvers(of: record, policy: policy, ctx: ctx),
+                    message: "\r\njitexec: \(NotifyText.plain(record))\r\n")
             }
             guard let notify = policy.notify, notify.events.contains(record.event) else { return 0 }
             guard let failure = runNotifier(notify, record: record) else { return 0 }
             ctx.complain("the notifier for record \(seq) (\(record.event)) failed: \(failure)")
             _ = try ctx.storeWrite(store) { w in
                 try w.appendAudit(
-                    Notifications.failedEvent(ctx, record, command: notify.command, runAs: notify.runAs, reason: failure))
+                    Notifications.failedEvent(
+                        ctx, record, command: notify.command, runAs: notify.runAs, reason: failure))
             }
             return 1
         }
@@ -61,7 +64,9 @@ public enum NotifyRunner {
         guard let identity = TargetIdentity.lookup(name: notify.runAs) else {
             return "run_as user '\(Escape.text(notify.runAs))' does not exist"
         }
-        guard identity.uid != 0 else { return "run_as '\(Escape.text(notify.runAs))' is root; notifiers run unprivileged" }
+        guard identity.uid != 0 else {
+            return "run_as '\(Escape.text(notify.runAs))' is root; notifiers run unprivileged"
+        }
         let spec = ExecSpec(
             path: notify.command[0], argv: notify.command.map { UserText($0) },
             environment: environment(record).map { UserText($0) }, identity: identity, umask: 0o077, cwd: "/")

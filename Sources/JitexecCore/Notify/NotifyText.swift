@@ -47,22 +47,26 @@ public enum NotifyText {
         switch record.event {
         case "request.filed":
             let id = int(record, "request").map(String.init) ?? "?"
-            body = "\(by) asks to run \(user(command(record))) as \(user(text(record, "run_as")))"
+            body =
+                "\(by) asks to run \(user(command(record))) as \(user(text(record, "run_as")))"
                 + " (request \(request), rule \(user(text(record, "rule"))), reason: \(user(text(record, "reason"))))"
                 + "; approve with 'jitctl approve \(id)'"
         case "request.approved":
             body = "request \(request) approved by \(by)" + (int(record, "grant").map { " (grant #\($0))" } ?? "")
         case "request.denied", "request.cancelled":
             let verb = record.event == "request.denied" ? "denied" : "cancelled"
-            body = "request \(request) of \(user(text(record, "requester", fallback: "?"))) \(verb) by \(by)"
+            body =
+                "request \(request) of \(user(text(record, "requester", fallback: "?"))) \(verb) by \(by)"
                 + (record.fields["comment"] != nil ? ": \(user(text(record, "comment")))" : "")
         case "request.expired":
             body = "request \(request) of \(by) expired unapproved"
         case "grant.revoked":
-            body = "grant #\(int(record, "grant").map(String.init) ?? "?") of \(user(text(record, "user", fallback: "?")))"
+            body =
+                "grant #\(int(record, "grant").map(String.init) ?? "?") of \(user(text(record, "user", fallback: "?")))"
                 + " revoked by \(by)" + (record.fields["comment"] != nil ? ": \(user(text(record, "comment")))" : "")
         case "breakglass.used":
-            body = "BREAK-GLASS: \(by) took immediate access"
+            body =
+                "BREAK-GLASS: \(by) took immediate access"
                 + (record.fields["command"] != nil ? " to run \(user(command(record)))" : "")
                 + (record.fields["reason"] != nil ? ", reason: \(user(text(record, "reason")))" : "")
                 + "; review with 'jitctl review'"

@@ -18,8 +18,12 @@ public struct CallerView: SystemLookup {
     }
 
     // When the switch fails nothing is looked at: the answer is "not there".
-    public func canonicalPath(_ path: String) -> String? { Privileges.asCallerEffective { live.canonicalPath(path) } ?? nil }
-    public func fileKind(_ path: String) -> FileKind { Privileges.asCallerEffective { live.fileKind(path) } ?? .missing }
+    public func canonicalPath(_ path: String) -> String? {
+        Privileges.asCallerEffective { live.canonicalPath(path) } ?? nil
+    }
+    public func fileKind(_ path: String) -> FileKind {
+        Privileges.asCallerEffective { live.fileKind(path) } ?? .missing
+    }
     public func userExists(_ name: String) -> Bool { live.userExists(name) }
     public func groupExists(_ name: String) -> Bool { live.groupExists(name) }
     public func groupMembers(_ name: String) -> [String]? { live.groupMembers(name) }

@@ -18,7 +18,9 @@ public enum Privileges {
         var buffer = [CChar](repeating: 0, count: 4097)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard n > 0 else { throw .untrusted(path: "/proc/self/exe", problem: .cannotInspect(errnoText())) }
-        let running = buffer.withUnsafeBufferPointer { String(decoding: $0[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        let running = buffer.withUnsafeBufferPointer {
+            String(decoding: $0[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
         let canonical = try TrustedFiles.requireRootOwned(installed, kind: .program)
         guard running == canonical else {
             throw .untrusted(path: running, problem: .notTheInstalledBinary(installed: installed))
@@ -69,7 +71,8 @@ public enum Privileges {
             guard now >= need.least else {
                 let shown = now == rlim_t.max ? "unlimited" : "\(now / need.unit)"
                 throw .notPermitted(
-                    "your \(need.name) limit (ulimit -\(need.flag)) is \(shown); jitexec needs \(need.shownLeast): run 'ulimit -\(need.flag) \(need.fix)' and try again")
+                    "your \(need.name) limit (ulimit -\(need.flag)) is \(shown); jitexec needs \(need.shownLeast): run 'ulimit -\(need.flag) \(need.fix)' and try again"
+                )
             }
         }
         for other in [__RLIMIT_NPROC, __RLIMIT_SIGPENDING, __RLIMIT_MEMLOCK, __RLIMIT_MSGQUEUE, __RLIMIT_LOCKS] {
@@ -90,18 +93,24 @@ public enum Privileges {
     }
 
     private static let neededLimits: [NeededLimit] = [
-        NeededLimit(resource: RLIMIT_FSIZE, name: "file size", flag: "f", wanted: .max, least: .max, unit: 1024,
-                    shownLeast: "it unlimited to write its store safely", fix: "unlimited"),
-        NeededLimit(resource: RLIMIT_NOFILE, name: "open-file", flag: "n", wanted: 1024, least: 64, unit: 1,
-                    shownLeast: "at least 64", fix: "1024"),
-        NeededLimit(resource: RLIMIT_AS, name: "virtual memory", flag: "v", wanted: .max, least: .max, unit: 1024,
-                    shownLeast: "it unlimited (its helpers map more than a small limit allows)", fix: "unlimited"),
-        NeededLimit(resource: RLIMIT_DATA, name: "data size", flag: "d", wanted: .max, least: .max, unit: 1024,
-                    shownLeast: "it unlimited", fix: "unlimited"),
-        NeededLimit(resource: RLIMIT_CPU, name: "CPU time", flag: "t", wanted: .max, least: .max, unit: 1,
-                    shownLeast: "it unlimited (a run may wait for approval for hours)", fix: "unlimited"),
-        NeededLimit(resource: RLIMIT_STACK, name: "stack size", flag: "s", wanted: 8 << 20, least: 1 << 20, unit: 1024,
-                    shownLeast: "at least 1024 KiB", fix: "8192"),
+        NeededLimit(
+            resource: RLIMIT_FSIZE, name: "file size", flag: "f", wanted: .max, least: .max, unit: 1024,
+            shownLeast: "it unlimited to write its store safely", fix: "unlimited"),
+        NeededLimit(
+            resource: RLIMIT_NOFILE, name: "open-file", flag: "n", wanted: 1024, least: 64, unit: 1,
+            shownLeast: "at least 64", fix: "1024"),
+        NeededLimit(
+            resource: RLIMIT_AS, name: "virtual memory", flag: "v", wanted: .max, least: .max, unit: 1024,
+            shownLeast: "it unlimited (its helpers map more than a small limit allows)", fix: "unlimited"),
+        NeededLimit(
+            resource: RLIMIT_DATA, name: "data size", flag: "d", wanted: .max, least: .max, unit: 1024,
+            shownLeast: "it unlimited", fix: "unlimited"),
+        NeededLimit(
+            resource: RLIMIT_CPU, name: "CPU time", flag: "t", wanted: .max, least: .max, unit: 1,
+            shownLeast: "it unlimited (a run may wait for approval for hours)", fix: "unlimited"),
+        NeededLimit(
+            resource: RLIMIT_STACK, name: "stack size", flag: "s", wanted: 8 << 20, least: 1 << 20, unit: 1024,
+            shownLeast: "at least 1024 KiB", fix: "8192"),
     ]
 
     /// Raises the soft limit of `resource` to at least `wanted` (the hard limit too where the process
@@ -127,10 +136,12 @@ public enum Privileges {
     /// Opens a file named by the caller with the caller's own rights, so a setuid jitctl never
     /// reads for a user what the user could not read (e.g. `jitctl check /etc/shadow`).
     public static func readAsRealUser(_ path: String) throws(JitError) -> [UInt8] {
-        guard let (fd, openError) = asCallerEffective({ () -> (Int32, Int32) in
-            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-            return (fd, errno)
-        }) else {
+        guard
+            let (fd, openError) = asCallerEffective({ () -> (Int32, Int32) in
+                let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+                return (fd, errno)
+            })
+        else {
             throw .unreadable(path: path, reason: "cannot switch to your own identity")
         }
         guard fd >= 0 else { throw .unreadable(path: path, reason: String(cString: strerror(openError))) }

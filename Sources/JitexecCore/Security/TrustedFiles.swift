@@ -33,7 +33,9 @@ public enum TrustedFiles {
     public static func readTrustedFile(_ path: String) throws(JitError) -> [UInt8] {
         let canonical = try requireRootOwned(path, kind: .file)
         var checked = stat()
-        guard lstat(canonical, &checked) == 0 else { throw .untrusted(path: path, problem: .cannotInspect(errnoText())) }
+        guard lstat(canonical, &checked) == 0 else {
+            throw .untrusted(path: path, problem: .cannotInspect(errnoText()))
+        }
         let fd = open(canonical, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)
         guard fd >= 0 else { throw .unreadable(path: path, reason: errnoText()) }
         defer { close(fd) }
@@ -94,7 +96,9 @@ public enum TrustedFiles {
             guard (st.st_mode & S_IFMT) == S_IFDIR else { throw .untrusted(path: path, problem: .notDirectory) }
         }
         guard st.st_uid == 0 else { throw .untrusted(path: path, problem: .notOwnedByRoot(uid: st.st_uid)) }
-        guard (st.st_mode & 0o022) == 0 else { throw .untrusted(path: path, problem: .writableByOthers(mode: st.st_mode)) }
+        guard (st.st_mode & 0o022) == 0 else {
+            throw .untrusted(path: path, problem: .writableByOthers(mode: st.st_mode))
+        }
     }
 
     /// Symbolic links on the way to `path` must belong to root: anyone else could re-point them.

@@ -41,8 +41,9 @@ extension Workflow {
             command: scope == .command ? ask.command : nil, rule: ask.rule.name, notBefore: now,
             expiresAt: now + seconds * 1_000_000, usesLeft: ask.rule.once ? 1 : nil, source: .breakGlass)
         grant.id = try w.insertGrant(grant)
-        try w.insertBreakGlassUse(BreakGlassUse(
-            grantID: grant.id, reason: ask.reason, ticket: ask.ticket, cwd: ask.cwd, tty: ask.tty, createdAt: now))
+        try w.insertBreakGlassUse(
+            BreakGlassUse(
+                grantID: grant.id, reason: ask.reason, ticket: ask.ticket, cwd: ask.cwd, tty: ask.tty, createdAt: now))
         let expires = JSONValue.string(RFC3339.format(seconds: grant.expiresAt / 1_000_000))
         var created: [String: JSONValue] = [
             "grant": .int(grant.id), "user": .string(grant.user), "run_as": .string(grant.runAs),
@@ -54,7 +55,8 @@ extension Workflow {
         _ = try w.appendAudit(AuditEvent(event: "grant.created", actor: ask.user.name, fields: created))
         var used: [String: JSONValue] = [
             "grant": .int(grant.id), "rule": .string(grant.rule), "run_as": .string(grant.runAs),
-            "host": .string(grant.host), "command": .array(ask.command.map(\.jsonValue)), "reason": ask.reason.jsonValue,
+            "host": .string(grant.host), "command": .array(ask.command.map(\.jsonValue)),
+            "reason": ask.reason.jsonValue,
             "expires_at": expires, "seconds": .int(seconds), "oncall": .string(ask.via),
         ]
         if let t = ask.ticket { used["ticket"] = t.jsonValue }
@@ -71,7 +73,8 @@ extension Workflow {
     ) throws {
         guard isAdmin(reviewer, policy) else {
             throw JitError.notPermitted(
-                "only admins (\(policy.settings.admins.map(\.description).joined(separator: ", "))) review break-glass uses")
+                "only admins (\(policy.settings.admins.map(\.description).joined(separator: ", "))) review break-glass uses"
+            )
         }
         guard let use = try w.breakGlassUse(grantID: grantID), let grant = try w.grant(id: grantID) else {
             throw JitError.usage("grant #\(grantID) is not a break-glass use; 'jitctl review' lists them")
@@ -82,7 +85,8 @@ extension Workflow {
         guard use.verdict == nil,
             try w.reviewBreakGlassUse(grantID: grantID, verdict: verdict, by: reviewer.name, at: now, comment: comment)
         else {
-            throw JitError.notPermitted("break-glass use #\(grantID) was already reviewed; 'jitctl review --all' shows it")
+            throw JitError.notPermitted(
+                "break-glass use #\(grantID) was already reviewed; 'jitctl review --all' shows it")
         }
         var fields: [String: JSONValue] = [
             "grant": .int(grantID), "user": .string(grant.user), "verdict": .string(verdict.rawValue),

@@ -25,7 +25,9 @@ extension Workflow {
     }
 
     /// The pending request `id` as `actor` may see it, expired first when its TTL has passed.
-    static func pendingRequest(_ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, now: Micros) throws -> Request {
+    static func pendingRequest(_ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, now: Micros) throws
+        -> Request
+    {
         try expireStale(w, now: now)
         guard let request = try w.request(id: id), mayView(request, actor, policy) else { throw noSuchRequest(id) }
         guard request.status == .pending else {
@@ -38,7 +40,8 @@ extension Workflow {
     static func ruleOf(_ request: Request, policy: Policy) throws -> Rule {
         guard let rule = policy.rule(named: request.rule) else {
             throw JitError.notPermitted(
-                "request #\(request.id) names rule '\(request.rule)', which the policy no longer has; it cannot be approved")
+                "request #\(request.id) names rule '\(request.rule)', which the policy no longer has; it cannot be approved"
+            )
         }
         return rule
     }
@@ -57,10 +60,12 @@ extension Workflow {
         }
         guard approver.subject.isIn(rule.approvers) else {
             throw JitError.notPermitted(
-                "you are not an approver of rule '\(rule.name)' (approvers: \(rule.approvers.map(\.description).joined(separator: ", ")))")
+                "you are not an approver of rule '\(rule.name)' (approvers: \(rule.approvers.map(\.description).joined(separator: ", ")))"
+            )
         }
         do {
-            try w.insertApproval(Approval(requestID: id, by: approver.name, at: now, comment: comment, maxSeconds: maxSeconds))
+            try w.insertApproval(
+                Approval(requestID: id, by: approver.name, at: now, comment: comment, maxSeconds: maxSeconds))
         } catch StoreError.duplicateApproval {
             throw JitError.notPermitted("you already approved request #\(id); it needs another approver")
         }
@@ -74,10 +79,13 @@ extension Workflow {
         guard approvals.count >= request.approvalsNeeded else {
             return .recorded(count: approvals.count, needed: request.approvalsNeeded)
         }
-        guard try w.setRequestStatus(id: id, from: .pending, to: .approved, at: now, by: approver.name, comment: comment) else {
+        guard
+            try w.setRequestStatus(id: id, from: .pending, to: .approved, at: now, by: approver.name, comment: comment)
+        else {
             throw JitError.notPermitted("request #\(id) was decided by someone else a moment ago")
         }
-        var seconds = min(request.requestedSeconds ?? policy.settings.defaultGrant.seconds, policy.settings.maxGrant.seconds)
+        var seconds = min(
+            request.requestedSeconds ?? policy.settings.defaultGrant.seconds, policy.settings.maxGrant.seconds)
         if let cap = rule.maxGrant?.seconds { seconds = min(seconds, cap) }
         for a in approvals { if let m = a.maxSeconds { seconds = min(seconds, m) } }
         var grant = Grant(
@@ -85,9 +93,12 @@ extension Workflow {
             command: request.scope == GrantScope.command.rawValue ? request.command : nil, rule: request.rule,
             notBefore: now, expiresAt: now + seconds * 1_000_000, usesLeft: request.once ? 1 : nil)
         grant.id = try w.insertGrant(grant)
-        _ = try w.appendAudit(AuditEvent(event: "request.approved", actor: approver.name, fields: [
-            "request": .int(id), "grant": .int(grant.id), "approvers": .array(approvals.map { .string($0.by) }),
-        ]))
+        _ = try w.appendAudit(
+            AuditEvent(
+                event: "request.approved", actor: approver.name,
+                fields: [
+                    "request": .int(id), "grant": .int(grant.id), "approvers": .array(approvals.map { .string($0.by) }),
+                ]))
         var grantFields: [String: JSONValue] = [
             "grant": .int(grant.id), "request": .int(id), "user": .string(grant.user), "run_as": .string(grant.runAs),
             "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope),
@@ -108,7 +119,8 @@ extension Workflow {
         let isApprover = rule.map { actor.subject.isIn($0.approvers) } ?? false
         guard (isApprover && actor.name != request.requester) || isAdmin(actor, policy) else {
             throw JitError.notPermitted(
-                "only an approver of rule '\(request.rule)' or an admin may deny request #\(id); to withdraw your own, run 'jitctl cancel \(id)'")
+                "only an approver of rule '\(request.rule)' or an admin may deny request #\(id); to withdraw your own, run 'jitctl cancel \(id)'"
+            )
         }
         try close(w, request, to: .denied, event: "request.denied", actor: actor, comment: comment, now: now)
     }
@@ -126,7 +138,10 @@ extension Workflow {
         _ w: any StoreWriter, _ request: Request, to status: RequestStatus, event: String, actor: Account,
         comment: UserText?, now: Micros
     ) throws {
-        guard try w.setRequestStatus(id: request.id, from: .pending, to: status, at: now, by: actor.name, comment: comment) else {
+        guard
+            try w.setRequestStatus(
+                id: request.id, from: .pending, to: status, at: now, by: actor.name, comment: comment)
+        else {
             throw JitError.notPermitted("request #\(request.id) was decided by someone else a moment ago")
         }
         var fields: [String: JSONValue] = ["request": .int(request.id), "requester": .string(request.requester)]

@@ -22,7 +22,8 @@ extension Workflow {
             expiresAt: now + policy.settings.requestTTL.seconds * 1_000_000)
         request.id = try w.insertRequest(request)
         var fields: [String: JSONValue] = [
-            "request": .int(request.id), "kind": .string("login"), "rule": .string(ruleName), "run_as": .string(user.name),
+            "request": .int(request.id), "kind": .string("login"), "rule": .string(ruleName),
+            "run_as": .string(user.name),
             "host": .string(host), "command": .array([]), "reason": reason.jsonValue, "scope": .string("login"),
             "once": .bool(false), "approvals_needed": .int(Int64(approvals)),
             "expires_at": .string(RFC3339.format(seconds: request.expiresAt / 1_000_000)),
@@ -37,7 +38,9 @@ extension Workflow {
     /// A live login grant of `user` for `host` approved under the `[[login]]` table `rule` (login#N),
     /// if any. A login grant covers the logins that table gates (its services) and that start before
     /// it expires; logging in does not use it up. A grant of another table opens nothing here.
-    static func liveLoginGrant(_ r: any StoreReader, user: String, host: String, rule: String, now: Micros) throws -> Grant? {
+    static func liveLoginGrant(_ r: any StoreReader, user: String, host: String, rule: String, now: Micros) throws
+        -> Grant?
+    {
         try r.grants(user: user, liveAt: now).first { $0.scope == "login" && $0.host == host && $0.rule == rule }
     }
 }

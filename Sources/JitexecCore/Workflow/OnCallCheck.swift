@@ -56,33 +56,44 @@ enum OnCallCheck {
     static func runCommand(_ command: [String]) -> Result<Set<String>, Problem> {
         let shown = Escape.argv(command)
         guard let nobody = TargetIdentity.lookup(name: commandUser) else {
-            return .failure(Problem(message: "the on-call command was not run: there is no user '\(commandUser)' to run it as"))
+            return .failure(
+                Problem(message: "the on-call command was not run: there is no user '\(commandUser)' to run it as"))
         }
         let outcome: BoundedRun.Outcome
         do {
             outcome = try BoundedRun.run(
-                path: command[0], argv: command.map { UserText($0) }, environment: ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
+                path: command[0], argv: command.map { UserText($0) },
+                environment: ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
                 identity: nobody, timeout: commandTimeout, outputLimit: commandOutputLimit)
         } catch {
             return .failure(Problem(message: "the on-call command \(shown) could not run: \(error.description)"))
         }
         switch outcome {
         case .timedOut:
-            return .failure(Problem(message: "the on-call command \(shown) did not finish within \(commandTimeout.components.seconds)s and was killed"))
+            return .failure(
+                Problem(
+                    message:
+                        "the on-call command \(shown) did not finish within \(commandTimeout.components.seconds)s and was killed"
+                ))
         case .outputOverLimit:
-            return .failure(Problem(
-                message: "the on-call command \(shown) wrote more than \(commandOutputLimit / 1024) KiB of output and was killed; "
-                    + "its output is not used"))
+            return .failure(
+                Problem(
+                    message:
+                        "the on-call command \(shown) wrote more than \(commandOutputLimit / 1024) KiB of output and was killed; "
+                        + "its output is not used"))
         case .finished(.exited(0), let output):
             return onCallNames(output).mapError { line in
-                Problem(message: "the on-call command \(shown) printed output that is not one user name per line (\(line)); "
-                    + "its output is not used")
+                Problem(
+                    message:
+                        "the on-call command \(shown) printed output that is not one user name per line (\(line)); "
+                        + "its output is not used")
             }
         case .finished(let status, _):
-            let how = switch status {
-            case .exited(let code): "exited with status \(code)"
-            case .signaled(let signal): "was killed by signal \(signal)"
-            }
+            let how =
+                switch status {
+                case .exited(let code): "exited with status \(code)"
+                case .signaled(let signal): "was killed by signal \(signal)"
+                }
             return .failure(Problem(message: "the on-call command \(shown) \(how)"))
         }
     }

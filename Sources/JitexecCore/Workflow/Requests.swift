@@ -58,7 +58,9 @@ public enum Workflow {
 
     /// The caller's identical pending request (same rule, target, host, scope and argv), or a new
     /// one (audited `request.filed`). Returns the request and whether it was reused.
-    public static func fileOrReuse(_ w: any StoreWriter, _ ask: Ask, policy: Policy, now: Micros) throws -> (Request, Bool) {
+    public static func fileOrReuse(_ w: any StoreWriter, _ ask: Ask, policy: Policy, now: Micros) throws -> (
+        Request, Bool
+    ) {
         try expireStale(w, now: now)
         let mine = try w.requests(status: .pending, requester: ask.requester.name)
         if let same = mine.first(where: {
@@ -98,7 +100,8 @@ public enum Workflow {
     static func requireRoomForRequest(pending: Int) throws {
         guard pending < maxPendingPerUser else {
             throw JitError.notPermitted(
-                "you already have \(pending) pending requests, the most one person may have open (\(maxPendingPerUser)); withdraw one with 'jitctl cancel ID' ('jitctl requests' lists them)")
+                "you already have \(pending) pending requests, the most one person may have open (\(maxPendingPerUser)); withdraw one with 'jitctl cancel ID' ('jitctl requests' lists them)"
+            )
         }
     }
 
@@ -106,7 +109,8 @@ public enum Workflow {
     public static func expireStale(_ w: any StoreWriter, now: Micros) throws {
         for r in try w.requests(status: .pending, requester: nil) where r.expiresAt <= now {
             if try w.setRequestStatus(id: r.id, from: .pending, to: .expired, at: now, by: nil, comment: nil) {
-                _ = try w.appendAudit(AuditEvent(event: "request.expired", actor: r.requester, fields: ["request": .int(r.id)]))
+                _ = try w.appendAudit(
+                    AuditEvent(event: "request.expired", actor: r.requester, fields: ["request": .int(r.id)]))
             }
         }
     }

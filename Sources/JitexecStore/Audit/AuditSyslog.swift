@@ -1,9 +1,9 @@
 import JitexecBase
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The copy of every audit record outside the database: one authpriv.notice line per record,

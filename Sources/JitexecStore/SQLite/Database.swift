@@ -2,9 +2,9 @@ import CSQLite
 import JitexecBase
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One SQLite connection. It owns the `sqlite3*` handle and closes it in `deinit`, the only place

@@ -73,9 +73,10 @@ extension SQLiteConnection {
 
     func takeSuppressed(actor: String, event: String) throws -> Int64 {
         try requireWritable()
-        let count = try query(
-            "SELECT count FROM suppressed WHERE actor = ? AND event = ?", [.text(actor), .text(event)]
-        ) { row in row.int64(0) }.first ?? 0
+        let count =
+            try query(
+                "SELECT count FROM suppressed WHERE actor = ? AND event = ?", [.text(actor), .text(event)]
+            ) { row in row.int64(0) }.first ?? 0
         if count > 0 {
             try db.run("DELETE FROM suppressed WHERE actor = ? AND event = ?", [.text(actor), .text(event)])
         }

@@ -1,9 +1,9 @@
 import JitexecBase
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The embedded store: one SQLite file, shared safely by every jitexec and jitctl process on the
@@ -62,15 +62,17 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
     }
 
     private func write<T>(synchronous: String, _ body: (any StoreWriter) throws -> T) throws -> T {
-        let (value, appended) = try TerminalSignals.holding { try lock.withLock { () throws -> (T, [AuditRecord]) in
-            try storeErrors { () throws -> (T, [AuditRecord]) in
-                try connection.db.execute("PRAGMA synchronous = \(synchronous)")
-                defer { if synchronous != "FULL" { try? connection.db.execute("PRAGMA synchronous = FULL") } }
-                return try connection.db.transaction(.immediate) {
-                    try connection.during(.writing) { (try body(connection), connection.appended) }
+        let (value, appended) = try TerminalSignals.holding {
+            try lock.withLock { () throws -> (T, [AuditRecord]) in
+                try storeErrors { () throws -> (T, [AuditRecord]) in
+                    try connection.db.execute("PRAGMA synchronous = \(synchronous)")
+                    defer { if synchronous != "FULL" { try? connection.db.execute("PRAGMA synchronous = FULL") } }
+                    return try connection.db.transaction(.immediate) {
+                        try connection.during(.writing) { (try body(connection), connection.appended) }
+                    }
                 }
             }
-        } }
+        }
         // Committed: only now may the records leave the database.
         for record in appended { auditSink(record) }
         return value
@@ -85,13 +87,15 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
     /// Opening may rebuild the WAL index under the store's locks, and migrating is a transaction:
     /// terminal signals are held meanwhile (see TerminalSignals).
     private static func openPrivately(path: String, busyTimeoutMillis: Int32) throws -> Database {
-        try TerminalSignals.holding { try openLock.withLock {
-            let saved = umask(0o077)
-            defer { umask(saved) }
-            let db = try Database.open(path: path, busyTimeoutMillis: busyTimeoutMillis)
-            try Migrations.migrate(db)
-            return db
-        } }
+        try TerminalSignals.holding {
+            try openLock.withLock {
+                let saved = umask(0o077)
+                defer { umask(saved) }
+                let db = try Database.open(path: path, busyTimeoutMillis: busyTimeoutMillis)
+                try Migrations.migrate(db)
+                return db
+            }
+        }
     }
 
     // MARK: Errors
