@@ -35,25 +35,36 @@ let package = Package(
                 path("JITEXEC_VERSION", "0.1.0"),
             ]),
         .target(name: "JitexecBase", swiftSettings: strict),
-        .target(name: "JitexecAuth", dependencies: ["JitexecBase", "CPAM"], swiftSettings: strict),
-        .target(name: "CJitexecExec"),
-        .target(name: "JitexecExec", dependencies: ["JitexecBase", "CJitexecExec"], swiftSettings: strict),
+        // The system layer: accounts, paths, clocks, write loops, wait statuses and the one way to
+        // start a process (its C half owns every fork→exec window).
+        .target(name: "CJitexecSystem"),
+        .target(name: "JitexecSystem", dependencies: ["JitexecBase", "CJitexecSystem"], swiftSettings: strict),
+        .target(name: "JitexecAuth", dependencies: ["JitexecBase", "JitexecSystem", "CPAM"], swiftSettings: strict),
+        .target(
+            name: "JitexecExec", dependencies: ["JitexecBase", "JitexecSystem", "CJitexecSystem"],
+            swiftSettings: strict),
         // The policy model, patterns and decisions: what the setuid hot path needs.
-        .target(name: "JitexecPolicy", dependencies: ["JitexecBase"], swiftSettings: strict),
+        .target(name: "JitexecPolicy", dependencies: ["JitexecBase", "JitexecSystem"], swiftSettings: strict),
         // TOML -> Policy with FILE:LINE diagnostics. TOMLKit brings full Foundation (ICU), so only
         // jitctl links this; jitexec reads the policy jitctl compiled (see CompiledPolicy).
         .target(
             name: "JitexecPolicyTOML",
-            dependencies: ["JitexecPolicy", "JitexecBase", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: [
+                "JitexecPolicy", "JitexecBase", "JitexecSystem", "CJitexecSystem",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
             swiftSettings: strict),
         .target(
             name: "JitexecStore",
-            dependencies: ["JitexecBase", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "JitexecBase", "JitexecSystem", "CSQLite", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict),
         .target(
             name: "JitexecCore",
             dependencies: [
-                "JitexecBase", "JitexecPolicy", "JitexecStore", "JitexecAuth", "JitexecExec", "CJitexecConfig",
+                "JitexecBase", "JitexecSystem", "JitexecPolicy", "JitexecStore", "JitexecAuth", "JitexecExec",
+                "CJitexecConfig",
             ],
             swiftSettings: strict),
         // Linked into the setuid executables only: it empties the environment before the runtime reads it.
@@ -67,10 +78,12 @@ let package = Package(
             ],
             swiftSettings: strict),
         .executableTarget(
-            name: "jitexec-audit-stress", dependencies: ["JitexecStore"], path: "Tests/AuditStress",
+            name: "jitexec-audit-stress", dependencies: ["JitexecStore", "JitexecSystem"], path: "Tests/AuditStress",
             swiftSettings: strict),
-        .testTarget(name: "JitexecAuthTests", dependencies: ["JitexecAuth"], swiftSettings: strict),
-        .testTarget(name: "JitexecExecTests", dependencies: ["JitexecExec"], swiftSettings: strict),
+        .testTarget(name: "JitexecAuthTests", dependencies: ["JitexecAuth", "JitexecSystem"], swiftSettings: strict),
+        .testTarget(
+            name: "JitexecExecTests", dependencies: ["JitexecExec", "JitexecSystem", "CJitexecSystem"],
+            swiftSettings: strict),
         .testTarget(name: "JitexecBaseTests", dependencies: ["JitexecBase"], swiftSettings: strict),
         .testTarget(
             name: "JitexecPolicyTests", dependencies: ["JitexecPolicy", "JitexecPolicyTOML"], swiftSettings: strict),

@@ -1,4 +1,5 @@
 import JitexecBase
+import JitexecSystem
 
 #if canImport(Glibc)
     import Glibc
@@ -129,7 +130,7 @@ public struct CredentialCache: Sendable {
         unlinkat(dir, temporary, 0)  // left over by a run that died
         let fd = openat(dir, temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CredentialCacheError("cannot create a file in \(directory)") }
-        let written = fchmod(fd, 0o600) == 0 && writeAll(fd, contents)
+        let written = fchmod(fd, 0o600) == 0 && FileSystem.writeAll(fd, contents)
         let closed = close(fd) == 0
         guard written, closed, renameat(dir, temporary, dir, name) == 0 else {
             let error = CredentialCacheError("cannot write \(directory)/\(name)")

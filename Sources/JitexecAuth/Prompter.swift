@@ -1,6 +1,5 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Glibc
+import JitexecSystem
 
 /// Where the PAM conversation asks its questions and shows its messages. The texts handed to a
 /// prompter are already escaped (`Escape.text`), so a prompter prints them as they are.
@@ -38,21 +37,6 @@ func wipe(_ bytes: inout [UInt8]) {
     }
 }
 
-/// Writes all of `bytes`, retrying after signals and short writes. Returns false on failure.
-@discardableResult
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            return false
-        }
-        offset += n
-    }
-    return true
-}
-
 /// `tcsetattr` that waits for pending output and is retried after a signal (both prompters
 /// turn echo off and back on with it).
 func setAttributes(_ fd: Int32, _ attributes: termios) -> Bool {
@@ -65,7 +49,7 @@ func setAttributes(_ fd: Int32, _ attributes: termios) -> Bool {
 
 /// Writes `text` followed by a newline.
 func writeLine(_ fd: Int32, _ text: String) {
-    writeAll(fd, Array(text.utf8) + [0x0a])
+    FileSystem.writeAll(fd, Array(text.utf8) + [0x0a])
 }
 
 /// How reading one answer line ended.

@@ -1,6 +1,5 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Glibc
+import JitexecSystem
 
 /// The prompter for `-S`: the prompt goes to standard error and the answer is one line of
 /// standard input, read without consuming anything after the newline (the rest of stdin belongs
@@ -36,7 +35,7 @@ public final class StdinPrompter: Prompter {
         quiet.c_lflag &= ~tcflag_t(ECHO | ECHOE | ECHOK | ECHONL)
         guard setAttributes(input, quiet) else { throw .noTerminal }
         defer { _ = setAttributes(input, saved) }
-        defer { writeAll(output, [0x0a]) }  // the newline typed was not echoed; end the prompt line
+        defer { FileSystem.writeAll(output, [0x0a]) }  // the newline typed was not echoed; end the prompt line
         return try prompt(message, pollMillis: 100) { PromptSignals.caught != 0 }
     }
 
@@ -44,7 +43,7 @@ public final class StdinPrompter: Prompter {
     private func prompt(
         _ message: String, pollMillis: Int32? = nil, stop: () -> Bool = { false }
     ) throws(AuthError) -> [UInt8] {
-        writeAll(output, Array(message.utf8))
+        FileSystem.writeAll(output, Array(message.utf8))
         var answer: [UInt8] = []
         switch readAnswerLine(input, into: &answer, pollMillis: pollMillis, stop: stop) {
         case .newline:

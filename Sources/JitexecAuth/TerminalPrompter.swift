@@ -1,8 +1,6 @@
+import Glibc
+import JitexecSystem
 import Synchronization
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// The prompter for an interactive run: asks on the controlling terminal (`/dev/tty`), never on
 /// stdin/stdout, which may be pipes. Hidden prompts turn echo off and always put the previous
@@ -61,11 +59,11 @@ public final class TerminalPrompter: Prompter {
         }
         defer { if !echo { _ = setAttributes(fd, saved) } }
 
-        writeAll(fd, Array(message.utf8))
+        FileSystem.writeAll(fd, Array(message.utf8))
         var answer: [UInt8] = []
         let end = readAnswerLine(fd, into: &answer, pollMillis: 100) { PromptSignals.caught != 0 }
         // The newline the person typed was not echoed; end the prompt line for them.
-        if !echo && end != .failed { writeAll(fd, [0x0a]) }
+        if !echo && end != .failed { FileSystem.writeAll(fd, [0x0a]) }
         switch end {
         case .newline:
             return answer

@@ -97,10 +97,3 @@ public enum RFC3339 {
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 }
-
-/// The current wall-clock time.
-public func wallClockMicros() -> Micros {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
-}

@@ -3,6 +3,7 @@ import JitexecBase
 import JitexecExec
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 import Synchronization
 
 /// Where a command's output goes. Tests collect it; the live one writes to descriptors 1 and 2.
@@ -23,17 +24,8 @@ public struct Output: Sendable {
 
     /// Writes whole lines to stdout / stderr with write(2), unbuffered.
     public static let live = Output(
-        out: { writeAll(1, $0 + "\n") }, err: { writeAll(2, $0 + "\n") }, errRaw: { writeAll(2, $0) })
-
-    private static func writeAll(_ fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            bytes = bytes.dropFirst(n)
-        }
-    }
+        out: { FileSystem.writeAll(1, ($0 + "\n").utf8) }, err: { FileSystem.writeAll(2, ($0 + "\n").utf8) },
+        errRaw: { FileSystem.writeAll(2, $0.utf8) })
 }
 
 /// Every effect a command touches: paths, clock, host, the invoking user, the user database and
@@ -95,7 +87,7 @@ public struct Context: Sendable {
         // Files jitexec creates (database, caches) belong to root:root, not to the caller's group.
         guard setegid(0) == 0 else { throw .notSetuidRoot(program: program) }
         return Context(
-            program: program, paths: .builtIn, clock: wallClockMicros, host: currentHostName(),
+            program: program, paths: .builtIn, clock: Clocks.wallMicros, host: currentHostName(),
             invoker: try Privileges.invoker(), system: AnySystemLookup(LiveSystem()), output: .live,
             openStore: StoreAccess.openLive, readPolicy: PolicyFiles.readLive, policyLoader: policyLoader)
     }

@@ -1,5 +1,6 @@
 import Glibc
 import JitexecBase
+import JitexecSystem
 
 /// Runs a helper command (not the user's command) as an unprivileged identity, in its own session
 /// and process group, with no input, its standard output collected up to a limit, and a deadline:
@@ -16,7 +17,7 @@ public enum BoundedRun {
     }
 
     public static func run(
-        path: String, argv: [UserText], environment: [UserText], identity: TargetIdentity, timeout: Duration,
+        path: String, argv: [UserText], environment: [UserText], identity: Account, timeout: Duration,
         outputLimit: Int = 64 * 1024
     ) throws(ExecError) -> Outcome {
         var pipeFDs: [Int32] = [-1, -1]
@@ -33,7 +34,7 @@ public enum BoundedRun {
         let pid: pid_t
         do {
             try spec.validate()
-            pid = try Supervisor.spawn(
+            pid = try Spawn.child(
                 spec, descriptors: [devNull, pipeFDs[1], devNull], controllingTerminal: -1, newSession: true)
         } catch {
             close(pipeFDs[0])
@@ -45,7 +46,7 @@ public enum BoundedRun {
         close(devNull)
         defer { close(pipeFDs[0]) }
 
-        let deadline = monotonicNow() + timeout
+        let deadline = Clocks.monotonic() + timeout
         var output: [UInt8] = []
         var open = true
         var exited: ExitOutcome.Termination?
@@ -61,7 +62,7 @@ public enum BoundedRun {
                 kill(-pid, SIGKILL)  // whatever it left behind in its process group
                 return .finished(status: exited, output: output)
             }
-            let left = deadline - monotonicNow()
+            let left = deadline - Clocks.monotonic()
             if left <= .zero {
                 stop(pid, reaped: exited != nil)
                 return .timedOut

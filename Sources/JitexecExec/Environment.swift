@@ -1,5 +1,6 @@
 import Glibc
 import JitexecBase
+import JitexecSystem
 
 /// The command's environment, rebuilt from an allowlist. A caller variable survives only when
 /// its name matches `env_keep`, is not on the hard denylist, and its value passes the check for
@@ -12,7 +13,7 @@ public enum Environment {
     ///   - keep: `env_keep` globs ("TERM", "LC_*"); "*" still cannot pass a denied name.
     ///   - extra: JITEXEC_USER, JITEXEC_UID, JITEXEC_COMMAND, JITEXEC_REQUEST, JITEXEC_GRANT.
     public static func sanitized(
-        from env: [UserText], keep: [String], target: TargetIdentity, securePath: String,
+        from env: [UserText], keep: [String], target: Account, securePath: String,
         extra: [(String, String)]
     ) -> [UserText] {
         sanitized(
@@ -29,7 +30,7 @@ public enum Environment {
 
     /// `sanitized` with the zoneinfo tree as a parameter (tests).
     static func sanitized(
-        from env: [UserText], keep: [String], target: TargetIdentity, securePath: String,
+        from env: [UserText], keep: [String], target: Account, securePath: String,
         extra: [(String, String)], zoneinfo: String
     ) -> [UserText] {
         var result: [[UInt8]: [UInt8]] = [:]
@@ -150,17 +151,10 @@ public enum Environment {
         guard !relative.isEmpty, parts.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else {
             return false
         }
-        guard let realRoot = realPath(root), let real = realPath(root + "/" + relative),
+        guard let realRoot = FileSystem.canonicalPath(root), let real = FileSystem.canonicalPath(root + "/" + relative),
             real.hasPrefix(realRoot + "/")
         else { return false }
         var info = stat()
         return stat(real, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
-    }
-
-    /// realpath(3), nil when the path does not resolve.
-    private static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 }

@@ -1,5 +1,6 @@
-import CJitexecExec
+import CJitexecSystem
 import Glibc
+import JitexecSystem
 
 /// A new pseudo-terminal for the command and the relay between it and the caller's terminal:
 /// caller stdin → pty master, pty master → caller terminal. The command gets the pty slave in

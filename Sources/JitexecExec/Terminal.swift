@@ -1,4 +1,4 @@
-import CJitexecExec
+import CJitexecSystem
 import Glibc
 
 /// True when `fd` is open on a terminal.

@@ -1,5 +1,6 @@
-import CJitexecExec
+import CJitexecSystem
 import Glibc
+import JitexecSystem
 
 /// A helper command jitexec starts on its own behalf (the notifier): run in its own session and
 /// process group, fed `input` on stdin, stdout and stderr to /dev/null, and stopped at a deadline.
@@ -33,7 +34,7 @@ public enum TimedRun {
     /// with SIGPIPE.
     public static func run(_ spec: ExecSpec, input: [UInt8], timeout: Duration) throws(ExecError) -> Outcome {
         try spec.validate()
-        let deadline = monotonicNow() + timeout
+        let deadline = Clocks.monotonic() + timeout
         var fds: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
             throw .system(call: "socketpair", errno: errno)
@@ -46,7 +47,7 @@ public enum TimedRun {
         }
         let pid: pid_t
         do {
-            pid = try Supervisor.spawn(
+            pid = try Spawn.child(
                 spec, descriptors: [fds[0], null, null], controllingTerminal: -1, newSession: true)
         } catch {
             close(fds[0])
@@ -62,11 +63,11 @@ public enum TimedRun {
 
         var timedOut = false
         while jx_child_has_ended(pid) == 0 {
-            if monotonicNow() >= deadline {
+            if Clocks.monotonic() >= deadline {
                 timedOut = true
                 kill(-pid, SIGTERM)
-                let last = monotonicNow() + grace
-                while jx_child_has_ended(pid) == 0 && monotonicNow() < last { usleep(10_000) }
+                let last = Clocks.monotonic() + grace
+                while jx_child_has_ended(pid) == 0 && Clocks.monotonic() < last { usleep(10_000) }
                 break
             }
             usleep(10_000)
@@ -88,7 +89,7 @@ public enum TimedRun {
     /// the command has ended or the deadline has passed.
     private static func feed(_ fd: Int32, _ input: [UInt8], pid: pid_t, until deadline: Duration) {
         var offset = 0
-        while offset < input.count && monotonicNow() < deadline && jx_child_has_ended(pid) == 0 {
+        while offset < input.count && Clocks.monotonic() < deadline && jx_child_has_ended(pid) == 0 {
             let n = input.withUnsafeBytes { send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             if n > 0 {
                 offset += n
@@ -99,20 +100,5 @@ public enum TimedRun {
                 return  // EPIPE: it closed its stdin
             }
         }
-    }
-}
-
-/// Starting a program detached from this process (see `jx_spawn_detached`): its own session, real,
-/// effective and saved ids root, stdio on /dev/null, no other descriptor, a fixed environment.
-/// Returns once it has executed; the caller never waits for it.
-public enum Detached {
-    /// 0 once it has executed, else the errno of the step that failed (fork, setsid, the id switch, execve).
-    public static func start(path: String, argv: [String], environment: [String]) -> Int32 {
-        let strings = CStrings()
-        defer { strings.free() }
-        let cPath = strings.make(Array(path.utf8))
-        let cArgv = strings.makeArray(argv.map { Array($0.utf8) })
-        let cEnvp = strings.makeArray(environment.map { Array($0.utf8) })
-        return jx_spawn_detached(cPath, cArgv, cEnvp) == 0 ? 0 : errno
     }
 }

@@ -1,15 +1,12 @@
 import Glibc
 import JitexecBase
+import JitexecSystem
 
 /// The real system through libc: realpath, stat, and the user and group databases (NSS included).
 public struct LiveSystem: SystemLookup {
     public init() {}
 
-    public func canonicalPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
+    public func canonicalPath(_ path: String) -> String? { FileSystem.canonicalPath(path) }
 
     public func fileKind(_ path: String) -> FileKind {
         var info = stat()

@@ -1,3 +1,5 @@
+import CJitexecSystem
+import JitexecSystem
 import Synchronization
 import TOMLKit
 
@@ -58,23 +60,19 @@ public enum IsolatedTOML {
 
     static func probeOnce(_ text: String) -> Probe {
         let ids = identity.withLock { $0 }
-        let pid = fork()
-        if pid < 0 { return .failed("cannot start the parser check: \(String(cString: strerror(errno)))") }
-        if pid == 0 {
-            // The child: no standard descriptors (toml++ prints its assertion); the caller's own ids
-            // for a file the caller named (setre*id with a real id given also sets the saved id: the
-            // child cannot get root back).
-            if let (uid, gid) = ids, setregid(gid, gid) != 0 || setreuid(uid, uid) != 0 {
-                _exit(identityFailed)
-            }
-            let null = open("/dev/null", O_RDWR)
-            if null >= 0 { for fd in Int32(0)...2 { dup2(null, fd) } }
-            // A crash ends the child at once: no crash handler (the Swift runtime's backtracer would
-            // start a helper that outlives it).
-            for signal in [SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP] { Glibc.signal(signal, SIG_DFL) }
-            _ = try? TOMLTable(string: text)
-            _exit(0)
+        // The child: no standard descriptors (toml++ prints its assertion); the caller's own ids
+        // for a file the caller named (setre*id with a real id given also sets the saved id: the
+        // child cannot get root back); a crash ends it at once, with no crash handler (the Swift
+        // runtime's backtracer would start a helper that outlives it).
+        let pid = text.withCString { chars in
+            jx_fork_isolated(
+                ids?.0 ?? uid_t.max, ids?.1 ?? gid_t.max,
+                { arg in
+                    _ = try? TOMLTable(string: String(cString: arg!.assumingMemoryBound(to: CChar.self)))
+                    return 0
+                }, UnsafeMutableRawPointer(mutating: chars))
         }
+        if pid < 0 { return .failed("cannot start the parser check: \(String(cString: strerror(errno)))") }
         var status: Int32 = 0
         var waited = 0
         while true {
@@ -96,16 +94,15 @@ public enum IsolatedTOML {
     /// What a finished child's wait status says: a crash signal is a verdict on the text, any other
     /// signal (killed by someone) is not.
     static func outcome(waitStatus status: Int32) -> Probe {
-        let low = status & 0x7f
-        if low != 0 && low != 0x7f {
-            return crashSignals.contains(low)
-                ? .crashed(signal: low) : .failed("the parser check was killed (signal \(low))")
-        }
-        switch (status >> 8) & 0xff {
-        case 0: return .safe
-        case identityFailed: return .failed("the parser check could not take your identity")
+        switch WaitStatus(status) {
+        case .signaled(let signal):
+            return crashSignals.contains(signal)
+                ? .crashed(signal: signal) : .failed("the parser check was killed (signal \(signal))")
+        case .exited(0): return .safe
+        case .exited(identityFailed): return .failed("the parser check could not take your identity")
         // A sanitizer turns the abort into an exit status of its own.
-        case let code: return .crashed(signal: -code)
+        case .exited(let code): return .crashed(signal: -code)
+        case .stopped, .continued: return .failed("the parser check was stopped")
         }
     }
 

@@ -5,6 +5,7 @@
 // then runs `jitctl verify`: the chain must hold COUNT × copies records with no gap or fork.
 import JitexecBase
 import JitexecStore
+import JitexecSystem
 
 #if canImport(Glibc)
     import Glibc
@@ -25,7 +26,7 @@ guard arguments.count == 3, let count = Int(arguments[2]), count >= 0 else {
 
 do {
     let store = try SQLiteStore(
-        path: arguments[1], host: "stress", clock: wallClockMicros, auditSink: { _ in })
+        path: arguments[1], host: "stress", clock: Clocks.wallMicros, auditSink: { _ in })
     let pid = Int64(getpid())
     for i in 0..<count {
         _ = try store.write { writer in

@@ -1,3 +1,4 @@
+import JitexecSystem
 import Testing
 
 @testable import JitexecAuth
@@ -16,7 +17,7 @@ import Testing
 
         init(_ text: String) {
             prompter = StdinPrompter(input: input.read, output: output.write)
-            _ = writeAll(input.write, Array(text.utf8))
+            _ = FileSystem.writeAll(input.write, Array(text.utf8))
             Glibc.close(input.write)
             _ = fcntl(output.read, F_SETFL, O_NONBLOCK)
         }

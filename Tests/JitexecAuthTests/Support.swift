@@ -1,3 +1,5 @@
+import JitexecSystem
+
 @testable import JitexecAuth
 
 #if canImport(Glibc)
@@ -71,7 +73,7 @@ struct TemporaryDirectory {
 func writeFile(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
     precondition(fd >= 0, "cannot create \(path)")
-    _ = writeAll(fd, bytes)
+    _ = FileSystem.writeAll(fd, bytes)
     fchmod(fd, mode)
     close(fd)
 }
@@ -177,7 +179,7 @@ struct PseudoTerminal {
     /// Opens another descriptor of the slave, for the test's own checks.
     func openSlave() -> Int32 { open(slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC) }
 
-    func type(_ text: String) { _ = writeAll(master, Array(text.utf8)) }
+    func type(_ text: String) { _ = FileSystem.writeAll(master, Array(text.utf8)) }
 
     /// Everything the slave side has written so far.
     func drain() -> String {

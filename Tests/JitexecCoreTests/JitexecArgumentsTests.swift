@@ -1,3 +1,4 @@
+import JitexecSystem
 import Testing
 
 @testable import JitexecBase
@@ -57,12 +58,12 @@ import Testing
 @Suite struct AccountsTests {
     @Test(arguments: ["#-1", "#4294967295", "#99999999999", "#", "#1x", "#+0", "", "no-such-user-zz9"])
     func badUserSpecsAreRefused(spec: String) {
-        #expect(throws: JitError.unknownUser(spec)) { try Accounts.parseUserSpec(spec) }
+        #expect(throws: JitError.unknownUser(spec)) { try UserSpec.account(spec) }
     }
 
     @Test func rootByNameAndByUID() throws {
-        #expect(try Accounts.parseUserSpec("root").uid == 0)
-        #expect(try Accounts.parseUserSpec("#0").name == "root")
-        #expect(try Accounts.parseUserSpec("root").groups.first == "root")
+        #expect(try UserSpec.account("root").uid == 0)
+        #expect(try UserSpec.account("#0").name == "root")
+        #expect(try UserSpec.account("root").groups.first == "root")
     }
 }

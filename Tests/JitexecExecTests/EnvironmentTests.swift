@@ -1,14 +1,15 @@
 import Glibc
 import JitexecBase
+import JitexecSystem
 import Testing
 
 @testable import JitexecExec
 
 /// The environment allowlist, one test per attack.
 @Suite struct EnvironmentTests {
-    static let target = TargetIdentity(
-        uid: 65534, gid: 65534, groups: [65534], name: "nobody", home: "/nonexistent",
-        shell: "/usr/sbin/nologin")
+    static let target = Account(
+        name: "nobody", uid: 65534, gid: 65534, home: "/nonexistent", shell: "/usr/sbin/nologin",
+        groups: ["nogroup"], groupIDs: [65534])
     static let policyKeep = ["TERM", "LANG", "LANGUAGE", "LC_*", "TZ", "COLORTERM"]
     static let securePath = "/usr/sbin:/usr/bin:/sbin:/bin"
 

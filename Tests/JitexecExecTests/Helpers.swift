@@ -1,13 +1,14 @@
-import CJitexecExec
+import CJitexecSystem
 import Glibc
 import JitexecBase
+import JitexecSystem
 
 @testable import JitexecExec
 
 /// Shared fixtures for the tests that really run commands (root only).
 enum Fixture {
     /// The unprivileged target every run test uses.
-    static var nobody: TargetIdentity { TargetIdentity.lookup(name: "nobody")! }
+    static var nobody: Account { (try! Accounts.byName("nobody"))! }
 
     /// A CLOEXEC pipe (read, write).
     static func pipe() -> (read: Int32, write: Int32) {
@@ -36,7 +37,7 @@ enum Fixture {
     /// Runs a command as `identity` with stdin from /dev/null and stdout+stderr into a pipe.
     static func capture(
         _ path: String, _ argv: [UserText], environment: [UserText] = ["PATH=/usr/bin:/bin"],
-        identity: TargetIdentity = nobody, umask: mode_t = 0o022, cwd: String? = nil
+        identity: Account = nobody, umask: mode_t = 0o022, cwd: String? = nil
     ) throws(ExecError) -> (outcome: ExitOutcome, output: [UInt8]) {
         let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
         let out = pipe()

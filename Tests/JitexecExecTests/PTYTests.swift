@@ -1,5 +1,6 @@
 import Glibc
 import JitexecBase
+import JitexecSystem
 import Testing
 
 @testable import JitexecExec

@@ -1,6 +1,7 @@
-import CJitexecExec
+import CJitexecSystem
 import Glibc
 import JitexecBase
+import JitexecSystem
 import Testing
 
 @testable import JitexecExec
@@ -80,7 +81,8 @@ import Testing
 
     static let spec = ExecSpec(
         path: "/usr/bin/x", argv: ["x"], environment: [],
-        identity: TargetIdentity(uid: 1, gid: 1, groups: [1], name: "daemon", home: "/", shell: "/bin/sh"),
+        identity: Account(
+            name: "daemon", uid: 1, gid: 1, home: "/", shell: "/bin/sh", groups: ["daemon"], groupIDs: [1]),
         umask: 0o022, cwd: "/srv")
 
     /// (child step, errno, expected exit status)

@@ -1,5 +1,6 @@
 import Glibc
 import JitexecBase
+import JitexecSystem
 import Testing
 
 @testable import JitexecExec
@@ -23,7 +24,7 @@ struct SupervisorTests {
         #expect(uid.outcome.termination == .exited(0))
         #expect(Self.text(uid.output) == "\(nobody.uid)\n")
         let groups = try Fixture.capture("/usr/bin/id", ["id", "-G"])
-        let expected = Set(nobody.groups.map { String($0) })
+        let expected = Set(nobody.groupIDs.map { String($0) })
         #expect(Set(Self.text(groups.output).split(whereSeparator: \.isWhitespace).map(String.init)) == expected)
         #expect(!Self.text(groups.output).split(separator: " ").contains("0"))
     }
@@ -41,7 +42,7 @@ struct SupervisorTests {
     }
 
     @Test func rootTargetRunsAsRoot() throws {
-        let root = try #require(TargetIdentity.lookup(uid: 0))
+        let root = try #require(try Accounts.byUID(0))
         let result = try Fixture.capture("/usr/bin/id", ["id", "-u"], identity: root)
         #expect(Self.text(result.output) == "0\n")
     }
@@ -225,11 +226,11 @@ struct TimedRunTests {
     @Test func aCommandStillRunningAtTheDeadlineIsKilledWithItsChildren() throws {
         let pids = Fixture.temporaryFile(contents: "", mode: 0o666)
         defer { unlink(pids) }
-        let started = monotonicNow()
+        let started = Clocks.monotonic()
         let outcome = try TimedRun.run(
             spec("sleep 30 & echo $! > \(pids); trap '' TERM; wait"), input: [], timeout: .milliseconds(500))
         #expect(outcome == .timedOut)
-        #expect(monotonicNow() - started < .seconds(3))
+        #expect(Clocks.monotonic() - started < .seconds(3))
         let child = pid_t(String(decoding: Fixture.readAll(open(pids, O_RDONLY)), as: UTF8.self).filter(\.isNumber))!
         usleep(100_000)
         #expect(kill(child, 0) != 0, "the background sleep of the notifier is gone too")

@@ -2,6 +2,7 @@ import Glibc
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// `jitctl request | approve | deny | cancel | revoke`: every one authenticates the actor through
 /// PAM first (the credential cache applies), then decides in one store transaction.
@@ -95,7 +96,7 @@ public enum ActionCommands {
             guard let rule = policy.rule(named: name) else {
                 throw JitError.usage("there is no rule '\(name)'; 'jitexec -l' lists yours")
             }
-            let runAs = try Accounts.parseUserSpec(target ?? "root")
+            let runAs = try UserSpec.account(target ?? "root")
             let host = host ?? ctx.host
             guard rule.action == .approve, ctx.invoker.subject.isIn(rule.users), rule.appliesOnHost(host),
                 rule.allowsTarget(runAs.name, system: ctx.system)

@@ -2,6 +2,7 @@ import Glibc
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// `jitexec --break-glass -r REASON COMMAND`: for a rule with `break_glass = true` and a caller on
 /// call now, a grant of at most `break_glass_max` is created at once (no approver), announced on the

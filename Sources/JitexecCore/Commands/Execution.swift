@@ -4,6 +4,7 @@ import JitexecBase
 import JitexecExec
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// Running the command (SPEC.md, Execution): the PAM session around it, `exec.start` committed
 /// durably before it starts, the supervised child, `exec.end` with status and duration.
@@ -13,9 +14,6 @@ enum Execution {
         claim: Workflow.Claim?, requestID: Int64?, policy: Policy, inherited: RunCommand.Inherited,
         terminal: ControllingTerminal
     ) throws(JitError) -> Int32 {
-        let identity = TargetIdentity(
-            uid: target.uid, gid: target.gid, groups: target.groupIDs, name: target.name, home: target.home,
-            shell: target.shell)
         do {
             try pam.establishCredentials()
             try pam.openSession()
@@ -66,12 +64,12 @@ enum Execution {
         if let r = grant?.requestID ?? requestID { extra.append(("JITEXEC_REQUEST", String(r))) }
         if let grant { extra.append(("JITEXEC_GRANT", String(grant.id))) }
         let environment = Environment.sanitized(
-            from: inherited.environment, keep: policy.settings.envKeep, target: identity,
+            from: inherited.environment, keep: policy.settings.envKeep, target: target,
             securePath: policy.settings.securePath.joined(separator: ":"), extra: extra)
         // argv[0] is the canonical path the policy matched, never the name the caller typed: a link
         // named after another applet of a multi-call binary must not pick what the binary does.
         let spec = ExecSpec(
-            path: path, argv: [UserText(path)] + argv.dropFirst(), environment: environment, identity: identity,
+            path: path, argv: [UserText(path)] + argv.dropFirst(), environment: environment, identity: target,
             umask: inherited.umask | 0o022,
             cwd: cwd?.string, usePTY: isTerminal(0) || isTerminal(1))
         // The child is held until the grant is found live once more, with the time of that moment:

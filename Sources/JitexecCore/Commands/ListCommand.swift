@@ -1,6 +1,7 @@
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// `jitexec -l [-u USER] [COMMAND [ARG...]]`: what the caller may run (the rules that name them on
 /// this host), their live grants and open requests; with a command, what would happen to it.
@@ -11,7 +12,7 @@ enum ListCommand {
         let now = ctx.clock()
         let grants = try ctx.storeRead(store) { try $0.grants(user: me.name, liveAt: now) }
         if !args.command.isEmpty {
-            let target = try Accounts.parseUserSpec(args.user ?? "root")
+            let target = try UserSpec.account(args.user ?? "root")
             let (path, argv) = try RunCommand.resolve(args.command, policy: policy, ctx: ctx)
             let command = [UserText(path)] + argv
             let (decision, _) = policy.decide(

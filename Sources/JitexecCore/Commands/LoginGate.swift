@@ -2,6 +2,7 @@ import Glibc
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// `jitexec --login-gate`: the account phase of a PAM service runs it through pam_exec (see
 /// pam/jitexec-login). For a user and service that a `[[login]]` gates, the login passes only under a
@@ -28,7 +29,7 @@ enum LoginGate {
         let shownUser = Escape.text(userName)
         let found: Account?
         do {
-            found = try Accounts.byName(userName)
+            found = try lookingUp({ () throws(UserDatabase.LookupError) in try Accounts.byName(userName) })
         } catch {
             say("jitexec: login of \(shownUser) refused: \(error.description)")
             return 1

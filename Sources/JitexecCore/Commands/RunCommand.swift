@@ -4,6 +4,7 @@ import JitexecBase
 import JitexecExec
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// `jitexec [options] COMMAND [ARG...]`: resolve, decide, authenticate, then run under a live
 /// grant, or file (or reuse) a request and wait for its approval (SPEC.md, Lifecycle).
@@ -17,7 +18,7 @@ enum RunCommand {
     static func run(_ ctx: Context, _ args: JitexecArguments, policy: Policy, inherited: Inherited) throws(JitError)
         -> Int32
     {
-        let target = try Accounts.parseUserSpec(args.user ?? "root")
+        let target = try UserSpec.account(args.user ?? "root")
         let (path, argv) = try resolve(args.command, policy: policy, ctx: ctx)
         let command = [UserText(path)] + argv
         let (decision, _) = policy.decide(
@@ -93,7 +94,9 @@ enum RunCommand {
         } catch {
             throw .notPermitted("your account can no longer be used (\(error.description)); nothing was run")
         }
-        guard let now = try Accounts.fresh(ctx.invoker.uid), now.name == ctx.invoker.name else {
+        guard let now = try lookingUp({ () throws(UserDatabase.LookupError) in try Accounts.fresh(ctx.invoker.uid) }),
+            now.name == ctx.invoker.name
+        else {
             throw .notPermitted("your account no longer exists; nothing was run")
         }
         let (decision, _) = policy.decide(

@@ -1,6 +1,7 @@
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// `jitctl requests`, `jitctl show`, `jitctl grants`: read-only views. Root and admins see
 /// everything; anyone else sees their own requests and grants and those of rules they approve.

@@ -2,6 +2,7 @@ import Glibc
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// Waiting for a request's approval with a live status line: the request id, approvals so far
 /// and needed, who may approve, the time waited, and how to stop. The store is polled four times
@@ -38,7 +39,7 @@ enum Waiting {
         var previous = sigset_t()
         pthread_sigmask(SIG_BLOCK, &stopSignals, &previous)
         defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        let started = monotonicMicros()
+        let started = Clocks.monotonic()
         func clearLine() { if live { ctx.output.errRaw("\r\u{1b}[K") } }
         while true {
             let now = ctx.clock()
@@ -73,7 +74,7 @@ enum Waiting {
                     continue
                 }
             }
-            let waited = (monotonicMicros() - started) / 1_000_000
+            let waited = (Clocks.monotonic() - started).components.seconds
             if waited >= timeout {
                 clearLine()
                 throw .pending("gave up waiting after \(TimeSpan(seconds: timeout)); \(open)")
@@ -101,11 +102,4 @@ enum Waiting {
         if h > 0 { return "\(h):\(m < 10 ? "0\(m)" : "\(m)"):\(ss)" }
         return "\(m):\(ss)"
     }
-}
-
-/// CLOCK_MONOTONIC in microseconds, for measuring waits.
-func monotonicMicros() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }

@@ -1,6 +1,7 @@
 import Glibc
 import JitexecBase
 import JitexecPolicy
+import JitexecSystem
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -143,16 +144,7 @@ public struct CompiledPolicy: Codable, Sendable {
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .storeUnavailable("cannot write \(temporary): \(errnoText())") }
-        let ok = data.withUnsafeBytes { raw -> Bool in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                offset += n
-            }
-            return true
-        }
+        let ok = FileSystem.writeAll(fd, data)
         close(fd)
         guard ok, rename(temporary, target) == 0 else {
             unlink(temporary)
@@ -165,27 +157,23 @@ public struct CompiledPolicy: Codable, Sendable {
     static func runCompiler(_ ctx: Context) throws(JitError) {
         let jitctl = ctx.paths.binary("jitctl")
         try TrustedFiles.requireRootOwned(jitctl, kind: .program)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        // Its errors are compiled into the file: jitexec reports the first one itself, in one line.
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("jitctl"), strdup("compile-policy"), nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
-        defer { for p in argv + envp { free(p) } }
-        // Its own process group: a Ctrl-Z typed at the caller's terminal must not stop it (this
-        // process would wait for it forever).
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, jitctl, &actions, &attributes, argv, envp)
-        guard rc == 0 else {
-            throw .storeUnavailable("cannot run \(jitctl) to compile the policy: \(String(cString: strerror(rc)))")
+        guard let root = try? Accounts.byUID(0) else {
+            throw .storeUnavailable("cannot run \(jitctl) to compile the policy: root's account cannot be read")
+        }
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        guard null >= 0 else { throw .storeUnavailable("cannot open /dev/null: \(errnoText())") }
+        defer { close(null) }
+        // No input or output (its errors are compiled into the file: jitexec reports the first one
+        // itself, in one line), and its own session and process group: a Ctrl-Z typed at the
+        // caller's terminal must not stop it (this process would wait for it forever).
+        let spec = ExecSpec(
+            path: jitctl, argv: ["jitctl", "compile-policy"], environment: ["PATH=/usr/bin:/bin"], identity: root,
+            umask: 0o022, cwd: "/")
+        let pid: pid_t
+        do {
+            pid = try Spawn.child(spec, descriptors: [null, null, null], controllingTerminal: -1, newSession: true)
+        } catch {
+            throw .storeUnavailable("cannot run \(jitctl) to compile the policy: \(error.description)")
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -1,5 +1,6 @@
 import Glibc
 import JitexecBase
+import JitexecSystem
 
 /// Telling logged-in approvers about a new request on their terminals: like wall(1), but only to
 /// them, only to terminals they own, never to one with `mesg n`, and never waiting on a terminal.

@@ -3,6 +3,7 @@ import JitexecBase
 import JitexecExec
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 import Synchronization
 
 /// Which committed audit records start the notification runner, and starting it. The runner
@@ -40,7 +41,7 @@ public enum Notifications {
         let failure: String
         do {
             try TrustedFiles.requireRootOwned(jitctl, kind: .program)
-            let code = Detached.start(
+            let code = Spawn.detached(
                 path: jitctl, argv: ["jitctl", "notify-run", String(record.seq)], environment: runnerEnvironment)
             if code == 0 { return }
             failure = "cannot start \(jitctl) notify-run: \(String(cString: strerror(code)))"

@@ -3,6 +3,7 @@ import JitexecBase
 import JitexecExec
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// `jitctl notify-run SEQ`: what happens after audit record SEQ committed. Started by jitexec and
 /// jitctl themselves (`Notifications.startRunner`), detached and as root; refuses anyone whose
@@ -61,7 +62,7 @@ public enum NotifyRunner {
 
     /// Runs the notifier for `record`; nil when it exited 0, else why not.
     static func runNotifier(_ notify: Notify, record: AuditRecord) -> String? {
-        guard let identity = TargetIdentity.lookup(name: notify.runAs) else {
+        guard let identity = try? Accounts.byName(notify.runAs) else {
             return "run_as user '\(Escape.text(notify.runAs))' does not exist"
         }
         guard identity.uid != 0 else {

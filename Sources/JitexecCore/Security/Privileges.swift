@@ -1,4 +1,5 @@
 import Glibc
+import JitexecSystem
 import Synchronization
 
 /// The process's own privileges: the setuid precondition and acting as the real user.
@@ -129,7 +130,9 @@ public enum Privileges {
     /// The invoking user: the caller's real uid, which they cannot forge.
     public static func invoker() throws(JitError) -> Account {
         let uid = caller.uid
-        guard let account = try Accounts.byUID(uid) else { throw .unknownInvoker(uid: uid) }
+        guard let account = try lookingUp({ () throws(UserDatabase.LookupError) in try Accounts.byUID(uid) }) else {
+            throw .unknownInvoker(uid: uid)
+        }
         return account
     }
 

@@ -1,4 +1,5 @@
 import Glibc
+import JitexecSystem
 
 /// The trusted-file rule (SPEC.md, Files): a file jitexec trusts, and every directory above it, can
 /// be changed by root only. Owned by root, not writable by group or others; a directory above may be
@@ -19,7 +20,7 @@ public enum TrustedFiles {
             throw .untrusted(path: path, problem: errno == ENOENT ? .missing : .cannotInspect(errnoText()))
         }
         if (st.st_mode & S_IFMT) == S_IFLNK { throw .untrusted(path: path, problem: .symlink) }
-        guard let canonical = realPath(path) else {
+        guard let canonical = FileSystem.canonicalPath(path) else {
             throw .untrusted(path: path, problem: .cannotInspect(errnoText()))
         }
         for dir in ancestors(of: canonical) {
@@ -111,13 +112,6 @@ public enum TrustedFiles {
             }
         }
     }
-}
-
-/// realpath(3) as a Swift string.
-func realPath(_ path: String) -> String? {
-    guard let p = realpath(path, nil) else { return nil }
-    defer { free(p) }
-    return String(cString: p)
 }
 
 /// The text of the current errno.

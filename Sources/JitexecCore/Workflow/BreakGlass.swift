@@ -1,6 +1,7 @@
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// Break-glass (SPEC.md, On-call): the on-call engineer takes a short grant without an approver;
 /// the use is loud (banner, notifiers), audited, and waits for an admin's review.

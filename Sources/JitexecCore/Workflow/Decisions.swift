@@ -1,6 +1,7 @@
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// Approving, denying, cancelling and revoking: who may, and what each leaves in the store.
 extension Workflow {

@@ -1,6 +1,7 @@
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// Shell login gating (SPEC.md): login requests and the login grants they turn into.
 extension Workflow {

@@ -1,6 +1,7 @@
 import JitexecBase
 import JitexecExec
 import JitexecPolicy
+import JitexecSystem
 
 /// Who is on call now (SPEC.md, On-call): a user is on call when any configured source says so —
 /// membership of `[oncall] group`, a shift of the rotation file covering this instant, or the name
@@ -55,7 +56,7 @@ enum OnCallCheck {
     /// `nobody` with a timeout, no input and a minimal environment.
     static func runCommand(_ command: [String]) -> Result<Set<String>, Problem> {
         let shown = Escape.argv(command)
-        guard let nobody = TargetIdentity.lookup(name: commandUser) else {
+        guard let nobody = try? Accounts.byName(commandUser) else {
             return .failure(
                 Problem(message: "the on-call command was not run: there is no user '\(commandUser)' to run it as"))
         }

@@ -1,6 +1,7 @@
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// The request → approve → grant workflow (SPEC.md, Lifecycle) as steps inside one store write
 /// transaction each, so every decision and its audit record commit together or not at all.
@@ -160,9 +161,4 @@ public enum Workflow {
         }
         return nil
     }
-}
-
-extension Account {
-    /// The policy's view of this account.
-    public var subject: Subject { Subject(user: name, groups: groups) }
 }

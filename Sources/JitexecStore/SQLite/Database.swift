@@ -1,5 +1,6 @@
 import CSQLite
 import JitexecBase
+import JitexecSystem
 
 #if canImport(Glibc)
     import Glibc
@@ -64,7 +65,7 @@ final class Database {
     /// Switches to write-ahead logging. Several processes opening a brand-new file at once can
     /// see SQLITE_BUSY here without the busy handler being consulted, so retry until the timeout.
     private func enableWAL() throws {
-        let deadline = monotonicMillis() + Int64(busyTimeoutMillis)
+        let deadline = Clocks.monotonic().wholeMilliseconds + Int64(busyTimeoutMillis)
         while true {
             do {
                 let mode = try queryText("PRAGMA journal_mode = WAL")
@@ -75,7 +76,7 @@ final class Database {
                         context: "PRAGMA journal_mode = WAL")
                 }
                 return
-            } catch let e as SQLiteError where e.isBusy && monotonicMillis() < deadline {
+            } catch let e as SQLiteError where e.isBusy && Clocks.monotonic().wholeMilliseconds < deadline {
                 usleep(10_000)
             }
         }
@@ -164,10 +165,4 @@ final class Database {
         return SQLiteError(
             extendedCode: code, message: message, context: context, systemErrno: io ? sqlite3_system_errno(handle) : 0)
     }
-}
-
-private func monotonicMillis() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }

@@ -1,4 +1,5 @@
 import JitexecBase
+import JitexecSystem
 
 #if canImport(Glibc)
     import Glibc

@@ -1,4 +1,4 @@
-import CJitexecExec
+import CJitexecSystem
 import Glibc
 
 /// What a caller can leave on the process across the setuid exec (interval timers, an ignored

@@ -67,6 +67,14 @@ pid_t jx_spawn(const jx_child_spec *spec, int *report_fd);
  * reaped before returning. The caller must be euid 0. */
 int jx_spawn_detached(const char *path, char *const *argv, char *const *envp);
 
+/* Runs body(arg) in a child process of its own, for work that may crash on hostile input (the
+ * TOML parser). The child takes gid and uid as real, effective and saved ids when uid is not
+ * (uid_t)-1 (exit status 111 when it cannot), points 0, 1 and 2 at /dev/null, sets the crash
+ * signals (SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) to their default action so a crash
+ * ends it at once, calls body and _exits with its return value. It does not exec: the caller must
+ * be single-threaded. Returns the child's pid, or -1 with errno (nothing forked). */
+pid_t jx_fork_isolated(uid_t uid, gid_t gid, int (*body)(void *), void *arg);
+
 /* 1 when child `pid` has ended (it stays a zombie: not reaped, so its pid and process group id
  * cannot be reused yet), 0 while it runs, -1 with errno on failure. */
 int jx_child_has_ended(pid_t pid);

@@ -1,4 +1,4 @@
-import CJitexecExec
+import CJitexecSystem
 import Glibc
 import JitexecBase
 
@@ -11,7 +11,7 @@ public struct ExecSpec: Sendable {
     public var argv: [UserText]
     /// "K=V" entries, usually from `Environment.sanitized`.
     public var environment: [UserText]
-    public var identity: TargetIdentity
+    public var identity: Account
     /// The command's umask; the caller passes `userUmask | 0o022`.
     public var umask: mode_t
     /// Directory to change to as the target user; nil keeps the current one.
@@ -24,7 +24,7 @@ public struct ExecSpec: Sendable {
     public var standardError: Int32
 
     public init(
-        path: String, argv: [UserText], environment: [UserText], identity: TargetIdentity,
+        path: String, argv: [UserText], environment: [UserText], identity: Account,
         umask: mode_t, cwd: String? = nil, usePTY: Bool = false,
         standardInput: Int32 = 0, standardOutput: Int32 = 1, standardError: Int32 = 2
     ) {
@@ -41,10 +41,10 @@ public struct ExecSpec: Sendable {
     }
 
     /// The caller's standard descriptors in order 0, 1, 2.
-    var standardDescriptors: [Int32] { [standardInput, standardOutput, standardError] }
+    public var standardDescriptors: [Int32] { [standardInput, standardOutput, standardError] }
 
     /// Refuses what execve cannot carry: an empty argv, a relative path, a NUL byte anywhere.
-    func validate() throws(ExecError) {
+    public func validate() throws(ExecError) {
         guard path.hasPrefix("/"), !path.utf8.contains(0) else {
             throw .invalidSpec("the command path \(Escape.text(path)) is not an absolute path")
         }
@@ -94,14 +94,11 @@ public struct ExitOutcome: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Decodes a wait status; nil for a stopped or continued child.
-    init?(waitStatus status: Int32, duration: Duration) {
-        let low = status & 0x7f
-        if low == 0 {
-            self.init(termination: .exited((status >> 8) & 0xff), duration: duration)
-        } else if low != 0x7f, status & 0xffff != 0xffff {
-            self.init(termination: .signaled(low), duration: duration)
-        } else {
-            return nil
+    public init?(waitStatus status: Int32, duration: Duration) {
+        switch WaitStatus(status) {
+        case .exited(let code): self.init(termination: .exited(code), duration: duration)
+        case .signaled(let signal): self.init(termination: .signaled(signal), duration: duration)
+        case .stopped, .continued: return nil
         }
     }
 }
@@ -158,7 +155,7 @@ public enum ExecError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The error for a failure report from the child.
-    init(failure: jx_child_failure, spec: ExecSpec) {
+    package init(failure: jx_child_failure, spec: ExecSpec) {
         let code = failure.error
         switch jx_step(rawValue: UInt32(bitPattern: failure.step)) {
         case JX_STEP_EXEC where code == ENOENT || code == ENOTDIR:

@@ -3,7 +3,7 @@
  * poll loop does the work), self-suspension for job control, and the pseudo-terminal ioctls.
  */
 #define _GNU_SOURCE
-#include "jitexec_exec.h"
+#include "jitexec_system.h"
 
 #include <errno.h>
 #include <fcntl.h>

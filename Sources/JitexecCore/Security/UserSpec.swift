@@ -1,0 +1,38 @@
+import JitexecBase
+import JitexecPolicy
+import JitexecSystem
+
+/// A `-u`/`-U` argument: a user name, or `#UID` with a decimal uid. Negative, overflowing,
+/// (uid_t)-1 and unknown ids are refused: nothing is ever run as "nobody knows who".
+enum UserSpec {
+    static func account(_ spec: String) throws(JitError) -> Account {
+        let found: Account?
+        if spec.hasPrefix("#") {
+            let digits = spec.dropFirst()
+            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.count <= 10,
+                let value = UInt64(digits), value < UInt64(UInt32.max)
+            else { throw .unknownUser(spec) }
+            found = try lookingUp { () throws(UserDatabase.LookupError) in try Accounts.byUID(UInt32(value)) }
+        } else {
+            guard !spec.isEmpty, !spec.utf8.contains(0) else { throw .unknownUser(spec) }
+            found = try lookingUp { () throws(UserDatabase.LookupError) in try Accounts.byName(spec) }
+        }
+        guard let found else { throw .unknownUser(spec) }
+        return found
+    }
+}
+
+/// A user-database lookup whose failure refuses (`JitError.userDatabase`), never reads as "no such
+/// user" or "not a member".
+func lookingUp<T>(_ body: () throws(UserDatabase.LookupError) -> T) throws(JitError) -> T {
+    do {
+        return try body()
+    } catch {
+        throw .userDatabase(error.description)
+    }
+}
+
+extension Account {
+    /// The policy's view of this account.
+    public var subject: Subject { Subject(user: name, groups: groups) }
+}
