@@ -1,4 +1,5 @@
 import Glibc
+import JitexecAuth
 import JitexecBase
 import JitexecExec
 import JitexecPolicy
@@ -28,9 +29,50 @@ public struct Output: Sendable {
         errRaw: { FileSystem.writeAll(2, $0.utf8) })
 }
 
-/// Every effect a command touches: paths, clock, host, the invoking user, the user database and
-/// file system lookups, output, and how to open the store. Commands take it as their only input
-/// besides their arguments, so tests can run them over a temporary directory and a fake clock.
+/// What the core asks of the operating system besides files and the store: the working directory,
+/// the terminal, accounts, PAM, the monotonic clock and running the command. `live` is the real
+/// system; a test hands in its own and fails on any it did not expect (Tests/JitexecCoreTests).
+public struct Effects: Sendable {
+    /// The working directory as raw bytes; nil when it cannot be read.
+    public var workingDirectory: @Sendable () -> UserText?
+    /// The caller's controlling terminal (`ControllingTerminal.current`).
+    public var controllingTerminal: @Sendable () -> ControllingTerminal
+    /// isatty(3) of one of this process's descriptors.
+    public var isTerminal: @Sendable (Int32) -> Bool
+    /// The monotonic clock: how long a wait has lasted.
+    public var monotonic: @Sendable () -> Duration
+    /// The account with this uid looked up anew (not what the process remembered).
+    public var freshAccount: @Sendable (uid_t) throws(JitError) -> Account?
+    /// PAM: authenticates the invoking user and checks the account (`Authentication`).
+    var authenticate:
+        @Sendable (Context, Policy, PromptMode, ControllingTerminal, _ forcePassword: Bool) throws(JitError) ->
+            any PAMTransaction
+    /// Runs the command to its end (`Supervisor.run`), released when the closure says so.
+    public var supervise: @Sendable (ExecSpec, (() -> Bool)?) throws(ExecError) -> ExitOutcome
+
+    /// The real system.
+    public static let live = Effects(
+        workingDirectory: {
+            guard let p = getcwd(nil, 0) else { return nil }
+            defer { free(p) }
+            return UserText(cString: p)
+        },
+        controllingTerminal: { ControllingTerminal.current() },
+        isTerminal: { isatty($0) == 1 },
+        monotonic: { Clocks.monotonic() },
+        freshAccount: { uid throws(JitError) in
+            try lookingUp { () throws(UserDatabase.LookupError) in try Accounts.fresh(uid) }
+        },
+        authenticate: { ctx, policy, mode, terminal, force throws(JitError) in
+            try Authentication.authenticate(ctx, policy: policy, mode: mode, terminal: terminal, forcePassword: force)
+        },
+        supervise: { spec, release throws(ExecError) in try Supervisor.run(spec, release: release) })
+}
+
+/// Everything a command touches: paths, clock, host, the invoking user, the user database and
+/// file system lookups, output, how to open the store, and the other effects (`Effects`). Commands
+/// take it as their only input besides their arguments, so tests run them over a temporary store,
+/// a fake clock and effects of their own.
 public struct Context: Sendable {
     public var program: String
     public var paths: Paths
@@ -46,6 +88,7 @@ public struct Context: Sendable {
     /// Turns the installed policy into a `Policy`: jitctl parses the TOML, jitexec reads what
     /// jitctl compiled (`CompiledPolicy`). Throws `policyInvalid` when it has errors.
     public var policyLoader: @Sendable (Context) throws(JitError) -> Policy
+    public var effects: Effects
     /// The store once opened: one connection per process, however many steps use it.
     private let opened = OpenedStore()
     /// The `[notify] events` of the last policy loaded, for the audit sink (`Notifications`).
@@ -56,7 +99,7 @@ public struct Context: Sendable {
         system: AnySystemLookup, output: Output,
         openStore: @escaping @Sendable (Context) throws(JitError) -> any JitStore,
         readPolicy: @escaping @Sendable (Context) throws(JitError) -> [PolicySource],
-        policyLoader: @escaping @Sendable (Context) throws(JitError) -> Policy
+        policyLoader: @escaping @Sendable (Context) throws(JitError) -> Policy, effects: Effects = .live
     ) {
         self.program = program
         self.paths = paths
@@ -68,6 +111,7 @@ public struct Context: Sendable {
         self.openStore = openStore
         self.readPolicy = readPolicy
         self.policyLoader = policyLoader
+        self.effects = effects
     }
 
     /// The real system: requires euid 0 and a known invoking user.
@@ -89,7 +133,8 @@ public struct Context: Sendable {
         return Context(
             program: program, paths: .builtIn, clock: Clocks.wallMicros, host: currentHostName(),
             invoker: try Privileges.invoker(), system: AnySystemLookup(LiveSystem()), output: .live,
-            openStore: StoreAccess.openLive, readPolicy: PolicyFiles.readLive, policyLoader: policyLoader)
+            openStore: StoreAccess.openLive, readPolicy: PolicyFiles.readLive, policyLoader: policyLoader,
+            effects: .live)
     }
 
     /// The store, opened on first use (trusted-file checks, migrations) and reused after.

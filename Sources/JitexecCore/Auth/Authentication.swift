@@ -38,11 +38,16 @@ public struct ControllingTerminal: Sendable {
         return ControllingTerminal(fd: fd, name: "")
     }
 
+    /// Closes the /dev/tty descriptor.
+    public func close() {
+        if let fd { _ = Glibc.close(fd) }
+    }
+
     /// The device number of the controlling terminal (field 7 of /proc/self/stat), nil without one.
     static func controllingDevice() -> UInt64? {
         let fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
-        defer { close(fd) }
+        defer { Glibc.close(fd) }
         var buffer = [UInt8](repeating: 0, count: 1024)
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         guard n > 0, let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }

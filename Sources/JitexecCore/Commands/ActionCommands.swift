@@ -10,9 +10,9 @@ public enum ActionCommands {
     /// Loads the policy, authenticates the invoking user, opens the store.
     static func prepare(_ ctx: Context, mode: PromptMode) throws(JitError) -> (Policy, any JitStore) {
         let policy = try ctx.loadPolicy()
-        let terminal = ControllingTerminal.current()
-        defer { if let fd = terminal.fd { close(fd) } }
-        _ = try Authentication.authenticate(ctx, policy: policy, mode: mode, terminal: terminal)
+        let terminal = ctx.effects.controllingTerminal()
+        defer { terminal.close() }
+        _ = try ctx.effects.authenticate(ctx, policy, mode, terminal, false)
         return (policy, try ctx.store())
     }
 

@@ -35,15 +35,15 @@ public enum JitexecMain {
                 return LoginGate.startupFailed(error, environment: environment)
             }
             if args.mode == .loginGate { return LoginGate.run(ctx, environment: environment) }
-            return try run(ctx, args, inherited: RunCommand.Inherited(environment: environment, umask: umask))
+            return try run(ctx, Invocation(args: args, environment: environment, umask: umask))
         } catch {
             output.err("jitexec: \(error.description)")
             return error.exitStatus
         }
     }
 
-    static func run(_ ctx: Context, _ args: JitexecArguments, inherited: RunCommand.Inherited) throws(JitError) -> Int32
-    {
+    static func run(_ ctx: Context, _ invocation: Invocation) throws(JitError) -> Int32 {
+        let args = invocation.args
         let policy: Policy
         do {
             policy = try ctx.loadPolicy()
@@ -53,14 +53,13 @@ public enum JitexecMain {
         }
         switch args.mode {
         case .run:
-            return try RunCommand.run(ctx, args, policy: policy, inherited: inherited)
+            return try RunPipeline.run(ctx, invocation, policy: policy)
         case .list:
             return try ListCommand.run(ctx, args, policy: policy)
         case .validate:
-            let terminal = ControllingTerminal.current()
-            defer { if let fd = terminal.fd { close(fd) } }
-            _ = try Authentication.authenticate(
-                ctx, policy: policy, mode: RunCommand.promptMode(args), terminal: terminal)
+            let terminal = ctx.effects.controllingTerminal()
+            defer { terminal.close() }
+            _ = try RunPipeline.authenticate(ctx, invocation, policy: policy, terminal: terminal)
             return 0
         case .forget:
             try Authentication.forget(ctx, policy: policy)
@@ -75,8 +74,8 @@ public enum JitexecMain {
 
     /// Best effort: a broken policy is recorded in the audit chain as `policy.invalid`.
     private static func auditInvalidPolicy(_ ctx: Context, _ first: Diagnostic) {
-        try? RunCommand.auditRefusal(
-            ctx, "policy.invalid",
+        try? ctx.auditRefusal(
+            "policy.invalid",
             [
                 "file": .string(first.location.file), "line": .int(Int64(first.location.line)),
                 "message": .string(first.message),

@@ -12,9 +12,9 @@ enum ListCommand {
         let now = ctx.clock()
         let grants = try ctx.storeRead(store) { try $0.grants(user: me.name, liveAt: now) }
         if !args.command.isEmpty {
-            let target = try UserSpec.account(args.user ?? "root")
-            let (path, argv) = try RunCommand.resolve(args.command, policy: policy, ctx: ctx)
-            let command = [UserText(path)] + argv
+            let resolved = try RunPipeline.resolveCommand(
+                ctx, Invocation(args: args, environment: [], umask: 0), policy: policy)
+            let (target, path, argv, command) = (resolved.target, resolved.path, resolved.arguments, resolved.command)
             let (decision, _) = policy.decide(
                 subject: me.subject, target: target.name, host: ctx.host, path: path, args: argv, system: ctx.system)
             switch decision {

@@ -7,15 +7,18 @@ import JitexecSystem
 /// Waiting for a request's approval with a live status line: the request id, approvals so far
 /// and needed, who may approve, the time waited, and how to stop. The store is polled four times
 /// a second, so the command starts well within a second of the deciding approval.
-enum Waiting {
+enum ApprovalWait {
     static let pollMicros: Int64 = 250_000
 
     /// Returns once the request is approved and its grant is live; throws `.pending`
     /// (75) on --no-wait, timeout or Ctrl-C, and `.closed` (77) when it is denied, expired or cancelled.
     static func wait(
-        _ ctx: Context, request: Request, rule: Rule, policy: Policy, args: JitexecArguments, store: any JitStore,
-        claim: Workflow.Claim
+        _ ctx: Context, request: Request, run: DecidedRun, invocation: Invocation, policy: Policy
     ) throws(JitError) {
+        let args = invocation.args
+        let rule = run.rule
+        let claim = run.claim(ctx)
+        let store = try ctx.store()
         let id = request.id
         let need =
             "\(request.approvalsNeeded) approval\(request.approvalsNeeded == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
@@ -31,7 +34,7 @@ enum Waiting {
         let who =
             approvers.isEmpty
             ? rule.approvers.map(\.description).joined(separator: ", ") : approvers.joined(separator: ", ")
-        let live = isatty(2) == 1
+        let live = ctx.effects.isTerminal(2)
         // Signals that stop the wait are blocked and collected with sigtimedwait: no handler runs.
         var stopSignals = sigset_t()
         sigemptyset(&stopSignals)
@@ -39,7 +42,7 @@ enum Waiting {
         var previous = sigset_t()
         pthread_sigmask(SIG_BLOCK, &stopSignals, &previous)
         defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        let started = Clocks.monotonic()
+        let started = ctx.effects.monotonic()
         func clearLine() { if live { ctx.output.errRaw("\r\u{1b}[K") } }
         while true {
             let now = ctx.clock()
@@ -74,7 +77,7 @@ enum Waiting {
                     continue
                 }
             }
-            let waited = (Clocks.monotonic() - started).components.seconds
+            let waited = (ctx.effects.monotonic() - started).components.seconds
             if waited >= timeout {
                 clearLine()
                 throw .pending("gave up waiting after \(TimeSpan(seconds: timeout)); \(open)")

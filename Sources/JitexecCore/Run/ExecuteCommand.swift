@@ -1,0 +1,226 @@
+import JitexecAuth
+import JitexecBase
+import JitexecExec
+import JitexecPolicy
+import JitexecStore
+import JitexecSystem
+
+/// The PAM transaction a run holds from authentication to the command's end: `PAMSession`, or a
+/// test's stand-in.
+protocol PAMTransaction: AnyObject {
+    func checkAccount() throws(AuthError)
+    func establishCredentials() throws(AuthError)
+    func openSession() throws(AuthError)
+    func closeSession() throws(AuthError)
+}
+
+extension PAMSession: PAMTransaction {}
+
+/// Step 5 of a run (SPEC.md, Execution): the PAM session around the command, `exec.start`
+/// committed durably (with the grant's use) before it starts, the environment built, the command
+/// released only while its grant is in force and supervised, `exec.end` with status and duration.
+enum ExecuteCommand {
+    /// What lets the command run.
+    enum Authority: Sendable {
+        /// An `allow` rule: no grant is needed.
+        case rule
+        /// A live grant covering the run; `request` is the one this run waited for, if any.
+        case grant(request: Int64?)
+    }
+
+    /// How the step ended.
+    enum Result: Sendable {
+        /// The command ran; its status as a shell reports it.
+        case finished(Int32)
+        /// The grant found a moment ago no longer covers the run (another run took its last use, or
+        /// it was revoked or expired in between): nothing ran and nothing was recorded.
+        case grantTaken
+
+        /// The exit status, or `.grantGone` (77) when the grant was taken.
+        func status() throws(JitError) -> Int32 {
+            switch self {
+            case .finished(let status): return status
+            case .grantTaken: throw .grantGone
+            }
+        }
+    }
+
+    static func run(
+        _ ctx: Context, _ run: DecidedRun, _ invocation: Invocation, pam: any PAMTransaction, authority: Authority,
+        policy: Policy, terminal: ControllingTerminal
+    ) throws(JitError) -> Result {
+        try openSession(pam)
+        // Terminal signals are held from before exec.start until the supervisor catches them (it
+        // forwards them to the command): a Ctrl-C or Ctrl-Z in between would otherwise end or stop
+        // this process with exec.start recorded and nothing run, and no exec.end.
+        let hold = TerminalSignals.Hold()
+        defer { hold.end() }
+        let start: ExecStart
+        do {
+            guard let committed = try commitExecStart(ctx, run, authority: authority, terminal: terminal) else {
+                try? pam.closeSession()
+                return .grantTaken
+            }
+            start = committed
+        } catch {
+            try? pam.closeSession()
+            throw error
+        }
+        let spec = commandSpec(ctx, run, invocation, start: start, policy: policy)
+        let outcome: ExitOutcome
+        do {
+            outcome = try supervise(ctx, spec, start: start)
+        } catch {
+            try? pam.closeSession()
+            var fields = start.fields
+            fields["error"] = .string(error.description)
+            try? ctx.audit("exec.end", fields)
+            throw error
+        }
+        try? pam.closeSession()
+        commitExecEnd(ctx, run, start: start, outcome: outcome)
+        return .finished(outcome.shellStatus)
+    }
+
+    /// The PAM session (credentials, then session) opened for the target.
+    static func openSession(_ pam: any PAMTransaction) throws(JitError) {
+        do {
+            try pam.establishCredentials()
+            try pam.openSession()
+        } catch {
+            throw .authentication("cannot open the PAM session: \(error.description); nothing was run")
+        }
+    }
+
+    /// What `exec.start` recorded: its fields (`exec.end` repeats some) and the grant used.
+    struct ExecStart: Sendable {
+        var fields: [String: JSONValue]
+        var grant: Grant?
+        /// The request behind the run: the grant's, or the one this run waited for.
+        var requestID: Int64?
+    }
+
+    /// One durable transaction takes the grant's use and records `exec.start`; if it cannot be
+    /// committed nothing runs. Nil when no grant covers the run any more.
+    static func commitExecStart(
+        _ ctx: Context, _ run: DecidedRun, authority: Authority, terminal: ControllingTerminal
+    ) throws(JitError) -> ExecStart? {
+        var fields: [String: JSONValue] = [
+            "command": .array(run.command.map(\.jsonValue)), "run_as": .string(run.target.name),
+            "rule": .string(run.rule.name),
+        ]
+        if case .grant(let request?) = authority { fields["request"] = .int(request) }
+        if let cwd = run.cwd { fields["cwd"] = cwd.jsonValue }
+        if !terminal.name.isEmpty { fields["tty"] = .string(terminal.name) }
+        let store = try ctx.store()
+        let now = ctx.clock()
+        let claim = run.claim(ctx)
+        return try ctx.storeWrite(store) { w throws -> ExecStart? in
+            var start = ExecStart(fields: fields, grant: nil, requestID: nil)
+            if case .grant(let request) = authority {
+                guard let grant = try Workflow.useGrant(w, claim, now: now) else { return nil }
+                start.grant = grant
+                start.requestID = grant.requestID ?? request
+                start.fields["grant"] = .int(grant.id)
+                if let r = grant.requestID { start.fields["request"] = .int(r) }
+            }
+            _ = try w.appendAudit(AuditEvent(event: "exec.start", actor: ctx.invoker.name, fields: start.fields))
+            return start
+        }
+    }
+
+    /// The command as it starts: argv[0] is the canonical path the policy matched, never the name
+    /// the caller typed (a link named after another applet of a multi-call binary must not pick
+    /// what the binary does); the environment is the allowlist plus the JITEXEC_* variables.
+    static func commandSpec(
+        _ ctx: Context, _ run: DecidedRun, _ invocation: Invocation, start: ExecStart, policy: Policy
+    ) -> ExecSpec {
+        var extra = [
+            ("JITEXEC_USER", ctx.invoker.name), ("JITEXEC_UID", String(ctx.invoker.uid)),
+            ("JITEXEC_COMMAND", commandVariable(run.command.map(\.escaped).joined(separator: " "))),
+        ]
+        if let r = start.requestID { extra.append(("JITEXEC_REQUEST", String(r))) }
+        if let grant = start.grant { extra.append(("JITEXEC_GRANT", String(grant.id))) }
+        let environment = Environment.sanitized(
+            from: invocation.environment, keep: policy.settings.envKeep, target: run.target,
+            securePath: policy.settings.securePath.joined(separator: ":"), extra: extra)
+        return ExecSpec(
+            path: run.path, argv: run.command, environment: environment, identity: run.target,
+            umask: invocation.umask | 0o022, cwd: run.cwd?.string,
+            usePTY: ctx.effects.isTerminal(0) || ctx.effects.isTerminal(1))
+    }
+
+    /// Runs the command to its end. Under a grant, the child is held until the grant is found in
+    /// force once more, with the time of that moment: a revoke or the expiry that came after
+    /// exec.start (however long this process was stopped in between) keeps the command from starting.
+    static func supervise(_ ctx: Context, _ spec: ExecSpec, start: ExecStart) throws(JitError) -> ExitOutcome {
+        var ended: JitError?
+        let release: (() -> Bool)? = start.grant.map { used in
+            { () -> Bool in
+                do throws(JitError) {
+                    ended = try stillInForce(ctx, used)
+                } catch {
+                    ended = error
+                }
+                return ended == nil
+            }
+        }
+        do {
+            return try ctx.effects.supervise(spec, release)
+        } catch {
+            throw ended ?? .execFailed(error.description, status: error.exitStatus)
+        }
+    }
+
+    /// nil while `grant` is still in force now (not revoked, not expired), else why the command must
+    /// not start. Its use was taken with exec.start, so uses left do not count here.
+    static func stillInForce(_ ctx: Context, _ grant: Grant) throws(JitError) -> JitError? {
+        let store = try ctx.store()
+        let current = try ctx.storeRead(store) { r in try r.grant(id: grant.id) }
+        let now = ctx.clock()
+        guard let current, current.revokedAt == nil else {
+            return .closed("grant #\(grant.id) was revoked before the command started; nothing was run")
+        }
+        return current.isInForce(at: now)
+            ? nil : .closed("grant #\(grant.id) expired before the command started; nothing was run")
+    }
+
+    /// `exec.end`: status, signal and duration. Atomic but not synced: a power failure may lose this
+    /// record, never exec.start. The command has run either way, so a failure is said, not thrown.
+    static func commitExecEnd(_ ctx: Context, _ run: DecidedRun, start: ExecStart, outcome: ExitOutcome) {
+        var end: [String: JSONValue] = [
+            "command": .array(run.command.map(\.jsonValue)), "run_as": .string(run.target.name),
+            "status": .int(Int64(outcome.shellStatus)), "duration_ms": .int(outcome.duration.wholeMilliseconds),
+        ]
+        if case .signaled(let n) = outcome.termination { end["signal"] = .int(Int64(n)) }
+        if let grant = start.grant { end["grant"] = .int(grant.id) }
+        do {
+            let store = try ctx.store()
+            _ = try ctx.storeWrite(store, relaxed: true) { w in
+                try w.appendAudit(AuditEvent(event: "exec.end", actor: ctx.invoker.name, fields: end))
+            }
+        } catch {
+            ctx.complain("the command ran, but its exec.end record could not be written: \(error.description)")
+        }
+    }
+
+    /// The longest `JITEXEC_COMMAND` value, in bytes.
+    static let maxCommandVariable = 4096
+
+    /// `JITEXEC_COMMAND`: the escaped command line, cut at `maxCommandVariable` bytes with a marker
+    /// saying so. Uncut, a long command could not start at all: the kernel takes at most 128 KiB
+    /// per environment string and 2 MiB for argv and environment together, and argv is already there.
+    static func commandVariable(_ shown: String) -> String {
+        let total = shown.utf8.count
+        guard total > maxCommandVariable else { return shown }
+        let marker = " ... (cut, \(total) bytes in all)"
+        var kept = String.UnicodeScalarView()
+        var size = 0
+        for scalar in shown.unicodeScalars {
+            size += scalar.utf8.count
+            if size > maxCommandVariable - marker.utf8.count { break }
+            kept.append(scalar)
+        }
+        return String(kept) + marker
+    }
+}

@@ -1,0 +1,49 @@
+import Glibc
+import JitexecBase
+import JitexecPolicy
+import JitexecSystem
+
+/// Everything one `jitexec COMMAND` starts from: what the caller typed and what the process
+/// brought with it. The steps of the run take it whole instead of a dozen parameters.
+struct Invocation: Sendable {
+    var args: JitexecArguments
+    /// The caller's environment, set aside before the runtime started (CJitexecStartup).
+    var environment: [UserText]
+    /// The umask the caller started jitexec with.
+    var umask: mode_t
+
+    /// How a password may be asked for.
+    var promptMode: PromptMode { PromptMode(args) }
+}
+
+extension PromptMode {
+    /// `-n` never asks, `-S` reads standard input, otherwise the terminal.
+    init(_ args: JitexecArguments) {
+        self = args.nonInteractive ? .never : args.passwordFromStdin ? .stdin : .terminal
+    }
+}
+
+/// The command as the policy sees it and what the policy decided for it: set once by
+/// `RunPipeline.resolveCommand` and `decide`, read by every later step.
+struct DecidedRun: Sendable {
+    /// The canonical path the policy matched; it is also the command's argv[0].
+    var path: String
+    /// The arguments after argv[0], byte for byte.
+    var arguments: [UserText]
+    var target: Account
+    /// The rule that allows the command or lets it be approved.
+    var rule: Rule
+    /// The rule's action is `approve`: the command runs only under a grant.
+    var needsGrant: Bool
+    /// Where the caller runs it (a command-scope grant is bound to it); nil when unreadable.
+    var cwd: UserText?
+
+    /// The argv that runs, with the canonical path first.
+    var command: [UserText] { [UserText(path)] + arguments }
+
+    /// What the run claims from a grant.
+    func claim(_ ctx: Context) -> Workflow.Claim {
+        Workflow.Claim(
+            user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command, cwd: cwd)
+    }
+}

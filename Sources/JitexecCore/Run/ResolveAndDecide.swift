@@ -1,0 +1,65 @@
+import JitexecBase
+import JitexecPolicy
+import JitexecSystem
+
+/// Steps 1 and 2 of a run, also used by `jitexec -l COMMAND`.
+extension RunPipeline {
+    /// The command found and canonical, with the account it runs as.
+    struct ResolvedCommand: Sendable {
+        var path: String
+        var arguments: [UserText]
+        var target: Account
+        var command: [UserText] { [UserText(path)] + arguments }
+    }
+
+    /// Step 1: the target account (`-u`, root by default) and the command's canonical path through
+    /// `secure_path` (126/127 when there is none).
+    static func resolveCommand(
+        _ ctx: Context, _ invocation: Invocation, policy: Policy
+    ) throws(JitError) -> ResolvedCommand {
+        let target = try UserSpec.account(invocation.args.user ?? "root")
+        let (path, arguments) = try resolvePath(invocation.args.command, policy: policy, ctx: ctx)
+        return ResolvedCommand(path: path, arguments: arguments, target: target)
+    }
+
+    /// The canonical path and the arguments (argv[0] excluded), or 126/127.
+    static func resolvePath(_ words: [UserText], policy: Policy, ctx: Context) throws(JitError) -> (String, [UserText])
+    {
+        guard let name = words[0].string, !name.isEmpty, !words[0].containsNUL else {
+            throw .commandNotFound(words[0].escaped)
+        }
+        switch CommandResolver.resolve(name, securePath: policy.settings.securePath, system: ctx.system) {
+        case .found(let p): return (p, Array(words.dropFirst()))
+        case .notFound: throw .commandNotFound(Escape.text(name))
+        case .notExecutable(let p): throw .commandNotExecutable(Escape.text(p))
+        }
+    }
+
+    /// Step 2: the rule that allows the command (or lets it be approved). A denial is audited
+    /// (`policy.denied`, within the per-person bound) and refused with the next step.
+    static func decide(
+        _ ctx: Context, _ resolved: ResolvedCommand, _ invocation: Invocation, policy: Policy
+    ) throws(JitError) -> DecidedRun {
+        let target = resolved.target
+        let (decision, _) = policy.decide(
+            subject: ctx.invoker.subject, target: target.name, host: ctx.host, path: resolved.path,
+            args: resolved.arguments, system: ctx.system)
+        switch decision {
+        case .deny(let denying):
+            var fields = Workflow.boundedCommand(resolved.command)
+            fields["run_as"] = .string(target.name)
+            fields["rule"] = denying.map { .string($0.name) } ?? .null
+            try ctx.auditRefusal("policy.denied", fields)
+            let why = denying.map { "rule '\($0.name)' denies it" } ?? "no rule allows it"
+            throw .denied(
+                "\(ctx.invoker.name) may not run \(Escape.text(resolved.path)) as \(target.name): \(why); run 'jitctl explain -- \(invocation.args.command[0].escaped)' for details"
+            )
+        case .allow(let rule), .approve(let rule):
+            var needsGrant = false
+            if case .approve = decision { needsGrant = true }
+            return DecidedRun(
+                path: resolved.path, arguments: resolved.arguments, target: target, rule: rule, needsGrant: needsGrant,
+                cwd: ctx.effects.workingDirectory())
+        }
+    }
+}
