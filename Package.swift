@@ -88,7 +88,8 @@ let package = Package(
         .testTarget(
             name: "JitexecPolicyTests", dependencies: ["JitexecPolicy", "JitexecPolicyTOML"], swiftSettings: strict),
         .testTarget(name: "JitexecStoreTests", dependencies: ["JitexecStore"], swiftSettings: strict),
-        .testTarget(name: "JitexecCoreTests", dependencies: ["JitexecCore"], swiftSettings: strict),
+        .testTarget(
+            name: "JitexecCoreTests", dependencies: ["JitexecCore", "JitexecPolicyTOML"], swiftSettings: strict),
     ]
 )
 
