@@ -89,7 +89,8 @@ let package = Package(
             name: "JitexecPolicyTests", dependencies: ["JitexecPolicy", "JitexecPolicyTOML"], swiftSettings: strict),
         .testTarget(name: "JitexecStoreTests", dependencies: ["JitexecStore"], swiftSettings: strict),
         .testTarget(
-            name: "JitexecCoreTests", dependencies: ["JitexecCore", "JitexecPolicyTOML"], swiftSettings: strict),
+            name: "JitexecCoreTests", dependencies: ["JitexecCore", "JitexecPolicyTOML", "JitexecSystem"],
+            swiftSettings: strict),
     ]
 )
 

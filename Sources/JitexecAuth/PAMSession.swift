@@ -147,21 +147,6 @@ public final class PAMSession {
         if let failure { throw failure }
     }
 
-    /// The variables the modules set (`pam_getenvlist`), as `NAME=value`. Every string PAM
-    /// allocated is freed; entries that are not UTF-8 or have no `=` are dropped.
-    public func environment() -> [String] {
-        guard let list = pam_getenvlist(handle) else { return [] }
-        var result: [String] = []
-        var index = 0
-        while let entry = list[index] {
-            if let text = String(validatingCString: entry), text.contains("=") { result.append(text) }
-            free(entry)
-            index += 1
-        }
-        free(list)
-        return result
-    }
-
     /// Runs one PAM call with a fresh conversation state and remembers its status for `pam_end`.
     private func call(_ body: (OpaquePointer) -> Int32) -> Int32 {
         conversation.reset()

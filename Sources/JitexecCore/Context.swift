@@ -93,6 +93,8 @@ public struct Context: Sendable {
     private let opened = OpenedStore()
     /// The `[notify] events` of the last policy loaded, for the audit sink (`Notifications`).
     private let notifyBox = NotifyEventsBox()
+    /// What the audit sink could not do, recorded after the write that caused it (`storeWrite`).
+    let notifyFailures = PendingAuditEvents()
 
     public init(
         program: String, paths: Paths, clock: @escaping @Sendable () -> Micros, host: String, invoker: Account,

@@ -15,7 +15,6 @@ public struct Paths: Sendable, Equatable {
     public var policyDir: String { "\(sysconfdir)/jitexec/policy.d" }
     public var stateDir: String { "\(localstatedir)/lib/jitexec" }
     public var database: String { "\(stateDir)/jitexec.db" }
-    public var sessionsDir: String { "\(localstatedir)/log/jitexec/sessions" }
     public var credentialDir: String { "\(rundir)/jitexec" }
     /// An installed program (`jitexec`, `jitctl`): `PREFIX/bin/NAME`.
     public func binary(_ name: String) -> String { "\(prefix)/bin/\(name)" }

@@ -14,8 +14,6 @@ public enum TimedRun {
         /// Still running at the deadline: its process group got SIGTERM, then SIGKILL.
         case timedOut
 
-        public var succeeded: Bool { self == .exited(0) }
-
         public var description: String {
             switch self {
             case .exited(let code): "exited with status \(code)"

@@ -85,11 +85,6 @@ extension Policy {
         system.expand(login.approvers)
     }
 
-    /// The first `[[login]]` that gates this login, if any.
-    public func loginRule(for subject: Subject, service: String, host: String) -> LoginRule? {
-        logins.first { $0.gates(subject, service: service, host: host) }
-    }
-
     /// The index of the first `[[login]]` gating this login; any service when `service` is nil.
     public func loginRuleIndex(for subject: Subject, service: String?, host: String) -> Int? {
         logins.firstIndex { login in

@@ -1,5 +1,6 @@
 import JitexecBase
 import JitexecStore
+import JitexecSystem
 import Testing
 
 @testable import JitexecCore

@@ -1,5 +1,6 @@
 import JitexecBase
 import JitexecStore
+import JitexecSystem
 import Testing
 
 @testable import JitexecCore
@@ -69,23 +70,6 @@ import Testing
             try f.cancel(request.id, by: People.alice)
         }
         #expect(try f.records("request.cancelled").isEmpty)
-    }
-
-    @Test(
-        .disabled(
-            "BUG: the expiry a refused approve/deny/cancel finds is rolled back with the refusal (Decisions.swift, pendingRequest)"
-        ))
-    func aRefusedDecisionStillRecordsTheExpiryItFound() throws {
-        let f = try WorkflowFixture()
-        let request = try f.file(f.ask("restarts"))
-        f.clock.advance(minutes: 61)
-        let foundAt = f.clock.now
-        _ = refusal { try f.approve(request.id, by: People.bob) }
-        // The approver was told the request is expired: the store and the audit log say so too.
-        let stored = try f.request(request.id)
-        #expect(stored.status == .expired)
-        #expect(stored.decidedAt == foundAt)
-        #expect(try f.records("request.expired").map(\.fields) == [["request": .int(request.id)]])
     }
 
     @Test func anExpiredRequestIsNotReusedWhenTheSameIsAskedAgain() throws {

@@ -4,6 +4,7 @@ import JitexecBase
 import JitexecPolicy
 import JitexecPolicyTOML
 import JitexecStore
+import JitexecSystem
 import Synchronization
 import Testing
 
@@ -281,7 +282,8 @@ final class WorkflowFixture: @unchecked Sendable {
         let (policy, now) = (self.policy, clock.now)
         return try (other ?? store).write {
             try Workflow.approve(
-                $0, id: id, approver: approver, policy: policy, comment: comment, maxSeconds: maxLength?.wholeSeconds,
+                $0, id: id, approver: approver, policy: policy, system: FakeAccounts(), comment: comment,
+                maxSeconds: maxLength?.wholeSeconds,
                 now: now)
         }
     }

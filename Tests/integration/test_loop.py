@@ -324,12 +324,17 @@ def test_expired_grant_makes_the_next_run_file_a_new_request(loop):
     assert ran.returncode == 0, ran.stderr
     time.sleep(3)
     assert grants(loop, all=False) == []
+    # Found past its end, the grant's expiry is recorded once, however often it is found again.
+    (expired,) = events(loop, "grant.expired")
+    assert (expired["grant"], expired["user"], expired["rule"], expired["request"]) == (g, DEV, "restart", n), expired
+    assert grants(loop, all=False) == []
     again = jitexec(loop, "--no-wait", "/usr/bin/true")
     assert again.returncode == 75, (again.returncode, again.stderr)
     m = filed_id(again.stderr)
     assert m != n
     assert [e["grant"] for e in events(loop, "grant.used")] == [g]
     assert len(events(loop, "exec.start")) == 1
+    assert [e["grant"] for e in events(loop, "grant.expired")] == [g]
 
 
 def test_revoked_grant_no_longer_covers_the_command(loop):

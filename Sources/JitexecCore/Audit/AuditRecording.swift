@@ -22,9 +22,15 @@ extension Context {
     }
 
     /// A store write whose failures become `JitError` (the workflow's own refusals pass through).
+    /// Afterwards, the `notify.failed` records of notification runners that could not start for what
+    /// it committed are written in a transaction of their own (best effort).
     public func storeWrite<T>(
         _ store: any JitStore, relaxed: Bool = false, _ body: (any StoreWriter) throws -> T
     ) throws(JitError) -> T {
+        defer {
+            let failures = notifyFailures.drain()
+            if !failures.isEmpty { _ = try? store.write { w in for f in failures { _ = try w.appendAudit(f) } } }
+        }
         do {
             return try relaxed ? store.writeRelaxed(body) : store.write(body)
         } catch {

@@ -190,7 +190,7 @@ public enum Authentication {
         var fields: [String: JSONValue] = ["reason": .string(reason), "service": .string(ctx.paths.pamService)]
         if case .wrongPassword(let tries) = error { fields["tries"] = .int(Int64(tries)) }
         let now = ctx.clock()
-        _ = try? store.write { w in
+        _ = try? ctx.storeWrite(store) { w in
             try Workflow.appendBounded(
                 w, AuditEvent(event: "auth.failure", actor: ctx.invoker.name, fields: fields), now: now)
         }

@@ -7,13 +7,18 @@ import JitexecSystem
 /// `jitctl request | approve | deny | cancel | revoke`: every one authenticates the actor through
 /// PAM first (the credential cache applies), then decides in one store transaction.
 public enum ActionCommands {
-    /// Loads the policy, authenticates the invoking user, opens the store.
+    /// Loads the policy, authenticates the invoking user, opens the store, and records what has
+    /// expired in a transaction of its own: a decision refused because its request just expired
+    /// rolls back, and the expiry it found must not go with it.
     static func prepare(_ ctx: Context, mode: PromptMode) throws(JitError) -> (Policy, any JitStore) {
         let policy = try ctx.loadPolicy()
         let terminal = ctx.effects.controllingTerminal()
         defer { terminal.close() }
         _ = try ctx.effects.authenticate(ctx, policy, mode, terminal, false)
-        return (policy, try ctx.store())
+        let store = try ctx.store()
+        let now = ctx.clock()
+        try ctx.storeWrite(store) { try Workflow.expireStale($0, now: now) }
+        return (policy, store)
     }
 
     public static func approve(
@@ -31,7 +36,8 @@ public enum ActionCommands {
             let now = ctx.clock()
             let outcome = try ctx.storeWrite(store) { w in
                 try Workflow.approve(
-                    w, id: id, approver: ctx.invoker, policy: policy, comment: comment.map { UserText($0) },
+                    w, id: id, approver: ctx.invoker, policy: policy, system: ctx.system,
+                    comment: comment.map { UserText($0) },
                     maxSeconds: maxSeconds, now: now)
             }
             switch outcome {

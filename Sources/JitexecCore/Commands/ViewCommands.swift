@@ -11,7 +11,7 @@ public enum ViewCommands {
             let policy = try ctx.loadPolicy()
             let store = try ctx.store()
             let now = ctx.clock()
-            try store.write { try Workflow.expireStale($0, now: now) }
+            try ctx.storeWrite(store) { try Workflow.expireStale($0, now: now) }
             let rows = try store.read { r in
                 try r.requests(status: all ? nil : .pending, requester: user).filter {
                     visible($0, ctx.invoker, policy)
@@ -49,7 +49,7 @@ public enum ViewCommands {
             let policy = try ctx.loadPolicy()
             let store = try ctx.store()
             let now = ctx.clock()
-            try store.write { try Workflow.expireStale($0, now: now) }
+            try ctx.storeWrite(store) { try Workflow.expireStale($0, now: now) }
             let (request, approvals) = try store.read { r in (try r.request(id: id), try r.approvals(requestID: id)) }
             guard let request, visible(request, ctx.invoker, policy) else { throw Workflow.noSuchRequest(id) }
             if json {
@@ -93,6 +93,7 @@ public enum ViewCommands {
             let policy = try ctx.loadPolicy()
             let store = try ctx.store()
             let now = ctx.clock()
+            try ctx.storeWrite(store) { try Workflow.recordGrantExpiries($0, now: now) }
             let grants = try store.read { try $0.grants(user: user, liveAt: all ? nil : now) }
                 .filter { g in
                     Workflow.isAdmin(ctx.invoker, policy) || g.user == ctx.invoker.name

@@ -24,34 +24,35 @@ public enum Notifications {
     }
 
     /// The live store's audit sink: the syslog copy, then the runner for the records that want one.
+    /// A runner that cannot start is remembered (`notify.failed`) and recorded by `Context.storeWrite`
+    /// once the write that committed the record has returned: the sink never writes to the store.
     static func sink(_ ctx: Context) -> @Sendable (AuditRecord) -> Void {
         { record in
             AuditSyslog.send(record)
-            if startsRunner(event: record.event, configured: ctx.notifyEvents) { startRunner(ctx, record) }
+            if startsRunner(event: record.event, configured: ctx.notifyEvents), let failure = startRunner(ctx, record) {
+                ctx.notifyFailures.add(failure)
+            }
         }
     }
 
     /// The runner's fixed environment.
     static let runnerEnvironment = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
 
-    /// Starts `PREFIX/bin/jitctl notify-run SEQ` detached. When it cannot start, `notify.failed`
-    /// says why (best effort: the user's action goes on either way).
-    static func startRunner(_ ctx: Context, _ record: AuditRecord) {
+    /// Starts `PREFIX/bin/jitctl notify-run SEQ` detached; when it cannot start, the `notify.failed`
+    /// record that says why (best effort: the user's action goes on either way).
+    static func startRunner(_ ctx: Context, _ record: AuditRecord) -> AuditEvent? {
         let jitctl = ctx.paths.binary("jitctl")
         let failure: String
         do {
             try TrustedFiles.requireRootOwned(jitctl, kind: .program)
             let code = Spawn.detached(
                 path: jitctl, argv: ["jitctl", "notify-run", String(record.seq)], environment: runnerEnvironment)
-            if code == 0 { return }
+            if code == 0 { return nil }
             failure = "cannot start \(jitctl) notify-run: \(String(cString: strerror(code)))"
         } catch {
             failure = "cannot start the notification runner: \(error.description)"
         }
-        guard let store = try? ctx.store() else { return }
-        _ = try? store.write { w in
-            try w.appendAudit(failedEvent(ctx, record, command: nil, runAs: nil, reason: failure))
-        }
+        return failedEvent(ctx, record, command: nil, runAs: nil, reason: failure)
     }
 
     /// `notify.failed` for `record`: which event, which notifier, and why.
@@ -64,6 +65,18 @@ public enum Notifications {
         if let command { fields["command"] = .array(command.map { .string($0) }) }
         if let runAs { fields["run_as"] = .string(runAs) }
         return AuditEvent(event: Notifications.failedEvent, actor: ctx.invoker.name, fields: fields)
+    }
+}
+
+/// `notify.failed` records waiting for the write that caused them to return.
+final class PendingAuditEvents: Sendable {
+    private let value = Mutex<[AuditEvent]>([])
+    func add(_ event: AuditEvent) { value.withLock { $0.append(event) } }
+    func drain() -> [AuditEvent] {
+        value.withLock { events in
+            defer { events = [] }
+            return events
+        }
     }
 }
 

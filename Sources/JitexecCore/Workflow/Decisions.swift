@@ -48,11 +48,14 @@ extension Workflow {
     }
 
     /// Adds `approver`'s approval. Only a current approver of the request's rule may approve,
-    /// never the requester, and each person counts once. The N-th distinct approval approves the
-    /// request and creates the grant, in the same transaction: concurrent approvals make one grant.
+    /// never the requester, and each person counts once. Approvals count while the people who gave
+    /// them are approvers of the rule as the policy and the group database have it now (`system`; a
+    /// lookup that fails counts as not an approver). The N-th such approval approves the request and
+    /// creates the grant, in the same transaction: concurrent approvals make one grant. Every
+    /// approval given, counted or not, can shorten the grant (`-d`).
     public static func approve(
-        _ w: any StoreWriter, id: Int64, approver: Account, policy: Policy, comment: UserText?, maxSeconds: Int64?,
-        now: Micros
+        _ w: any StoreWriter, id: Int64, approver: Account, policy: Policy, system: some SystemLookup,
+        comment: UserText?, maxSeconds: Int64?, now: Micros
     ) throws -> ApproveOutcome {
         let request = try pendingRequest(w, id: id, actor: approver, policy: policy, now: now)
         let rule = try ruleOf(request, policy: policy)
@@ -70,7 +73,12 @@ extension Workflow {
         } catch StoreError.duplicateApproval {
             throw JitError.notPermitted("you already approved request #\(id); it needs another approver")
         }
-        let approvals = try w.approvals(requestID: id)
+        let given = try w.approvals(requestID: id)
+        let approvals = given.filter { a in
+            a.by == approver.name
+                || (a.by != request.requester
+                    && Subject(user: a.by, groups: system.groupsOfUser(a.by)).isIn(rule.approvers))
+        }
         var fields: [String: JSONValue] = [
             "request": .int(id), "count": .int(Int64(approvals.count)), "needed": .int(Int64(request.approvalsNeeded)),
         ]
@@ -88,7 +96,7 @@ extension Workflow {
         var seconds = min(
             request.requestedSeconds ?? policy.settings.defaultGrant.seconds, policy.settings.maxGrant.seconds)
         if let cap = rule.maxGrant?.seconds { seconds = min(seconds, cap) }
-        for a in approvals { if let m = a.maxSeconds { seconds = min(seconds, m) } }
+        for a in given { if let m = a.maxSeconds { seconds = min(seconds, m) } }
         var grant = Grant(
             requestID: id, user: request.requester, runAs: request.runAs, host: request.host, scope: request.scope,
             command: request.scope == GrantScope.command.rawValue ? request.command : nil, rule: request.rule,

@@ -106,13 +106,30 @@ public enum Workflow {
         }
     }
 
-    /// Moves pending requests past their TTL to `expired` (audited `request.expired`).
+    /// Moves pending requests past their TTL to `expired` (audited `request.expired`), and records
+    /// the grants found past their end (`recordGrantExpiries`).
     public static func expireStale(_ w: any StoreWriter, now: Micros) throws {
         for r in try w.requests(status: .pending, requester: nil) where r.expiresAt <= now {
             if try w.setRequestStatus(id: r.id, from: .pending, to: .expired, at: now, by: nil, comment: nil) {
                 _ = try w.appendAudit(
                     AuditEvent(event: "request.expired", actor: r.requester, fields: ["request": .int(r.id)]))
             }
+        }
+        try recordGrantExpiries(w, now: now)
+    }
+
+    /// `grant.expired`, once per grant, for every grant that ended by time (not revoked, not used
+    /// up) and was not recorded yet. Expiry itself never waits for this record: a grant stops
+    /// covering runs at its `expires_at`, checked at the moment of use (`useGrant`); the record is
+    /// written the first time a request is filed or decided, or requests or grants are listed, after it.
+    public static func recordGrantExpiries(_ w: any StoreWriter, now: Micros) throws {
+        for g in try w.unrecordedExpiries(at: now) where try w.recordExpiry(grantID: g.id, at: now) {
+            var fields: [String: JSONValue] = [
+                "grant": .int(g.id), "user": .string(g.user), "rule": .string(g.rule),
+                "expires_at": .string(RFC3339.format(seconds: g.expiresAt / 1_000_000)),
+            ]
+            if let r = g.requestID { fields["request"] = .int(r) }
+            _ = try w.appendAudit(AuditEvent(event: "grant.expired", actor: g.user, fields: fields))
         }
     }
 

@@ -12,6 +12,7 @@ enum Migrations {
         Migration(version: 2, sql: SchemaV2.sql),
         Migration(version: 3, sql: SchemaV3.sql),
         Migration(version: 4, sql: SchemaV4.sql),
+        Migration(version: 5, sql: SchemaV5.sql),
     ]
 
     /// The newest schema this build knows.

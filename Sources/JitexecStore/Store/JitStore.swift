@@ -39,6 +39,11 @@ public protocol StoreWriter: StoreReader {
     func consumeGrantUse(id: Int64, at: Micros) throws -> Bool
     /// Revokes grant `id`; false when there is no such grant or it was already revoked.
     func revokeGrant(id: Int64, by: String, at: Micros) throws -> Bool
+    /// Grants that ended by time at or before `at` (not revoked, not used up) whose expiry has not
+    /// been recorded yet, oldest first.
+    func unrecordedExpiries(at: Micros) throws -> [Grant]
+    /// Notes that grant `id`'s expiry was recorded; false when it already was.
+    func recordExpiry(grantID: Int64, at: Micros) throws -> Bool
     /// Records a break-glass use of grant `use.grantID` (inserted in the same transaction).
     func insertBreakGlassUse(_ use: BreakGlassUse) throws
     /// Compare-and-set: records the review of an unreviewed use; false when there is no such use

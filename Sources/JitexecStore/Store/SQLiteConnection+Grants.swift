@@ -48,6 +48,24 @@ extension SQLiteConnection {
         return db.changes == 1
     }
 
+    func unrecordedExpiries(at: Micros) throws -> [Grant] {
+        try requireWritable()
+        return try query(
+            """
+            SELECT \(GrantRow.columns) FROM grants
+            WHERE expires_at <= ? AND revoked_at IS NULL AND (uses_left IS NULL OR uses_left > 0)
+              AND id NOT IN (SELECT grant_id FROM grant_expiries)
+            ORDER BY id
+            """, [.int(at)], GrantRow.decode)
+    }
+
+    func recordExpiry(grantID: Int64, at: Micros) throws -> Bool {
+        try requireWritable()
+        try db.run(
+            "INSERT OR IGNORE INTO grant_expiries (grant_id, recorded_at) VALUES (?, ?)", [.int(grantID), .int(at)])
+        return db.changes == 1
+    }
+
     func revokeGrant(id: Int64, by: String, at: Micros) throws -> Bool {
         try requireWritable()
         try db.run(

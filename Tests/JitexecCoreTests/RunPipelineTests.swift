@@ -1,0 +1,211 @@
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+import JitexecSystem
+import Synchronization
+import Testing
+
+@testable import JitexecCore
+
+/// `jitexec COMMAND` through the whole run pipeline (`RunPipeline`) over a real temporary store and
+/// a fake clock, with PAM and the command's supervision handed in by the test (`TestContext`).
+@Suite struct RunPipelineTests {
+    static let ran = ExitOutcome(termination: .exited(0), duration: .milliseconds(5))
+    static let allowStatus = """
+
+        [[rule]]
+        name = "status"
+        users = ["alice"]
+        commands = ["/usr/bin/systemctl status *"]
+        action = "allow"
+        """
+
+    /// Runs `jitexec WORDS` as `caller`; the exit status and the refusal line, if any.
+    func jitexec(_ ctx: Context, _ words: [String]) -> (status: Int32, refusal: String?) {
+        do {
+            let args = try JitexecArguments.parse(words.map { UserText($0) })
+            return (try JitexecMain.run(ctx, Invocation(args: args, environment: ["TERM=xterm"], umask: 0o022)), nil)
+        } catch {
+            return (error.exitStatus, error.description)
+        }
+    }
+
+    /// A live grant for alice's `systemctl restart nginx` in /srv/app, approved by bob.
+    func granted(_ f: WorkflowFixture, once: Bool = false) throws -> Grant {
+        try f.grant(f.file(f.ask("restarts", once: once)))
+    }
+
+    /// Effects of alice at no terminal in /srv/app whose command `outcome` describes.
+    func alice(
+        _ pam: FakePAM, _ supervise: @escaping @Sendable (ExecSpec, (() -> Bool)?) throws(ExecError) -> ExitOutcome
+    ) -> Effects {
+        var effects = Effects.caller(pam: pam, supervise: supervise)
+        effects.workingDirectory = { "/srv/app" }
+        return effects
+    }
+
+    @Test func aRunUnderALiveGrantCommitsExecStartAndTheUseBeforeTheCommandStarts() throws {
+        let f = try WorkflowFixture()
+        let grant = try granted(f)
+        let seenAtStart = Mutex<[String]>([])
+        let ctx = TestContext(f, invoker: People.alice).context(
+            alice(FakePAM()) { spec, release throws(ExecError) in
+                seenAtStart.withLock { $0 = (try? f.events()) ?? [] }
+                #expect(spec.argv == Argv.restartNginx)
+                #expect(spec.identity.name == "root")
+                #expect(spec.cwd == "/srv/app")
+                #expect(spec.environment.contains(UserText("JITEXEC_GRANT=\(grant.id)")))
+                #expect(release?() == true)
+                return Self.ran
+            })
+        #expect(jitexec(ctx, ["-n", "systemctl", "restart", "nginx"]) == (0, nil))
+        #expect(Array(seenAtStart.withLock { $0 }.suffix(2)) == ["grant.used", "exec.start"])
+        #expect(try f.events().suffix(3) == ["grant.used", "exec.start", "exec.end"])
+        #expect(try f.records("exec.start").first?.fields["grant"] == .int(grant.id))
+    }
+
+    @Test func thePAMSessionIsOpenedBeforeExecStartAndClosedAfterTheCommand() throws {
+        let f = try WorkflowFixture()
+        _ = try granted(f)
+        let pam = FakePAM()
+        let ctx = TestContext(f, invoker: People.alice).context(
+            alice(pam) { _, release throws(ExecError) in
+                _ = release?()
+                return Self.ran
+            })
+        #expect(jitexec(ctx, ["-n", "systemctl", "restart", "nginx"]).status == 0)
+        #expect(pam.calls == ["credentials", "open", "close"])
+    }
+
+    @Test func theCommandsExitStatusIsJitexecsAndIsRecordedInExecEnd() throws {
+        let f = try WorkflowFixture()
+        _ = try granted(f)
+        let ctx = TestContext(f, invoker: People.alice).context(
+            alice(FakePAM()) { _, release throws(ExecError) in
+                _ = release?()
+                return ExitOutcome(termination: .signaled(15), duration: .seconds(2))
+            })
+        #expect(jitexec(ctx, ["-n", "systemctl", "restart", "nginx"]).status == 143)
+        let end = try #require(try f.records("exec.end").first)
+        #expect(end.fields["status"] == .int(143))
+        #expect(end.fields["signal"] == .int(15))
+        #expect(end.fields["duration_ms"] == .int(2000))
+    }
+
+    @Test func aGrantRevokedAfterExecStartKeepsTheCommandFromStarting() throws {
+        let f = try WorkflowFixture()
+        let grant = try granted(f)
+        let ctx = TestContext(f, invoker: People.alice).context(
+            alice(FakePAM()) { _, release throws(ExecError) in
+                _ = try? f.revoke(grant.id, by: People.bob)
+                #expect(release?() == false)
+                throw .notReleased
+            })
+        let (status, refusal) = jitexec(ctx, ["-n", "systemctl", "restart", "nginx"])
+        #expect(status == 77)
+        #expect(refusal == "grant #\(grant.id) was revoked before the command started; nothing was run")
+        let end = try #require(try f.records("exec.end").first)
+        #expect(end.fields["error"] == .string(refusal!))
+    }
+
+    @Test func aGrantThatExpiresAfterExecStartKeepsTheCommandFromStarting() throws {
+        let f = try WorkflowFixture()
+        let grant = try granted(f)
+        let ctx = TestContext(f, invoker: People.alice).context(
+            alice(FakePAM()) { _, release throws(ExecError) in
+                f.clock.advance(minutes: 16)
+                #expect(release?() == false)
+                throw .notReleased
+            })
+        let (status, refusal) = jitexec(ctx, ["-n", "systemctl", "restart", "nginx"])
+        #expect(status == 77)
+        #expect(refusal == "grant #\(grant.id) expired before the command started; nothing was run")
+    }
+
+    @Test func aRunThatLosesTheRaceForTheLastUseFilesARequestInstead() throws {
+        let f = try WorkflowFixture()
+        let grant = try granted(f, once: true)
+        let pam = FakePAM()
+        // Another run takes the last use between this run's grant check and its exec.start.
+        let racer = try f.connect()
+        let claim = try f.claim("restarts")
+        pam.onOpenSession = { if pam.calls.filter({ $0 == "open" }).count == 1 { _ = try? f.use(claim, on: racer) } }
+        let ctx = TestContext(f, invoker: People.alice).context(
+            alice(pam) { _, _ throws(ExecError) in
+                Issue.record("the command ran without a grant")
+                throw .notReleased
+            })
+        let (status, refusal) = jitexec(ctx, ["-n", "--no-wait", "systemctl", "restart", "nginx"])
+        #expect(status == 75)
+        #expect(refusal?.hasPrefix("request #") == true)
+        #expect(try f.records("grant.used").map(\.fields["grant"]) == [.int(grant.id)])
+        #expect(try f.records("exec.start").isEmpty)
+        #expect(try f.requests().filter { $0.status == .pending }.count == 1)
+        #expect(pam.calls == ["credentials", "open", "close"])
+    }
+
+    @Test func withoutAGrantTheRunFilesARequestAndNoWaitExits75() throws {
+        let f = try WorkflowFixture()
+        let output = TestContext(f, invoker: People.alice)
+        let ctx = output.context(
+            alice(FakePAM()) { _, _ throws(ExecError) in
+                Issue.record("the command ran without a grant")
+                throw .notReleased
+            })
+        let (status, refusal) = jitexec(ctx, ["-n", "--no-wait", "-r", "INC-9", "systemctl", "restart", "nginx"])
+        #expect(status == 75)
+        let request = try #require(try f.requests().onlyOne)
+        #expect(request.cwd == "/srv/app" && request.reason == "INC-9" && request.command == Argv.restartNginx)
+        #expect(refusal?.contains("request #\(request.id) is waiting for 1 approval") == true)
+        #expect(output.printed.first?.hasPrefix("jitexec: request #\(request.id) filed: it needs 1 approval") == true)
+    }
+
+    @Test func aDeniedCommandIsAuditedAndRefusedBeforeAnyAuthentication() throws {
+        let f = try WorkflowFixture()
+        // Failing effects: a denial must not reach PAM, the terminal or the command.
+        var effects = Effects.failing
+        effects.workingDirectory = { "/srv/app" }
+        let ctx = TestContext(f, invoker: People.mallory).context(effects)
+        let (status, refusal) = jitexec(ctx, ["-n", "reboot"])
+        #expect(status == 1)
+        #expect(
+            refusal
+                == "mallory may not run /usr/sbin/reboot as root: no rule allows it; run 'jitctl explain -- reboot' for details"
+        )
+        let denied = try #require(try f.records("policy.denied").first)
+        #expect(denied.actor == "mallory" && denied.fields["rule"] == .null)
+    }
+
+    @Test func anAllowRuleRunsWithoutAGrantOrARequest() throws {
+        let f = try WorkflowFixture(Policies.standard + Self.allowStatus)
+        let ctx = TestContext(f, invoker: People.alice).context(
+            alice(FakePAM()) { spec, release throws(ExecError) in
+                #expect(release == nil)
+                #expect(!spec.environment.contains { $0.string?.hasPrefix("JITEXEC_GRANT=") == true })
+                return Self.ran
+            })
+        #expect(jitexec(ctx, ["-n", "systemctl", "status", "nginx"]) == (0, nil))
+        #expect(try f.events() == ["exec.start", "exec.end"])
+        #expect(try f.requests().isEmpty)
+    }
+
+    @Test func aDecisionRefusedBecauseTheRequestJustExpiredStillRecordsTheExpiry() throws {
+        let f = try WorkflowFixture()
+        let request = try f.file(f.ask("restarts"))
+        f.clock.advance(minutes: 61)
+        let bob = TestContext(f, invoker: People.bob)
+        var effects = Effects.caller(pam: FakePAM()) { _, _ throws(ExecError) in throw .notReleased }
+        effects.workingDirectory = { nil }
+        let status = ActionCommands.approve(
+            bob.context(effects), id: request.id, duration: nil, comment: nil, mode: .never)
+        #expect(status == 1)
+        #expect(bob.printed.last == "jitexec: request #\(request.id) is already expired; nothing to do")
+        #expect(try f.request(request.id).status == .expired)
+        #expect(try f.records("request.expired").map(\.fields) == [["request": .int(request.id)]])
+    }
+}
+
+extension Array {
+    /// The one element, nil unless there is exactly one.
+    var onlyOne: Element? { count == 1 ? self[0] : nil }
+}

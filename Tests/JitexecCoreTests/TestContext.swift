@@ -1,0 +1,106 @@
+import JitexecAuth
+import JitexecBase
+import JitexecPolicy
+import JitexecStore
+import JitexecSystem
+import Synchronization
+import Testing
+
+@testable import JitexecCore
+
+/// A `Context` over a `WorkflowFixture`: its store, clock and policy, the test's accounts, output
+/// collected in lines. Every other effect fails the test when it is used, unless the test gave it:
+/// nothing here reaches the real terminal, PAM, user database, working directory or processes.
+final class TestContext: Sendable {
+    let fixture: WorkflowFixture
+    let invoker: Account
+    private let lines = Mutex<[String]>([])
+
+    init(_ fixture: WorkflowFixture, invoker: Account) {
+        self.fixture = fixture
+        self.invoker = invoker
+    }
+
+    /// What the command printed: stdout lines, then stderr lines, in order each.
+    var printed: [String] { lines.withLock { $0 } }
+
+    /// The context, with `effects` (by default every effect fails the test).
+    func context(_ effects: Effects = .failing) -> Context {
+        let f = fixture
+        return Context(
+            program: "jitexec", paths: .builtIn, clock: { f.clock.now }, host: f.host, invoker: invoker,
+            system: AnySystemLookup(FakeAccounts()),
+            output: Output(
+                out: { [self] in record($0) },
+                err: { [self] in record($0) }, errRaw: { _ in }),
+            openStore: { _ in f.store },
+            readPolicy: { _ throws(JitError) in
+                Issue.record("the test context read the policy files")
+                throw .storeUnavailable("no policy files in a test")
+            },
+            policyLoader: { _ in f.policy }, effects: effects)
+    }
+
+    private func record(_ line: String) { lines.withLock { $0.append(line) } }
+}
+
+extension Effects {
+    /// Every effect records an issue (the test did not expect it) and fails.
+    static let failing = Effects(
+        workingDirectory: {
+            Issue.record("unexpected: the working directory was read")
+            return nil
+        },
+        controllingTerminal: {
+            Issue.record("unexpected: the controlling terminal was opened")
+            return ControllingTerminal(fd: nil, name: "")
+        },
+        isTerminal: { fd in
+            Issue.record("unexpected: isatty(\(fd))")
+            return false
+        },
+        monotonic: {
+            Issue.record("unexpected: the monotonic clock was read")
+            return .zero
+        },
+        freshAccount: { uid throws(JitError) in
+            Issue.record("unexpected: account \(uid) was looked up")
+            throw .userDatabase("no user database in a test")
+        },
+        authenticate: { _, _, _, _, _ throws(JitError) in
+            Issue.record("unexpected: PAM authentication")
+            throw .authentication("no PAM in a test")
+        },
+        supervise: { _, _ throws(ExecError) in
+            Issue.record("unexpected: a command was run")
+            throw .invalidSpec("no commands in a test")
+        })
+
+    /// A caller at no terminal in /srv, authenticated by `pam`, whose command is `supervise`d.
+    static func caller(
+        pam: FakePAM, supervise: @escaping @Sendable (ExecSpec, (() -> Bool)?) throws(ExecError) -> ExitOutcome
+    ) -> Effects {
+        var effects = Effects.failing
+        effects.workingDirectory = { "/srv" }
+        effects.controllingTerminal = { ControllingTerminal(fd: nil, name: "") }
+        effects.isTerminal = { _ in false }
+        effects.authenticate = { _, _, _, _, _ throws(JitError) in pam }
+        effects.supervise = supervise
+        return effects
+    }
+}
+
+/// PAM that accepts everyone and records the calls; `onOpenSession` runs when the session opens
+/// (between the grant check and exec.start: where a racing run would take the grant).
+final class FakePAM: PAMTransaction, @unchecked Sendable {
+    private(set) var calls: [String] = []
+    var onOpenSession: () -> Void = {}
+
+    func checkAccount() throws(AuthError) { calls.append("account") }
+    func establishCredentials() throws(AuthError) { calls.append("credentials") }
+    func openSession() throws(AuthError) {
+        calls.append("open")
+        onOpenSession()
+    }
+    func closeSession() throws(AuthError) { calls.append("close") }
+}
