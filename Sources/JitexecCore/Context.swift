@@ -12,9 +12,9 @@ public struct Output: Sendable {
     public var out: @Sendable (String) -> Void
     public var err: @Sendable (String) -> Void
     /// Text for stderr without a newline (a status line that redraws itself).
-    public var errRaw: @Sendable (String) -> Void
+    var errRaw: @Sendable (String) -> Void
 
-    public init(
+    init(
         out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void,
         errRaw: @escaping @Sendable (String) -> Void = { _ in }
     ) {
@@ -34,24 +34,24 @@ public struct Output: Sendable {
 /// system; a test hands in its own and fails on any it did not expect (Tests/JitexecCoreTests).
 public struct Effects: Sendable {
     /// The working directory as raw bytes; nil when it cannot be read.
-    public var workingDirectory: @Sendable () -> UserText?
+    var workingDirectory: @Sendable () -> UserText?
     /// The caller's controlling terminal (`ControllingTerminal.current`).
-    public var controllingTerminal: @Sendable () -> ControllingTerminal
+    var controllingTerminal: @Sendable () -> ControllingTerminal
     /// isatty(3) of one of this process's descriptors.
-    public var isTerminal: @Sendable (Int32) -> Bool
+    var isTerminal: @Sendable (Int32) -> Bool
     /// The monotonic clock: how long a wait has lasted.
-    public var monotonic: @Sendable () -> Duration
+    var monotonic: @Sendable () -> Duration
     /// The account with this uid looked up anew (not what the process remembered).
-    public var freshAccount: @Sendable (uid_t) throws(JitError) -> Account?
+    var freshAccount: @Sendable (uid_t) throws(JitError) -> Account?
     /// PAM: authenticates the invoking user and checks the account (`Authentication`).
     var authenticate:
         @Sendable (Context, Policy, PromptMode, ControllingTerminal, _ forcePassword: Bool) throws(JitError) ->
             any PAMTransaction
     /// Runs the command to its end (`Supervisor.run`), released when the closure says so.
-    public var supervise: @Sendable (ExecSpec, (() -> Bool)?) throws(ExecError) -> ExitOutcome
+    var supervise: @Sendable (ExecSpec, (() -> Bool)?) throws(ExecError) -> ExitOutcome
 
     /// The real system.
-    public static let live = Effects(
+    static let live = Effects(
         workingDirectory: {
             guard let p = getcwd(nil, 0) else { return nil }
             defer { free(p) }
@@ -82,13 +82,13 @@ public struct Context: Sendable {
     public var system: AnySystemLookup
     public var output: Output
     /// Opens the store (after the trusted-file checks in the live context).
-    public var openStore: @Sendable (Context) throws(JitError) -> any JitStore
+    var openStore: @Sendable (Context) throws(JitError) -> any JitStore
     /// Reads the policy files (after the trusted-file checks in the live context).
     public var readPolicy: @Sendable (Context) throws(JitError) -> [PolicySource]
     /// Turns the installed policy into a `Policy`: jitctl parses the TOML, jitexec reads what
     /// jitctl compiled (`CompiledPolicy`). Throws `policyInvalid` when it has errors.
-    public var policyLoader: @Sendable (Context) throws(JitError) -> Policy
-    public var effects: Effects
+    var policyLoader: @Sendable (Context) throws(JitError) -> Policy
+    var effects: Effects
     /// The store once opened: one connection per process, however many steps use it.
     private let opened = OpenedStore()
     /// The `[notify] events` of the last policy loaded, for the audit sink (`Notifications`).
@@ -96,7 +96,7 @@ public struct Context: Sendable {
     /// What the audit sink could not do, recorded after the write that caused it (`storeWrite`).
     let notifyFailures = PendingAuditEvents()
 
-    public init(
+    init(
         program: String, paths: Paths, clock: @escaping @Sendable () -> Micros, host: String, invoker: Account,
         system: AnySystemLookup, output: Output,
         openStore: @escaping @Sendable (Context) throws(JitError) -> any JitStore,

@@ -4,20 +4,20 @@ import CJitexecConfig
 /// (`make PREFIX=... SYSCONFDIR=... LOCALSTATEDIR=... RUNDIR=... PAM_SERVICE=...`); no environment
 /// variable, flag or working directory changes them at run time.
 public struct Paths: Sendable, Equatable {
-    public var prefix: String
-    public var sysconfdir: String
-    public var localstatedir: String
-    public var rundir: String
-    public var pamService: String
+    var prefix: String
+    var sysconfdir: String
+    var localstatedir: String
+    var rundir: String
+    var pamService: String
     public var version: String
 
-    public var policyFile: String { "\(sysconfdir)/jitexec/policy.toml" }
-    public var policyDir: String { "\(sysconfdir)/jitexec/policy.d" }
-    public var stateDir: String { "\(localstatedir)/lib/jitexec" }
-    public var database: String { "\(stateDir)/jitexec.db" }
-    public var credentialDir: String { "\(rundir)/jitexec" }
+    var policyFile: String { "\(sysconfdir)/jitexec/policy.toml" }
+    var policyDir: String { "\(sysconfdir)/jitexec/policy.d" }
+    var stateDir: String { "\(localstatedir)/lib/jitexec" }
+    var database: String { "\(stateDir)/jitexec.db" }
+    var credentialDir: String { "\(rundir)/jitexec" }
     /// An installed program (`jitexec`, `jitctl`): `PREFIX/bin/NAME`.
-    public func binary(_ name: String) -> String { "\(prefix)/bin/\(name)" }
+    func binary(_ name: String) -> String { "\(prefix)/bin/\(name)" }
 
     /// The paths compiled into this binary.
     public static let builtIn = Paths(

@@ -24,7 +24,7 @@ extension Context {
     /// A store write whose failures become `JitError` (the workflow's own refusals pass through).
     /// Afterwards, the `notify.failed` records of notification runners that could not start for what
     /// it committed are written in a transaction of their own (best effort).
-    public func storeWrite<T>(
+    func storeWrite<T>(
         _ store: any JitStore, relaxed: Bool = false, _ body: (any StoreWriter) throws -> T
     ) throws(JitError) -> T {
         defer {
@@ -39,7 +39,7 @@ extension Context {
     }
 
     /// A store read whose failures become `JitError`.
-    public func storeRead<T>(_ store: any JitStore, _ body: (any StoreReader) throws -> T) throws(JitError) -> T {
+    func storeRead<T>(_ store: any JitStore, _ body: (any StoreReader) throws -> T) throws(JitError) -> T {
         do {
             return try store.read(body)
         } catch {

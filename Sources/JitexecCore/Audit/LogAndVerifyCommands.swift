@@ -6,11 +6,11 @@ import JitexecStore
 /// `jitctl log [--since DUR|RFC3339] [--user U] [--event TYPE] [--json] [-f]` and `jitctl verify`.
 public enum LogCommand {
     public struct Options: Sendable {
-        public var since: String?
-        public var user: String?
-        public var event: String?
-        public var json = false
-        public var follow = false
+        var since: String?
+        var user: String?
+        var event: String?
+        var json = false
+        var follow = false
         public init(
             since: String? = nil, user: String? = nil, event: String? = nil, json: Bool = false, follow: Bool = false
         ) {

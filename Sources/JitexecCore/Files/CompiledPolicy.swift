@@ -17,22 +17,22 @@ import JitexecSystem
 /// has the installed jitctl compile it again first. An invalid policy is compiled too, as its errors,
 /// so every run refuses with the first one until the files change.
 public struct CompiledPolicy: Codable, Sendable {
-    public static let format = 2
+    static let format = 2
     /// Recompiled at least this often, so that command paths canonicalized at compile time
     /// (symbolic links, bare names through secure_path) follow changes on the host.
     static let maxAgeSeconds: Int64 = 600
 
-    public var format: Int
-    public var version: String
-    public var compiledAt: Int64
-    public var sources: [SourceStamp]
-    public var policy: Policy?
-    public var errors: [Diagnostic]
+    var format: Int
+    var version: String
+    var compiledAt: Int64
+    var sources: [SourceStamp]
+    var policy: Policy?
+    var errors: [Diagnostic]
     /// The on-call schedule file as it was when its shifts were compiled into `policy`.
-    public var schedule: SourceStamp?
+    var schedule: SourceStamp?
     /// While the policy is invalid: the last valid one, which only the login gate consults (to know
     /// whom it must refuse while it cannot decide).
-    public var lastGood: Policy?
+    var lastGood: Policy?
 
     public init(
         version: String, compiledAt: Int64, sources: [SourceStamp], policy: Policy?, errors: [Diagnostic],
@@ -55,7 +55,7 @@ public struct CompiledPolicy: Codable, Sendable {
     }
 
     /// The same from the paths alone (the login gate when its context cannot be made).
-    static func lastGoodPolicy(paths: Paths) -> Policy? {
+    public static func lastGoodPolicy(paths: Paths) -> Policy? {
         read(paths: paths).flatMap { $0.policy ?? $0.lastGood }
     }
 

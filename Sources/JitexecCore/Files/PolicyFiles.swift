@@ -3,8 +3,8 @@ import JitexecPolicy
 
 /// Reading the installed policy: policy.toml, then policy.d/*.toml in name order, each one through
 /// the trusted-file check.
-public enum PolicyFiles {
-    @Sendable public static func readLive(_ ctx: Context) throws(JitError) -> [PolicySource] {
+enum PolicyFiles {
+    @Sendable static func readLive(_ ctx: Context) throws(JitError) -> [PolicySource] {
         var sources = [try read(ctx.paths.policyFile)]
         for file in try dropIns(ctx.paths.policyDir) {
             sources.append(try read(file))

@@ -4,8 +4,8 @@ import JitexecStore
 
 /// Opening the SQLite store in the state directory, after checking that only root can touch it.
 /// Committed audit records go to syslog and, where the policy asks, to the notifiers.
-public enum StoreAccess {
-    @Sendable public static func openLive(_ ctx: Context) throws(JitError) -> any JitStore {
+enum StoreAccess {
+    @Sendable static func openLive(_ ctx: Context) throws(JitError) -> any JitStore {
         try requireStateDirectory(ctx)
         var st = stat()
         let db = ctx.paths.database

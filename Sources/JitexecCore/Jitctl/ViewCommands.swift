@@ -170,7 +170,7 @@ public enum ViewCommands {
 
 extension Context {
     /// Runs a command body and turns any failure into its one line and exit status.
-    public func run(_ body: () throws -> Int32) -> Int32 {
+    func run(_ body: () throws -> Int32) -> Int32 {
         do {
             return try body()
         } catch {

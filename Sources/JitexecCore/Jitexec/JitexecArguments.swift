@@ -3,25 +3,25 @@ import JitexecBase
 /// jitexec's command line (SPEC.md, jitexec), parsed from the raw argv bytes. Option parsing stops
 /// at the first word that is not an option, so `jitexec ls -l` runs `ls -l`; `--` ends options too.
 /// Hand-written on purpose: the setuid hot path carries no argument-parsing library.
-public struct JitexecArguments: Equatable, Sendable {
+struct JitexecArguments: Equatable, Sendable {
     /// `loginGate` is `--login-gate`, run by pam_exec in the account phase (pam/jitexec-login).
-    public enum Mode: Equatable, Sendable { case run, shell, list, validate, forget, help, version, loginGate }
+    enum Mode: Equatable, Sendable { case run, shell, list, validate, forget, help, version, loginGate }
 
-    public var mode: Mode = .run
-    public var user: String?
-    public var reason: UserText?
-    public var ticket: UserText?
-    public var duration: String?
-    public var once = false
-    public var noWait = false
-    public var waitTimeout: String?
-    public var breakGlass = false
-    public var nonInteractive = false
-    public var passwordFromStdin = false
+    var mode: Mode = .run
+    var user: String?
+    var reason: UserText?
+    var ticket: UserText?
+    var duration: String?
+    var once = false
+    var noWait = false
+    var waitTimeout: String?
+    var breakGlass = false
+    var nonInteractive = false
+    var passwordFromStdin = false
     /// The command and its arguments, byte for byte.
-    public var command: [UserText] = []
+    var command: [UserText] = []
 
-    public static let usage = """
+    static let usage = """
         usage: jitexec [-u USER] [-r REASON] [-T TICKET] [-d DURATION] [--once] [--no-wait | --wait-timeout DUR]
                        [--break-glass] [-n] [-S] [--] COMMAND [ARG...]
                jitexec -i [-u USER] [-r REASON] ...
@@ -30,7 +30,7 @@ public struct JitexecArguments: Equatable, Sendable {
         """
 
     /// Parses argv without argv[0].
-    public static func parse(_ words: [UserText]) throws(JitError) -> JitexecArguments {
+    static func parse(_ words: [UserText]) throws(JitError) -> JitexecArguments {
         var a = JitexecArguments()
         var i = 0
         func value(_ option: String) throws(JitError) -> UserText {

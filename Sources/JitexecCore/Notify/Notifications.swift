@@ -10,16 +10,16 @@ import Synchronization
 /// (`jitctl notify-run SEQ`) is started detached, as root, with a fixed environment, and never
 /// waited for: a notifier's problems never change what the user's action does or its exit status,
 /// and cost it no more than one fork and exec.
-public enum Notifications {
+enum Notifications {
     /// The event the runner records when a notifier failed. Never notified itself (no loops).
-    public static let failedEvent = "notify.failed"
+    static let failedEvent = "notify.failed"
     /// Always runs the runner: logged-in approvers are told on their terminals.
-    public static let filedEvent = "request.filed"
+    static let filedEvent = "request.filed"
     /// Always runs the runner too: the break-glass banner promises the approvers are told.
-    public static let breakGlassEvent = "breakglass.used"
+    static let breakGlassEvent = "breakglass.used"
 
     /// Whether a committed record of `event` starts the runner, given the `[notify] events`.
-    public static func startsRunner(event: String, configured: Set<String>) -> Bool {
+    static func startsRunner(event: String, configured: Set<String>) -> Bool {
         event != failedEvent && (event == filedEvent || event == breakGlassEvent || configured.contains(event))
     }
 

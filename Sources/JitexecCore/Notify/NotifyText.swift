@@ -5,7 +5,7 @@ import JitexecStore
 /// the lines written to an approver's terminal. Every user-controlled part (request fields, names,
 /// argv, reason, comments) goes through `Escape.text`, and long ones are shortened, so no event can
 /// paint on a terminal or smuggle a line break into a chat.
-public enum NotifyText {
+enum NotifyText {
     /// Longest command and other text shown (characters of the escaped text).
     static let maxCommand = 300
     static let maxReason = 200
@@ -13,18 +13,18 @@ public enum NotifyText {
     /// The one-line summary for chat. On top of `Escape.text`, `&`, `<` and `>` are written as
     /// `&amp;`, `&lt;` and `&gt;` (Slack's escaping), so a reason cannot mention `<!channel>` or
     /// forge a link.
-    public static func chat(_ record: AuditRecord) -> String {
+    static func chat(_ record: AuditRecord) -> String {
         summary(record, chatSafe)
     }
 
     /// The same summary for a terminal or a log line: escaped, without chat escaping.
-    public static func plain(_ record: AuditRecord) -> String {
+    static func plain(_ record: AuditRecord) -> String {
         summary(record) { $0 }
     }
 
     /// The lines written to an approver's terminal for `request.filed` (CR LF line ends: the terminal
     /// may be in raw mode).
-    public static func terminal(_ record: AuditRecord) -> String {
+    static func terminal(_ record: AuditRecord) -> String {
         let id = int(record, "request").map(String.init) ?? "?"
         var lines = [
             "",

@@ -8,15 +8,15 @@ import JitexecStore
 public enum PromptMode: Sendable { case terminal, stdin, never }
 
 /// The invoking user's terminal: a descriptor of /dev/tty (nil without one) and its name for PAM_TTY.
-public struct ControllingTerminal: Sendable {
-    public var fd: Int32?
-    public var name: String
+struct ControllingTerminal: Sendable {
+    var fd: Int32?
+    var name: String
 
     /// Opens /dev/tty when the process has a controlling terminal. Its name (recorded as `tty`, given
     /// to PAM) is that of the controlling terminal itself (`tty_nr` of /proc/self/stat), never of
     /// whatever terminal the caller put on descriptors 0-2: a descriptor's name counts only when it is
     /// the same device.
-    public static func current() -> ControllingTerminal {
+    static func current() -> ControllingTerminal {
         let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else { return ControllingTerminal(fd: nil, name: "") }
         guard let device = controllingDevice() else { return ControllingTerminal(fd: fd, name: "") }
@@ -39,7 +39,7 @@ public struct ControllingTerminal: Sendable {
     }
 
     /// Closes the /dev/tty descriptor.
-    public func close() {
+    func close() {
         if let fd { _ = Glibc.close(fd) }
     }
 
@@ -62,10 +62,10 @@ public struct ControllingTerminal: Sendable {
 /// PAM authentication of the invoking user with the credential cache (SPEC: jitexec -v/-k,
 /// credential_cache): a fresh cache entry for this user and terminal session skips the password,
 /// never the account check.
-public enum Authentication {
+enum Authentication {
     /// Authenticates the invoking user; returns the PAM transaction with the account checked, for
     /// the caller to open a session on (a run) or drop (jitctl). Failures are audited `auth.failure`.
-    public static func authenticate(
+    static func authenticate(
         _ ctx: Context, policy: Policy, mode: PromptMode, terminal: ControllingTerminal, forcePassword: Bool = false
     ) throws(JitError) -> PAMSession {
         let user = ctx.invoker
@@ -151,7 +151,7 @@ public enum Authentication {
     }
 
     /// `jitexec -k`: forgets the invoking user's cached credential (every session of theirs).
-    public static func forget(_ ctx: Context, policy: Policy) throws(JitError) {
+    static func forget(_ ctx: Context, policy: Policy) throws(JitError) {
         try credentialCache(ctx, policy)?.remove(uid: ctx.invoker.uid)
     }
 

@@ -5,7 +5,7 @@ import Synchronization
 /// The process's own privileges: the setuid precondition and acting as the real user.
 public enum Privileges {
     /// jitexec and jitctl do nothing unless they run with euid 0 (installed setuid root).
-    public static func requireRoot(program: String) throws(JitError) {
+    static func requireRoot(program: String) throws(JitError) {
         guard geteuid() == 0 else { throw .notSetuidRoot(program: program) }
     }
 
@@ -14,7 +14,7 @@ public enum Privileges {
     /// a hard link elsewhere (an old, perhaps vulnerable, setuid jitexec kept after an upgrade) is
     /// executed by another path and refused. The link count is not checked: a hard link root's own
     /// tools make elsewhere (perf's build-id cache) must not lock everyone out.
-    public static func requireInstalledBinary(program: String, paths: Paths) throws(JitError) {
+    static func requireInstalledBinary(program: String, paths: Paths) throws(JitError) {
         let installed = paths.binary(program)
         var buffer = [CChar](repeating: 0, count: 4097)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
@@ -45,7 +45,7 @@ public enum Privileges {
     /// jitctl can neither hold the store's lock nor bank a run. Signals from their terminal (Ctrl-C,
     /// Ctrl-Z) still arrive. The supplementary groups stay the caller's. PAM then runs with root as the
     /// real uid too, as in sudo (pam_rootok is refused in jitexec's service, see Authentication).
-    public static func takeRealRoot() throws(JitError) {
+    static func takeRealRoot() throws(JitError) {
         let noted = Caller(uid: getuid(), gid: getgid())
         callerBox.withLock { if $0 == nil { $0 = noted } }
         // setre*id with the real id given sets the saved id to the new effective one: all three 0.
@@ -63,7 +63,7 @@ public enum Privileges {
     /// a rolled-back transaction) instead of killing the process; the command gets the default
     /// disposition back. Core dumps are off. The command's limits come from the PAM session
     /// (pam_limits), as with sudo.
-    public static func resetLimits() throws(JitError) {
+    static func resetLimits() throws(JitError) {
         signal(SIGXFSZ, SIG_IGN)
         var none = rlimit(rlim_cur: 0, rlim_max: 0)
         _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none)
@@ -128,7 +128,7 @@ public enum Privileges {
     }
 
     /// The invoking user: the caller's real uid, which they cannot forge.
-    public static func invoker() throws(JitError) -> Account {
+    static func invoker() throws(JitError) -> Account {
         let uid = caller.uid
         guard let account = try lookingUp({ () throws(UserDatabase.LookupError) in try Accounts.byUID(uid) }) else {
             throw .unknownInvoker(uid: uid)
@@ -162,7 +162,7 @@ extension Privileges {
     /// still cannot signal the process; the supplementary groups are the caller's already), then
     /// takes root back. nil, with nothing run, when the switch fails. Regaining root must work (the
     /// saved uid is 0); if it does not, the process stops there.
-    public static func asCallerEffective<T>(_ body: () -> T) -> T? {
+    static func asCallerEffective<T>(_ body: () -> T) -> T? {
         let (uid, gid) = (caller.uid, caller.gid)
         let (euid, egid) = (geteuid(), getegid())
         guard uid != euid || gid != egid else { return body() }
@@ -179,7 +179,7 @@ extension Privileges {
 }
 
 /// The host name, as rules and grants carry it.
-public func currentHostName() -> String {
+func currentHostName() -> String {
     var buffer = [CChar](repeating: 0, count: 256)
     guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
     return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

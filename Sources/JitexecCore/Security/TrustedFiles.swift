@@ -8,11 +8,11 @@ import JitexecSystem
 public enum TrustedFiles {
     /// `program`: an installed executable of ours; like `file`, except that more hard links are
     /// fine (what matters is the path it is run by, see `Privileges.requireInstalledBinary`).
-    public enum Kind: Sendable { case file, program, directory }
+    enum Kind: Sendable { case file, program, directory }
 
     /// Checks `path`; returns its canonical path. Throws `JitError.untrusted` naming the first bad component.
     @discardableResult
-    public static func requireRootOwned(_ path: String, kind: Kind) throws(JitError) -> String {
+    static func requireRootOwned(_ path: String, kind: Kind) throws(JitError) -> String {
         guard path.hasPrefix("/") else { throw .untrusted(path: path, problem: .cannotInspect("not an absolute path")) }
         try requireRootOwnedLinks(on: path)
         var st = stat()

@@ -34,5 +34,5 @@ func lookingUp<T>(_ body: () throws(UserDatabase.LookupError) -> T) throws(JitEr
 
 extension Account {
     /// The policy's view of this account.
-    public var subject: Subject { Subject(user: name, groups: groups) }
+    var subject: Subject { Subject(user: name, groups: groups) }
 }

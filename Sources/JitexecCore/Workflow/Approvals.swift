@@ -6,7 +6,7 @@ import JitexecSystem
 /// Approving, denying, cancelling and revoking: who may, and what each leaves in the store.
 extension Workflow {
     /// What an approval did.
-    public enum ApproveOutcome: Equatable, Sendable {
+    enum ApproveOutcome: Equatable, Sendable {
         /// Recorded; `count` of `needed` distinct approvals so far.
         case recorded(count: Int, needed: Int)
         /// The deciding approval: the request is approved and this grant exists.
@@ -20,7 +20,7 @@ extension Workflow {
     }
 
     /// Whether `viewer` may see `request`: its requester, an approver of its rule, or an admin.
-    public static func mayView(_ request: Request, _ viewer: Account, _ policy: Policy) -> Bool {
+    static func mayView(_ request: Request, _ viewer: Account, _ policy: Policy) -> Bool {
         if isAdmin(viewer, policy) || request.requester == viewer.name { return true }
         return policy.rule(named: request.rule).map { mayApprove(viewer, $0) } ?? false
     }
@@ -53,7 +53,7 @@ extension Workflow {
     /// lookup that fails counts as not an approver). The N-th such approval approves the request and
     /// creates the grant, in the same transaction: concurrent approvals make one grant. Every
     /// approval given, counted or not, can shorten the grant (`-d`).
-    public static func approve(
+    static func approve(
         _ w: any StoreWriter, id: Int64, approver: Account, policy: Policy, system: some SystemLookup,
         comment: UserText?, maxSeconds: Int64?, now: Micros
     ) throws -> ApproveOutcome {
@@ -120,7 +120,7 @@ extension Workflow {
     }
 
     /// Denies a pending request: an approver of its rule (not the requester) or an admin.
-    public static func deny(
+    static func deny(
         _ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, comment: UserText?, now: Micros
     ) throws {
         let request = try pendingRequest(w, id: id, actor: actor, policy: policy, now: now)
@@ -135,7 +135,7 @@ extension Workflow {
     }
 
     /// Withdraws a pending request: its requester or an admin.
-    public static func cancel(_ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, now: Micros) throws {
+    static func cancel(_ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, now: Micros) throws {
         let request = try pendingRequest(w, id: id, actor: actor, policy: policy, now: now)
         guard actor.name == request.requester || isAdmin(actor, policy) else {
             throw JitError.notPermitted("only the requester or an admin may cancel request #\(id)")
@@ -159,7 +159,7 @@ extension Workflow {
     }
 
     /// Revokes a grant: an admin, an approver of its rule, or the grantee ("done").
-    public static func revoke(
+    static func revoke(
         _ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, comment: UserText?, now: Micros
     ) throws -> Grant {
         // Who may not revoke a grant may not see it either: the same line as for no grant at all.
@@ -177,10 +177,10 @@ extension Workflow {
     }
 
     /// Root or one of the policy's admins.
-    public static func isAdmin(_ account: Account, _ policy: Policy) -> Bool {
+    static func isAdmin(_ account: Account, _ policy: Policy) -> Bool {
         account.uid == 0 || policy.isAdmin(account.subject)
     }
 
     /// Whether `account` may approve requests of `rule`.
-    public static func mayApprove(_ account: Account, _ rule: Rule) -> Bool { account.subject.isIn(rule.approvers) }
+    static func mayApprove(_ account: Account, _ rule: Rule) -> Bool { account.subject.isIn(rule.approvers) }
 }

@@ -8,7 +8,7 @@ import JitexecSystem
 extension Workflow {
     /// The caller's identical pending request (same rule, target, host, scope and argv), or a new
     /// one (audited `request.filed`). Returns the request and whether it was reused.
-    public static func fileOrReuse(_ w: any StoreWriter, _ ask: Ask, policy: Policy, now: Micros) throws -> (
+    static func fileOrReuse(_ w: any StoreWriter, _ ask: Ask, policy: Policy, now: Micros) throws -> (
         Request, Bool
     ) {
         try expireStale(w, now: now)
@@ -45,7 +45,7 @@ extension Workflow {
 
     /// Pending requests one person may have open at once: each new one starts the notifier and
     /// writes to the approvers' terminals, so filing must not be unlimited.
-    public static let maxPendingPerUser = 10
+    static let maxPendingPerUser = 10
 
     static func requireRoomForRequest(pending: Int) throws {
         guard pending < maxPendingPerUser else {
@@ -57,7 +57,7 @@ extension Workflow {
 
     /// Moves pending requests past their TTL to `expired` (audited `request.expired`), and records
     /// the grants found past their end (`recordGrantExpiries`).
-    public static func expireStale(_ w: any StoreWriter, now: Micros) throws {
+    static func expireStale(_ w: any StoreWriter, now: Micros) throws {
         for r in try w.requests(status: .pending, requester: nil) where r.expiresAt <= now {
             if try w.setRequestStatus(id: r.id, from: .pending, to: .expired, at: now, by: nil, comment: nil) {
                 _ = try w.appendAudit(
@@ -71,7 +71,7 @@ extension Workflow {
     /// up) and was not recorded yet. Expiry itself never waits for this record: a grant stops
     /// covering runs at its `expires_at`, checked at the moment of use (`useGrant`); the record is
     /// written the first time a request is filed or decided, or requests or grants are listed, after it.
-    public static func recordGrantExpiries(_ w: any StoreWriter, now: Micros) throws {
+    static func recordGrantExpiries(_ w: any StoreWriter, now: Micros) throws {
         for g in try w.unrecordedExpiries(at: now) where try w.recordExpiry(grantID: g.id, at: now) {
             var fields: [String: JSONValue] = [
                 "grant": .int(g.id), "user": .string(g.user), "rule": .string(g.rule),

@@ -7,21 +7,21 @@ import JitexecSystem
 extension Workflow {
     /// What a run claims from a grant: a live grant of this rule for this user, target and host
     /// that covers this argv (scope command) or any command of the rule (scope rule).
-    public struct Claim: Sendable {
-        public var user: String
-        public var runAs: String
-        public var host: String
-        public var rule: Rule
-        public var command: [UserText]
+    struct Claim: Sendable {
+        var user: String
+        var runAs: String
+        var host: String
+        var rule: Rule
+        var command: [UserText]
         /// The working directory of the run: a command-scope grant covers its argv only in the
         /// directory the approvers were shown (relative arguments mean something else elsewhere).
-        public var cwd: UserText?
+        var cwd: UserText?
     }
 
     /// The live grants covering a claim, the one ending first first (so longer ones are kept). A
     /// command-scope grant filed through a request covers the same argv in the request's directory
     /// only; a break-glass grant (no request) is used at once where it was taken.
-    public static func coveringGrants(_ r: any StoreReader, _ claim: Claim, now: Micros) throws -> [Grant] {
+    static func coveringGrants(_ r: any StoreReader, _ claim: Claim, now: Micros) throws -> [Grant] {
         try r.grants(user: claim.user, liveAt: now).filter { g in
             guard g.runAs == claim.runAs && g.host == claim.host && g.rule == claim.rule.name else { return false }
             if g.scope == GrantScope.rule.rawValue { return true }
@@ -33,7 +33,7 @@ extension Workflow {
 
     /// Takes one use of a live grant that covers the claim, atomically, and audits `grant.used`.
     /// Expiry is checked here, at the moment of use, never cached. Nil when no grant covers it.
-    public static func useGrant(_ w: any StoreWriter, _ claim: Claim, now: Micros) throws -> Grant? {
+    static func useGrant(_ w: any StoreWriter, _ claim: Claim, now: Micros) throws -> Grant? {
         for grant in try coveringGrants(w, claim, now: now) {
             if try w.consumeGrantUse(id: grant.id, at: now) {
                 var used = grant

@@ -8,9 +8,9 @@ import JitexecStore
 /// `suppressed: N`. The syslog copy follows the store (it sends committed records only).
 extension Workflow {
     /// Records of one refusal event per person per rolling hour.
-    public static let perHour = 20
+    static let perHour = 20
     /// Bytes of argv kept in a refusal record.
-    public static let maxCommandBytes = 4096
+    static let maxCommandBytes = 4096
 
     /// Appends `event` unless its actor already has `perHour` records of it in the last hour; then
     /// only counts it. True when it was written.

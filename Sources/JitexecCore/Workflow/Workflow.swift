@@ -5,25 +5,25 @@ import JitexecSystem
 
 /// The request → approve → grant workflow (SPEC.md, Lifecycle) as steps inside one store write
 /// transaction each, so every decision and its audit record commit together or not at all.
-public enum Workflow {
+enum Workflow {
     /// What a requester asks for.
-    public struct Ask: Sendable {
-        public var requester: Account
-        public var runAs: String
-        public var host: String
+    struct Ask: Sendable {
+        var requester: Account
+        var runAs: String
+        var host: String
         /// argv with the resolved path first; empty for a rule-scope request filed ahead of time.
-        public var command: [UserText]
-        public var rule: Rule
-        public var reason: UserText
-        public var ticket: UserText?
-        public var cwd: UserText?
-        public var tty: UserText?
-        public var once: Bool
-        public var requestedSeconds: Int64?
+        var command: [UserText]
+        var rule: Rule
+        var reason: UserText
+        var ticket: UserText?
+        var cwd: UserText?
+        var tty: UserText?
+        var once: Bool
+        var requestedSeconds: Int64?
         /// `command` (exactly this argv) or `rule` (any command of the rule).
-        public var scope: GrantScope
+        var scope: GrantScope
 
-        public init(
+        init(
             requester: Account, runAs: String, host: String, command: [UserText], rule: Rule, reason: UserText,
             ticket: UserText?, cwd: UserText?, tty: UserText?, once: Bool, requestedSeconds: Int64?, scope: GrantScope
         ) {
@@ -44,7 +44,7 @@ public enum Workflow {
 
     /// Checks the reason rules of a rule: a required reason must be there, and with a
     /// `reason_pattern` the reason or the ticket must match it.
-    public static func checkReason(_ rule: Rule, reason: UserText?, ticket: UserText?) throws(JitError) {
+    static func checkReason(_ rule: Rule, reason: UserText?, ticket: UserText?) throws(JitError) {
         let given = reason.map { !$0.bytes.allSatisfy { $0 == 0x20 } } ?? false
         if rule.reasonRequired && !given {
             throw .usage("rule '\(rule.name)' requires a reason: pass -r REASON")
