@@ -23,23 +23,6 @@ enum Workflow {
         /// `command` (exactly this argv) or `rule` (any command of the rule).
         var scope: GrantScope
 
-        init(
-            requester: Account, runAs: String, host: String, command: [UserText], rule: Rule, reason: UserText,
-            ticket: UserText?, cwd: UserText?, tty: UserText?, once: Bool, requestedSeconds: Int64?, scope: GrantScope
-        ) {
-            self.requester = requester
-            self.runAs = runAs
-            self.host = host
-            self.command = command
-            self.rule = rule
-            self.reason = reason
-            self.ticket = ticket
-            self.cwd = cwd
-            self.tty = tty
-            self.once = once
-            self.requestedSeconds = requestedSeconds
-            self.scope = scope
-        }
     }
 
     /// Checks the reason rules of a rule: a required reason must be there, and with a
