@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "JitexecPolicyTOML",
             dependencies: [
-                "JitexecPolicy", "JitexecBase", "JitexecSystem", "CJitexecSystem",
+                "JitexecPolicy", "JitexecBase", "JitexecSystem",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strict),

@@ -1,4 +1,3 @@
-import CJitexecSystem
 import JitexecSystem
 import Synchronization
 import TOMLKit
@@ -65,12 +64,10 @@ public enum IsolatedTOML {
         // child cannot get root back); a crash ends it at once, with no crash handler (the Swift
         // runtime's backtracer would start a helper that outlives it).
         let pid = text.withCString { chars in
-            jx_fork_isolated(
-                ids?.0 ?? uid_t.max, ids?.1 ?? gid_t.max,
-                { arg in
-                    _ = try? TOMLTable(string: String(cString: arg!.assumingMemoryBound(to: CChar.self)))
-                    return 0
-                }, UnsafeMutableRawPointer(mutating: chars))
+            Spawn.isolated(uid: ids?.0, gid: ids?.1, argument: UnsafeMutableRawPointer(mutating: chars)) { arg in
+                _ = try? TOMLTable(string: String(cString: arg!.assumingMemoryBound(to: CChar.self)))
+                return 0
+            }
         }
         if pid < 0 { return .failed("cannot start the parser check: \(String(cString: strerror(errno)))") }
         var status: Int32 = 0

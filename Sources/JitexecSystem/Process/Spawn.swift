@@ -81,6 +81,20 @@ public enum Spawn {
     }
 }
 
+extension Spawn {
+    /// Runs `body(argument)` in a child process of its own (`jx_fork_isolated`): with `uid`/`gid` as
+    /// its real, effective and saved ids when given (exit 111 when it cannot take them), standard
+    /// descriptors on /dev/null, crash signals at their default action; its return value is the
+    /// exit status. For work that may crash on hostile input. It does not exec: call it only while
+    /// the process is single-threaded. The child's pid, or -1 with errno.
+    public static func isolated(
+        uid: uid_t?, gid: gid_t?, argument: UnsafeMutableRawPointer?,
+        _ body: @convention(c) (UnsafeMutableRawPointer?) -> Int32
+    ) -> pid_t {
+        jx_fork_isolated(uid ?? uid_t.max, gid ?? gid_t.max, body, argument)
+    }
+}
+
 /// NUL-terminated copies of byte strings for the child, freed together after fork.
 final class CStrings {
     private var allocations: [UnsafeMutableRawPointer] = []
