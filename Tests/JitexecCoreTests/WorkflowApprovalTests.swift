@@ -244,7 +244,7 @@ import Testing
         #expect(grant.runAs == "postgres")
         #expect(grant.host == "db1")
         #expect(grant.rule == "restarts")
-        #expect(grant.scope == "command")
+        #expect(grant.scope == .command)
         #expect(grant.command == Argv.restartPostgres)
         #expect(grant.source == .approval)
         #expect(grant.usesLeft == nil)
@@ -254,7 +254,7 @@ import Testing
     @Test func aRuleScopeGrantCarriesNoArgv() throws {
         let f = try WorkflowFixture()
         let grant = try f.grant(try f.file(f.ask("deploys")))
-        #expect(grant.scope == "rule")
+        #expect(grant.scope == .rule)
         #expect(grant.command == nil)
     }
 

@@ -88,7 +88,7 @@ import Testing
         #expect(grant.requestID == nil)
         #expect(grant.user == "oscar")
         #expect(grant.source == .breakGlass)
-        #expect(grant.scope == "command")
+        #expect(grant.scope == .command)
         #expect(grant.command == Argv.flushFirewall)
         #expect(grant.notBefore == takenAt)
         #expect(grant.expiresAt == takenAt + .minutes(20))
@@ -176,7 +176,7 @@ import Testing
         let f = try WorkflowFixture()
         let (request, reused) = try Self.fileLogin(f)
         #expect(!reused)
-        #expect(request.kind == .login && request.scope == "login" && request.rule == "login#1")
+        #expect(request.kind == .login && request.scope == .login && request.rule == "login#1")
         #expect(request.requester == "mallory" && request.runAs == "mallory" && request.command.isEmpty)
         #expect(try f.records("request.filed").first?.fields["kind"] == .string("login"))
     }
@@ -197,7 +197,7 @@ import Testing
         let (request, _) = try Self.fileLogin(f, length: .hours(2))
         #expect(throws: WorkflowDecisionTests.noRequest(request.id)) { try f.approve(request.id, by: People.bob) }
         let grant = try f.grant(request, by: [People.carol])
-        #expect(grant.scope == "login" && grant.rule == "login#1" && grant.command == nil)
+        #expect(grant.scope == .login && grant.rule == "login#1" && grant.command == nil)
         #expect(grant.user == "mallory" && grant.length == .hours(2))
     }
 

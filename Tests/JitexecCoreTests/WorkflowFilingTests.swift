@@ -29,7 +29,7 @@ import Testing
         #expect(stored.ticket == "INC-42")
         #expect(stored.cwd == "/srv/app")
         #expect(stored.tty == "pts/3")
-        #expect(stored.scope == "command")
+        #expect(stored.scope == .command)
         #expect(stored.once == false)
         #expect(stored.requestedSeconds == Time.minutes(30).wholeSeconds)
         #expect(stored.approvalsNeeded == 1)
@@ -138,7 +138,7 @@ import Testing
         let (second, reused) = try f.fileOrReuse(f.ask("deploys", cwd: "/home/alice"))
         #expect(reused)
         #expect(second.id == first.id)
-        #expect(second.scope == "rule")
+        #expect(second.scope == .rule)
     }
 
     @Test func anotherPersonsIdenticalRequestIsNotReused() throws {

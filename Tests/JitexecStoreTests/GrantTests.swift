@@ -15,10 +15,10 @@ import Testing
         var command = Sample.grant(requestID: rid, usesLeft: 3)
         command.command = ["/usr/bin/env", "", "a b", UserText(bytes: [0xfe])]
         var rule = Sample.grant(requestID: rid)
-        rule.scope = "rule"
+        rule.scope = .rule
         rule.command = nil
         var breakGlass = Sample.grant(requestID: nil, source: .breakGlass)
-        breakGlass.scope = "rule"
+        breakGlass.scope = .rule
         breakGlass.command = nil
         for var grant in [command, rule, breakGlass] {
             grant.id = try f.store.write { try $0.insertGrant(grant) }

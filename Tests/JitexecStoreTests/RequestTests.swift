@@ -32,7 +32,7 @@ import Testing
         let f = try StoreFixture()
         var request = Sample.request(command: [])
         request.kind = .login
-        request.scope = "login"
+        request.scope = .login
         request.id = try f.store.write { try $0.insertRequest(request) }
         #expect(try f.store.read { try $0.request(id: request.id) } == request)
     }

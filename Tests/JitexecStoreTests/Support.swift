@@ -102,7 +102,7 @@ enum Sample {
     ) -> Request {
         Request(
             kind: .command, requester: requester, requesterUID: 1001, runAs: "root", host: "web1", command: command,
-            rule: "service-restarts", reason: "INC-42 nginx wedged", scope: "command", approvalsNeeded: 1,
+            rule: "service-restarts", reason: "INC-42 nginx wedged", scope: .command, approvalsNeeded: 1,
             createdAt: createdAt, expiresAt: createdAt + 60 * minute)
     }
 
@@ -111,7 +111,7 @@ enum Sample {
         usesLeft: Int64? = nil, source: GrantSource = .approval
     ) -> Grant {
         Grant(
-            requestID: requestID, user: user, runAs: "root", host: "web1", scope: "command",
+            requestID: requestID, user: user, runAs: "root", host: "web1", scope: .command,
             command: ["/usr/bin/systemctl", "restart", "nginx"], rule: "service-restarts", notBefore: notBefore,
             expiresAt: expiresAt, usesLeft: usesLeft, source: source)
     }

@@ -62,7 +62,7 @@ public enum ViewCommands {
                 "requester:  \(request.requester)",
                 "run as:     \(request.runAs) on \(Escape.text(request.host))",
                 "command:    \(commandText(request))",
-                "rule:       \(request.rule) (scope \(request.scope)\(request.once ? ", single use" : ""))",
+                "rule:       \(request.rule) (scope \(request.scope.rawValue)\(request.once ? ", single use" : ""))",
                 "reason:     \(request.reason.escaped)",
             ]
             if let t = request.ticket { lines.append("ticket:     \(t.escaped)") }
@@ -112,7 +112,8 @@ public enum ViewCommands {
                     ["ID", "USER", "RUN AS", "RULE", "SCOPE", "USES LEFT", "EXPIRES", "STATE", "COMMAND"],
                     grants.map { g in
                         [
-                            "#\(g.id)", g.user, g.runAs, g.rule, g.scope, g.usesLeft.map(String.init) ?? "unlimited",
+                            "#\(g.id)", g.user, g.runAs, g.rule, g.scope.rawValue,
+                            g.usesLeft.map(String.init) ?? "unlimited",
                             RFC3339.format(seconds: g.expiresAt / 1_000_000),
                             g.revokedAt != nil
                                 ? "revoked"

@@ -29,7 +29,7 @@ enum ListCommand {
             case .approve(let rule):
                 let covering = grants.first {
                     $0.runAs == target.name && $0.host == ctx.host && $0.rule == rule.name
-                        && ($0.scope == GrantScope.rule.rawValue || $0.command == command)
+                        && ($0.scope == .rule || $0.command == command)
                 }
                 if let g = covering {
                     ctx.say(

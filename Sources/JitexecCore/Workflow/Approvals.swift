@@ -99,7 +99,7 @@ extension Workflow {
         for a in given { if let m = a.maxSeconds { seconds = min(seconds, m) } }
         var grant = Grant(
             requestID: id, user: request.requester, runAs: request.runAs, host: request.host, scope: request.scope,
-            command: request.scope == GrantScope.command.rawValue ? request.command : nil, rule: request.rule,
+            command: request.scope == .command ? request.command : nil, rule: request.rule,
             notBefore: now, expiresAt: now + seconds * 1_000_000, usesLeft: request.once ? 1 : nil)
         grant.id = try w.insertGrant(grant)
         _ = try w.appendAudit(
@@ -110,7 +110,7 @@ extension Workflow {
                 ]))
         var grantFields: [String: JSONValue] = [
             "grant": .int(grant.id), "request": .int(id), "user": .string(grant.user), "run_as": .string(grant.runAs),
-            "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope),
+            "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope.rawValue),
             "expires_at": .string(RFC3339.format(seconds: grant.expiresAt / 1_000_000)), "source": .string("approval"),
         ]
         if let c = grant.command { grantFields["command"] = .array(c.map(\.jsonValue)) }

@@ -38,7 +38,7 @@ extension Workflow {
         let seconds = min(ask.requestedSeconds ?? limit, limit)
         let scope = ask.rule.scope
         var grant = Grant(
-            requestID: nil, user: ask.user.name, runAs: ask.runAs, host: ask.host, scope: scope.rawValue,
+            requestID: nil, user: ask.user.name, runAs: ask.runAs, host: ask.host, scope: Scope(scope),
             command: scope == .command ? ask.command : nil, rule: ask.rule.name, notBefore: now,
             expiresAt: now + seconds * 1_000_000, usesLeft: ask.rule.once ? 1 : nil, source: .breakGlass)
         grant.id = try w.insertGrant(grant)
@@ -48,7 +48,7 @@ extension Workflow {
         let expires = JSONValue.string(RFC3339.format(seconds: grant.expiresAt / 1_000_000))
         var created: [String: JSONValue] = [
             "grant": .int(grant.id), "user": .string(grant.user), "run_as": .string(grant.runAs),
-            "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope),
+            "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope.rawValue),
             "expires_at": expires, "source": .string(GrantSource.breakGlass.rawValue),
         ]
         if let c = grant.command { created["command"] = .array(c.map(\.jsonValue)) }

@@ -15,7 +15,7 @@ extension Workflow {
         let mine = try w.requests(status: .pending, requester: ask.requester.name)
         if let same = mine.first(where: {
             $0.kind == .command && $0.rule == ask.rule.name && $0.runAs == ask.runAs && $0.host == ask.host
-                && $0.scope == ask.scope.rawValue && $0.command == ask.command && $0.once == (ask.once || ask.rule.once)
+                && $0.scope == Scope(ask.scope) && $0.command == ask.command && $0.once == (ask.once || ask.rule.once)
                 && (ask.scope == .rule || $0.cwd == ask.cwd)
         }) {
             return (same, true)
@@ -24,14 +24,14 @@ extension Workflow {
         var request = Request(
             kind: .command, requester: ask.requester.name, requesterUID: ask.requester.uid, runAs: ask.runAs,
             host: ask.host, command: ask.command, rule: ask.rule.name, reason: ask.reason, ticket: ask.ticket,
-            cwd: ask.cwd, tty: ask.tty, scope: ask.scope.rawValue, once: ask.once || ask.rule.once,
+            cwd: ask.cwd, tty: ask.tty, scope: Scope(ask.scope), once: ask.once || ask.rule.once,
             requestedSeconds: ask.requestedSeconds, approvalsNeeded: ask.rule.approvals, createdAt: now,
             expiresAt: now + policy.settings.requestTTL.seconds * 1_000_000)
         request.id = try w.insertRequest(request)
         var fields: [String: JSONValue] = [
             "request": .int(request.id), "rule": .string(request.rule), "run_as": .string(request.runAs),
             "host": .string(request.host), "command": .array(request.command.map(\.jsonValue)),
-            "reason": request.reason.jsonValue, "scope": .string(request.scope), "once": .bool(request.once),
+            "reason": request.reason.jsonValue, "scope": .string(request.scope.rawValue), "once": .bool(request.once),
             "approvals_needed": .int(Int64(request.approvalsNeeded)),
             "expires_at": .string(RFC3339.format(seconds: request.expiresAt / 1_000_000)),
         ]

@@ -24,7 +24,7 @@ extension Workflow {
     static func coveringGrants(_ r: any StoreReader, _ claim: Claim, now: Micros) throws -> [Grant] {
         try r.grants(user: claim.user, liveAt: now).filter { g in
             guard g.runAs == claim.runAs && g.host == claim.host && g.rule == claim.rule.name else { return false }
-            if g.scope == GrantScope.rule.rawValue { return true }
+            if g.scope == .rule { return true }
             guard g.command == claim.command else { return false }
             guard let requestID = g.requestID else { return true }
             return try r.request(id: requestID)?.cwd == claim.cwd

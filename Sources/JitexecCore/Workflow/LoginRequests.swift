@@ -18,7 +18,7 @@ extension Workflow {
         try requireRoomForRequest(pending: mine.count)
         var request = Request(
             kind: .login, requester: user.name, requesterUID: user.uid, runAs: user.name, host: host, command: [],
-            rule: ruleName, reason: reason, ticket: ticket, cwd: nil, tty: tty, scope: "login", once: false,
+            rule: ruleName, reason: reason, ticket: ticket, cwd: nil, tty: tty, scope: .login, once: false,
             requestedSeconds: requestedSeconds, approvalsNeeded: approvals, createdAt: now,
             expiresAt: now + policy.settings.requestTTL.seconds * 1_000_000)
         request.id = try w.insertRequest(request)
@@ -42,6 +42,6 @@ extension Workflow {
     static func liveLoginGrant(_ r: any StoreReader, user: String, host: String, rule: String, now: Micros) throws
         -> Grant?
     {
-        try r.grants(user: user, liveAt: now).first { $0.scope == "login" && $0.host == host && $0.rule == rule }
+        try r.grants(user: user, liveAt: now).first { $0.scope == .login && $0.host == host && $0.rule == rule }
     }
 }

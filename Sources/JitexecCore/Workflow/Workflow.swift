@@ -40,3 +40,13 @@ enum Workflow {
         }
     }
 }
+
+extension Scope {
+    /// The scope a rule's grants have.
+    init(_ scope: GrantScope) {
+        switch scope {
+        case .command: self = .command
+        case .rule: self = .rule
+        }
+    }
+}

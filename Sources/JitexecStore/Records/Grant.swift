@@ -1,6 +1,12 @@
 import JitexecBase
 
 /// How a grant came to be: approvers reached N, or the on-call engineer broke the glass.
+/// What a request or grant covers: exactly one argv (`command`), any command of its rule (`rule`),
+/// or logins under a `[[login]]` table (`login`).
+public enum Scope: String, Sendable, CaseIterable {
+    case command, rule, login
+}
+
 public enum GrantSource: String, Sendable, CaseIterable {
     case approval
     case breakGlass = "break_glass"
@@ -16,7 +22,7 @@ public struct Grant: Sendable, Equatable {
     public var runAs: String
     public var host: String
     /// `command`, `rule` or `login`.
-    public var scope: String
+    public var scope: Scope
     /// The exact argv for `command` scope; nil for `rule` and `login` scope.
     public var command: [UserText]?
     public var rule: String
@@ -29,7 +35,7 @@ public struct Grant: Sendable, Equatable {
     public var source: GrantSource
 
     public init(
-        id: Int64 = 0, requestID: Int64?, user: String, runAs: String, host: String, scope: String,
+        id: Int64 = 0, requestID: Int64?, user: String, runAs: String, host: String, scope: Scope,
         command: [UserText]?, rule: String, notBefore: Micros, expiresAt: Micros, usesLeft: Int64? = nil,
         revokedAt: Micros? = nil, revokedBy: String? = nil, source: GrantSource = .approval
     ) {

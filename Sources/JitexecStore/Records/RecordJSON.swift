@@ -22,7 +22,7 @@ extension Request {
             "expires_at": .time(expiresAt),
             "approvals": .array(approvals.map(\.json)),
             "approvals_needed": .int(Int64(approvalsNeeded)),
-            "scope": .string(scope),
+            "scope": .string(scope.rawValue),
             "once": .bool(once),
             "decided_at": decidedAt.map(JSONValue.time) ?? .null,
             "decided_by": decidedBy.map(JSONValue.string) ?? .null,
@@ -48,7 +48,7 @@ extension Grant {
             "user": .string(user),
             "run_as": .string(runAs),
             "host": .string(host),
-            "scope": .string(scope),
+            "scope": .string(scope.rawValue),
             "command": command.map { .array($0.map(\.jsonValue)) } ?? .null,
             "rule": .string(rule),
             "not_before": .time(notBefore),
@@ -74,7 +74,7 @@ extension BreakGlassUse {
         let verdictValue: JSONValue = verdict.map { .string($0.rawValue) } ?? .null
         var fields: [String: JSONValue] = [
             "grant": .int(grantID), "user": .string(grant.user), "run_as": .string(grant.runAs),
-            "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope),
+            "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope.rawValue),
         ]
         fields["command"] = command
         fields["reason"] = reason.jsonValue

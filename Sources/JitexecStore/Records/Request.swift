@@ -32,7 +32,7 @@ public struct Request: Sendable, Equatable {
     public var cwd: UserText?
     public var tty: UserText?
     /// `command` (exactly this argv), `rule` (any command of the rule) or `login`.
-    public var scope: String
+    public var scope: Scope
     /// The grant is to be single-use.
     public var once: Bool
     /// The grant length the requester asked for (`-d`), before policy caps.
@@ -50,7 +50,7 @@ public struct Request: Sendable, Equatable {
         id: Int64 = 0, kind: RequestKind, status: RequestStatus = .pending, requester: String,
         requesterUID: UInt32, runAs: String, host: String, command: [UserText], rule: String,
         reason: UserText, ticket: UserText? = nil, cwd: UserText? = nil, tty: UserText? = nil,
-        scope: String, once: Bool = false, requestedSeconds: Int64? = nil, approvalsNeeded: Int,
+        scope: Scope, once: Bool = false, requestedSeconds: Int64? = nil, approvalsNeeded: Int,
         createdAt: Micros, expiresAt: Micros, decidedAt: Micros? = nil, decidedBy: String? = nil,
         comment: UserText? = nil
     ) {

@@ -58,7 +58,7 @@ enum RequestRow {
         [
             .text(r.kind.rawValue), .text(r.status.rawValue), .text(r.requester), .int(Int64(r.requesterUID)),
             .text(r.runAs), .text(r.host), .blob(try ArgvCoding.encode(r.command)), .text(r.rule), .user(r.reason),
-            .user(r.ticket), .user(r.cwd), .user(r.tty), .text(r.scope), .int(r.once ? 1 : 0),
+            .user(r.ticket), .user(r.cwd), .user(r.tty), .text(r.scope.rawValue), .int(r.once ? 1 : 0),
             .int(r.requestedSeconds), .int(Int64(r.approvalsNeeded)), .int(r.createdAt), .int(r.expiresAt),
             .int(r.decidedAt), .text(r.decidedBy), .user(r.comment),
         ]
@@ -74,7 +74,8 @@ enum RequestRow {
             status: try row.enumValue(2, table: "requests", id: id), requester: row.text(3), requesterUID: uid,
             runAs: row.text(5), host: row.text(6), command: try row.argv(7, table: "requests", id: id),
             rule: row.text(8), reason: UserText(bytes: row.bytes(9)), ticket: row.optionalUserText(10),
-            cwd: row.optionalUserText(11), tty: row.optionalUserText(12), scope: row.text(13),
+            cwd: row.optionalUserText(11), tty: row.optionalUserText(12),
+            scope: try row.enumValue(13, table: "requests", id: id),
             once: row.int64(14) != 0, requestedSeconds: row.optionalInt64(15),
             approvalsNeeded: Int(row.int64(16)), createdAt: row.int64(17), expiresAt: row.int64(18),
             decidedAt: row.optionalInt64(19), decidedBy: row.optionalText(20), comment: row.optionalUserText(21))
@@ -98,7 +99,7 @@ enum GrantRow {
 
     static func values(_ g: Grant) throws -> [SQLValue] {
         [
-            .int(g.requestID), .text(g.user), .text(g.runAs), .text(g.host), .text(g.scope),
+            .int(g.requestID), .text(g.user), .text(g.runAs), .text(g.host), .text(g.scope.rawValue),
             try g.command.map { .blob(try ArgvCoding.encode($0)) } ?? .null, .text(g.rule), .int(g.notBefore),
             .int(g.expiresAt), .int(g.usesLeft), .int(g.revokedAt), .text(g.revokedBy), .text(g.source.rawValue),
         ]
@@ -108,7 +109,8 @@ enum GrantRow {
         let id = row.int64(0)
         return Grant(
             id: id, requestID: row.optionalInt64(1), user: row.text(2), runAs: row.text(3), host: row.text(4),
-            scope: row.text(5), command: row.isNull(6) ? nil : try row.argv(6, table: "grants", id: id),
+            scope: try row.enumValue(5, table: "grants", id: id),
+            command: row.isNull(6) ? nil : try row.argv(6, table: "grants", id: id),
             rule: row.text(7), notBefore: row.int64(8), expiresAt: row.int64(9), usesLeft: row.optionalInt64(10),
             revokedAt: row.optionalInt64(11), revokedBy: row.optionalText(12),
             source: try row.enumValue(13, table: "grants", id: id))
