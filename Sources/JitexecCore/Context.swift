@@ -41,8 +41,14 @@ public struct Effects: Sendable {
     var isTerminal: @Sendable (Int32) -> Bool
     /// The monotonic clock: how long a wait has lasted.
     var monotonic: @Sendable () -> Duration
+    /// The account with this name (`Accounts.byName`); nil when there is none.
+    var accountNamed: @Sendable (String) throws(JitError) -> Account?
+    /// The account with this uid (`Accounts.byUID`); nil when there is none.
+    var accountWithUID: @Sendable (uid_t) throws(JitError) -> Account?
     /// The account with this uid looked up anew (not what the process remembered).
     var freshAccount: @Sendable (uid_t) throws(JitError) -> Account?
+    /// Waits up to the given time for a signal that stops a wait (`StopSignals`); true when one came.
+    var pause: @Sendable (Duration) -> Bool
     /// PAM: authenticates the invoking user and checks the account (`Authentication`).
     var authenticate:
         @Sendable (Context, Policy, PromptMode, ControllingTerminal, _ forcePassword: Bool) throws(JitError) ->
@@ -60,9 +66,16 @@ public struct Effects: Sendable {
         controllingTerminal: { ControllingTerminal.current() },
         isTerminal: { isatty($0) == 1 },
         monotonic: { Clocks.monotonic() },
+        accountNamed: { name throws(JitError) in
+            try lookingUp { () throws(UserDatabase.LookupError) in try Accounts.byName(name) }
+        },
+        accountWithUID: { uid throws(JitError) in
+            try lookingUp { () throws(UserDatabase.LookupError) in try Accounts.byUID(uid) }
+        },
         freshAccount: { uid throws(JitError) in
             try lookingUp { () throws(UserDatabase.LookupError) in try Accounts.fresh(uid) }
         },
+        pause: { StopSignals.pause($0) },
         authenticate: { ctx, policy, mode, terminal, force throws(JitError) in
             try Authentication.authenticate(ctx, policy: policy, mode: mode, terminal: terminal, forcePassword: force)
         },

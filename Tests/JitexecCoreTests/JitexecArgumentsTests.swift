@@ -56,14 +56,33 @@ import Testing
 }
 
 @Suite struct AccountsTests {
+    /// A context whose accounts are the test's people (root among them).
+    static func context() throws -> Context {
+        var effects = Effects.failing
+        effects.accountNamed = { name in FakeAccounts.everyone.first { $0.name == name } }
+        effects.accountWithUID = { uid in FakeAccounts.everyone.first { $0.uid == uid } }
+        return TestContext(try WorkflowFixture(), invoker: People.alice).context(effects)
+    }
+
     @Test(arguments: ["#-1", "#4294967295", "#99999999999", "#", "#1x", "#+0", "", "no-such-user-zz9"])
-    func badUserSpecsAreRefused(spec: String) {
-        #expect(throws: JitError.unknownUser(spec)) { try UserSpec.account(spec) }
+    func badUserSpecsAreRefused(spec: String) throws {
+        let ctx = try Self.context()
+        #expect(throws: JitError.unknownUser(spec)) { try UserSpec.account(spec, ctx) }
     }
 
     @Test func rootByNameAndByUID() throws {
-        #expect(try UserSpec.account("root").uid == 0)
-        #expect(try UserSpec.account("#0").name == "root")
-        #expect(try UserSpec.account("root").groups.first == "root")
+        let ctx = try Self.context()
+        #expect(try UserSpec.account("root", ctx).uid == 0)
+        #expect(try UserSpec.account("#0", ctx).name == "root")
+        #expect(try UserSpec.account("#1002", ctx).name == "bob")
+    }
+
+    @Test func aLookupThatFailsRefusesInsteadOfMeaningNoSuchUser() throws {
+        var effects = Effects.failing
+        effects.accountNamed = { _ throws(JitError) in throw .userDatabase("looking up user bob failed: timed out") }
+        let ctx = TestContext(try WorkflowFixture(), invoker: People.alice).context(effects)
+        #expect(throws: JitError.userDatabase("looking up user bob failed: timed out")) {
+            try UserSpec.account("bob", ctx)
+        }
     }
 }

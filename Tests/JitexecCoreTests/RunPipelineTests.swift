@@ -160,11 +160,78 @@ import Testing
         #expect(output.printed.first?.hasPrefix("jitexec: request #\(request.id) filed: it needs 1 approval") == true)
     }
 
+    /// Alice's effects while she waits: each pause lets `during` act (an approver, Ctrl-C) and moves
+    /// the monotonic clock on by the pause.
+    func waiting(_ pam: FakePAM, during: @escaping @Sendable () -> Bool) -> Effects {
+        let waited = Mutex<Duration>(.zero)
+        var effects = alice(pam) { _, release throws(ExecError) in
+            #expect(release?() == true)
+            return Self.ran
+        }
+        effects.monotonic = { waited.withLock { $0 } }
+        effects.pause = { length in
+            waited.withLock { $0 += length }
+            return during()
+        }
+        effects.freshAccount = { uid in FakeAccounts.everyone.first { $0.uid == uid } }
+        return effects
+    }
+
+    @Test func aWaitingRunStartsOnceTheDecidingApprovalArrivesAndRechecksTheAccount() throws {
+        let f = try WorkflowFixture()
+        let pam = FakePAM()
+        let pauses = Mutex(0)
+        let ctx = TestContext(f, invoker: People.alice).context(
+            waiting(pam) {
+                // The third pause: bob approves.
+                if pauses.withLock({
+                    $0 += 1
+                    return $0
+                }) == 3, let id = try? f.requests().first?.id {
+                    _ = try? f.approve(id, by: People.bob)
+                }
+                return false
+            })
+        #expect(jitexec(ctx, ["-n", "systemctl", "restart", "nginx"]) == (0, nil))
+        #expect(pauses.withLock { $0 } == 3)
+        #expect(pam.calls == ["account", "credentials", "open", "close"])
+        let start = try #require(try f.records("exec.start").first)
+        #expect(start.fields["request"] == .int(try #require(try f.requests().first).id))
+    }
+
+    @Test func ctrlCWhileWaitingKeepsTheRequestOpenAndExits75() throws {
+        let f = try WorkflowFixture()
+        var effects = waiting(FakePAM()) { true }
+        effects.supervise = { _, _ throws(ExecError) in
+            Issue.record("the command ran without a grant")
+            throw .notReleased
+        }
+        let ctx = TestContext(f, invoker: People.alice).context(effects)
+        let (status, refusal) = jitexec(ctx, ["-n", "systemctl", "restart", "nginx"])
+        #expect(status == 75)
+        #expect(refusal?.hasPrefix("stopped waiting; request #") == true)
+        #expect(try f.requests().map(\.status) == [.pending])
+    }
+
+    @Test func aWaitGivesUpAtTheWaitTimeout() throws {
+        let f = try WorkflowFixture()
+        var effects = waiting(FakePAM()) { false }
+        effects.supervise = { _, _ throws(ExecError) in
+            Issue.record("the command ran without a grant")
+            throw .notReleased
+        }
+        let ctx = TestContext(f, invoker: People.alice).context(effects)
+        let (status, refusal) = jitexec(ctx, ["-n", "--wait-timeout", "2s", "systemctl", "restart", "nginx"])
+        #expect(status == 75)
+        #expect(refusal?.hasPrefix("gave up waiting after 2s; request #") == true)
+    }
+
     @Test func aDeniedCommandIsAuditedAndRefusedBeforeAnyAuthentication() throws {
         let f = try WorkflowFixture()
         // Failing effects: a denial must not reach PAM, the terminal or the command.
         var effects = Effects.failing
         effects.workingDirectory = { "/srv/app" }
+        effects.accountNamed = { name in FakeAccounts.everyone.first { $0.name == name } }
         let ctx = TestContext(f, invoker: People.mallory).context(effects)
         let (status, refusal) = jitexec(ctx, ["-n", "reboot"])
         #expect(status == 1)

@@ -63,9 +63,21 @@ extension Effects {
             Issue.record("unexpected: the monotonic clock was read")
             return .zero
         },
+        accountNamed: { name throws(JitError) in
+            Issue.record("unexpected: account \(name) was looked up")
+            throw .userDatabase("no user database in a test")
+        },
+        accountWithUID: { uid throws(JitError) in
+            Issue.record("unexpected: account \(uid) was looked up")
+            throw .userDatabase("no user database in a test")
+        },
         freshAccount: { uid throws(JitError) in
             Issue.record("unexpected: account \(uid) was looked up")
             throw .userDatabase("no user database in a test")
+        },
+        pause: { _ in
+            Issue.record("unexpected: a pause")
+            return true
         },
         authenticate: { _, _, _, _, _ throws(JitError) in
             Issue.record("unexpected: PAM authentication")
@@ -84,6 +96,8 @@ extension Effects {
         effects.workingDirectory = { "/srv" }
         effects.controllingTerminal = { ControllingTerminal(fd: nil, name: "") }
         effects.isTerminal = { _ in false }
+        effects.accountNamed = { name in FakeAccounts.everyone.first { $0.name == name } }
+        effects.accountWithUID = { uid in FakeAccounts.everyone.first { $0.uid == uid } }
         effects.authenticate = { _, _, _, _, _ throws(JitError) in pam }
         effects.supervise = supervise
         return effects

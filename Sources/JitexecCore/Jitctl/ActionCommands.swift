@@ -102,7 +102,7 @@ public enum ActionCommands {
             guard let rule = policy.rule(named: name) else {
                 throw JitError.usage("there is no rule '\(name)'; 'jitexec -l' lists yours")
             }
-            let runAs = try UserSpec.account(target ?? "root")
+            let runAs = try UserSpec.account(target ?? "root", ctx)
             let host = host ?? ctx.host
             guard rule.action == .approve, ctx.invoker.subject.isIn(rule.users), rule.appliesOnHost(host),
                 rule.allowsTarget(runAs.name, system: ctx.system)

@@ -13,7 +13,7 @@ public enum ExplainCommand {
             }
             let policy = try ctx.loadPolicy()
             let admin = ctx.invoker.uid == 0 || policy.isAdmin(ctx.invoker.subject)
-            let subject = try user.map { u throws(JitError) in try UserSpec.account(u) } ?? ctx.invoker
+            let subject = try user.map { u throws(JitError) in try UserSpec.account(u, ctx) } ?? ctx.invoker
             // Like sudo's -l -U: what another person may run is for admins to ask.
             guard subject.uid == ctx.invoker.uid || admin else {
                 throw JitError.notPermitted(
@@ -21,7 +21,7 @@ public enum ExplainCommand {
             }
             // A non-admin sees paths as they themselves can (no probing of root-only directories).
             let view = CallerView.forInvoker(ctx, policy: policy)
-            let runAs = try UserSpec.account(target ?? "root")
+            let runAs = try UserSpec.account(target ?? "root", ctx)
             let host = host ?? ctx.host
             let args = Array(argv.dropFirst())
             ctx.say("user:     \(subject.name) (groups: \(subject.groups.joined(separator: ", ")))")

@@ -27,10 +27,11 @@ enum ListCommand {
                 ctx.say("allow: \(Escape.text(path)) as \(target.name) after you authenticate (rule '\(rule.name)')")
                 return 0
             case .approve(let rule):
-                let covering = grants.first {
-                    $0.runAs == target.name && $0.host == ctx.host && $0.rule == rule.name
-                        && ($0.scope == .rule || $0.command == command)
-                }
+                // The grant a run would take (a command-scope grant covers its argv in its request's directory only).
+                let claim = Workflow.Claim(
+                    user: me.name, runAs: target.name, host: ctx.host, rule: rule, command: command,
+                    cwd: ctx.effects.workingDirectory())
+                let covering = try ctx.storeRead(store) { r in try Workflow.coveringGrants(r, claim, now: now) }.first
                 if let g = covering {
                     ctx.say(
                         "approve: covered by your live grant #\(g.id) until \(RFC3339.format(seconds: g.expiresAt / 1_000_000))"

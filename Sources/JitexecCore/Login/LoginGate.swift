@@ -29,7 +29,7 @@ enum LoginGate {
         let shownUser = Escape.text(userName)
         let found: Account?
         do {
-            found = try lookingUp({ () throws(UserDatabase.LookupError) in try Accounts.byName(userName) })
+            found = try ctx.effects.accountNamed(userName)
         } catch {
             say("jitexec: login of \(shownUser) refused: \(error.description)")
             return 1

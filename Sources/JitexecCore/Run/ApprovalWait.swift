@@ -35,13 +35,10 @@ enum ApprovalWait {
             approvers.isEmpty
             ? rule.approvers.map(\.description).joined(separator: ", ") : approvers.joined(separator: ", ")
         let live = ctx.effects.isTerminal(2)
-        // Signals that stop the wait are blocked and collected with sigtimedwait: no handler runs.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&stopSignals, s) }
-        var previous = sigset_t()
-        pthread_sigmask(SIG_BLOCK, &stopSignals, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        // Signals that stop the wait are blocked and collected while pausing (`Effects.pause`): no
+        // handler runs.
+        let stopSignals = StopSignals.block()
+        defer { stopSignals.unblock() }
         let started = ctx.effects.monotonic()
         func clearLine() { if live { ctx.output.errRaw("\r\u{1b}[K") } }
         while true {
@@ -87,9 +84,7 @@ enum ApprovalWait {
                     "\r\u{1b}[Kjitexec: request #\(id): \(approvals.count)/\(current.approvalsNeeded) approvals, waiting for \(who)"
                         + " (\(clock(waited))) - Ctrl-C stops waiting")
             }
-            var ts = timespec(tv_sec: 0, tv_nsec: Int(pollMicros * 1000))
-            let got = sigtimedwait(&stopSignals, nil, &ts)
-            if got > 0 {
+            if ctx.effects.pause(.microseconds(pollMicros)) {
                 clearLine()
                 throw .pending("stopped waiting; \(open)")
             }
@@ -104,5 +99,38 @@ enum ApprovalWait {
         let ss = s < 10 ? "0\(s)" : "\(s)"
         if h > 0 { return "\(h):\(m < 10 ? "0\(m)" : "\(m)"):\(ss)" }
         return "\(m):\(ss)"
+    }
+}
+
+/// Ctrl-C, Ctrl-\\, hang-up and SIGTERM while a wait runs: blocked, and taken by `pause`.
+struct StopSignals {
+    static let signals = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+    private var previous = sigset_t()
+
+    static func block() -> StopSignals {
+        var stop = StopSignals()
+        var set = sigset()
+        pthread_sigmask(SIG_BLOCK, &set, &stop.previous)
+        return stop
+    }
+
+    func unblock() {
+        var previous = self.previous
+        pthread_sigmask(SIG_SETMASK, &previous, nil)
+    }
+
+    static func sigset() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in signals { sigaddset(&set, s) }
+        return set
+    }
+
+    /// Waits up to `length` for one of the signals (blocked by `block`); true when one came.
+    static func pause(_ length: Duration) -> Bool {
+        var set = sigset()
+        let (seconds, attoseconds) = length.components
+        var ts = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        return sigtimedwait(&set, nil, &ts) > 0
     }
 }

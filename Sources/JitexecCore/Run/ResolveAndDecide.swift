@@ -17,7 +17,7 @@ extension RunPipeline {
     static func resolveCommand(
         _ ctx: Context, _ invocation: Invocation, policy: Policy
     ) throws(JitError) -> ResolvedCommand {
-        let target = try UserSpec.account(invocation.args.user ?? "root")
+        let target = try UserSpec.account(invocation.args.user ?? "root", ctx)
         let (path, arguments) = try resolvePath(invocation.args.command, policy: policy, ctx: ctx)
         return ResolvedCommand(path: path, arguments: arguments, target: target)
     }

@@ -5,17 +5,17 @@ import JitexecSystem
 /// A `-u`/`-U` argument: a user name, or `#UID` with a decimal uid. Negative, overflowing,
 /// (uid_t)-1 and unknown ids are refused: nothing is ever run as "nobody knows who".
 enum UserSpec {
-    static func account(_ spec: String) throws(JitError) -> Account {
+    static func account(_ spec: String, _ ctx: Context) throws(JitError) -> Account {
         let found: Account?
         if spec.hasPrefix("#") {
             let digits = spec.dropFirst()
             guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.count <= 10,
                 let value = UInt64(digits), value < UInt64(UInt32.max)
             else { throw .unknownUser(spec) }
-            found = try lookingUp { () throws(UserDatabase.LookupError) in try Accounts.byUID(UInt32(value)) }
+            found = try ctx.effects.accountWithUID(UInt32(value))
         } else {
             guard !spec.isEmpty, !spec.utf8.contains(0) else { throw .unknownUser(spec) }
-            found = try lookingUp { () throws(UserDatabase.LookupError) in try Accounts.byName(spec) }
+            found = try ctx.effects.accountNamed(spec)
         }
         guard let found else { throw .unknownUser(spec) }
         return found
