@@ -16,8 +16,9 @@ public func fuzzPolicy(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     if let policy {
         _ = policy.decide(
-            subject: Subject(user: "alice", groups: ["dev"]), target: "root", host: "h", path: "/usr/bin/true",
-            args: [UserText(bytes: [0xff, 0x2a]), ""], system: FuzzSystem())
+            subject: Subject(user: "alice", groups: ["dev"]), target: Subject(user: "root", groups: ["root"]),
+            host: "h",
+            path: "/usr/bin/true", args: [UserText(bytes: [0xff, 0x2a]), ""])
     }
     return 0
 }

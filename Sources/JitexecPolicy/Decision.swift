@@ -30,11 +30,11 @@ public enum Decision: Hashable, Sendable {
 }
 
 extension Rule {
-    /// True when the target user is in `runAs`, by name or through one of the target's groups.
-    public func allowsTarget(_ target: String, system: some SystemLookup) -> Bool {
-        if runAs.contains(.user(target)) { return true }
-        guard runAs.contains(where: { if case .group = $0 { true } else { false } }) else { return false }
-        return Subject(user: target, groups: system.groupsOfUser(target)).isIn(runAs)
+    /// True when the target user is in `runAs`, by name or through one of the target's groups. The
+    /// target's groups come with it, from a lookup that refused on error: a group lookup that failed
+    /// here could otherwise make a deny rule with a `%group` target miss.
+    public func allowsTarget(_ target: Subject) -> Bool {
+        target.isIn(runAs)
     }
 
     /// True when one of `hosts` matches the host name (fnmatch).
@@ -61,11 +61,11 @@ extension Policy {
     /// (by name or a %group the target is in), whose hosts match the host, and one of whose commands
     /// matches path + args, wins. No match: `.deny(nil)`.
     public func decide(
-        subject: Subject, target: String, host: String, path: String, args: [UserText], system: some SystemLookup
+        subject: Subject, target: Subject, host: String, path: String, args: [UserText]
     ) -> (Decision, matchedPattern: CommandPattern?) {
         for rule in rules where subject.isIn(rule.users) && rule.appliesOnHost(host) {
             guard let pattern = rule.matchingPattern(path: path, args: args) else { continue }
-            guard rule.allowsTarget(target, system: system) else { continue }
+            guard rule.allowsTarget(target) else { continue }
             switch rule.action {
             case .allow: return (.allow(rule), pattern)
             case .approve: return (.approve(rule), pattern)

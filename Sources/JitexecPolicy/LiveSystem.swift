@@ -20,9 +20,10 @@ public struct LiveSystem: SystemLookup {
         }
     }
 
-    // A lookup error counts as "no such user/group" and "no groups" here: every use of these in the
-    // policy grants something (a target through a %group, approvers), so that is the closed side.
-    // Who the caller is, and so which deny rules apply, comes from `Accounts`, which fails on errors.
+    // A lookup error counts as "no such user/group" and "no groups" here. What these answers feed
+    // only ever grants (who may approve, whom to notify, whether a name in the policy exists), so
+    // that is the closed side. Who the caller and the target are, and so which rules apply, deny
+    // rules with `%group` targets included, comes from `Accounts`, which refuses on a lookup error.
 
     public func userExists(_ name: String) -> Bool { (try? UserDatabase.user(named: name)) != nil }
 

@@ -54,8 +54,9 @@ import Testing
         _ path: String, _ args: [String] = []
     ) -> (Decision, CommandPattern?) {
         let (decision, pattern) = policy.decide(
-            subject: Subject(user: user, groups: groups), target: target, host: host, path: path,
-            args: args.map { UserText($0) }, system: system)
+            subject: Subject(user: user, groups: groups),
+            target: Subject(user: target, groups: system.groupsOfUser(target)), host: host, path: path,
+            args: args.map { UserText($0) })
         return (decision, pattern)
     }
 
@@ -108,5 +109,37 @@ import Testing
                 "bob", "carol", "dave", "erin",
             ])
         #expect(policy.possibleApprovers(policy.rule(named: "no-reboot")!, system: system) == [])
+    }
+
+    @Test func aDenyRuleForAGroupTargetMatchesThroughTheGroupsTheTargetCarries() throws {
+        let (loaded, _) = load(
+            """
+            [[rule]]
+            name = "not-as-dbas"
+            users = ["alice"]
+            run_as = ["%dbas"]
+            commands = ["/bin/true"]
+            action = "deny"
+
+            [[rule]]
+            name = "as-anyone-listed"
+            users = ["alice"]
+            run_as = ["%dbas", "nobody"]
+            commands = ["/bin/true"]
+            action = "allow"
+            """)
+        let policy = try #require(loaded)
+        let alice = Subject(user: "alice", groups: ["developers"])
+        // The decision asks no one: the target's groups are those its (refusing) lookup found.
+        let inDbas = policy.decide(
+            subject: alice, target: Subject(user: "nobody", groups: ["nogroup", "dbas"]), host: "h",
+            path: "/usr/bin/true",
+            args: [])
+        #expect(inDbas.0 == .deny(policy.rule(named: "not-as-dbas")))
+        let notInDbas = policy.decide(
+            subject: alice, target: Subject(user: "nobody", groups: ["nogroup"]), host: "h", path: "/usr/bin/true",
+            args: []
+        )
+        #expect(notInDbas.0 == .allow(try #require(policy.rule(named: "as-anyone-listed"))))
     }
 }

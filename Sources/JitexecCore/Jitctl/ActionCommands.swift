@@ -105,7 +105,7 @@ public enum ActionCommands {
             let runAs = try UserSpec.account(target ?? "root", ctx)
             let host = host ?? ctx.host
             guard rule.action == .approve, ctx.invoker.subject.isIn(rule.users), rule.appliesOnHost(host),
-                rule.allowsTarget(runAs.name, system: ctx.system)
+                rule.allowsTarget(runAs.subject)
             else {
                 throw JitError.notPermitted(
                     "rule '\(name)' does not let \(ctx.invoker.name) ask to run as \(runAs.name) on \(Escape.text(host)); 'jitexec -l' lists yours"

@@ -43,8 +43,8 @@ public enum ExplainCommand {
             }
             ctx.say("resolved: \(Escape.text(path))")
             let (decision, pattern) = policy.decide(
-                subject: Subject(user: subject.name, groups: subject.groups), target: runAs.name, host: host,
-                path: path, args: args, system: ctx.system)
+                subject: Subject(user: subject.name, groups: subject.groups), target: runAs.subject, host: host,
+                path: path, args: args)
             switch decision {
             case .deny(nil):
                 ctx.say("rule:     none matches")

@@ -16,7 +16,7 @@ enum ListCommand {
                 ctx, Invocation(args: args, environment: [], umask: 0), policy: policy)
             let (target, path, argv, command) = (resolved.target, resolved.path, resolved.arguments, resolved.command)
             let (decision, _) = policy.decide(
-                subject: me.subject, target: target.name, host: ctx.host, path: path, args: argv, system: ctx.system)
+                subject: me.subject, target: target.subject, host: ctx.host, path: path, args: argv)
             switch decision {
             case .deny(let rule):
                 ctx.say(

@@ -42,8 +42,8 @@ extension RunPipeline {
     ) throws(JitError) -> DecidedRun {
         let target = resolved.target
         let (decision, _) = policy.decide(
-            subject: ctx.invoker.subject, target: target.name, host: ctx.host, path: resolved.path,
-            args: resolved.arguments, system: ctx.system)
+            subject: ctx.invoker.subject, target: target.subject, host: ctx.host, path: resolved.path,
+            args: resolved.arguments)
         switch decision {
         case .deny(let denying):
             var fields = Workflow.boundedCommand(resolved.command)

@@ -91,8 +91,7 @@ enum RunPipeline {
             throw .notPermitted("your account no longer exists; nothing was run")
         }
         let (decision, _) = policy.decide(
-            subject: now.subject, target: run.target.name, host: ctx.host, path: run.path, args: run.arguments,
-            system: ctx.system)
+            subject: now.subject, target: run.target.subject, host: ctx.host, path: run.path, args: run.arguments)
         guard case .approve(let still) = decision, still.name == run.rule.name else {
             throw .notPermitted(
                 "the policy no longer lets \(now.name) use rule '\(run.rule.name)' for this command (groups changed while waiting); nothing was run"
