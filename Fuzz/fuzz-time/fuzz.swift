@@ -13,7 +13,7 @@ public func fuzzTime(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let text = String(decoding: bytes, as: UTF8.self)
     var instant: Int64 = 0
     for b in bytes.prefix(8) { instant = instant << 8 | Int64(b) }
-    let now: Micros = 1_795_919_401_000_000
+    let now: Instant = 1_795_919_401_000_000
 
     if case .success(let span) = TimeSpan.parsing(text) {
         guard span.seconds >= 0, span.seconds <= TimeSpan.longest.seconds else {
@@ -25,11 +25,11 @@ public func fuzzTime(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         guard span.after(now) != nil, span.before(now) != nil else {
             fatalError("a parsed span overflows now: \(text)")
         }
-        _ = span.after(instant)
-        _ = span.before(instant)
+        _ = span.after(Instant(micros: instant))
+        _ = span.before(Instant(micros: instant))
     }
     if let t = RFC3339.parse(text) {
-        let shown = RFC3339.format(micros: t)
+        let shown = RFC3339.format(t)
         if let back = RFC3339.parse(shown), back != t {
             fatalError("\(text) formats as \(shown), which reads back differently")
         }
@@ -38,7 +38,13 @@ public func fuzzTime(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     _ = RFC3339.format(seconds: instant)
     _ = TimeSpan(seconds: instant).description
     _ = TimeSpan(seconds: instant).after(now)
-    _ = TimeSpan(seconds: instant).before(instant)
+    _ = TimeSpan(seconds: instant).before(Instant(micros: instant))
+    // Instants saturate instead of wrapping or trapping, whatever is added or taken.
+    _ = Instant(micros: instant) + .seconds(instant)
+    _ = Instant(micros: instant) - .microseconds(instant)
+    _ = Instant(micros: instant).adding(seconds: instant)
+    _ = now - Instant(micros: instant)
+    _ = Instant(micros: instant).rfc3339
     return 0
 }
 

@@ -4,8 +4,71 @@
     import Darwin
 #endif
 
-/// Wall-clock instants as microseconds since the Unix epoch, and their RFC 3339 UTC text.
-public typealias Micros = Int64
+/// A wall-clock instant: microseconds since the Unix epoch. Records, requests and grants carry
+/// their times as `Instant`s; lengths of time are `Duration`s (`+`, `-`), and the text a person or
+/// a script reads is `rfc3339` (whole seconds) or `RFC3339.format(_:)` (with the microseconds).
+public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConvertible,
+    ExpressibleByIntegerLiteral
+{
+    /// Microseconds since 1970-01-01T00:00:00Z (what the store keeps).
+    public var micros: Int64
+
+    public init(micros: Int64) { self.micros = micros }
+
+    /// A literal is microseconds since the epoch (fixed instants in tests and constants).
+    public init(integerLiteral micros: Int64) { self.micros = micros }
+
+    /// Encoded as the bare number of microseconds.
+    public init(from decoder: any Decoder) throws {
+        micros = try decoder.singleValueContainer().decode(Int64.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(micros)
+    }
+
+    public static func < (a: Instant, b: Instant) -> Bool { a.micros < b.micros }
+
+    /// The whole seconds since the epoch (rounded down).
+    public var wholeSeconds: Int64 {
+        micros >= 0 || micros % 1_000_000 == 0 ? micros / 1_000_000 : micros / 1_000_000 - 1
+    }
+
+    /// `2026-11-29T02:40:01Z`.
+    public var rfc3339: String { RFC3339.format(seconds: wholeSeconds) }
+
+    public var description: String { RFC3339.format(self) }
+
+    /// `seconds` later (saturating: an instant never wraps around).
+    public func adding(seconds: Int64) -> Instant {
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? Instant(micros: seconds < 0 ? .min : .max) : adding(micros: scaled)
+    }
+
+    /// `delta` microseconds later (saturating).
+    public func adding(micros delta: Int64) -> Instant {
+        let (sum, overflow) = micros.addingReportingOverflow(delta)
+        return overflow ? Instant(micros: delta < 0 ? .min : .max) : Instant(micros: sum)
+    }
+
+    public static func + (instant: Instant, length: Duration) -> Instant {
+        instant.adding(seconds: length.components.seconds).adding(
+            micros: length.components.attoseconds / 1_000_000_000_000)
+    }
+
+    public static func - (instant: Instant, length: Duration) -> Instant {
+        let (seconds, overflow) = Int64(0).subtractingReportingOverflow(length.components.seconds)
+        return instant.adding(seconds: overflow ? .max : seconds).adding(
+            micros: -(length.components.attoseconds / 1_000_000_000_000))
+    }
+
+    /// The time from `earlier` to `later` (saturating at the 64-bit bounds).
+    public static func - (later: Instant, earlier: Instant) -> Duration {
+        let (difference, overflow) = later.micros.subtractingReportingOverflow(earlier.micros)
+        return .microseconds(overflow ? (later.micros < earlier.micros ? Int64.min : .max) : difference)
+    }
+}
 
 public enum RFC3339 {
     /// `2026-11-29T02:40:01Z`; `@SECONDS` for an instant whose year does not fit in an `int`
@@ -20,7 +83,10 @@ public enum RFC3339 {
 
     /// `2026-11-29T02:40:01.123456Z` (floor to the second, then the microseconds; no arithmetic
     /// that can overflow, whatever the instant).
-    public static func format(micros: Micros) -> String {
+    public static func format(_ instant: Instant) -> String { format(micros: instant.micros) }
+
+    /// The same for microseconds since the epoch.
+    public static func format(micros: Int64) -> String {
         var s = micros / 1_000_000
         var frac = micros % 1_000_000
         if frac < 0 {
@@ -34,7 +100,7 @@ public enum RFC3339 {
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` (also a space or lower-case `t` as separator).
-    public static func parse(_ text: String) -> Micros? {
+    public static func parse(_ text: String) -> Instant? {
         let b = Array(text.utf8)
         func num(_ from: Int, _ len: Int) -> Int? {
             guard from + len <= b.count else { return nil }
@@ -89,7 +155,7 @@ public enum RFC3339 {
         let (secs, o1) = Int64(timegm(&tm)).subtractingReportingOverflow(Int64(offset))
         let (whole, o2) = secs.multipliedReportingOverflow(by: 1_000_000)
         let (total, o3) = whole.addingReportingOverflow(Int64(micros))
-        return o1 || o2 || o3 ? nil : total
+        return o1 || o2 || o3 ? nil : Instant(micros: total)
     }
 
     private static func pad(_ v: Int, _ width: Int) -> String {

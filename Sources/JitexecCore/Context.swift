@@ -89,7 +89,7 @@ public struct Effects: Sendable {
 public struct Context: Sendable {
     public var program: String
     public var paths: Paths
-    public var clock: @Sendable () -> Micros
+    public var clock: @Sendable () -> Instant
     public var host: String
     public var invoker: Account
     public var system: AnySystemLookup
@@ -110,7 +110,7 @@ public struct Context: Sendable {
     let notifyFailures = PendingAuditEvents()
 
     init(
-        program: String, paths: Paths, clock: @escaping @Sendable () -> Micros, host: String, invoker: Account,
+        program: String, paths: Paths, clock: @escaping @Sendable () -> Instant, host: String, invoker: Account,
         system: AnySystemLookup, output: Output,
         openStore: @escaping @Sendable (Context) throws(JitError) -> any JitStore,
         readPolicy: @escaping @Sendable (Context) throws(JitError) -> [PolicySource],
@@ -146,7 +146,7 @@ public struct Context: Sendable {
         // Files jitexec creates (database, caches) belong to root:root, not to the caller's group.
         guard setegid(0) == 0 else { throw .notSetuidRoot(program: program) }
         return Context(
-            program: program, paths: .builtIn, clock: Clocks.wallMicros, host: currentHostName(),
+            program: program, paths: .builtIn, clock: Clocks.wall, host: currentHostName(),
             invoker: try Privileges.invoker(), system: AnySystemLookup(LiveSystem()), output: .live,
             openStore: StoreAccess.openLive, readPolicy: PolicyFiles.readLive, policyLoader: policyLoader,
             effects: .live)

@@ -1,3 +1,5 @@
+import JitexecBase
+
 /// Who a rule is about: a user by name, or every member of a group (`%name` in the policy).
 public enum Principal: Codable, Hashable, Sendable, CustomStringConvertible {
     case user(String)
@@ -141,18 +143,18 @@ public struct OnCall: Codable, Hashable, Sendable {
 /// Shifts may overlap.
 public struct Shift: Codable, Hashable, Sendable {
     public var user: String
-    public var from: Int64
-    public var to: Int64
+    public var from: Instant
+    public var to: Instant
 
-    public init(user: String, from: Int64, to: Int64) {
+    public init(user: String, from: Instant, to: Instant) {
         self.user = user
         self.from = from
         self.to = to
     }
 
-    /// The users on shift at `micros` (microseconds since the epoch).
-    public static func onShift(_ shifts: [Shift], at micros: Int64) -> [String] {
-        shifts.filter { $0.from <= micros && micros < $0.to }.map(\.user)
+    /// The users on shift at `instant`.
+    public static func onShift(_ shifts: [Shift], at instant: Instant) -> [String] {
+        shifts.filter { $0.from <= instant && instant < $0.to }.map(\.user)
     }
 }
 

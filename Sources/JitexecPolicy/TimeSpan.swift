@@ -69,17 +69,17 @@ public struct TimeSpan: Codable, Hashable, Sendable, Comparable, CustomStringCon
     }
 
     /// The instant this long after `instant`, nil when it does not fit in 64 bits.
-    public func after(_ instant: Micros) -> Micros? {
+    public func after(_ instant: Instant) -> Instant? {
         let (micros, o1) = seconds.multipliedReportingOverflow(by: 1_000_000)
-        let (sum, o2) = instant.addingReportingOverflow(micros)
-        return o1 || o2 ? nil : sum
+        let (sum, o2) = instant.micros.addingReportingOverflow(micros)
+        return o1 || o2 ? nil : Instant(micros: sum)
     }
 
     /// The instant this long before `instant`, nil when it does not fit in 64 bits.
-    public func before(_ instant: Micros) -> Micros? {
+    public func before(_ instant: Instant) -> Instant? {
         let (micros, o1) = seconds.multipliedReportingOverflow(by: 1_000_000)
-        let (difference, o2) = instant.subtractingReportingOverflow(micros)
-        return o1 || o2 ? nil : difference
+        let (difference, o2) = instant.micros.subtractingReportingOverflow(micros)
+        return o1 || o2 ? nil : Instant(micros: difference)
     }
 
     /// Canonical form: largest units first, zero parts left out, `0s` for nothing.

@@ -62,12 +62,12 @@ public enum ScheduleLoader {
     }
 
     /// An RFC 3339 time with an offset, given as a TOML offset date-time or a string.
-    private static func time(_ value: (any TOMLValueConvertible)?) -> Micros? {
+    private static func time(_ value: (any TOMLValueConvertible)?) -> Instant? {
         guard let value else { return nil }
         if let text = value.string { return RFC3339.parse(text) }
         if let stamp = value.dateTime, stamp.offset != nil, let date = stamp.fDate {
-            // Micros(exactly:) is nil (not a trap) for a value outside 64 bits or not finite.
-            return Micros(exactly: (date.timeIntervalSince1970 * 1_000_000).rounded())
+            // Int64(exactly:) is nil (not a trap) for a value outside 64 bits or not finite.
+            return Int64(exactly: (date.timeIntervalSince1970 * 1_000_000).rounded()).map(Instant.init(micros:))
         }
         return nil
     }

@@ -28,7 +28,7 @@ enum TOMLPolicy {
         // gives a stale stamp, which jitexec will not trust.
         if (try? CompiledPolicy.stamps(ctx)) == stamps, policy?.oncall?.schedule == nil || scheduleStamp != nil {
             try? CompiledPolicy(
-                version: ctx.paths.version, compiledAt: ctx.clock() / 1_000_000, sources: stamps,
+                version: ctx.paths.version, compiledAt: ctx.clock().wholeSeconds, sources: stamps,
                 policy: errors.isEmpty ? policy : nil, errors: errors, schedule: scheduleStamp,
                 lastGood: errors.isEmpty ? nil : CompiledPolicy.lastGoodPolicy(ctx)
             ).write(ctx)

@@ -26,7 +26,7 @@ guard arguments.count == 3, let count = Int(arguments[2]), count >= 0 else {
 
 do {
     let store = try SQLiteStore(
-        path: arguments[1], host: "stress", clock: Clocks.wallMicros, auditSink: { _ in })
+        path: arguments[1], host: "stress", clock: Clocks.wall, auditSink: { _ in })
     let pid = Int64(getpid())
     for i in 0..<count {
         _ = try store.write { writer in

@@ -66,7 +66,7 @@ import Testing
         #expect(all.filter { $0.actor == "mallory" }.count == Workflow.perHour)
         #expect(all.filter { $0.actor == "alice" }.count == 1)
         // An hour later the next record is written and carries the count.
-        clock.now += 3_600_000_001
+        clock.now = clock.now + .seconds(3600) + .microseconds(1)
         #expect(try deny())
         let last = try store.read { try $0.auditRecords(AuditFilter(actor: "mallory", event: "policy.denied")) }.last
         #expect(last?.fields["suppressed"] == .int(30))
@@ -77,6 +77,6 @@ import Testing
 
     /// A settable clock for the store.
     final class Clock: @unchecked Sendable {
-        var now: Micros = 1_800_000_000_000_000
+        var now: Instant = 1_800_000_000_000_000
     }
 }

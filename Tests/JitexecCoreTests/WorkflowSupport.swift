@@ -16,7 +16,7 @@ import Testing
 
 /// A length of time as a test writes it: `.minutes(15)`, `.hours(4)`.
 struct Time: Equatable, CustomStringConvertible {
-    let micros: Micros
+    let micros: Int64
 
     static func microseconds(_ n: Int64) -> Time { Time(micros: n) }
     static func seconds(_ n: Int64) -> Time { Time(micros: n * 1_000_000) }
@@ -29,26 +29,26 @@ struct Time: Equatable, CustomStringConvertible {
 }
 
 func - (a: Time, b: Time) -> Time { Time(micros: a.micros - b.micros) }
-func + (instant: Micros, length: Time) -> Micros { instant + length.micros }
-func - (instant: Micros, length: Time) -> Micros { instant - length.micros }
+func + (instant: Instant, length: Time) -> Instant { instant.adding(micros: length.micros) }
+func - (instant: Instant, length: Time) -> Instant { instant.adding(micros: -length.micros) }
 
 extension Grant {
     /// From the moment it starts to the moment it ends.
-    var length: Time { Time(micros: expiresAt - notBefore) }
+    var length: Time { Time(micros: expiresAt.micros - notBefore.micros) }
 }
 
 /// An instant as audit records write `expires_at` (RFC 3339, whole seconds).
-func recordedInstant(_ instant: Micros) -> JSONValue { .string(RFC3339.format(seconds: instant / 1_000_000)) }
+func recordedInstant(_ instant: Instant) -> JSONValue { .string(instant.rfc3339) }
 
 /// A clock the test moves by hand; the store stamps its audit records with it too.
 final class TestClock: Sendable {
-    private let value = Mutex<Micros>(1_795_920_001_000_000)
-    var now: Micros { value.withLock { $0 } }
-    func advance(_ length: Time) { value.withLock { $0 += length.micros } }
+    private let value = Mutex<Instant>(1_795_920_001_000_000)
+    var now: Instant { value.withLock { $0 } }
+    func advance(_ length: Time) { value.withLock { $0 = $0 + length } }
     func advance(seconds: Int64) { advance(.seconds(seconds)) }
     func advance(minutes: Int64) { advance(.minutes(minutes)) }
     func advance(hours: Int64) { advance(.hours(hours)) }
-    func rewind(_ length: Time) { value.withLock { $0 -= length.micros } }
+    func rewind(_ length: Time) { value.withLock { $0 = $0 - length } }
 }
 
 /// The accounts of the tests. Groups are what `Subject.groups` holds, so `%group` principals work.

@@ -26,13 +26,13 @@ import Testing
         let eight = try #require(RFC3339.parse("2026-11-30T08:00:00Z"))
         #expect(
             shifts == [
-                Shift(user: "alice", from: eight, to: eight + 12 * 3_600_000_000),
-                Shift(user: "bob", from: eight + 10 * 3_600_000_000, to: eight + 24 * 3_600_000_000),
+                Shift(user: "alice", from: eight, to: eight + .seconds(12 * 3600)),
+                Shift(user: "bob", from: eight + .seconds(10 * 3600), to: eight + .seconds(24 * 3600)),
             ])
-        #expect(Shift.onShift(shifts, at: eight - 1) == [])
+        #expect(Shift.onShift(shifts, at: eight - .microseconds(1)) == [])
         #expect(Shift.onShift(shifts, at: eight) == ["alice"])
-        #expect(Shift.onShift(shifts, at: eight + 11 * 3_600_000_000) == ["alice", "bob"])
-        #expect(Shift.onShift(shifts, at: eight + 12 * 3_600_000_000) == ["bob"])
+        #expect(Shift.onShift(shifts, at: eight + .seconds(11 * 3600)) == ["alice", "bob"])
+        #expect(Shift.onShift(shifts, at: eight + .seconds(12 * 3600)) == ["bob"])
         #expect(try load("").get() == [])
     }
 

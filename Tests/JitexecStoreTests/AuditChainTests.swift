@@ -27,7 +27,7 @@ import Testing
         #expect(first.seq == 1)
         #expect(second.seq == 2)
         #expect(second.prevHash == first.hash)
-        #expect(second.time == first.time + 1_000_000)
+        #expect(second.time == first.time + .seconds(1))
         #expect(second.host == "web1")
         #expect(try f.store.read { try $0.auditRecords(AuditFilter()) } == [first, second])
         #expect(try f.store.read { try $0.auditHead() }! == (2, second.hash))
@@ -157,7 +157,8 @@ import Testing
             #expect(try r.auditRecords(AuditFilter(actor: "bob")).map(\.seq) == [2, 3])
             #expect(try r.auditRecords(AuditFilter(event: "a")).map(\.seq) == [1, 3])
             #expect(try r.auditRecords(AuditFilter(actor: "alice", event: "b")).map(\.seq) == [4])
-            #expect(try r.auditRecords(AuditFilter(sinceTime: Sample.now + 15_000_000)).map(\.seq) == [3, 4])
+            #expect(
+                try r.auditRecords(AuditFilter(sinceTime: Sample.now + .microseconds(15_000_000))).map(\.seq) == [3, 4])
             #expect(try r.auditRecords(AuditFilter(afterSeq: 2)).map(\.seq) == [3, 4])
             #expect(try r.auditRecords(AuditFilter(limit: 2)).map(\.seq) == [1, 2])
         }

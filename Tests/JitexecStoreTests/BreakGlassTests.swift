@@ -33,20 +33,22 @@ import Testing
         #expect(
             try f.store.write {
                 try $0.reviewBreakGlassUse(
-                    grantID: first, verdict: .flagged, by: "carol", at: Sample.now + 5, comment: "why?")
+                    grantID: first, verdict: .flagged, by: "carol", at: Sample.now + .microseconds(5), comment: "why?")
             })
         // A second review of the same use is refused (compare-and-set), and so is an unknown use.
         #expect(
             try !f.store.write {
-                try $0.reviewBreakGlassUse(grantID: first, verdict: .ok, by: "dave", at: Sample.now + 6, comment: nil)
+                try $0.reviewBreakGlassUse(
+                    grantID: first, verdict: .ok, by: "dave", at: Sample.now + .microseconds(6), comment: nil)
             })
         #expect(
             try !f.store.write {
-                try $0.reviewBreakGlassUse(grantID: 999, verdict: .ok, by: "dave", at: Sample.now + 6, comment: nil)
+                try $0.reviewBreakGlassUse(
+                    grantID: 999, verdict: .ok, by: "dave", at: Sample.now + .microseconds(6), comment: nil)
             })
         let reviewed = try #require(try f.store.read { try $0.breakGlassUse(grantID: first) })
         #expect(reviewed.verdict == .flagged && reviewed.reviewedBy == "carol" && reviewed.comment == "why?")
-        #expect(reviewed.reviewedAt == Sample.now + 5)
+        #expect(reviewed.reviewedAt == Sample.now + .microseconds(5))
         #expect(try f.store.read { try $0.breakGlassUses(unreviewedOnly: true) }.map(\.grantID) == [second])
         #expect(try f.store.read { try $0.breakGlassUses(unreviewedOnly: false) }.map(\.grantID) == [second, first])
     }

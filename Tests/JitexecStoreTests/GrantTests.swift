@@ -40,8 +40,8 @@ import Testing
         let id = try f.store.write {
             try $0.insertGrant(Sample.grant(requestID: try $0.insertRequest(Sample.request()), usesLeft: 1))
         }
-        #expect(try f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + 1) })
-        #expect(try !f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + 2) })
+        #expect(try f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + .microseconds(1)) })
+        #expect(try !f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + .microseconds(2)) })
         #expect(try f.store.read { try $0.grant(id: id) }?.usesLeft == 0)
     }
 
@@ -50,7 +50,9 @@ import Testing
         let id = try f.store.write {
             try $0.insertGrant(Sample.grant(requestID: try $0.insertRequest(Sample.request())))
         }
-        for n in 1...3 { #expect(try f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + Int64(n)) }) }
+        for n in 1...3 {
+            #expect(try f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + .microseconds(n)) })
+        }
         #expect(try f.store.read { try $0.grant(id: id) }?.usesLeft == nil)
     }
 
@@ -59,17 +61,17 @@ import Testing
         let grant = Sample.grant(requestID: try requestID(f), usesLeft: 5)
         let id = try f.store.write { try $0.insertGrant(grant) }
         #expect(try !f.store.write { try $0.consumeGrantUse(id: id, at: grant.expiresAt) })
-        #expect(try !f.store.write { try $0.consumeGrantUse(id: id, at: grant.expiresAt + 1) })
-        #expect(try f.store.write { try $0.consumeGrantUse(id: id, at: grant.expiresAt - 1) })
+        #expect(try !f.store.write { try $0.consumeGrantUse(id: id, at: grant.expiresAt + .microseconds(1)) })
+        #expect(try f.store.write { try $0.consumeGrantUse(id: id, at: grant.expiresAt - .microseconds(1)) })
         #expect(try f.store.read { try $0.grant(id: id) }?.usesLeft == 4)
     }
 
     @Test func grantNotYetStartedIsNotConsumable() throws {
         let f = try StoreFixture()
-        let grant = Sample.grant(requestID: try requestID(f), notBefore: Sample.now + 10)
+        let grant = Sample.grant(requestID: try requestID(f), notBefore: Sample.now + .microseconds(10))
         let id = try f.store.write { try $0.insertGrant(grant) }
-        #expect(try !f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + 9) })
-        #expect(try f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + 10) })
+        #expect(try !f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + .microseconds(9)) })
+        #expect(try f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + .microseconds(10)) })
     }
 
     @Test func revokedGrantIsNotConsumable() throws {
@@ -77,18 +79,18 @@ import Testing
         let id = try f.store.write {
             try $0.insertGrant(Sample.grant(requestID: try $0.insertRequest(Sample.request())))
         }
-        #expect(try f.store.write { try $0.revokeGrant(id: id, by: "bob", at: Sample.now + 1) })
-        #expect(try !f.store.write { try $0.revokeGrant(id: id, by: "carol", at: Sample.now + 2) })
-        #expect(try !f.store.write { try $0.revokeGrant(id: 999, by: "carol", at: Sample.now + 2) })
-        #expect(try !f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + 3) })
+        #expect(try f.store.write { try $0.revokeGrant(id: id, by: "bob", at: Sample.now + .microseconds(1)) })
+        #expect(try !f.store.write { try $0.revokeGrant(id: id, by: "carol", at: Sample.now + .microseconds(2)) })
+        #expect(try !f.store.write { try $0.revokeGrant(id: 999, by: "carol", at: Sample.now + .microseconds(2)) })
+        #expect(try !f.store.write { try $0.consumeGrantUse(id: id, at: Sample.now + .microseconds(3)) })
         let stored = try f.store.read { try $0.grant(id: id) }
         #expect(stored?.revokedBy == "bob")
-        #expect(stored?.revokedAt == Sample.now + 1)
+        #expect(stored?.revokedAt == Sample.now + .microseconds(1))
     }
 
     @Test func liveGrantsExcludeExpiredRevokedAndUsedUp() throws {
         let f = try StoreFixture()
-        let now = Sample.now + 5 * Sample.minute
+        let now = Sample.now + Sample.minute * 5
         let ids = try f.store.write { w throws -> [String: Int64] in
             let rid = try w.insertRequest(Sample.request())
             let ids = [
@@ -96,11 +98,11 @@ import Testing
                 "expired": try w.insertGrant(Sample.grant(requestID: rid, expiresAt: now)),
                 "revoked": try w.insertGrant(Sample.grant(requestID: rid)),
                 "usedUp": try w.insertGrant(Sample.grant(requestID: rid, usesLeft: 1)),
-                "future": try w.insertGrant(Sample.grant(requestID: rid, notBefore: now + 1)),
+                "future": try w.insertGrant(Sample.grant(requestID: rid, notBefore: now + .microseconds(1))),
                 "bob": try w.insertGrant(Sample.grant(requestID: rid, user: "bob")),
             ]
-            #expect(try w.revokeGrant(id: ids["revoked"]!, by: "alice", at: now - 1))
-            #expect(try w.consumeGrantUse(id: ids["usedUp"]!, at: now - 1))
+            #expect(try w.revokeGrant(id: ids["revoked"]!, by: "alice", at: now - .microseconds(1)))
+            #expect(try w.consumeGrantUse(id: ids["usedUp"]!, at: now - .microseconds(1)))
             return ids
         }
         try f.store.read { r throws in
@@ -116,10 +118,11 @@ import Testing
     }
 
     @Test(arguments: [
-        (Sample.now - 1, false), (Sample.now, true), (Sample.now + 15 * Sample.minute - 1, true),
-        (Sample.now + 15 * Sample.minute, false),
+        (Sample.now - .microseconds(1), false), (Sample.now, true),
+        (Sample.now + Sample.minute * 15 - .microseconds(1), true),
+        (Sample.now + Sample.minute * 15, false),
     ])
-    func grantIsLiveOnlyInsideItsWindow(at: Micros, live: Bool) {
+    func grantIsLiveOnlyInsideItsWindow(at: Instant, live: Bool) {
         #expect(Sample.grant(requestID: 1).isLive(at: at) == live)
     }
 
@@ -128,7 +131,7 @@ import Testing
         var revoked = Sample.grant(requestID: 1)
         revoked.revokedAt = Sample.now
         revoked.revokedBy = "bob"
-        #expect(!revoked.isLive(at: Sample.now + 1))
+        #expect(!revoked.isLive(at: Sample.now + .microseconds(1)))
     }
 
     @Test func grantJSONHasTheDocumentedKeys() {

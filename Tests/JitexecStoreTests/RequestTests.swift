@@ -62,14 +62,15 @@ import Testing
         let ids = try f.store.write { w throws in
             [
                 try w.insertRequest(Sample.request(requester: "alice", createdAt: Sample.now)),
-                try w.insertRequest(Sample.request(requester: "bob", createdAt: Sample.now + 1)),
-                try w.insertRequest(Sample.request(requester: "alice", createdAt: Sample.now + 2)),
+                try w.insertRequest(Sample.request(requester: "bob", createdAt: Sample.now + .microseconds(1))),
+                try w.insertRequest(Sample.request(requester: "alice", createdAt: Sample.now + .microseconds(2))),
             ]
         }
         try f.store.write { w throws in
             #expect(
                 try w.setRequestStatus(
-                    id: ids[2], from: .pending, to: .cancelled, at: Sample.now + 3, by: "alice", comment: nil))
+                    id: ids[2], from: .pending, to: .cancelled, at: Sample.now + .microseconds(3), by: "alice",
+                    comment: nil))
         }
         try f.store.read { r throws in
             #expect(try r.requests(status: nil, requester: nil).map(\.id) == [ids[2], ids[1], ids[0]])
@@ -84,17 +85,19 @@ import Testing
         let f = try StoreFixture()
         let id = try f.store.write { try $0.insertRequest(Sample.request()) }
         let first = try f.store.write {
-            try $0.setRequestStatus(id: id, from: .pending, to: .approved, at: Sample.now + 5, by: "bob", comment: "go")
+            try $0.setRequestStatus(
+                id: id, from: .pending, to: .approved, at: Sample.now + .microseconds(5), by: "bob", comment: "go")
         }
         let second = try f.store.write {
-            try $0.setRequestStatus(id: id, from: .pending, to: .denied, at: Sample.now + 6, by: "carol", comment: "no")
+            try $0.setRequestStatus(
+                id: id, from: .pending, to: .denied, at: Sample.now + .microseconds(6), by: "carol", comment: "no")
         }
         #expect(first)
         #expect(!second)
         let stored = try f.store.read { try $0.request(id: id) }
         #expect(stored?.status == .approved)
         #expect(stored?.decidedBy == "bob")
-        #expect(stored?.decidedAt == Sample.now + 5)
+        #expect(stored?.decidedAt == Sample.now + .microseconds(5))
         #expect(stored?.comment == "go")
         #expect(
             try f.store.write {
@@ -111,11 +114,14 @@ import Testing
         let f = try StoreFixture()
         let id = try f.store.write { try $0.insertRequest(Sample.request()) }
         let bob = Approval(
-            requestID: id, by: "bob", at: Sample.now + 1, comment: UserText(bytes: [0x6f, 0x6b, 0xff]), maxSeconds: 300)
-        let carol = Approval(requestID: id, by: "carol", at: Sample.now + 2)
+            requestID: id, by: "bob", at: Sample.now + .microseconds(1), comment: UserText(bytes: [0x6f, 0x6b, 0xff]),
+            maxSeconds: 300)
+        let carol = Approval(requestID: id, by: "carol", at: Sample.now + .microseconds(2))
         try f.store.write { try $0.insertApproval(bob) }
         #expect(throws: StoreError.duplicateApproval(requestID: id, approver: "bob")) {
-            try f.store.write { try $0.insertApproval(Approval(requestID: id, by: "bob", at: Sample.now + 3)) }
+            try f.store.write {
+                try $0.insertApproval(Approval(requestID: id, by: "bob", at: Sample.now + .microseconds(3)))
+            }
         }
         try f.store.write { try $0.insertApproval(carol) }
         #expect(try f.store.read { try $0.approvals(requestID: id) } == [bob, carol])

@@ -43,10 +43,10 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// A clock the test moves by hand.
 final class TestClock: Sendable {
-    private let value: Mutex<Micros>
-    init(_ start: Micros = 1_795_920_001_000_000) { value = Mutex(start) }
-    var now: Micros { value.withLock { $0 } }
-    func advance(seconds: Int64) { value.withLock { $0 += seconds * 1_000_000 } }
+    private let value: Mutex<Instant>
+    init(_ start: Instant = 1_795_920_001_000_000) { value = Mutex(start) }
+    var now: Instant { value.withLock { $0 } }
+    func advance(seconds: Int64) { value.withLock { $0 = $0.adding(seconds: seconds) } }
 }
 
 /// Collects what the store hands to its audit sink.
@@ -93,21 +93,21 @@ final class StoreFixture {
 }
 
 enum Sample {
-    static let now: Micros = 1_795_920_001_000_000
-    static let minute: Micros = 60_000_000
+    static let now: Instant = 1_795_920_001_000_000
+    static let minute: Duration = .seconds(60)
 
     static func request(
         requester: String = "alice", command: [UserText] = ["/usr/bin/systemctl", "restart", "nginx"],
-        createdAt: Micros = now
+        createdAt: Instant = now
     ) -> Request {
         Request(
             kind: .command, requester: requester, requesterUID: 1001, runAs: "root", host: "web1", command: command,
             rule: "service-restarts", reason: "INC-42 nginx wedged", scope: .command, approvalsNeeded: 1,
-            createdAt: createdAt, expiresAt: createdAt + 60 * minute)
+            createdAt: createdAt, expiresAt: createdAt + minute * 60)
     }
 
     static func grant(
-        requestID: Int64?, user: String = "alice", notBefore: Micros = now, expiresAt: Micros = now + 15 * minute,
+        requestID: Int64?, user: String = "alice", notBefore: Instant = now, expiresAt: Instant = now + minute * 15,
         usesLeft: Int64? = nil, source: GrantSource = .approval
     ) -> Grant {
         Grant(

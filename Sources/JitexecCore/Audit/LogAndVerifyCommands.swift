@@ -55,7 +55,7 @@ public enum LogCommand {
 
     /// `--since 90m` (that long ago) or an RFC 3339 time. A span longer than `TimeSpan.longest`
     /// or a time RFC3339 cannot hold is a usage error, never an overflow.
-    static func parseSince(_ text: String, now: Micros) throws(JitError) -> Micros {
+    static func parseSince(_ text: String, now: Instant) throws(JitError) -> Instant {
         switch TimeSpan.parsing(text) {
         case .success(let span):
             if let t = span.before(now) { return t }
@@ -78,7 +78,7 @@ public enum LogCommand {
         let details = r.fields.keys.sorted(by: JSONValue.keyOrder).map { key in
             "\(Escape.text(key))=\(display(r.fields[key]!))"
         }.joined(separator: " ")
-        return pad(String(r.seq), 6) + " " + pad(RFC3339.format(seconds: r.time / 1_000_000), 20) + " "
+        return pad(String(r.seq), 6) + " " + pad(r.time.rfc3339, 20) + " "
             + pad(Escape.text(r.event), 18) + " " + pad(Escape.text(r.actor), 12) + " " + details
     }
 

@@ -119,7 +119,7 @@ public struct CompiledPolicy: Codable, Sendable {
     }
 
     func isCurrent(_ stamps: [SourceStamp], _ ctx: Context) -> Bool {
-        let age = ctx.clock() / 1_000_000 - compiledAt
+        let age = ctx.clock().wholeSeconds - compiledAt
         return format == Self.format && version == ctx.paths.version && sources == stamps
             && age >= 0 && age < Self.maxAgeSeconds && (schedule.map { Self.stamp($0.path) == $0 } ?? true)
     }

@@ -47,7 +47,7 @@ public enum ActionCommands {
             case .granted(let grant):
                 ctx.say(
                     "approved request #\(id): grant #\(grant.id) for \(grant.user) as \(grant.runAs) until "
-                        + RFC3339.format(seconds: grant.expiresAt / 1_000_000)
+                        + grant.expiresAt.rfc3339
                         + (grant.usesLeft == 1 ? ", single use" : ""))
             }
             return 0

@@ -36,8 +36,8 @@ public enum ReviewCommand {
                     rows.map { use, grant in
                         [
                             "#\(grant.id)", grant.user, grant.runAs, grant.rule,
-                            RFC3339.format(seconds: use.createdAt / 1_000_000),
-                            RFC3339.format(seconds: grant.expiresAt / 1_000_000),
+                            use.createdAt.rfc3339,
+                            grant.expiresAt.rfc3339,
                             use.verdict.map {
                                 "\($0.rawValue) by \(use.reviewedBy ?? "?")"
                                     + (use.comment.map { ": \($0.escaped)" } ?? "")

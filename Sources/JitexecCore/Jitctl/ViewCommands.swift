@@ -68,14 +68,14 @@ public enum ViewCommands {
             if let t = request.ticket { lines.append("ticket:     \(t.escaped)") }
             if let c = request.cwd { lines.append("cwd:        \(c.escaped)") }
             if let t = request.tty { lines.append("tty:        \(t.escaped)") }
-            lines.append("filed:      \(RFC3339.format(seconds: request.createdAt / 1_000_000))")
-            lines.append("expires:    \(RFC3339.format(seconds: request.expiresAt / 1_000_000))")
+            lines.append("filed:      \(request.createdAt.rfc3339)")
+            lines.append("expires:    \(request.expiresAt.rfc3339)")
             lines.append(
                 "approvals:  \(approvals.count)/\(request.approvalsNeeded)"
                     + (rule.map { " from \($0.approvers.map(\.description).joined(separator: ", "))" } ?? ""))
             for a in approvals {
                 lines.append(
-                    "  - \(a.by) at \(RFC3339.format(seconds: a.at / 1_000_000))"
+                    "  - \(a.by) at \(a.at.rfc3339)"
                         + (a.comment.map { ": \($0.escaped)" } ?? ""))
             }
             if let by = request.decidedBy, request.status != .pending {
@@ -114,7 +114,7 @@ public enum ViewCommands {
                         [
                             "#\(g.id)", g.user, g.runAs, g.rule, g.scope.rawValue,
                             g.usesLeft.map(String.init) ?? "unlimited",
-                            RFC3339.format(seconds: g.expiresAt / 1_000_000),
+                            g.expiresAt.rfc3339,
                             g.revokedAt != nil
                                 ? "revoked"
                                 : g.isLive(at: now) ? "live, " + remaining(g.expiresAt - now) + " left" : "ended",
@@ -143,8 +143,8 @@ public enum ViewCommands {
     }
 
     /// `1h05m`, `42s`.
-    static func remaining(_ micros: Micros) -> String {
-        let s = max(0, micros / 1_000_000)
+    static func remaining(_ length: Duration) -> String {
+        let s = max(0, length.components.seconds)
         if s >= 3600 { return "\(s / 3600)h\(pad2(s % 3600 / 60))m" }
         if s >= 60 { return "\(s / 60)m\(pad2(s % 60))s" }
         return "\(s)s"

@@ -34,7 +34,7 @@ enum ListCommand {
                 let covering = try ctx.storeRead(store) { r in try Workflow.coveringGrants(r, claim, now: now) }.first
                 if let g = covering {
                     ctx.say(
-                        "approve: covered by your live grant #\(g.id) until \(RFC3339.format(seconds: g.expiresAt / 1_000_000))"
+                        "approve: covered by your live grant #\(g.id) until \(g.expiresAt.rfc3339)"
                             + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
                 } else {
                     ctx.say(
@@ -65,7 +65,7 @@ enum ListCommand {
         for g in grants {
             let what = g.command.map { Escape.argv($0) } ?? "any command of rule \(g.rule)"
             ctx.say(
-                "  #\(g.id) \(what) as \(g.runAs), until \(RFC3339.format(seconds: g.expiresAt / 1_000_000))"
+                "  #\(g.id) \(what) as \(g.runAs), until \(g.expiresAt.rfc3339)"
                     + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
         }
         let open = try ctx.storeRead(store) { try $0.requests(status: .pending, requester: me.name) }

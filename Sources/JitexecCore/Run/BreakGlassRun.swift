@@ -60,11 +60,11 @@ enum BreakGlassRun {
     /// The banner: the grant, its end, and who is told.
     static func announce(_ ctx: Context, _ grant: Grant, run: DecidedRun, via: String, policy: Policy) {
         let rule = run.rule
-        let minutes = (grant.expiresAt - grant.notBefore) / 60_000_000
+        let minutes = (grant.expiresAt - grant.notBefore).components.seconds / 60
         let what = grant.command.map { Escape.argv($0) } ?? "any command of rule '\(rule.name)'"
         ctx.complain(
             "*** BREAK-GLASS *** grant #\(grant.id): \(ctx.invoker.name) may run \(what) as \(run.target.name) on \(Escape.text(ctx.host)) "
-                + "until \(RFC3339.format(seconds: grant.expiresAt / 1_000_000)) (\(minutes)m)\(grant.usesLeft == 1 ? ", single use" : "")"
+                + "until \(grant.expiresAt.rfc3339) (\(minutes)m)\(grant.usesLeft == 1 ? ", single use" : "")"
         )
         let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
         let told =

@@ -26,7 +26,7 @@ extension Workflow {
     }
 
     /// The pending request `id` as `actor` may see it, expired first when its TTL has passed.
-    static func pendingRequest(_ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, now: Micros) throws
+    static func pendingRequest(_ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, now: Instant) throws
         -> Request
     {
         try expireStale(w, now: now)
@@ -55,7 +55,7 @@ extension Workflow {
     /// approval given, counted or not, can shorten the grant (`-d`).
     static func approve(
         _ w: any StoreWriter, id: Int64, approver: Account, policy: Policy, system: some SystemLookup,
-        comment: UserText?, maxSeconds: Int64?, now: Micros
+        comment: UserText?, maxSeconds: Int64?, now: Instant
     ) throws -> ApproveOutcome {
         let request = try pendingRequest(w, id: id, actor: approver, policy: policy, now: now)
         let rule = try ruleOf(request, policy: policy)
@@ -100,7 +100,7 @@ extension Workflow {
         var grant = Grant(
             requestID: id, user: request.requester, runAs: request.runAs, host: request.host, scope: request.scope,
             command: request.scope == .command ? request.command : nil, rule: request.rule,
-            notBefore: now, expiresAt: now + seconds * 1_000_000, usesLeft: request.once ? 1 : nil)
+            notBefore: now, expiresAt: now.adding(seconds: seconds), usesLeft: request.once ? 1 : nil)
         grant.id = try w.insertGrant(grant)
         _ = try w.appendAudit(
             AuditEvent(
@@ -111,7 +111,7 @@ extension Workflow {
         var grantFields: [String: JSONValue] = [
             "grant": .int(grant.id), "request": .int(id), "user": .string(grant.user), "run_as": .string(grant.runAs),
             "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope.rawValue),
-            "expires_at": .string(RFC3339.format(seconds: grant.expiresAt / 1_000_000)), "source": .string("approval"),
+            "expires_at": .string(grant.expiresAt.rfc3339), "source": .string("approval"),
         ]
         if let c = grant.command { grantFields["command"] = .array(c.map(\.jsonValue)) }
         if let u = grant.usesLeft { grantFields["uses"] = .int(u) }
@@ -121,7 +121,7 @@ extension Workflow {
 
     /// Denies a pending request: an approver of its rule (not the requester) or an admin.
     static func deny(
-        _ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, comment: UserText?, now: Micros
+        _ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, comment: UserText?, now: Instant
     ) throws {
         let request = try pendingRequest(w, id: id, actor: actor, policy: policy, now: now)
         let rule = policy.rule(named: request.rule)
@@ -135,7 +135,7 @@ extension Workflow {
     }
 
     /// Withdraws a pending request: its requester or an admin.
-    static func cancel(_ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, now: Micros) throws {
+    static func cancel(_ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, now: Instant) throws {
         let request = try pendingRequest(w, id: id, actor: actor, policy: policy, now: now)
         guard actor.name == request.requester || isAdmin(actor, policy) else {
             throw JitError.notPermitted("only the requester or an admin may cancel request #\(id)")
@@ -145,7 +145,7 @@ extension Workflow {
 
     private static func close(
         _ w: any StoreWriter, _ request: Request, to status: RequestStatus, event: String, actor: Account,
-        comment: UserText?, now: Micros
+        comment: UserText?, now: Instant
     ) throws {
         guard
             try w.setRequestStatus(
@@ -160,7 +160,7 @@ extension Workflow {
 
     /// Revokes a grant: an admin, an approver of its rule, or the grantee ("done").
     static func revoke(
-        _ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, comment: UserText?, now: Micros
+        _ w: any StoreWriter, id: Int64, actor: Account, policy: Policy, comment: UserText?, now: Instant
     ) throws -> Grant {
         // Who may not revoke a grant may not see it either: the same line as for no grant at all.
         let missing = JitError.notPermitted("there is no grant #\(id) that you can see; run 'jitctl grants --all'")

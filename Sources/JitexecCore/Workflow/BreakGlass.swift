@@ -33,19 +33,19 @@ extension Workflow {
 
     /// Creates the grant, its `breakglass` row, `grant.created` and `breakglass.used`, in one
     /// transaction.
-    static func breakGlass(_ w: any StoreWriter, _ ask: BreakGlassAsk, policy: Policy, now: Micros) throws -> Grant {
+    static func breakGlass(_ w: any StoreWriter, _ ask: BreakGlassAsk, policy: Policy, now: Instant) throws -> Grant {
         let limit = breakGlassLimit(ask.rule, policy)
         let seconds = min(ask.requestedSeconds ?? limit, limit)
         let scope = ask.rule.scope
         var grant = Grant(
             requestID: nil, user: ask.user.name, runAs: ask.runAs, host: ask.host, scope: Scope(scope),
             command: scope == .command ? ask.command : nil, rule: ask.rule.name, notBefore: now,
-            expiresAt: now + seconds * 1_000_000, usesLeft: ask.rule.once ? 1 : nil, source: .breakGlass)
+            expiresAt: now.adding(seconds: seconds), usesLeft: ask.rule.once ? 1 : nil, source: .breakGlass)
         grant.id = try w.insertGrant(grant)
         try w.insertBreakGlassUse(
             BreakGlassUse(
                 grantID: grant.id, reason: ask.reason, ticket: ask.ticket, cwd: ask.cwd, tty: ask.tty, createdAt: now))
-        let expires = JSONValue.string(RFC3339.format(seconds: grant.expiresAt / 1_000_000))
+        let expires = JSONValue.string(grant.expiresAt.rfc3339)
         var created: [String: JSONValue] = [
             "grant": .int(grant.id), "user": .string(grant.user), "run_as": .string(grant.runAs),
             "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope.rawValue),
@@ -70,7 +70,7 @@ extension Workflow {
     /// An admin's review of a break-glass use: never the user's own, once.
     static func reviewBreakGlass(
         _ w: any StoreWriter, grantID: Int64, verdict: BreakGlassVerdict, reviewer: Account, comment: UserText?,
-        policy: Policy, now: Micros
+        policy: Policy, now: Instant
     ) throws {
         guard isAdmin(reviewer, policy) else {
             throw JitError.notPermitted(

@@ -8,7 +8,7 @@ import JitexecSystem
 extension Workflow {
     /// The caller's identical pending request (same rule, target, host, scope and argv), or a new
     /// one (audited `request.filed`). Returns the request and whether it was reused.
-    static func fileOrReuse(_ w: any StoreWriter, _ ask: Ask, policy: Policy, now: Micros) throws -> (
+    static func fileOrReuse(_ w: any StoreWriter, _ ask: Ask, policy: Policy, now: Instant) throws -> (
         Request, Bool
     ) {
         try expireStale(w, now: now)
@@ -26,14 +26,14 @@ extension Workflow {
             host: ask.host, command: ask.command, rule: ask.rule.name, reason: ask.reason, ticket: ask.ticket,
             cwd: ask.cwd, tty: ask.tty, scope: Scope(ask.scope), once: ask.once || ask.rule.once,
             requestedSeconds: ask.requestedSeconds, approvalsNeeded: ask.rule.approvals, createdAt: now,
-            expiresAt: now + policy.settings.requestTTL.seconds * 1_000_000)
+            expiresAt: now.adding(seconds: policy.settings.requestTTL.seconds))
         request.id = try w.insertRequest(request)
         var fields: [String: JSONValue] = [
             "request": .int(request.id), "rule": .string(request.rule), "run_as": .string(request.runAs),
             "host": .string(request.host), "command": .array(request.command.map(\.jsonValue)),
             "reason": request.reason.jsonValue, "scope": .string(request.scope.rawValue), "once": .bool(request.once),
             "approvals_needed": .int(Int64(request.approvalsNeeded)),
-            "expires_at": .string(RFC3339.format(seconds: request.expiresAt / 1_000_000)),
+            "expires_at": .string(request.expiresAt.rfc3339),
         ]
         if let t = request.ticket { fields["ticket"] = t.jsonValue }
         if let c = request.cwd { fields["cwd"] = c.jsonValue }
@@ -57,7 +57,7 @@ extension Workflow {
 
     /// Moves pending requests past their TTL to `expired` (audited `request.expired`), and records
     /// the grants found past their end (`recordGrantExpiries`).
-    static func expireStale(_ w: any StoreWriter, now: Micros) throws {
+    static func expireStale(_ w: any StoreWriter, now: Instant) throws {
         for r in try w.requests(status: .pending, requester: nil) where r.expiresAt <= now {
             if try w.setRequestStatus(id: r.id, from: .pending, to: .expired, at: now, by: nil, comment: nil) {
                 _ = try w.appendAudit(
@@ -71,11 +71,11 @@ extension Workflow {
     /// up) and was not recorded yet. Expiry itself never waits for this record: a grant stops
     /// covering runs at its `expires_at`, checked at the moment of use (`useGrant`); the record is
     /// written the first time a request is filed or decided, or requests or grants are listed, after it.
-    static func recordGrantExpiries(_ w: any StoreWriter, now: Micros) throws {
+    static func recordGrantExpiries(_ w: any StoreWriter, now: Instant) throws {
         for g in try w.unrecordedExpiries(at: now) where try w.recordExpiry(grantID: g.id, at: now) {
             var fields: [String: JSONValue] = [
                 "grant": .int(g.id), "user": .string(g.user), "rule": .string(g.rule),
-                "expires_at": .string(RFC3339.format(seconds: g.expiresAt / 1_000_000)),
+                "expires_at": .string(g.expiresAt.rfc3339),
             ]
             if let r = g.requestID { fields["request"] = .int(r) }
             _ = try w.appendAudit(AuditEvent(event: "grant.expired", actor: g.user, fields: fields))

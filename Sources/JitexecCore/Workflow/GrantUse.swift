@@ -21,7 +21,7 @@ extension Workflow {
     /// The live grants covering a claim, the one ending first first (so longer ones are kept). A
     /// command-scope grant filed through a request covers the same argv in the request's directory
     /// only; a break-glass grant (no request) is used at once where it was taken.
-    static func coveringGrants(_ r: any StoreReader, _ claim: Claim, now: Micros) throws -> [Grant] {
+    static func coveringGrants(_ r: any StoreReader, _ claim: Claim, now: Instant) throws -> [Grant] {
         try r.grants(user: claim.user, liveAt: now).filter { g in
             guard g.runAs == claim.runAs && g.host == claim.host && g.rule == claim.rule.name else { return false }
             if g.scope == .rule { return true }
@@ -33,7 +33,7 @@ extension Workflow {
 
     /// Takes one use of a live grant that covers the claim, atomically, and audits `grant.used`.
     /// Expiry is checked here, at the moment of use, never cached. Nil when no grant covers it.
-    static func useGrant(_ w: any StoreWriter, _ claim: Claim, now: Micros) throws -> Grant? {
+    static func useGrant(_ w: any StoreWriter, _ claim: Claim, now: Instant) throws -> Grant? {
         for grant in try coveringGrants(w, claim, now: now) {
             if try w.consumeGrantUse(id: grant.id, at: now) {
                 var used = grant

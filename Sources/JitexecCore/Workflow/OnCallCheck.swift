@@ -22,7 +22,7 @@ enum OnCallCheck {
     static let commandUser = "nobody"
     static let commandOutputLimit = 64 * 1024
 
-    static func check(_ oncall: OnCall?, user: Account, now: Micros) -> Finding {
+    static func check(_ oncall: OnCall?, user: Account, now: Instant) -> Finding {
         guard let oncall else { return Finding(via: nil, problems: ["the policy has no [oncall] section"]) }
         var finding = Finding()
         if let group = oncall.group, user.groups.contains(group) {

@@ -15,9 +15,9 @@ extension Workflow {
     /// Appends `event` unless its actor already has `perHour` records of it in the last hour; then
     /// only counts it. True when it was written.
     @discardableResult
-    static func appendBounded(_ w: any StoreWriter, _ event: AuditEvent, now: Micros) throws -> Bool {
+    static func appendBounded(_ w: any StoreWriter, _ event: AuditEvent, now: Instant) throws -> Bool {
         let recent = try w.auditRecords(
-            AuditFilter(sinceTime: now - 3_600_000_000, actor: event.actor, event: event.event, limit: perHour))
+            AuditFilter(sinceTime: now - .seconds(3600), actor: event.actor, event: event.event, limit: perHour))
         guard recent.count < perHour else {
             try w.addSuppressed(actor: event.actor, event: event.event)
             return false

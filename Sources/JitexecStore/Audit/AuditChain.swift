@@ -12,11 +12,11 @@ public enum AuditChain {
 
     /// The JSON object a record's hash covers.
     public static func hashedContent(
-        seq: Int64, time: Micros, host: String, event: String, actor: String, fields: [String: JSONValue]
+        seq: Int64, time: Instant, host: String, event: String, actor: String, fields: [String: JSONValue]
     ) -> JSONValue {
         .object([
             "seq": .int(seq),
-            "time": .string(RFC3339.format(micros: time)),
+            "time": .string(RFC3339.format(time)),
             "host": .string(host),
             "event": .string(event),
             "actor": .string(actor),
@@ -25,7 +25,7 @@ public enum AuditChain {
     }
 
     public static func hash(
-        prevHash: String, seq: Int64, time: Micros, host: String, event: String, actor: String,
+        prevHash: String, seq: Int64, time: Instant, host: String, event: String, actor: String,
         fields: [String: JSONValue]
     ) -> String {
         let content = hashedContent(seq: seq, time: time, host: host, event: event, actor: actor, fields: fields)
@@ -37,7 +37,7 @@ public enum AuditChain {
 
     /// The record that follows `head` (nil: the log is empty) for `event`.
     public static func seal(
-        _ event: AuditEvent, after head: (seq: Int64, hash: String)?, time: Micros, host: String
+        _ event: AuditEvent, after head: (seq: Int64, hash: String)?, time: Instant, host: String
     ) -> AuditRecord {
         let seq = (head?.seq ?? 0) + 1
         let prevHash = head?.hash ?? genesisHash

@@ -19,7 +19,7 @@ public struct AuditEvent: Sendable, Equatable {
 /// One link of the audit hash chain, as stored.
 public struct AuditRecord: Sendable, Equatable {
     public var seq: Int64
-    public var time: Micros
+    public var time: Instant
     public var host: String
     public var event: String
     public var actor: String
@@ -28,7 +28,7 @@ public struct AuditRecord: Sendable, Equatable {
     public var hash: String
 
     public init(
-        seq: Int64, time: Micros, host: String, event: String, actor: String, fields: [String: JSONValue],
+        seq: Int64, time: Instant, host: String, event: String, actor: String, fields: [String: JSONValue],
         prevHash: String, hash: String
     ) {
         self.seq = seq
@@ -49,7 +49,7 @@ public struct AuditRecord: Sendable, Equatable {
     public var json: JSONValue {
         var object = fields
         object["seq"] = .int(seq)
-        object["time"] = .string(RFC3339.format(micros: time))
+        object["time"] = .string(RFC3339.format(time))
         object["host"] = .string(host)
         object["event"] = .string(event)
         object["actor"] = .string(actor)

@@ -13,15 +13,15 @@ public struct BreakGlassUse: Sendable, Equatable {
     public var ticket: UserText?
     public var cwd: UserText?
     public var tty: UserText?
-    public var createdAt: Micros
-    public var reviewedAt: Micros?
+    public var createdAt: Instant
+    public var reviewedAt: Instant?
     public var reviewedBy: String?
     public var verdict: BreakGlassVerdict?
     public var comment: UserText?
 
     public init(
         grantID: Int64, reason: UserText, ticket: UserText? = nil, cwd: UserText? = nil, tty: UserText? = nil,
-        createdAt: Micros, reviewedAt: Micros? = nil, reviewedBy: String? = nil, verdict: BreakGlassVerdict? = nil,
+        createdAt: Instant, reviewedAt: Instant? = nil, reviewedBy: String? = nil, verdict: BreakGlassVerdict? = nil,
         comment: UserText? = nil
     ) {
         self.grantID = grantID

@@ -26,18 +26,18 @@ public struct Grant: Sendable, Equatable {
     /// The exact argv for `command` scope; nil for `rule` and `login` scope.
     public var command: [UserText]?
     public var rule: String
-    public var notBefore: Micros
-    public var expiresAt: Micros
+    public var notBefore: Instant
+    public var expiresAt: Instant
     /// Uses remaining; nil means unlimited until expiry.
     public var usesLeft: Int64?
-    public var revokedAt: Micros?
+    public var revokedAt: Instant?
     public var revokedBy: String?
     public var source: GrantSource
 
     public init(
         id: Int64 = 0, requestID: Int64?, user: String, runAs: String, host: String, scope: Scope,
-        command: [UserText]?, rule: String, notBefore: Micros, expiresAt: Micros, usesLeft: Int64? = nil,
-        revokedAt: Micros? = nil, revokedBy: String? = nil, source: GrantSource = .approval
+        command: [UserText]?, rule: String, notBefore: Instant, expiresAt: Instant, usesLeft: Int64? = nil,
+        revokedAt: Instant? = nil, revokedBy: String? = nil, source: GrantSource = .approval
     ) {
         self.id = id
         self.requestID = requestID
@@ -57,13 +57,13 @@ public struct Grant: Sendable, Equatable {
 
     /// Live at `now`: started, not expired (`now < expiresAt`), not revoked, and uses remain.
     /// Callers ask at every use with the current time; the answer is never cached.
-    public func isLive(at now: Micros) -> Bool {
+    public func isLive(at now: Instant) -> Bool {
         isInForce(at: now) && (usesLeft ?? 1) > 0
     }
 
     /// Started, not expired, not revoked: what a use already taken still needs before its command
     /// starts (uses left do not count then).
-    public func isInForce(at now: Micros) -> Bool {
+    public func isInForce(at now: Instant) -> Bool {
         notBefore <= now && now < expiresAt && revokedAt == nil
     }
 }

@@ -63,7 +63,7 @@ extension Grant {
 
 extension JSONValue {
     /// An instant as RFC 3339 UTC with microseconds.
-    static func time(_ micros: Micros) -> JSONValue { .string(RFC3339.format(micros: micros)) }
+    static func time(_ micros: Instant) -> JSONValue { .string(RFC3339.format(micros)) }
 }
 
 extension BreakGlassUse {

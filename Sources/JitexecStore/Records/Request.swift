@@ -38,10 +38,10 @@ public struct Request: Sendable, Equatable {
     /// The grant length the requester asked for (`-d`), before policy caps.
     public var requestedSeconds: Int64?
     public var approvalsNeeded: Int
-    public var createdAt: Micros
+    public var createdAt: Instant
     /// A pending request expires at this time.
-    public var expiresAt: Micros
-    public var decidedAt: Micros?
+    public var expiresAt: Instant
+    public var decidedAt: Instant?
     public var decidedBy: String?
     /// The decider's comment (`jitctl deny -m`).
     public var comment: UserText?
@@ -51,7 +51,7 @@ public struct Request: Sendable, Equatable {
         requesterUID: UInt32, runAs: String, host: String, command: [UserText], rule: String,
         reason: UserText, ticket: UserText? = nil, cwd: UserText? = nil, tty: UserText? = nil,
         scope: Scope, once: Bool = false, requestedSeconds: Int64? = nil, approvalsNeeded: Int,
-        createdAt: Micros, expiresAt: Micros, decidedAt: Micros? = nil, decidedBy: String? = nil,
+        createdAt: Instant, expiresAt: Instant, decidedAt: Instant? = nil, decidedBy: String? = nil,
         comment: UserText? = nil
     ) {
         self.id = id
@@ -83,12 +83,12 @@ public struct Request: Sendable, Equatable {
 public struct Approval: Sendable, Equatable {
     public var requestID: Int64
     public var by: String
-    public var at: Micros
+    public var at: Instant
     public var comment: UserText?
     /// The approver's own cap on the grant length (`jitctl approve -d`).
     public var maxSeconds: Int64?
 
-    public init(requestID: Int64, by: String, at: Micros, comment: UserText? = nil, maxSeconds: Int64? = nil) {
+    public init(requestID: Int64, by: String, at: Instant, comment: UserText? = nil, maxSeconds: Int64? = nil) {
         self.requestID = requestID
         self.by = by
         self.at = at

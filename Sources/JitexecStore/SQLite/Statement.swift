@@ -12,6 +12,9 @@ enum SQLValue {
     case blob([UInt8])
 
     static func int(_ v: Int64?) -> SQLValue { v.map { .int($0) } ?? .null }
+    /// An instant is stored as its microseconds since the epoch.
+    static func int(_ v: Instant) -> SQLValue { .int(v.micros) }
+    static func int(_ v: Instant?) -> SQLValue { v.map { .int($0.micros) } ?? .null }
     static func text(_ v: String?) -> SQLValue { v.map { .text($0) } ?? .null }
     /// User-controlled text, stored as TEXT with its exact bytes.
     static func user(_ v: UserText?) -> SQLValue { v.map { .textBytes($0.bytes) } ?? .null }
@@ -105,6 +108,9 @@ final class Statement {
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
     func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
+    /// A column holding an instant's microseconds.
+    func instant(_ column: Int32) -> Instant { Instant(micros: int64(column)) }
+    func optionalInstant(_ column: Int32) -> Instant? { isNull(column) ? nil : instant(column) }
 
     /// The column's bytes exactly as stored, TEXT or BLOB, with no encoding conversion.
     func bytes(_ column: Int32) -> [UInt8] {

@@ -9,7 +9,7 @@ public protocol StoreReader {
     func approvals(requestID: Int64) throws -> [Approval]
     func grant(id: Int64) throws -> Grant?
     /// Newest first. `liveAt` keeps only grants live at that instant (`Grant.isLive(at:)`).
-    func grants(user: String?, liveAt: Micros?) throws -> [Grant]
+    func grants(user: String?, liveAt: Instant?) throws -> [Grant]
     /// The last audit record's seq and hash; nil while the log is empty.
     func auditHead() throws -> (seq: Int64, hash: String)?
     /// Matching records in seq order.
@@ -28,7 +28,7 @@ public protocol StoreWriter: StoreReader {
     /// Compare-and-set: moves request `id` from `from` to `to` and records who decided, when and
     /// why. False when the request was not in state `from` (someone else decided first).
     func setRequestStatus(
-        id: Int64, from: RequestStatus, to: RequestStatus, at: Micros, by: String?, comment: UserText?
+        id: Int64, from: RequestStatus, to: RequestStatus, at: Instant, by: String?, comment: UserText?
     ) throws -> Bool
     /// Throws `StoreError.duplicateApproval` when this person already approved this request.
     func insertApproval(_ approval: Approval) throws
@@ -36,20 +36,20 @@ public protocol StoreWriter: StoreReader {
     func insertGrant(_ grant: Grant) throws -> Int64
     /// Takes one use of grant `id` if it is live at `at`, in one atomic statement. True iff a use
     /// was taken; unlimited grants stay unlimited.
-    func consumeGrantUse(id: Int64, at: Micros) throws -> Bool
+    func consumeGrantUse(id: Int64, at: Instant) throws -> Bool
     /// Revokes grant `id`; false when there is no such grant or it was already revoked.
-    func revokeGrant(id: Int64, by: String, at: Micros) throws -> Bool
+    func revokeGrant(id: Int64, by: String, at: Instant) throws -> Bool
     /// Grants that ended by time at or before `at` (not revoked, not used up) whose expiry has not
     /// been recorded yet, oldest first.
-    func unrecordedExpiries(at: Micros) throws -> [Grant]
+    func unrecordedExpiries(at: Instant) throws -> [Grant]
     /// Notes that grant `id`'s expiry was recorded; false when it already was.
-    func recordExpiry(grantID: Int64, at: Micros) throws -> Bool
+    func recordExpiry(grantID: Int64, at: Instant) throws -> Bool
     /// Records a break-glass use of grant `use.grantID` (inserted in the same transaction).
     func insertBreakGlassUse(_ use: BreakGlassUse) throws
     /// Compare-and-set: records the review of an unreviewed use; false when there is no such use
     /// or it was reviewed already.
     func reviewBreakGlassUse(
-        grantID: Int64, verdict: BreakGlassVerdict, by: String, at: Micros, comment: UserText?
+        grantID: Int64, verdict: BreakGlassVerdict, by: String, at: Instant, comment: UserText?
     ) throws -> Bool
     /// Appends to the hash chain after the current head, read in this same transaction.
     func appendAudit(_ event: AuditEvent) throws -> AuditRecord
@@ -77,7 +77,7 @@ public protocol JitStore: AnyObject, Sendable {
 /// Which audit records `auditRecords` returns. Every condition set must hold.
 public struct AuditFilter: Sendable, Equatable {
     /// Records at or after this time.
-    public var sinceTime: Micros?
+    public var sinceTime: Instant?
     public var actor: String?
     public var event: String?
     /// Records with a larger seq (for `jitctl log -f`).
@@ -86,7 +86,7 @@ public struct AuditFilter: Sendable, Equatable {
     public var limit: Int?
 
     public init(
-        sinceTime: Micros? = nil, actor: String? = nil, event: String? = nil, afterSeq: Int64? = nil,
+        sinceTime: Instant? = nil, actor: String? = nil, event: String? = nil, afterSeq: Int64? = nil,
         limit: Int? = nil
     ) {
         self.sinceTime = sinceTime

@@ -58,7 +58,7 @@ enum RequestRow {
         [
             .text(r.kind.rawValue), .text(r.status.rawValue), .text(r.requester), .int(Int64(r.requesterUID)),
             .text(r.runAs), .text(r.host), .blob(try ArgvCoding.encode(r.command)), .text(r.rule), .user(r.reason),
-            .user(r.ticket), .user(r.cwd), .user(r.tty), .text(r.scope.rawValue), .int(r.once ? 1 : 0),
+            .user(r.ticket), .user(r.cwd), .user(r.tty), .text(r.scope.rawValue), .int(Int64(r.once ? 1 : 0)),
             .int(r.requestedSeconds), .int(Int64(r.approvalsNeeded)), .int(r.createdAt), .int(r.expiresAt),
             .int(r.decidedAt), .text(r.decidedBy), .user(r.comment),
         ]
@@ -77,8 +77,8 @@ enum RequestRow {
             cwd: row.optionalUserText(11), tty: row.optionalUserText(12),
             scope: try row.enumValue(13, table: "requests", id: id),
             once: row.int64(14) != 0, requestedSeconds: row.optionalInt64(15),
-            approvalsNeeded: Int(row.int64(16)), createdAt: row.int64(17), expiresAt: row.int64(18),
-            decidedAt: row.optionalInt64(19), decidedBy: row.optionalText(20), comment: row.optionalUserText(21))
+            approvalsNeeded: Int(row.int64(16)), createdAt: row.instant(17), expiresAt: row.instant(18),
+            decidedAt: row.optionalInstant(19), decidedBy: row.optionalText(20), comment: row.optionalUserText(21))
     }
 }
 
@@ -95,7 +95,7 @@ enum GrantRow {
     static let liveCondition = """
         not_before <= ? AND expires_at > ? AND revoked_at IS NULL AND (uses_left IS NULL OR uses_left > 0)
         """
-    static func liveValues(_ now: Micros) -> [SQLValue] { [.int(now), .int(now)] }
+    static func liveValues(_ now: Instant) -> [SQLValue] { [.int(now), .int(now)] }
 
     static func values(_ g: Grant) throws -> [SQLValue] {
         [
@@ -111,8 +111,8 @@ enum GrantRow {
             id: id, requestID: row.optionalInt64(1), user: row.text(2), runAs: row.text(3), host: row.text(4),
             scope: try row.enumValue(5, table: "grants", id: id),
             command: row.isNull(6) ? nil : try row.argv(6, table: "grants", id: id),
-            rule: row.text(7), notBefore: row.int64(8), expiresAt: row.int64(9), usesLeft: row.optionalInt64(10),
-            revokedAt: row.optionalInt64(11), revokedBy: row.optionalText(12),
+            rule: row.text(7), notBefore: row.instant(8), expiresAt: row.instant(9), usesLeft: row.optionalInt64(10),
+            revokedAt: row.optionalInstant(11), revokedBy: row.optionalText(12),
             source: try row.enumValue(13, table: "grants", id: id))
     }
 }
@@ -128,7 +128,7 @@ enum AuditRow {
             throw StoreError.corruptRecord(table: "audit", id: seq, problem: "its fields are not a JSON object")
         }
         return AuditRecord(
-            seq: seq, time: row.int64(1), host: row.text(2), event: row.text(3), actor: row.text(4), fields: fields,
+            seq: seq, time: row.instant(1), host: row.text(2), event: row.text(3), actor: row.text(4), fields: fields,
             prevHash: row.text(6), hash: row.text(7))
     }
 }

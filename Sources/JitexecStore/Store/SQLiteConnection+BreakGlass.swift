@@ -24,7 +24,7 @@ extension SQLiteConnection {
     }
 
     func reviewBreakGlassUse(
-        grantID: Int64, verdict: BreakGlassVerdict, by: String, at: Micros, comment: UserText?
+        grantID: Int64, verdict: BreakGlassVerdict, by: String, at: Instant, comment: UserText?
     ) throws -> Bool {
         try requireWritable()
         try db.run(
@@ -55,8 +55,8 @@ enum BreakGlassRow {
             row.isNull(8) ? nil : try row.enumValue(8, table: "breakglass", id: id) as BreakGlassVerdict
         return BreakGlassUse(
             grantID: id, reason: UserText(bytes: row.bytes(1)), ticket: row.optionalUserText(2),
-            cwd: row.optionalUserText(3), tty: row.optionalUserText(4), createdAt: row.int64(5),
-            reviewedAt: row.optionalInt64(6), reviewedBy: row.optionalText(7), verdict: verdict,
+            cwd: row.optionalUserText(3), tty: row.optionalUserText(4), createdAt: row.instant(5),
+            reviewedAt: row.optionalInstant(6), reviewedBy: row.optionalText(7), verdict: verdict,
             comment: row.optionalUserText(9))
     }
 }

@@ -6,7 +6,7 @@ extension SQLiteConnection {
         return try query("SELECT \(GrantRow.columns) FROM grants WHERE id = ?", [.int(id)], GrantRow.decode).first
     }
 
-    func grants(user: String?, liveAt: Micros?) throws -> [Grant] {
+    func grants(user: String?, liveAt: Instant?) throws -> [Grant] {
         try requireOpen()
         var conditions: [String] = []
         var values: [SQLValue] = []
@@ -37,7 +37,7 @@ extension SQLiteConnection {
 
     /// One UPDATE that both checks liveness and takes the use, so two processes racing for the
     /// last use of a grant cannot both win.
-    func consumeGrantUse(id: Int64, at: Micros) throws -> Bool {
+    func consumeGrantUse(id: Int64, at: Instant) throws -> Bool {
         try requireWritable()
         try db.run(
             """
@@ -48,7 +48,7 @@ extension SQLiteConnection {
         return db.changes == 1
     }
 
-    func unrecordedExpiries(at: Micros) throws -> [Grant] {
+    func unrecordedExpiries(at: Instant) throws -> [Grant] {
         try requireWritable()
         return try query(
             """
@@ -59,14 +59,14 @@ extension SQLiteConnection {
             """, [.int(at)], GrantRow.decode)
     }
 
-    func recordExpiry(grantID: Int64, at: Micros) throws -> Bool {
+    func recordExpiry(grantID: Int64, at: Instant) throws -> Bool {
         try requireWritable()
         try db.run(
             "INSERT OR IGNORE INTO grant_expiries (grant_id, recorded_at) VALUES (?, ?)", [.int(grantID), .int(at)])
         return db.changes == 1
     }
 
-    func revokeGrant(id: Int64, by: String, at: Micros) throws -> Bool {
+    func revokeGrant(id: Int64, by: String, at: Instant) throws -> Bool {
         try requireWritable()
         try db.run(
             "UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",

@@ -7,12 +7,12 @@ final class SQLiteConnection: StoreWriter {
 
     let db: Database
     let host: String
-    let clock: @Sendable () -> Micros
+    let clock: @Sendable () -> Instant
     private(set) var mode = Mode.idle
     /// Audit records appended in the current write transaction, for the sink after COMMIT.
     private(set) var appended: [AuditRecord] = []
 
-    init(db: Database, host: String, clock: @escaping @Sendable () -> Micros) {
+    init(db: Database, host: String, clock: @escaping @Sendable () -> Instant) {
         self.db = db
         self.host = host
         self.clock = clock
@@ -65,7 +65,7 @@ final class SQLiteConnection: StoreWriter {
     }
 
     func setRequestStatus(
-        id: Int64, from: RequestStatus, to: RequestStatus, at: Micros, by: String?, comment: UserText?
+        id: Int64, from: RequestStatus, to: RequestStatus, at: Instant, by: String?, comment: UserText?
     ) throws -> Bool {
         try requireWritable()
         guard from == .pending, to != .pending else { throw StoreError.invalidTransition(from: from, to: to) }
@@ -87,7 +87,7 @@ final class SQLiteConnection: StoreWriter {
             [.int(requestID)]
         ) { row in
             Approval(
-                requestID: row.int64(0), by: row.text(1), at: row.int64(2), comment: row.optionalUserText(3),
+                requestID: row.int64(0), by: row.text(1), at: row.instant(2), comment: row.optionalUserText(3),
                 maxSeconds: row.optionalInt64(4))
         }
     }

@@ -27,7 +27,7 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
     ///   - clock: the time stamped on audit records.
     ///   - auditSink: receives every audit record after its transaction committed (`AuditSyslog.send`).
     public init(
-        path: String, host: String, clock: @escaping @Sendable () -> Micros, busyTimeoutMillis: Int32 = 5000,
+        path: String, host: String, clock: @escaping @Sendable () -> Instant, busyTimeoutMillis: Int32 = 5000,
         auditSink: @escaping @Sendable (AuditRecord) -> Void
     ) throws {
         self.path = path

@@ -1,4 +1,5 @@
 import Glibc
+import JitexecBase
 
 /// The program's clocks. Wall time (`wall`) says when something happened and is what records and
 /// grants carry; the monotonic clock measures how long something took or how long is left, and
@@ -11,11 +12,11 @@ public enum Clocks {
         return .seconds(Int64(now.tv_sec)) + .nanoseconds(Int64(now.tv_nsec))
     }
 
-    /// CLOCK_REALTIME in microseconds since the Unix epoch.
-    public static func wallMicros() -> Int64 {
+    /// CLOCK_REALTIME: now, as records carry it.
+    public static func wall() -> Instant {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000
+        return Instant(micros: Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1000)
     }
 }
 
