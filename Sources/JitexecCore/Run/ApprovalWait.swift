@@ -8,7 +8,7 @@ import JitexecSystem
 /// and needed, who may approve, the time waited, and how to stop. The store is polled four times
 /// a second, so the command starts well within a second of the deciding approval.
 enum ApprovalWait {
-    static let pollMicros: Int64 = 250_000
+    static let poll: Duration = .milliseconds(250)
 
     /// Returns once the request is approved and its grant is live; throws `.pending`
     /// (75) on --no-wait, timeout or Ctrl-C, and `.closed` (77) when it is denied, expired or cancelled.
@@ -84,7 +84,7 @@ enum ApprovalWait {
                     "\r\u{1b}[Kjitexec: request #\(id): \(approvals.count)/\(current.approvalsNeeded) approvals, waiting for \(who)"
                         + " (\(clock(waited))) - Ctrl-C stops waiting")
             }
-            if ctx.effects.pause(.microseconds(pollMicros)) {
+            if ctx.effects.pause(poll) {
                 clearLine()
                 throw .pending("stopped waiting; \(open)")
             }
