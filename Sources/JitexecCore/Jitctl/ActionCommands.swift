@@ -25,13 +25,7 @@ public enum ActionCommands {
         _ ctx: Context, id: Int64, duration: String?, comment: String?, mode: PromptMode
     ) -> Int32 {
         ctx.run { () throws -> Int32 in
-            var maxSeconds: Int64?
-            if let duration {
-                guard let span = TimeSpan.parse(duration), span.seconds > 0 else {
-                    throw JitError.usage("-d takes a duration like 15m or 1h30m")
-                }
-                maxSeconds = span.seconds
-            }
+            let maxSeconds = try grantLength(duration)
             let (policy, store) = try prepare(ctx, mode: mode)
             let now = ctx.clock()
             let outcome = try ctx.storeWrite(store) { w in
@@ -119,13 +113,7 @@ public enum ActionCommands {
                 )
             }
             try Workflow.checkReason(rule, reason: UserText(reason), ticket: ticket.map { UserText($0) })
-            var requested: Int64?
-            if let duration {
-                guard let span = TimeSpan.parse(duration), span.seconds > 0 else {
-                    throw JitError.usage("-d takes a duration like 15m")
-                }
-                requested = span.seconds
-            }
+            let requested = try grantLength(duration)
             let (_, store) = try prepare(ctx, mode: mode)
             let ask = Workflow.Ask(
                 requester: ctx.invoker, runAs: runAs.name, host: host, command: [], rule: rule,
@@ -161,13 +149,7 @@ public enum ActionCommands {
                 )
             }
             guard !reason.allSatisfy({ $0 == " " }) else { throw JitError.usage("give a reason with -r REASON") }
-            var requested: Int64?
-            if let duration {
-                guard let span = TimeSpan.parse(duration), span.seconds > 0 else {
-                    throw JitError.usage("-d takes a duration like 8h")
-                }
-                requested = span.seconds
-            }
+            let requested = try grantLength(duration)
             let login = policy.logins[index]
             let (_, store) = try prepare(ctx, mode: mode)
             let now = ctx.clock()

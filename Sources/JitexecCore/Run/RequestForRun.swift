@@ -40,11 +40,7 @@ enum RequestForRun {
 
     /// `-d`: the grant length asked for, in seconds; nil when not given.
     static func requestedSeconds(_ args: JitexecArguments) throws(JitError) -> Int64? {
-        guard let d = args.duration else { return nil }
-        guard let span = TimeSpan.parse(d), span.seconds > 0 else {
-            throw .usage("-d takes a duration like 15m or 1h30m")
-        }
-        return span.seconds
+        try grantLength(args.duration)
     }
 
     /// The longest reason typed at the prompt. A terminal in canonical mode hands over at most

@@ -50,3 +50,13 @@ extension Scope {
         }
     }
 }
+
+/// A grant length given with `-d` (jitexec, `jitctl request`, `jitctl approve`): a positive
+/// duration, in seconds; nil when none was given.
+func grantLength(_ text: String?) throws(JitError) -> Int64? {
+    guard let text else { return nil }
+    guard let span = TimeSpan.parse(text), span.seconds > 0 else {
+        throw .usage("-d takes a duration like 15m or 1h30m")
+    }
+    return span.seconds
+}
