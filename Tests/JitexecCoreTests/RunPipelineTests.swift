@@ -129,7 +129,16 @@ import Testing
         // Another run takes the last use between this run's grant check and its exec.start.
         let racer = try f.connect()
         let claim = try f.claim("restarts")
-        pam.onOpenSession = { if pam.calls.filter({ $0 == "open" }).count == 1 { _ = try? f.use(claim, on: racer) } }
+        // The closure must not hold `pam` (which holds the closure): count the opens apart.
+        let opens = Mutex(0)
+        pam.onOpenSession = {
+            if opens.withLock({ count in
+                count += 1
+                return count
+            }) == 1 {
+                _ = try? f.use(claim, on: racer)
+            }
+        }
         let ctx = TestContext(f, invoker: People.alice).context(
             alice(pam) { _, _ throws(ExecError) in
                 Issue.record("the command ran without a grant")
