@@ -58,10 +58,7 @@ import Testing
 @Suite struct AccountsTests {
     /// A context whose accounts are the test's people (root among them).
     static func context() throws -> Context {
-        var effects = Effects.failing
-        effects.accountNamed = { name in FakeAccounts.everyone.first { $0.name == name } }
-        effects.accountWithUID = { uid in FakeAccounts.everyone.first { $0.uid == uid } }
-        return TestContext(try WorkflowFixture(), invoker: People.alice).context(effects)
+        TestContext(try WorkflowFixture(), invoker: People.alice).context(.knowingThePeople)
     }
 
     @Test(arguments: ["#-1", "#4294967295", "#99999999999", "#", "#1x", "#+0", "", "no-such-user-zz9"])

@@ -238,9 +238,8 @@ import Testing
     @Test func aDeniedCommandIsAuditedAndRefusedBeforeAnyAuthentication() throws {
         let f = try WorkflowFixture()
         // Failing effects: a denial must not reach PAM, the terminal or the command.
-        var effects = Effects.failing
+        var effects = Effects.knowingThePeople
         effects.workingDirectory = { "/srv/app" }
-        effects.accountNamed = { name in FakeAccounts.everyone.first { $0.name == name } }
         let ctx = TestContext(f, invoker: People.mallory).context(effects)
         let (status, refusal) = jitexec(ctx, ["-n", "reboot"])
         #expect(status == 1)

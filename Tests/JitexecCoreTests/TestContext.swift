@@ -88,16 +88,22 @@ extension Effects {
             throw .invalidSpec("no commands in a test")
         })
 
+    /// Failing effects, except that the user database is the test's people (`FakeAccounts`).
+    static var knowingThePeople: Effects {
+        var effects = Effects.failing
+        effects.accountNamed = { name in FakeAccounts.everyone.first { $0.name == name } }
+        effects.accountWithUID = { uid in FakeAccounts.everyone.first { $0.uid == uid } }
+        return effects
+    }
+
     /// A caller at no terminal in /srv, authenticated by `pam`, whose command is `supervise`d.
     static func caller(
         pam: FakePAM, supervise: @escaping @Sendable (ExecSpec, (() -> Bool)?) throws(ExecError) -> ExitOutcome
     ) -> Effects {
-        var effects = Effects.failing
+        var effects = Effects.knowingThePeople
         effects.workingDirectory = { "/srv" }
         effects.controllingTerminal = { ControllingTerminal(fd: nil, name: "") }
         effects.isTerminal = { _ in false }
-        effects.accountNamed = { name in FakeAccounts.everyone.first { $0.name == name } }
-        effects.accountWithUID = { uid in FakeAccounts.everyone.first { $0.uid == uid } }
         effects.authenticate = { _, _, _, _, _ throws(JitError) in pam }
         effects.supervise = supervise
         return effects

@@ -17,12 +17,9 @@ public enum WatchCommand {
         ctx.run { () throws -> Int32 in
             let policy = try ctx.loadPolicy()
             let store = try ctx.store()
-            // Ctrl-C and SIGTERM end the feed cleanly: they are blocked and taken by sigtimedwait,
-            // which is also the loop's sleep.
-            var stop = sigset_t()
-            sigemptyset(&stop)
-            for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stop, signal) }
-            sigprocmask(SIG_BLOCK, &stop, nil)
+            // Ctrl-C, hang-up and SIGTERM end the feed cleanly (blocked until the process ends).
+            let feedStops = [SIGINT, SIGTERM, SIGHUP]
+            _ = StopSignals.block(feedStops)
             let admin = Workflow.isAdmin(ctx.invoker, policy)
             ctx.say("watching requests \(ctx.invoker.name) may decide; Ctrl-C stops")
             var seen: [Int64: Seen] = [:]
@@ -64,10 +61,7 @@ public enum WatchCommand {
                 }
                 seen = current
                 first = false
-                var wait = timespec(
-                    tv_sec: Int(interval.components.seconds),
-                    tv_nsec: Int(interval.components.attoseconds / 1_000_000_000))
-                if sigtimedwait(&stop, nil, &wait) > 0 {
+                if StopSignals.pause(interval, for: feedStops) {
                     ctx.say("stopped watching")
                     return 0
                 }

@@ -102,14 +102,15 @@ enum ApprovalWait {
     }
 }
 
-/// Ctrl-C, Ctrl-\\, hang-up and SIGTERM while a wait runs: blocked, and taken by `pause`.
+/// The signals that end a wait or a feed (Ctrl-C, Ctrl-\, hang-up, SIGTERM by default): blocked, so
+/// no handler runs, and taken by `pause`, which is also the loop's sleep.
 struct StopSignals {
     static let signals = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
     private var previous = sigset_t()
 
-    static func block() -> StopSignals {
+    static func block(_ signals: [Int32] = Self.signals) -> StopSignals {
         var stop = StopSignals()
-        var set = sigset()
+        var set = sigset(signals)
         pthread_sigmask(SIG_BLOCK, &set, &stop.previous)
         return stop
     }
@@ -119,16 +120,16 @@ struct StopSignals {
         pthread_sigmask(SIG_SETMASK, &previous, nil)
     }
 
-    static func sigset() -> sigset_t {
+    static func sigset(_ signals: [Int32]) -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         for s in signals { sigaddset(&set, s) }
         return set
     }
 
-    /// Waits up to `length` for one of the signals (blocked by `block`); true when one came.
-    static func pause(_ length: Duration) -> Bool {
-        var set = sigset()
+    /// Waits up to `length` for one of `signals` (blocked by `block`); true when one came.
+    static func pause(_ length: Duration, for signals: [Int32] = Self.signals) -> Bool {
+        var set = sigset(signals)
         let (seconds, attoseconds) = length.components
         var ts = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
         return sigtimedwait(&set, nil, &ts) > 0
