@@ -1,0 +1,216 @@
+/// A JSON value as far as a recording line needs one.
+enum JSONItem {
+    case null
+    case bool(Bool)
+    /// The value, and the same as an integer when the text is one that fits in an Int64.
+    case number(Double, integer: Int64?)
+    case string(String)
+    case array([JSONItem])
+    case object([String: JSONItem])
+}
+
+/// A strict JSON (RFC 8259) reader for one line of a recording: any value, nested at most
+/// `maxDepth` deep, strings of valid UTF-8, no duplicate keys, nothing after the value but
+/// whitespace. No Foundation: it runs in the same module as the setuid relay.
+struct JSONReader {
+    /// What is wrong with the text, for the person reading the error.
+    struct Failure: Error {
+        let reason: String
+    }
+
+    static let maxDepth = 32
+
+    private let bytes: ArraySlice<UInt8>
+    private var at: Int
+
+    /// The value that `line` is.
+    static func parse(_ line: ArraySlice<UInt8>) throws(Failure) -> JSONItem {
+        var reader = JSONReader(bytes: line, at: line.startIndex)
+        reader.skipSpace()
+        let value = try reader.value(depth: 0)
+        reader.skipSpace()
+        guard reader.at == line.endIndex else { throw Failure(reason: "unexpected text after the JSON value") }
+        return value
+    }
+
+    private var peek: UInt8? { at < bytes.endIndex ? bytes[at] : nil }
+
+    private mutating func skipSpace() {
+        while let b = peek, b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D { at += 1 }
+    }
+
+    private mutating func expect(_ byte: UInt8) throws(Failure) {
+        guard peek == byte else { throw unexpected("'\(Character(Unicode.Scalar(byte)))'") }
+        at += 1
+    }
+
+    private func unexpected(_ wanted: String) -> Failure {
+        Failure(
+            reason: peek == nil
+                ? "the line ends where \(wanted) should be" : "\(wanted) expected at byte \(at - bytes.startIndex + 1)")
+    }
+
+    private mutating func value(depth: Int) throws(Failure) -> JSONItem {
+        guard depth < Self.maxDepth else { throw Failure(reason: "JSON nested deeper than \(Self.maxDepth) levels") }
+        guard let first = peek else { throw unexpected("a JSON value") }
+        switch first {
+        case UInt8(ascii: "{"): return try object(depth: depth)
+        case UInt8(ascii: "["): return try array(depth: depth)
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): return try literal("true", .bool(true))
+        case UInt8(ascii: "f"): return try literal("false", .bool(false))
+        case UInt8(ascii: "n"): return try literal("null", .null)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
+        default: throw unexpected("a JSON value")
+        }
+    }
+
+    private mutating func literal(_ word: String, _ item: JSONItem) throws(Failure) -> JSONItem {
+        for byte in word.utf8 { try expect(byte) }
+        return item
+    }
+
+    private mutating func object(depth: Int) throws(Failure) -> JSONItem {
+        try expect(UInt8(ascii: "{"))
+        var members: [String: JSONItem] = [:]
+        skipSpace()
+        if peek == UInt8(ascii: "}") {
+            at += 1
+            return .object(members)
+        }
+        while true {
+            skipSpace()
+            guard peek == UInt8(ascii: "\"") else { throw unexpected("a key") }
+            let key = try string()
+            guard members[key] == nil else { throw Failure(reason: "the key \"\(key)\" appears twice") }
+            skipSpace()
+            try expect(UInt8(ascii: ":"))
+            skipSpace()
+            members[key] = try value(depth: depth + 1)
+            skipSpace()
+            if peek == UInt8(ascii: "}") {
+                at += 1
+                return .object(members)
+            }
+            try expect(UInt8(ascii: ","))
+        }
+    }
+
+    private mutating func array(depth: Int) throws(Failure) -> JSONItem {
+        try expect(UInt8(ascii: "["))
+        var elements: [JSONItem] = []
+        skipSpace()
+        if peek == UInt8(ascii: "]") {
+            at += 1
+            return .array(elements)
+        }
+        while true {
+            skipSpace()
+            elements.append(try value(depth: depth + 1))
+            skipSpace()
+            if peek == UInt8(ascii: "]") {
+                at += 1
+                return .array(elements)
+            }
+            try expect(UInt8(ascii: ","))
+        }
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    private mutating func number() throws(Failure) -> JSONItem {
+        let start = at
+        if peek == UInt8(ascii: "-") { at += 1 }
+        if peek == UInt8(ascii: "0") {
+            at += 1
+        } else {
+            try digits()
+        }
+        var integral = true
+        if peek == UInt8(ascii: ".") {
+            at += 1
+            integral = false
+            try digits()
+        }
+        if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+            at += 1
+            integral = false
+            if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { at += 1 }
+            try digits()
+        }
+        let text = String(decoding: bytes[start..<at], as: UTF8.self)
+        guard let value = Double(text), value.isFinite else { throw Failure(reason: "the number \(text) is too large") }
+        return .number(value, integer: integral ? Int64(text) : nil)
+    }
+
+    private mutating func digits() throws(Failure) {
+        guard let b = peek, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) else { throw unexpected("a digit") }
+        while let b = peek, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) { at += 1 }
+    }
+
+    /// A string: escapes decoded, a lone surrogate escape as U+FFFD, raw control characters and
+    /// bytes that are not UTF-8 refused.
+    private mutating func string() throws(Failure) -> String {
+        try expect(UInt8(ascii: "\""))
+        var out: [UInt8] = []
+        while true {
+            guard let b = peek else { throw unexpected("the closing '\"'") }
+            at += 1
+            switch b {
+            case UInt8(ascii: "\""):
+                guard let text = String(validating: out, as: UTF8.self) else {
+                    throw Failure(reason: "a string is not valid UTF-8")
+                }
+                return text
+            case UInt8(ascii: "\\"): try escape(into: &out)
+            case 0x00..<0x20: throw Failure(reason: "a control character inside a string")
+            default: out.append(b)
+            }
+        }
+    }
+
+    private mutating func escape(into out: inout [UInt8]) throws(Failure) {
+        guard let b = peek else { throw unexpected("an escape") }
+        at += 1
+        switch b {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(b)
+        case UInt8(ascii: "b"): out.append(0x08)
+        case UInt8(ascii: "f"): out.append(0x0C)
+        case UInt8(ascii: "n"): out.append(0x0A)
+        case UInt8(ascii: "r"): out.append(0x0D)
+        case UInt8(ascii: "t"): out.append(0x09)
+        case UInt8(ascii: "u"):
+            var unit = UInt32(try hex4())
+            if (0xD800...0xDBFF).contains(unit), bytes[at...].starts(with: "\\u".utf8) {
+                let resume = at
+                at += 2
+                let low = UInt32(try hex4())
+                if (0xDC00...0xDFFF).contains(low) {
+                    unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                } else {
+                    at = resume
+                }
+            }
+            out += UTF8.encode(Unicode.Scalar(unit) ?? "\u{FFFD}")!
+        default: throw Failure(reason: "an unknown escape \\\(Character(Unicode.Scalar(b)))")
+        }
+    }
+
+    private mutating func hex4() throws(Failure) -> UInt16 {
+        var value: UInt16 = 0
+        for _ in 0..<4 {
+            guard let b = peek, let digit = Self.hexValue(b) else { throw unexpected("four hex digits after \\u") }
+            value = value << 4 | UInt16(digit)
+            at += 1
+        }
+        return value
+    }
+
+    private static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): b - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
