@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -185,6 +187,7 @@ static jx_step drop_privileges(const jx_child_spec *spec) {
 
 /* The child, from fork() to execve(). Never returns. */
 __attribute__((noreturn)) static void run_child(const jx_child_spec *spec, int report) {
+    pid_t parent = getppid();
     if (reset_signals(1) != 0) fail(report, JX_STEP_SIGNALS, errno);
 
     /* Keep the report pipe and the sources of 0/1/2 out of the way of the dup2()s below. */
@@ -227,6 +230,12 @@ __attribute__((noreturn)) static void run_child(const jx_child_spec *spec, int r
 
     if (spec->cwd != NULL && chdir(spec->cwd) != 0) fail(report, JX_STEP_CHDIR, errno);
 
+    /* After the identity change (which clears it): if the supervisor dies, the command goes too. */
+    if (spec->parent_death_signal > 0) {
+        if (prctl(PR_SET_PDEATHSIG, spec->parent_death_signal) != 0) fail(report, JX_STEP_SIGNALS, errno);
+        if (getppid() != parent) _exit(127); /* it died before the setting took hold */
+    }
+
     /* The command starts with every disposition at its default. */
     (void)signal(SIGTSTP, SIG_DFL);
     (void)signal(SIGTTIN, SIG_DFL);
@@ -261,6 +270,8 @@ static pid_t fork_reporting(int *report) {
     *report = pipe_fds[0];
     return pid;
 }
+
+int jx_set_child_subreaper(int on) { return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0); }
 
 pid_t jx_spawn(const jx_child_spec *spec, int *report_fd) {
     int report;

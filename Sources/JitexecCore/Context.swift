@@ -13,20 +13,26 @@ public struct Output: Sendable {
     public var err: @Sendable (String) -> Void
     /// Text for stderr without a newline (a status line that redraws itself).
     var errRaw: @Sendable (String) -> Void
+    /// Text for stdout as it is (a replayed session's output).
+    var outRaw: @Sendable (String) -> Void
 
     init(
         out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void,
-        errRaw: @escaping @Sendable (String) -> Void = { _ in }
+        errRaw: @escaping @Sendable (String) -> Void = { _ in }, outRaw: (@Sendable (String) -> Void)? = nil
     ) {
         self.out = out
         self.err = err
         self.errRaw = errRaw
+        self.outRaw = outRaw ?? out
     }
+
+    /// Writes `text` to stdout without adding a newline.
+    func write(_ text: String) { if !text.isEmpty { outRaw(text) } }
 
     /// Writes whole lines to stdout / stderr with write(2), unbuffered.
     public static let live = Output(
         out: { FileSystem.writeAll(1, ($0 + "\n").utf8) }, err: { FileSystem.writeAll(2, ($0 + "\n").utf8) },
-        errRaw: { FileSystem.writeAll(2, $0.utf8) })
+        errRaw: { FileSystem.writeAll(2, $0.utf8) }, outRaw: { FileSystem.writeAll(1, $0.utf8) })
 }
 
 /// What the core asks of the operating system besides files and the store: the working directory,
@@ -54,7 +60,7 @@ public struct Effects: Sendable {
         @Sendable (Context, Policy, PromptMode, ControllingTerminal, _ forcePassword: Bool) throws(JitError) ->
             any PAMTransaction
     /// Runs the command to its end (`Supervisor.run`), released when the closure says so.
-    var supervise: @Sendable (ExecSpec, (() -> Bool)?) throws(ExecError) -> ExitOutcome
+    var supervise: @Sendable (ExecSpec, SessionControl?, (() -> Bool)?) throws(ExecError) -> ExitOutcome
 
     /// The real system.
     static let live = Effects(
@@ -79,7 +85,9 @@ public struct Effects: Sendable {
         authenticate: { ctx, policy, mode, terminal, force throws(JitError) in
             try Authentication.authenticate(ctx, policy: policy, mode: mode, terminal: terminal, forcePassword: force)
         },
-        supervise: { spec, release throws(ExecError) in try Supervisor.run(spec, release: release) })
+        supervise: { spec, control, release throws(ExecError) in
+            try Supervisor.run(spec, control: control, release: release)
+        })
 }
 
 /// Everything a command touches: paths, clock, host, the invoking user, the user database and

@@ -16,6 +16,8 @@ public struct Paths: Sendable, Equatable {
     var stateDir: String { "\(localstatedir)/lib/jitexec" }
     var database: String { "\(stateDir)/jitexec.db" }
     var credentialDir: String { "\(rundir)/jitexec" }
+    /// Session recordings (asciicast v2), root-only.
+    var sessionsDir: String { "\(localstatedir)/log/jitexec/sessions" }
     /// An installed program (`jitexec`, `jitctl`): `PREFIX/bin/NAME`.
     func binary(_ name: String) -> String { "\(prefix)/bin/\(name)" }
 

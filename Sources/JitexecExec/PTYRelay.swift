@@ -21,6 +21,11 @@ struct PTYRelay {
     /// Where the command's terminal output goes: the caller's stdout, stderr or stdin terminal.
     let output: Int32?
     private(set) var isRaw = false
+    /// Where the command's output (and, with `recordInput`, the caller's keystrokes) is recorded.
+    var recorder: (any SessionRecorder)?
+    var recordInput = false
+    /// The first recording failure; the supervisor then ends the command.
+    private(set) var recordFailure: RecordingError?
 
     private var toCommand: [UInt8] = []
     private var toCaller: [UInt8] = []
@@ -100,9 +105,30 @@ struct PTYRelay {
     }
 
     /// Copies the caller's current window size to the pty.
-    func syncWindowSize() {
+    mutating func syncWindowSize() {
         guard let terminal = callerTerminal, let size = WindowSize.of(terminal.fd) else { return }
+        if WindowSize.of(master) != size {
+            record { r throws(RecordingError) in try r.resize(width: Int(size.columns), height: Int(size.rows)) }
+        }
         size.apply(to: master)
+    }
+
+    /// Runs one recorder call unless recording has failed; the first failure is kept.
+    private mutating func record(_ body: (any SessionRecorder) throws(RecordingError) -> Void) {
+        guard let recorder, recordFailure == nil else { return }
+        do throws(RecordingError) {
+            try body(recorder)
+        } catch {
+            recordFailure = error
+        }
+    }
+
+    /// Whether the command's terminal echoes what is typed; input typed with echo off (a password
+    /// prompt) is never recorded.
+    private var echoes: Bool {
+        var settings = termios()
+        guard tcgetattr(master, &settings) == 0 else { return false }
+        return settings.c_lflag & tcflag_t(ECHO) != 0
     }
 
     /// What to poll for, given the buffers.
@@ -153,6 +179,7 @@ struct PTYRelay {
         let count = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
         if count > 0 {
             if masterOpen { toCommand += buffer[..<count] }
+            if recordInput && echoes { record { r throws(RecordingError) in try r.input(buffer[..<count]) } }
         } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
             inputOpen = false  // EOF or hangup: the command keeps running, it just gets no input
         }
@@ -165,6 +192,7 @@ struct PTYRelay {
         let count = buffer.withUnsafeMutableBytes { Glibc.read(master, $0.baseAddress, $0.count) }
         if count > 0 {
             if outputOpen { toCaller += buffer[..<count] }
+            record { r throws(RecordingError) in try r.output(buffer[..<count]) }
             return count
         }
         if count == 0 || (errno != EINTR && errno != EAGAIN) {

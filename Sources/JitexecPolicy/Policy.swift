@@ -70,7 +70,11 @@ public struct Rule: Codable, Hashable, Sendable {
     public var hosts: [String]
     public var breakGlass: Bool
     public var breakGlassMax: TimeSpan?
+    /// Record every command run under the rule (asciicast v2); default `[settings] record`.
     public var record: Bool
+    /// Also record keyboard input (never what is typed with echo off).
+    public var recordInput: Bool
+    /// End the command when its grant expires or is revoked.
     public var enforceExpiry: Bool
     /// The `[[rule]]` header.
     public var location: SourceLocation
@@ -80,7 +84,8 @@ public struct Rule: Codable, Hashable, Sendable {
         action: RuleAction, approvers: [Principal] = [], approvals: Int = 1, maxGrant: TimeSpan? = nil,
         reasonRequired: Bool = false, reasonPattern: String? = nil, scope: GrantScope = .command,
         once: Bool = false, hosts: [String] = ["*"], breakGlass: Bool = false, breakGlassMax: TimeSpan? = nil,
-        record: Bool = false, enforceExpiry: Bool = false, location: SourceLocation = SourceLocation(file: "", line: 0)
+        record: Bool = false, recordInput: Bool = false, enforceExpiry: Bool = false,
+        location: SourceLocation = SourceLocation(file: "", line: 0)
     ) {
         self.name = name
         self.users = users
@@ -98,6 +103,7 @@ public struct Rule: Codable, Hashable, Sendable {
         self.breakGlass = breakGlass
         self.breakGlassMax = breakGlassMax
         self.record = record
+        self.recordInput = recordInput
         self.enforceExpiry = enforceExpiry
         self.location = location
     }
@@ -118,6 +124,14 @@ public struct Settings: Codable, Hashable, Sendable {
     public var waitTimeout = TimeSpan.minutes(15)
     public var envKeep = ["TERM", "LANG", "LC_*", "TZ", "COLORTERM"]
     public var admins: [Principal] = []
+    /// Defaults for the rules' `record`, `record_input` and `enforce_expiry`.
+    public var record = false
+    public var recordInput = false
+    public var enforceExpiry = false
+    /// The largest one session's recording may grow, in bytes (`record_max`).
+    public var recordMax: Int64 = 64 << 20
+    /// The most all recordings together may fill, in bytes (`sessions_max`).
+    public var sessionsMax: Int64 = 1 << 30
 
     public init() {}
 }

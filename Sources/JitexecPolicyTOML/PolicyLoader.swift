@@ -68,6 +68,7 @@ public enum PolicyLoader {
                 &rules[index], securePath: settings.settings.securePath, system: system)
             resolvedAll = resolvedAll && problems.isEmpty
             diagnostics += problems
+            diagnostics += rules[index].applySessionDefaults(settings.settings)
             let draft = rules[index]
             diagnostics += PolicyChecks.unknownPrincipals(draft.users, key: "users", system: system)
             diagnostics += PolicyChecks.unknownPrincipals(draft.runAs, key: "run_as", system: system)

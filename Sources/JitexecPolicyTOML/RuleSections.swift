@@ -13,6 +13,26 @@ struct RuleDraft {
     var approvalsLocation: SourceLocation?
     var approversLocation: SourceLocation?
     var maxGrantLocation: SourceLocation?
+    /// `record`, `record_input`, `enforce_expiry` as written; nil takes the `[settings]` default.
+    var record: Bool? = nil
+    var recordInput: Bool? = nil
+    var enforceExpiry: Bool? = nil
+
+    /// The session keys with the `[settings]` defaults applied (`enforce_expiry` only where there is
+    /// a grant to end), and the one combination that promises what nothing does.
+    mutating func applySessionDefaults(_ settings: Settings) -> [Diagnostic] {
+        rule.record = record ?? settings.record
+        rule.recordInput = recordInput ?? settings.recordInput
+        rule.enforceExpiry = enforceExpiry ?? (settings.enforceExpiry && rule.action != .allow)
+        guard rule.recordInput && !rule.record else { return [] }
+        return [
+            Diagnostic(
+                location: rule.location, severity: .error,
+                message:
+                    "rule \(named(rule.name)) has 'record_input = true' but does not record; set 'record = true' (or remove record_input)"
+            )
+        ]
+    }
 }
 
 /// A `[[login]]` as read from its file.
@@ -32,7 +52,8 @@ private enum ReasonMode: String, CaseIterable {
 enum RuleSections {
     static let ruleKeys = [
         "name", "users", "run_as", "commands", "action", "approvers", "approvals", "max_grant", "reason",
-        "reason_pattern", "scope", "once", "hosts", "break_glass", "break_glass_max", "record", "enforce_expiry",
+        "reason_pattern", "scope", "once", "hosts", "break_glass", "break_glass_max", "record", "record_input",
+        "enforce_expiry",
     ]
     static let loginKeys = ["users", "services", "approvers", "approvals", "max_grant", "auto_request", "hosts"]
 
@@ -65,15 +86,12 @@ enum RuleSections {
         let breakGlass = r.bool("break_glass")
         let breakGlassMax = r.duration("break_glass_max")
         let record = r.bool("record")
+        let recordInput = r.bool("record_input")
         let enforceExpiry = r.bool("enforce_expiry")
-        // Keys for features this build does not have yet: `true` would promise what nothing does.
-        for (key, value, feature) in [
-            ("record", record, "session recording"),
-            ("enforce_expiry", enforceExpiry, "ending commands when their grant ends"),
-        ] where value == true {
+        if enforceExpiry == true && action == .allow {
             r.error(
-                r.location(key) ?? section.header,
-                "'\(key) = true' is not available in this build yet (\(feature) comes later); remove it or set it to false"
+                r.location("enforce_expiry") ?? section.header,
+                "'enforce_expiry = true' needs a grant to end, but \(what) has action \"allow\"; use action \"approve\" or remove it"
             )
         }
         if action == .approve && approvers.isEmpty && r.section["approvers"]?.value.array?.isEmpty ?? true {
@@ -89,11 +107,14 @@ enum RuleSections {
             approvals: approvals?.value ?? 1, maxGrant: maxGrant?.value, reasonRequired: reason == .required,
             reasonPattern: reasonPattern?.value, scope: scope ?? .command, once: once ?? false,
             hosts: hosts?.map(\.value) ?? ["*"], breakGlass: breakGlass ?? false, breakGlassMax: breakGlassMax?.value,
-            record: record ?? false, enforceExpiry: enforceExpiry ?? false, location: section.header)
-        let draft = RuleDraft(
+            location: section.header)
+        var draft = RuleDraft(
             rule: rule, users: users, runAs: runAs ?? rootDefault, approvers: approvers, commands: commands,
             nameLocation: name.location, approvalsLocation: approvals?.location,
             approversLocation: r.location("approvers"), maxGrantLocation: maxGrant?.location)
+        draft.record = record
+        draft.recordInput = recordInput
+        draft.enforceExpiry = enforceExpiry
         return (draft, r.diagnostics)
     }
 

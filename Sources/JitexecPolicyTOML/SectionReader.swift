@@ -91,6 +91,37 @@ struct SectionReader {
         return Located(value: span, location: text.location)
     }
 
+    /// A size in bytes: a whole number, or one with a suffix K, M or G (KiB, MiB, GiB), at least `minimum`.
+    mutating func size(_ key: String, minimum: Int64) -> Located<Int64>? {
+        guard let text = string(key) else { return nil }
+        guard let bytes = Self.parseSize(text.value) else {
+            error(text.location, "'\(key)': \(quoted(text.value)) is not a size (use e.g. 64M, 512K, 1G)")
+            return nil
+        }
+        guard bytes >= minimum else {
+            error(text.location, "'\(key)' must be at least \(minimum >> 10)K")
+            return nil
+        }
+        return Located(value: bytes, location: text.location)
+    }
+
+    /// "64M" → 67108864; nil when malformed or beyond 1 TiB.
+    static func parseSize(_ text: String) -> Int64? {
+        var digits = Substring(text)
+        var shift: Int64 = 0
+        switch digits.last {
+        case "K": shift = 10
+        case "M": shift = 20
+        case "G": shift = 30
+        default: break
+        }
+        if shift > 0 { digits = digits.dropLast() }
+        guard !digits.isEmpty, digits.count <= 13, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+            let value = Int64(digits), value <= (1 << 40) >> shift
+        else { return nil }
+        return value << shift
+    }
+
     /// One of the raw values of `E`.
     mutating func choice<E: RawRepresentable & CaseIterable>(_ key: String, _: E.Type) -> E?
     where E.RawValue == String {

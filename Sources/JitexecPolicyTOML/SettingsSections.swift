@@ -11,7 +11,7 @@ struct SettingsDraft {
 enum SettingsSections {
     static let settingsKeys = [
         "secure_path", "credential_cache", "request_ttl", "default_grant", "max_grant", "wait_timeout", "env_keep",
-        "admins",
+        "admins", "record", "record_input", "enforce_expiry", "record_max", "sessions_max",
     ]
     static let oncallKeys = ["group", "schedule", "command"]
     static let notifyKeys = ["command", "run_as", "timeout", "events"]
@@ -41,6 +41,16 @@ enum SettingsSections {
         if let admins = r.principals("admins") {
             draft.admins = admins
             draft.settings.admins = admins.map(\.value)
+        }
+        if let record = r.bool("record") { draft.settings.record = record }
+        if let recordInput = r.bool("record_input") { draft.settings.recordInput = recordInput }
+        if let enforceExpiry = r.bool("enforce_expiry") { draft.settings.enforceExpiry = enforceExpiry }
+        if let size = r.size("record_max", minimum: 64 << 10) { draft.settings.recordMax = size.value }
+        if let size = r.size("sessions_max", minimum: 64 << 10) { draft.settings.sessionsMax = size.value }
+        if draft.settings.recordMax > draft.settings.sessionsMax {
+            r.warning(
+                r.location("record_max") ?? r.location("sessions_max") ?? section.header,
+                "'record_max' is larger than 'sessions_max': one session could fill the folder")
         }
         if draft.settings.defaultGrant > draft.settings.maxGrant {
             r.warning(

@@ -33,8 +33,8 @@ struct JitCtl: ParsableCommand {
         version: "jitctl \(Paths.builtIn.version)",
         subcommands: [
             Requests.self, Show.self, RequestCmd.self, Approve.self, Deny.self, Cancel.self, Grants.self, Revoke.self,
-            Log.self, Verify.self, Check.self, Explain.self, Review.self, Watch.self,
-            CompilePolicy.self, NotifyRun.self,
+            Log.self, Verify.self, Check.self, Explain.self, Review.self, Sessions.self, Replay.self, Attach.self,
+            Stop.self, Watch.self, CompilePolicy.self, NotifyRun.self,
         ])
 }
 
@@ -214,6 +214,50 @@ struct Review: ParsableCommand {
         try finish(
             ReviewCommand.decide(
                 ctx, id: id, verdict: ok ? .ok : .flagged, comment: comment, mode: promptMode(nonInteractive, stdin)))
+    }
+}
+
+struct Sessions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List recorded sessions (admins: all; approvers: their rules'; you: your own).")
+    @Option(help: "Only sessions of this user.") var user: String?
+    @Option(help: "Only sessions started since a duration ago (90m) or an RFC 3339 time.") var since: String?
+    @Flag(help: "Unrecorded sessions too.") var all = false
+    @Flag(help: "One JSON object per line.") var json = false
+    func run() throws {
+        try finish(SessionCommands.list(try liveContext(), user: user, since: since, all: all, json: json))
+    }
+}
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Play a recorded session with its timing (admins and approvers of its rule); Ctrl-C stops.")
+    @Argument(help: "The session id.") var id: Int64
+    @Option(help: "Playback speed factor.") var speed: Double = 1
+    @Option(name: .customLong("max-wait"), help: "Longest pause between outputs, in seconds.") var maxWait: Double = 2
+    @Flag(help: "Print the output text only, without timing or terminal escape sequences.") var cat = false
+    func run() throws {
+        try finish(SessionCommands.replay(try liveContext(), id: id, speed: speed, maxWait: maxWait, cat: cat))
+    }
+}
+
+struct Attach: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Watch a running recorded session live, read-only (admins and approvers of its rule).")
+    @Argument(help: "The session id.") var id: Int64
+    func run() throws { try finish(SessionCommands.attach(try liveContext(), id: id)) }
+}
+
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "End a running session (admins and approvers of its rule); you authenticate first.")
+    @Argument(help: "The session id.") var id: Int64
+    @Option(name: .customShort("m"), help: "Why; shown to the session's user.") var comment: String?
+    @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
+    @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
+    func run() throws {
+        try finish(
+            SessionCommands.stop(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin)))
     }
 }
 

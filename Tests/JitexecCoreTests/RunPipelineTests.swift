@@ -1,4 +1,5 @@
 import JitexecBase
+import JitexecExec
 import JitexecPolicy
 import JitexecStore
 import JitexecSystem
@@ -37,7 +38,8 @@ import Testing
 
     /// Effects of alice at no terminal in /srv/app whose command `outcome` describes.
     func alice(
-        _ pam: FakePAM, _ supervise: @escaping @Sendable (ExecSpec, (() -> Bool)?) throws(ExecError) -> ExitOutcome
+        _ pam: FakePAM,
+        _ supervise: @escaping @Sendable (ExecSpec, SessionControl?, (() -> Bool)?) throws(ExecError) -> ExitOutcome
     ) -> Effects {
         var effects = Effects.caller(pam: pam, supervise: supervise)
         effects.workingDirectory = { "/srv/app" }
@@ -49,7 +51,7 @@ import Testing
         let grant = try granted(f)
         let seenAtStart = Mutex<[String]>([])
         let ctx = TestContext(f, invoker: People.alice).context(
-            alice(FakePAM()) { spec, release throws(ExecError) in
+            alice(FakePAM()) { spec, _, release throws(ExecError) in
                 seenAtStart.withLock { $0 = (try? f.events()) ?? [] }
                 #expect(spec.argv == Argv.restartNginx)
                 #expect(spec.identity.name == "root")
@@ -69,7 +71,7 @@ import Testing
         _ = try granted(f)
         let pam = FakePAM()
         let ctx = TestContext(f, invoker: People.alice).context(
-            alice(pam) { _, release throws(ExecError) in
+            alice(pam) { _, _, release throws(ExecError) in
                 _ = release?()
                 return Self.ran
             })
@@ -81,7 +83,7 @@ import Testing
         let f = try WorkflowFixture()
         _ = try granted(f)
         let ctx = TestContext(f, invoker: People.alice).context(
-            alice(FakePAM()) { _, release throws(ExecError) in
+            alice(FakePAM()) { _, _, release throws(ExecError) in
                 _ = release?()
                 return ExitOutcome(termination: .signaled(15), duration: .seconds(2))
             })
@@ -96,7 +98,7 @@ import Testing
         let f = try WorkflowFixture()
         let grant = try granted(f)
         let ctx = TestContext(f, invoker: People.alice).context(
-            alice(FakePAM()) { _, release throws(ExecError) in
+            alice(FakePAM()) { _, _, release throws(ExecError) in
                 _ = try? f.revoke(grant.id, by: People.bob)
                 #expect(release?() == false)
                 throw .notReleased
@@ -112,7 +114,7 @@ import Testing
         let f = try WorkflowFixture()
         let grant = try granted(f)
         let ctx = TestContext(f, invoker: People.alice).context(
-            alice(FakePAM()) { _, release throws(ExecError) in
+            alice(FakePAM()) { _, _, release throws(ExecError) in
                 f.clock.advance(minutes: 16)
                 #expect(release?() == false)
                 throw .notReleased
@@ -140,7 +142,7 @@ import Testing
             }
         }
         let ctx = TestContext(f, invoker: People.alice).context(
-            alice(pam) { _, _ throws(ExecError) in
+            alice(pam) { _, _, _ throws(ExecError) in
                 Issue.record("the command ran without a grant")
                 throw .notReleased
             })
@@ -157,7 +159,7 @@ import Testing
         let f = try WorkflowFixture()
         let output = TestContext(f, invoker: People.alice)
         let ctx = output.context(
-            alice(FakePAM()) { _, _ throws(ExecError) in
+            alice(FakePAM()) { _, _, _ throws(ExecError) in
                 Issue.record("the command ran without a grant")
                 throw .notReleased
             })
@@ -173,7 +175,7 @@ import Testing
     /// the monotonic clock on by the pause.
     func waiting(_ pam: FakePAM, during: @escaping @Sendable () -> Bool) -> Effects {
         let waited = Mutex<Duration>(.zero)
-        var effects = alice(pam) { _, release throws(ExecError) in
+        var effects = alice(pam) { _, _, release throws(ExecError) in
             #expect(release?() == true)
             return Self.ran
         }
@@ -211,7 +213,7 @@ import Testing
     @Test func ctrlCWhileWaitingKeepsTheRequestOpenAndExits75() throws {
         let f = try WorkflowFixture()
         var effects = waiting(FakePAM()) { true }
-        effects.supervise = { _, _ throws(ExecError) in
+        effects.supervise = { _, _, _ throws(ExecError) in
             Issue.record("the command ran without a grant")
             throw .notReleased
         }
@@ -225,7 +227,7 @@ import Testing
     @Test func aWaitGivesUpAtTheWaitTimeout() throws {
         let f = try WorkflowFixture()
         var effects = waiting(FakePAM()) { false }
-        effects.supervise = { _, _ throws(ExecError) in
+        effects.supervise = { _, _, _ throws(ExecError) in
             Issue.record("the command ran without a grant")
             throw .notReleased
         }
@@ -254,7 +256,7 @@ import Testing
     @Test func anAllowRuleRunsWithoutAGrantOrARequest() throws {
         let f = try WorkflowFixture(Policies.standard + Self.allowStatus)
         let ctx = TestContext(f, invoker: People.alice).context(
-            alice(FakePAM()) { spec, release throws(ExecError) in
+            alice(FakePAM()) { spec, _, release throws(ExecError) in
                 #expect(release == nil)
                 #expect(!spec.environment.contains { $0.string?.hasPrefix("JITEXEC_GRANT=") == true })
                 return Self.ran
@@ -269,7 +271,7 @@ import Testing
         let request = try f.file(f.ask("restarts"))
         f.clock.advance(minutes: 61)
         let bob = TestContext(f, invoker: People.bob)
-        var effects = Effects.caller(pam: FakePAM()) { _, _ throws(ExecError) in throw .notReleased }
+        var effects = Effects.caller(pam: FakePAM()) { _, _, _ throws(ExecError) in throw .notReleased }
         effects.workingDirectory = { nil }
         let status = ActionCommands.approve(
             bob.context(effects), id: request.id, duration: nil, comment: nil, mode: .never)

@@ -1,5 +1,6 @@
 import JitexecAuth
 import JitexecBase
+import JitexecExec
 import JitexecPolicy
 import JitexecStore
 import JitexecSystem
@@ -83,7 +84,7 @@ extension Effects {
             Issue.record("unexpected: PAM authentication")
             throw .authentication("no PAM in a test")
         },
-        supervise: { _, _ throws(ExecError) in
+        supervise: { _, _, _ throws(ExecError) in
             Issue.record("unexpected: a command was run")
             throw .invalidSpec("no commands in a test")
         })
@@ -98,7 +99,8 @@ extension Effects {
 
     /// A caller at no terminal in /srv, authenticated by `pam`, whose command is `supervise`d.
     static func caller(
-        pam: FakePAM, supervise: @escaping @Sendable (ExecSpec, (() -> Bool)?) throws(ExecError) -> ExitOutcome
+        pam: FakePAM,
+        supervise: @escaping @Sendable (ExecSpec, SessionControl?, (() -> Bool)?) throws(ExecError) -> ExitOutcome
     ) -> Effects {
         var effects = Effects.knowingThePeople
         effects.workingDirectory = { "/srv" }

@@ -169,18 +169,18 @@ extension DiagnosticTests {
             url_file = "/etc/jitexec/store.url"
             """),
         Expected(
-            "record is not available yet", "p.toml:6: error:", "'record = true' is not available in this build yet",
+            "record_input without record", "p.toml:1: error:", "has 'record_input = true' but does not record",
             """
             [[rule]]
             name = "r"
             users = ["alice"]
             commands = ["/usr/bin/ls"]
             action = "allow"
-            record = true
+            record_input = true
             """),
         Expected(
-            "enforce_expiry is not available yet", "p.toml:6: error:",
-            "'enforce_expiry = true' is not available in this build yet",
+            "enforce_expiry on an allow rule", "p.toml:6: error:",
+            "'enforce_expiry = true' needs a grant to end, but rule 'r' has action \"allow\"",
             """
             [[rule]]
             name = "r"
@@ -188,6 +188,19 @@ extension DiagnosticTests {
             commands = ["/usr/bin/ls"]
             action = "allow"
             enforce_expiry = true
+            """),
+        Expected(
+            "record_max not a size", "p.toml:2: error:",
+            "'record_max': \"lots\" is not a size (use e.g. 64M, 512K, 1G)",
+            """
+            [settings]
+            record_max = "lots"
+            """),
+        Expected(
+            "sessions_max too small", "p.toml:2: error:", "'sessions_max' must be at least 64K",
+            """
+            [settings]
+            sessions_max = "1K"
             """),
         Expected(
             "unknown notify event", "p.toml:5: error:", "'events': unknown event \"request.exploded\"",

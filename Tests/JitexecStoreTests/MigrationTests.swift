@@ -37,7 +37,7 @@ import Testing
             let db = try Database.open(path: path, busyTimeoutMillis: 5000)
             try Migrations.migrate(db, to: Migrations.latest - 1)
             #expect(try db.userVersion() == Migrations.latest - 1)
-            #expect(try !objectNames(db).contains("grant_expiries"))
+            #expect(try !objectNames(db).contains("sessions"))
             let old = SQLiteConnection(db: db, host: "web1", clock: { clock.now })
             try db.transaction(.immediate) {
                 try old.during(.writing) {
@@ -52,7 +52,7 @@ import Testing
 
         let store = try StoreFixture.open(path, clock: clock)
         #expect(try store.connection.db.userVersion() == Migrations.latest)
-        #expect(try objectNames(store.connection.db).contains("grant_expiries"))
+        #expect(try objectNames(store.connection.db).contains("sessions"))
         try store.read { reader throws in
             #expect(try reader.request(id: request.id) == request)
             #expect(

@@ -28,6 +28,8 @@ typedef struct jx_child_spec {
     int release_fd;      /* -1, or the read end of the release pipe: the child goes on only after
                             reading one byte from it (EOF: it exits 127 without running anything) */
     int release_other;   /* -1, or the release pipe's write end, which the child closes first */
+    int parent_death_signal; /* 0, or the signal the command gets when this process dies (set after
+                                the identity change, which would clear it) */
 } jx_child_spec;
 
 /* The child step that failed, reported through the CLOEXEC pipe as (step, errno). */
@@ -57,6 +59,10 @@ typedef struct jx_child_failure {
  * jx_child_failure to the pipe and _exit(127)s. Returns the child's pid and stores the read end
  * of the report pipe (CLOEXEC) in *report_fd; -1 with errno on failure (nothing forked). */
 pid_t jx_spawn(const jx_child_spec *spec, int *report_fd);
+
+/* prctl(PR_SET_CHILD_SUBREAPER, on): orphaned descendants are re-parented to this process instead
+ * of init, so none can leave the tree by double-forking or setsid(). 0, or -1 with errno. */
+int jx_set_child_subreaper(int on);
 
 /* Starts `path` detached from this process and as root through and through: forks; the child
  * resets every signal, starts a new session, takes uid and gid 0 as real, effective and saved ids

@@ -118,6 +118,39 @@ extension String {
 /// `jitctl verify`: walks the whole audit chain. Exit 0 with the count when intact; exit 1 naming
 /// the first record that was edited, deleted, inserted or reordered.
 public enum VerifyCommand {
+    /// Every recording an `exec.end` names, against the size and SHA-256 the chain holds for it:
+    /// one line per recording removed, edited or truncated; 1 when there is any.
+    static func recordings(_ ctx: Context, _ store: any JitStore) throws(JitError) -> Int32 {
+        let ends = try ctx.storeRead(store) { r in try r.auditRecords(AuditFilter(event: "exec.end")) }
+        var checked = 0
+        var bad = 0
+        for record in ends {
+            guard record.fields["recording"] != nil, let id = record.fields["session"]?.intValue else { continue }
+            let path = "\(ctx.paths.sessionsDir)/\(id).cast"
+            checked += 1
+            guard let digest = FileDigest.of(path: path) else {
+                bad += 1
+                ctx.complain(
+                    "recording of session #\(id) (\(path)) was removed (\(errnoText())); exec.end is record \(record.seq)"
+                )
+                continue
+            }
+            let size = record.fields["recording_size"]?.intValue
+            let sha = record.fields["recording_sha256"]?.stringValue
+            guard size == digest.size, sha == digest.sha256 else {
+                bad += 1
+                let found = "\(digest.size) bytes, chain says \(size.map { "\($0) bytes" } ?? "no size")"
+                ctx.complain(
+                    "recording of session #\(id) (\(path)) was edited or truncated (\(found)); exec.end is record \(record.seq)"
+                )
+                continue
+            }
+        }
+        if bad > 0 { return 1 }
+        if checked > 0 { ctx.say("recordings intact: \(checked) checked against the chain") }
+        return 0
+    }
+
     public static func run(_ ctx: Context) -> Int32 {
         ctx.run { () throws -> Int32 in
             let store = try ctx.store()
@@ -125,7 +158,7 @@ public enum VerifyCommand {
             switch result {
             case .intact(let count, let head):
                 ctx.say("audit chain intact: \(count) record\(count == 1 ? "" : "s"), head \(head)")
-                return 0
+                return try recordings(ctx, store)
             case .broken(let seq, _, let problem):
                 ctx.complain(
                     "audit chain broken at record \(seq): \(problem); keep the database as evidence and compare with the syslog copy"

@@ -82,6 +82,18 @@ public enum ActionCommands {
                     w, id: id, actor: ctx.invoker, policy: policy, comment: comment.map { UserText($0) }, now: now)
             }
             ctx.say("revoked grant #\(id) of \(grant.user)")
+            let running = SessionCommands.running(ctx, grant: id)
+            if !running.isEmpty {
+                let list = running.map { "session #\($0.id) \(Escape.argv($0.command))" }.joined(separator: ", ")
+                let count = "\(running.count) running command\(running.count == 1 ? "" : "s")"
+                if running.contains(where: \.enforceExpiry) {
+                    ctx.say("ended \(count) under grant #\(id): \(list)")
+                } else {
+                    ctx.say(
+                        "\(count) started under grant #\(id) still run\(running.count == 1 ? "s" : "") "
+                            + "(enforce_expiry is off for rule '\(grant.rule)'): \(list); 'jitctl stop ID' ends one")
+                }
+            }
             return 0
         }
     }

@@ -18,13 +18,15 @@ struct JitexecArguments: Equatable, Sendable {
     var breakGlass = false
     var nonInteractive = false
     var passwordFromStdin = false
+    /// `-i` (true): the target's shell as a login shell; `-s` (false): the target's shell. Mode `.shell`.
+    var loginShell = false
     /// The command and its arguments, byte for byte.
     var command: [UserText] = []
 
     static let usage = """
         usage: jitexec [-u USER] [-r REASON] [-T TICKET] [-d DURATION] [--once] [--no-wait | --wait-timeout DUR]
                        [--break-glass] [-n] [-S] [--] COMMAND [ARG...]
-               jitexec -i [-u USER] [-r REASON] ...
+               jitexec -i | -s [-u USER] [-r REASON] [-T TICKET] [-d DURATION] ...
                jitexec -l [-u USER] [COMMAND [ARG...]]
                jitexec -v | -k | -h | -V
         """
@@ -40,7 +42,7 @@ struct JitexecArguments: Equatable, Sendable {
         }
         func setMode(_ m: Mode) throws(JitError) {
             guard a.mode == .run || a.mode == m else {
-                throw .usage("only one of -i, -l, -v, -k, -h, -V, --login-gate may be given")
+                throw .usage("only one of -i, -s, -l, -v, -k, -h, -V, --login-gate may be given")
             }
             a.mode = m
         }
@@ -97,7 +99,12 @@ struct JitexecArguments: Equatable, Sendable {
                 case "d": a.duration = try shortValue().string ?? ""
                 case "n": a.nonInteractive = true
                 case "S": a.passwordFromStdin = true
-                case "i": try setMode(.shell)
+                case "i":
+                    try setMode(.shell)
+                    a.loginShell = true
+                case "s":
+                    if a.mode == .shell && a.loginShell { throw .usage("give one of -i and -s") }
+                    try setMode(.shell)
                 case "l": try setMode(.list)
                 case "v": try setMode(.validate)
                 case "k": try setMode(.forget)
@@ -113,8 +120,11 @@ struct JitexecArguments: Equatable, Sendable {
         if a.noWait && a.waitTimeout != nil { throw .usage("--no-wait and --wait-timeout exclude each other") }
         switch a.mode {
         case .run where a.command.isEmpty: throw .usage("no command given")
-        case .validate, .forget, .help, .version, .shell, .loginGate:
-            if !a.command.isEmpty && a.mode != .shell { throw .usage("-\(a.mode) takes no command") }
+        case .shell where !a.command.isEmpty:
+            throw .usage(
+                "-i and -s start the target's shell and take no command; run 'jitexec COMMAND' for a command")
+        case .validate, .forget, .help, .version, .loginGate:
+            if !a.command.isEmpty { throw .usage("-\(a.mode) takes no command") }
         default: break
         }
         return a

@@ -52,7 +52,7 @@ public enum JitexecMain {
             throw error
         }
         switch args.mode {
-        case .run:
+        case .run, .shell:
             return try RunPipeline.run(ctx, invocation, policy: policy)
         case .list:
             return try ListCommand.run(ctx, args, policy: policy)
@@ -64,9 +64,6 @@ public enum JitexecMain {
         case .forget:
             try Authentication.forget(ctx, policy: policy)
             return 0
-        case .shell:
-            throw .unavailable(
-                "-i is not available in this build yet; run the shell as a command, e.g. 'jitexec /bin/bash'")
         case .help, .version, .loginGate:
             return 0
         }

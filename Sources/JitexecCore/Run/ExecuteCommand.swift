@@ -1,3 +1,4 @@
+import Glibc
 import JitexecAuth
 import JitexecBase
 import JitexecExec
@@ -49,6 +50,8 @@ enum ExecuteCommand {
         _ ctx: Context, _ run: DecidedRun, _ invocation: Invocation, pam: any PAMTransaction, authority: Authority,
         policy: Policy, terminal: ControllingTerminal
     ) throws(JitError) -> Result {
+        // A recorded run needs its folder trusted and not full before anything is committed.
+        if run.rule.record { try SessionRecording.prepareFolder(ctx, settings: policy.settings) }
         try openSession(pam)
         // Terminal signals are held from before exec.start until the supervisor catches them (it
         // forwards them to the command): a Ctrl-C or Ctrl-Z in between would otherwise end or stop
@@ -68,17 +71,40 @@ enum ExecuteCommand {
         }
         let spec = commandSpec(ctx, run, invocation, start: start, policy: policy)
         let outcome: ExitOutcome
+        var recording: SessionRecording?
+        let control: SessionControl
         do {
-            outcome = try supervise(ctx, spec, start: start)
+            recording =
+                try run.rule.record
+                ? SessionRecording.open(
+                    ctx, session: start.session, spec: spec,
+                    title: "jitexec session #\(start.session): \(ctx.invoker.name) as \(run.target.name): "
+                        + run.command.map(\.escaped).joined(separator: " "),
+                    limit: policy.settings.recordMax) : nil
+            control = SessionControl(
+                recorder: recording?.writer, recordInput: run.rule.recordInput,
+                monitor: SessionMonitor.make(
+                    ctx, session: start.session, grant: start.grant, enforceExpiry: run.rule.enforceExpiry),
+                contain: true, endLeftovers: run.rule.enforceExpiry)
+            outcome = try supervise(ctx, spec, control: control, start: start)
         } catch {
             try? pam.closeSession()
+            _ = recording?.finish()
             var fields = start.fields
             fields["error"] = .string(error.description)
-            try? ctx.audit("exec.end", fields)
+            let now = ctx.clock()
+            try? ctx.storeWrite(ctx.store()) { w in
+                _ = try w.endSession(
+                    id: start.session, SessionOutcome(at: now, ended: .exited, exitStatus: error.exitStatus))
+                _ = try w.appendAudit(AuditEvent(event: "exec.end", actor: ctx.invoker.name, fields: fields))
+            }
             throw error
         }
         try? pam.closeSession()
-        commitExecEnd(ctx, run, start: start, outcome: outcome)
+        let digest = recording?.finish()
+        commitExecEnd(
+            ctx, run, start: start, outcome: outcome,
+            session: SessionEndFields(control: control, recording: recording?.path, digest: digest))
         return .finished(outcome.shellStatus)
     }
 
@@ -95,6 +121,8 @@ enum ExecuteCommand {
     /// What `exec.start` recorded: its fields (`exec.end` repeats some) and the grant used.
     struct ExecStart: Sendable {
         var fields: [String: JSONValue]
+        /// The session row of this run (`sessions`), and so the name of its recording.
+        var session: Int64
         var grant: Grant?
         /// The request behind the run: the grant's, or the one this run waited for.
         var requestID: Int64?
@@ -115,8 +143,10 @@ enum ExecuteCommand {
         let store = try ctx.store()
         let now = ctx.clock()
         let claim = run.claim(ctx)
+        let me = getpid()
+        let recordingPath = run.rule.record ? ctx.paths.sessionsDir : nil
         return try ctx.storeWrite(store) { w throws -> ExecStart? in
-            var start = ExecStart(fields: fields, grant: nil, requestID: nil)
+            var start = ExecStart(fields: fields, session: 0, grant: nil, requestID: nil)
             if case .grant(let request) = authority {
                 guard let grant = try Workflow.useGrant(w, claim, now: now) else { return nil }
                 start.grant = grant
@@ -124,6 +154,16 @@ enum ExecuteCommand {
                 start.fields["grant"] = .int(grant.id)
                 if let r = grant.requestID { start.fields["request"] = .int(r) }
             }
+            if case .grant(let request?) = authority, start.requestID == nil { start.requestID = request }
+            start.session = try w.insertSession(
+                Session(
+                    user: ctx.invoker.name, runAs: run.target.name, host: ctx.host, command: run.command,
+                    rule: run.rule.name, grantID: start.grant?.id, requestID: start.requestID, startedAt: now, pid: me,
+                    pidStart: ProcessTree.startTime(of: me) ?? 0, enforceExpiry: run.rule.enforceExpiry))
+            if let folder = recordingPath {
+                try w.setSessionRecording(id: start.session, path: "\(folder)/\(start.session).cast")
+            }
+            start.fields["session"] = .int(start.session)
             _ = try w.appendAudit(AuditEvent(event: "exec.start", actor: ctx.invoker.name, fields: start.fields))
             return start
         }
@@ -144,16 +184,25 @@ enum ExecuteCommand {
         let environment = Environment.sanitized(
             from: invocation.environment, keep: policy.settings.envKeep, target: run.target,
             securePath: policy.settings.securePath.joined(separator: ":"), extra: extra)
+        var argv = run.command
+        var cwd = run.cwd?.string
+        if run.shell == .login {
+            // A login shell: "-bash" as argv[0], started in the target's home, as login(1) and sudo -i do.
+            argv[0] = UserText("-" + (run.path.split(separator: "/").last.map(String.init) ?? "sh"))
+            cwd = run.target.home
+        }
         return ExecSpec(
-            path: run.path, argv: run.command, environment: environment, identity: run.target,
-            umask: invocation.umask | 0o022, cwd: run.cwd?.string,
+            path: run.path, argv: argv, environment: environment, identity: run.target,
+            umask: invocation.umask | 0o022, cwd: cwd,
             usePTY: ctx.effects.isTerminal(0) || ctx.effects.isTerminal(1))
     }
 
     /// Runs the command to its end. Under a grant, the child is held until the grant is found in
     /// force once more, with the time of that moment: a revoke or the expiry that came after
     /// exec.start (however long this process was stopped in between) keeps the command from starting.
-    static func supervise(_ ctx: Context, _ spec: ExecSpec, start: ExecStart) throws(JitError) -> ExitOutcome {
+    static func supervise(
+        _ ctx: Context, _ spec: ExecSpec, control: SessionControl, start: ExecStart
+    ) throws(JitError) -> ExitOutcome {
         var ended: JitError?
         let release: (() -> Bool)? = start.grant.map { used in
             { () -> Bool in
@@ -166,7 +215,7 @@ enum ExecuteCommand {
             }
         }
         do {
-            return try ctx.effects.supervise(spec, release)
+            return try ctx.effects.supervise(spec, control, release)
         } catch {
             throw ended ?? .execFailed(error.description, status: error.exitStatus)
         }
@@ -185,19 +234,51 @@ enum ExecuteCommand {
             ? nil : .closed("grant #\(grant.id) expired before the command started; nothing was run")
     }
 
-    /// `exec.end`: status, signal and duration. Atomic but not synced: a power failure may lose this
-    /// record, never exec.start. The command has run either way, so a failure is said, not thrown.
-    static func commitExecEnd(_ ctx: Context, _ run: DecidedRun, start: ExecStart, outcome: ExitOutcome) {
+    /// How the session ended, as `exec.end` and the session row record it.
+    struct SessionEndFields {
+        var control: SessionControl
+        var recording: String?
+        var digest: FileDigest.Result?
+
+        var end: SessionEnd { control.endedBy.flatMap(SessionEnd.init(rawValue:)) ?? .exited }
+    }
+
+    /// `exec.end`: status, signal and duration, the session and its recording, and how jitexec ended
+    /// the command when it did. Atomic but not synced: a power failure may lose this record, never
+    /// exec.start. The command has run either way, so a failure is said, not thrown.
+    static func commitExecEnd(
+        _ ctx: Context, _ run: DecidedRun, start: ExecStart, outcome: ExitOutcome, session: SessionEndFields
+    ) {
         var end: [String: JSONValue] = [
             "command": .array(run.command.map(\.jsonValue)), "run_as": .string(run.target.name),
             "status": .int(Int64(outcome.shellStatus)), "duration_ms": .int(outcome.duration.wholeMilliseconds),
+            "session": .int(start.session),
         ]
         if case .signaled(let n) = outcome.termination { end["signal"] = .int(Int64(n)) }
         if let grant = start.grant { end["grant"] = .int(grant.id) }
+        if let path = session.recording {
+            end["recording"] = .string(path)
+            if let digest = session.digest {
+                end["recording_size"] = .int(digest.size)
+                end["recording_sha256"] = .string(digest.sha256)
+            }
+        }
+        if session.end != .exited { end["ended"] = .string(session.end.rawValue) }
+        if let failure = session.control.recordingFailure { end["error"] = .string(failure.description) }
+        let now = ctx.clock()
         do {
             let store = try ctx.store()
             _ = try ctx.storeWrite(store, relaxed: true) { w in
-                try w.appendAudit(AuditEvent(event: "exec.end", actor: ctx.invoker.name, fields: end))
+                if session.end == .stopped, let stopped = try w.session(id: start.session) {
+                    end["stopped_by"] = .string(stopped.stopBy ?? "?")
+                    if let comment = stopped.stopComment { end["comment"] = comment.jsonValue }
+                }
+                _ = try w.endSession(
+                    id: start.session,
+                    SessionOutcome(
+                        at: now, ended: session.end, exitStatus: outcome.shellStatus,
+                        recordingSize: session.digest?.size, recordingSHA256: session.digest?.sha256))
+                return try w.appendAudit(AuditEvent(event: "exec.end", actor: ctx.invoker.name, fields: end))
             }
         } catch {
             ctx.complain("the command ran, but its exec.end record could not be written: \(error.description)")

@@ -37,6 +37,8 @@ struct DecidedRun: Sendable {
     var needsGrant: Bool
     /// Where the caller runs it (a command-scope grant is bound to it); nil when unreadable.
     var cwd: UserText?
+    /// `-i` / `-s`: the command is the target's shell.
+    var shell: ShellStart? = nil
 
     /// The argv that runs, with the canonical path first.
     var command: [UserText] { [UserText(path)] + arguments }
@@ -46,4 +48,12 @@ struct DecidedRun: Sendable {
         Workflow.Claim(
             user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command, cwd: cwd)
     }
+}
+
+/// How `jitexec -i` and `-s` start the target's shell (as sudo does).
+enum ShellStart: Sendable, Equatable {
+    /// `-i`: a login shell (argv[0] `-NAME`) in the target's home directory.
+    case login
+    /// `-s`: the shell in the current directory.
+    case plain
 }

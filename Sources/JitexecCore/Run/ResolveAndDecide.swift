@@ -1,3 +1,4 @@
+import Glibc
 import JitexecBase
 import JitexecPolicy
 import JitexecSystem
@@ -9,6 +10,8 @@ extension RunPipeline {
         var path: String
         var arguments: [UserText]
         var target: Account
+        /// `-i` / `-s`: the target's shell, matched as its canonical path with no arguments.
+        var shell: ShellStart?
         var command: [UserText] { [UserText(path)] + arguments }
     }
 
@@ -18,6 +21,18 @@ extension RunPipeline {
         _ ctx: Context, _ invocation: Invocation, policy: Policy
     ) throws(JitError) -> ResolvedCommand {
         let target = try UserSpec.account(invocation.args.user ?? "root", ctx)
+        if invocation.args.mode == .shell {
+            // The shell of the target's passwd entry, by its canonical path (what the policy names).
+            guard let path = FileSystem.canonicalPath(target.shell) else {
+                throw .commandNotFound(Escape.text(target.shell))
+            }
+            var st = stat()
+            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_mode & 0o111 != 0 else {
+                throw .commandNotExecutable(Escape.text(path))
+            }
+            return ResolvedCommand(
+                path: path, arguments: [], target: target, shell: invocation.args.loginShell ? .login : .plain)
+        }
         let (path, arguments) = try resolvePath(invocation.args.command, policy: policy, ctx: ctx)
         return ResolvedCommand(path: path, arguments: arguments, target: target)
     }
@@ -52,14 +67,14 @@ extension RunPipeline {
             try ctx.auditRefusal("policy.denied", fields)
             let why = denying.map { "rule '\($0.name)' denies it" } ?? "no rule allows it"
             throw .denied(
-                "\(ctx.invoker.name) may not run \(Escape.text(resolved.path)) as \(target.name): \(why); run 'jitctl explain -- \(invocation.args.command[0].escaped)' for details"
+                "\(ctx.invoker.name) may not run \(Escape.text(resolved.path)) as \(target.name): \(why); run 'jitctl explain -- \((invocation.args.command.first?.escaped ?? Escape.text(resolved.path)))' for details"
             )
         case .allow(let rule), .approve(let rule):
             var needsGrant = false
             if case .approve = decision { needsGrant = true }
             return DecidedRun(
                 path: resolved.path, arguments: resolved.arguments, target: target, rule: rule, needsGrant: needsGrant,
-                cwd: ctx.effects.workingDirectory())
+                cwd: ctx.effects.workingDirectory(), shell: resolved.shell)
         }
     }
 }

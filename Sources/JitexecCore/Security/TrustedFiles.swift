@@ -48,7 +48,7 @@ public enum TrustedFiles {
     }
 
     /// Reads everything from an open descriptor (bounded at 16 MiB: no policy is that large).
-    static func readAll(_ fd: Int32, path: String) throws(JitError) -> [UInt8] {
+    static func readAll(_ fd: Int32, path: String, limit: Int = 16 << 20) throws(JitError) -> [UInt8] {
         var out = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -59,7 +59,7 @@ public enum TrustedFiles {
             }
             if n == 0 { return out }
             out.append(contentsOf: buffer[0..<n])
-            if out.count > 16 << 20 { throw .unreadable(path: path, reason: "larger than 16 MiB") }
+            if out.count > limit { throw .unreadable(path: path, reason: "larger than \(limit >> 20) MiB") }
         }
     }
 

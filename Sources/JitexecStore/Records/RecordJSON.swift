@@ -1,4 +1,5 @@
 import JitexecBase
+import JitexecSystem
 
 // The stable JSON of `jitctl show/requests/grants --json` (SPEC "JSON"). Times are RFC 3339 UTC
 // with microseconds; user-controlled text is a string, or {"hex": ...} when it is not UTF-8.
@@ -89,5 +90,23 @@ extension BreakGlassUse {
         fields["verdict"] = verdictValue
         fields["comment"] = comment?.jsonValue ?? .null
         return .object(fields)
+    }
+}
+
+extension Session {
+    /// One line of `jitctl sessions --json`; `state` is what `jitctl sessions` shows (`running`,
+    /// `exited 0`, `expired`, `lost`, ...).
+    public func json(state: String) -> JSONValue {
+        .object([
+            "id": .int(id), "user": .string(user), "run_as": .string(runAs),
+            "command": .array(command.map(\.jsonValue)), "host": .string(host), "rule": .string(rule),
+            "grant": grantID.map(JSONValue.int) ?? .null, "request": requestID.map(JSONValue.int) ?? .null,
+            "started_at": .time(startedAt), "ended_at": endedAt.map(JSONValue.time) ?? .null,
+            "duration_ms": endedAt.map { .int(($0 - startedAt).wholeMilliseconds) } ?? .null,
+            "status": .string(state), "ended": ended.map { .string($0.rawValue) } ?? .null,
+            "exit_status": exitStatus.map { .int(Int64($0)) } ?? .null, "recorded": .bool(recording != nil),
+            "size": recordingSize.map(JSONValue.int) ?? .null, "sha256": recordingSHA256.map(JSONValue.string) ?? .null,
+            "path": recording.map(JSONValue.string) ?? .null, "stopped_by": stopBy.map(JSONValue.string) ?? .null,
+        ])
     }
 }

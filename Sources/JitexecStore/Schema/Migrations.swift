@@ -13,6 +13,7 @@ enum Migrations {
         Migration(version: 3, sql: SchemaV3.sql),
         Migration(version: 4, sql: SchemaV4.sql),
         Migration(version: 5, sql: SchemaV5.sql),
+        Migration(version: 6, sql: SchemaV6.sql),
     ]
 
     /// The newest schema this build knows.

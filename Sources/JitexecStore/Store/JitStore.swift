@@ -19,6 +19,8 @@ public protocol StoreReader {
     /// Break-glass uses, newest first; only those no admin reviewed yet when `unreviewedOnly`.
     func breakGlassUses(unreviewedOnly: Bool) throws -> [BreakGlassUse]
     func breakGlassUse(grantID: Int64) throws -> BreakGlassUse?
+    func session(id: Int64) throws -> Session?
+    func sessions(_ filter: SessionFilter) throws -> [Session]
 }
 
 /// Writes inside one serialized, durable transaction.
@@ -57,6 +59,13 @@ public protocol StoreWriter: StoreReader {
     func addSuppressed(actor: String, event: String) throws
     /// The count of suppressed records of `event` by `actor`, set back to zero.
     func takeSuppressed(actor: String, event: String) throws -> Int64
+    /// A new session row; its id.
+    func insertSession(_ session: Session) throws -> Int64
+    func setSessionRecording(id: Int64, path: String) throws
+    /// Marks an open session to be stopped; false when it has ended or a stop is already asked.
+    func requestSessionStop(id: Int64, by: String, comment: UserText?, at: Instant) throws -> Bool
+    /// Records the end of an open session; false when it had ended already.
+    func endSession(id: Int64, _ outcome: SessionOutcome) throws -> Bool
 }
 
 /// The store behind jitexec and jitctl. Reader and writer objects are valid only inside the
@@ -75,6 +84,26 @@ public protocol JitStore: AnyObject, Sendable {
 }
 
 /// Which audit records `auditRecords` returns. Every condition set must hold.
+/// Which sessions `StoreReader.sessions` returns (all conditions apply), oldest first.
+public struct SessionFilter: Sendable, Equatable {
+    public var user: String?
+    public var since: Instant?
+    public var grantID: Int64?
+    public var openOnly: Bool
+    public var recordedOnly: Bool
+
+    public init(
+        user: String? = nil, since: Instant? = nil, grantID: Int64? = nil, openOnly: Bool = false,
+        recordedOnly: Bool = false
+    ) {
+        self.user = user
+        self.since = since
+        self.grantID = grantID
+        self.openOnly = openOnly
+        self.recordedOnly = recordedOnly
+    }
+}
+
 public struct AuditFilter: Sendable, Equatable {
     /// Records at or after this time.
     public var sinceTime: Instant?

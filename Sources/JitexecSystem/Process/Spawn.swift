@@ -9,7 +9,7 @@ public enum Spawn {
     /// waits for it to exec or report its failure.
     public static func child(
         _ spec: ExecSpec, descriptors: [Int32], controllingTerminal: Int32, newSession: Bool = false,
-        release: (() -> Bool)? = nil
+        parentDeathSignal: Int32 = 0, release: (() -> Bool)? = nil
     ) throws(ExecError) -> pid_t {
         var gate: [Int32] = [-1, -1]
         if release != nil {
@@ -31,7 +31,7 @@ public enum Spawn {
                 groups: groups.baseAddress, ngroups: groups.count, umask: spec.umask, cwd: cwd,
                 fds: (descriptors[0], descriptors[1], descriptors[2]),
                 controlling_tty: controllingTerminal, new_session: newSession ? 1 : 0,
-                release_fd: gate[0], release_other: gate[1])
+                release_fd: gate[0], release_other: gate[1], parent_death_signal: parentDeathSignal)
             return jx_spawn(&child, &report)
         }
         guard pid > 0 else { throw .system(call: "fork", errno: errno) }

@@ -1,0 +1,132 @@
+import Glibc
+import JitexecBase
+import JitexecExec
+import JitexecPolicy
+import JitexecStore
+import JitexecSystem
+
+/// The recording of one session (`record = true`): `LOCALSTATEDIR/log/jitexec/sessions/ID.cast`,
+/// asciicast v2, root-only. Fail closed: a folder that cannot be made trusted or is full refuses
+/// the run before `exec.start`; a file that cannot be created after it ends the run with `exec.end`
+/// saying why; a write that fails while the command runs ends the command (`SessionControl`).
+final class SessionRecording {
+    let path: String
+    private let fd: Int32
+    let writer: AsciicastWriter
+
+    private init(path: String, fd: Int32, writer: AsciicastWriter) {
+        self.path = path
+        self.fd = fd
+        self.writer = writer
+    }
+
+    /// Before `exec.start`: the folder exists (created root-only when missing), is trusted, and
+    /// holds less than `sessions_max`.
+    static func prepareFolder(_ ctx: Context, settings: Settings) throws(JitError) {
+        let dir = ctx.paths.sessionsDir
+        try createDirectories(dir)
+        try TrustedFiles.requireRootOwned(dir, kind: .directory)
+        let used = folderSize(dir)
+        guard used < settings.sessionsMax else {
+            throw .storeUnavailable(
+                "session recordings fill \(ByteSize.text(used)) of sessions_max (\(ByteSize.text(settings.sessionsMax))); "
+                    + "an admin must move old recordings away or raise sessions_max; nothing was run")
+        }
+    }
+
+    /// After `exec.start`: the file of session `id` (created, never reused or followed) and its
+    /// header. Its size counts toward `limit` (`record_max`).
+    static func open(
+        _ ctx: Context, session id: Int64, spec: ExecSpec, title: String, limit: Int64
+    ) throws(JitError) -> SessionRecording {
+        let path = "\(ctx.paths.sessionsDir)/\(id).cast"
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0o600)
+        guard fd >= 0 else {
+            throw .storeUnavailable("cannot create the session recording \(path): \(errnoText()); nothing was run")
+        }
+        let (width, height) = SessionControl.initialSize(of: spec)
+        var env: [String: String] = [:]
+        for entry in spec.environment {
+            let text = String(decoding: entry.bytes, as: UTF8.self)
+            for key in ["TERM", "SHELL"] where text.hasPrefix(key + "=") {
+                env[key] = String(text.dropFirst(key.count + 1))
+            }
+        }
+        let started = Clocks.monotonic()
+        do {
+            let writer = try AsciicastWriter(
+                fd: fd, limit: limit, width: width, height: height, timestamp: ctx.clock().wholeSeconds, title: title,
+                env: env, elapsed: { Clocks.monotonic() - started })
+            return SessionRecording(path: path, fd: fd, writer: writer)
+        } catch {
+            _ = Glibc.close(fd)
+            throw .storeUnavailable("cannot write the session recording \(path): \(error.description); nothing was run")
+        }
+    }
+
+    /// After the command: the last bytes written and synced, the file closed; its size and SHA-256
+    /// (nil when it cannot be read back).
+    func finish() -> FileDigest.Result? {
+        try? writer.finish()
+        _ = fsync(fd)
+        let digest = FileDigest.of(fd: fd)
+        _ = Glibc.close(fd)
+        return digest
+    }
+
+    /// Creates the missing directories of `LOCALSTATEDIR/log/jitexec/sessions`: the parents 0755,
+    /// the folder itself 0700, each only under a trusted parent.
+    private static func createDirectories(_ dir: String) throws(JitError) {
+        var missing: [String] = []
+        var current = dir
+        var st = stat()
+        while lstat(current, &st) != 0 && errno == ENOENT, let slash = current.lastIndex(of: "/"),
+            slash > current.startIndex
+        {
+            missing.append(current)
+            current = String(current[..<slash])
+        }
+        for path in missing.reversed() {
+            let parent = String(path[..<path.lastIndex(of: "/")!])
+            try TrustedFiles.requireRootOwned(parent, kind: .directory)
+            guard mkdir(path, path == dir ? 0o700 : 0o755) == 0 || errno == EEXIST else {
+                throw .storeUnavailable("cannot create \(path): \(errnoText()); nothing was run")
+            }
+        }
+    }
+
+    /// The bytes the folder's regular files take.
+    static func folderSize(_ dir: String) -> Int64 {
+        guard let handle = opendir(dir) else { return 0 }
+        defer { closedir(handle) }
+        var total: Int64 = 0
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            var st = stat()
+            if name != ".", name != "..", lstat("\(dir)/\(name)", &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
+                total += Int64(st.st_size)
+            }
+        }
+        return total
+    }
+}
+
+/// Sizes as people read them: 64 MiB, 512 KiB, 1.5 GiB.
+enum ByteSize {
+    static func text(_ bytes: Int64) -> String {
+        let units: [(Int64, String)] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
+        for (size, unit) in units where bytes >= size {
+            let tenths = bytes * 10 / size
+            return tenths % 10 == 0 ? "\(tenths / 10) \(unit)" : "\(tenths / 10).\(tenths % 10) \(unit)"
+        }
+        return "\(bytes) B"
+    }
+}
+
+extension AsciicastWriter: SessionRecorder {
+    public func output(_ bytes: ArraySlice<UInt8>) throws(RecordingError) { try output(AnyCollection(bytes)) }
+
+    public func input(_ bytes: ArraySlice<UInt8>) throws(RecordingError) { try input(AnyCollection(bytes)) }
+}

@@ -1,0 +1,39 @@
+import Crypto
+import Glibc
+
+/// The SHA-256 and size of a file, as `exec.end` records them for a session's recording and
+/// `jitctl verify` checks them.
+public enum FileDigest {
+    public struct Result: Sendable, Equatable {
+        public var size: Int64
+        public var sha256: String
+    }
+
+    /// Reads `fd` from its start to its end; nil when it cannot be read.
+    public static func of(fd: Int32) -> Result? {
+        var hasher = SHA256()
+        var size: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(size)) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { break }
+            hasher.update(data: buffer[..<count])
+            size += Int64(count)
+        }
+        let hex = hasher.finalize().map { byte in
+            let digits = Array("0123456789abcdef".utf8)
+            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
+        }
+        return Result(size: size, sha256: hex.joined())
+    }
+
+    /// The digest of the file at `path`, opened without following a final symbolic link.
+    public static func of(path: String) -> Result? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return of(fd: fd)
+    }
+}
