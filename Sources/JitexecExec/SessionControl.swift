@@ -10,6 +10,24 @@ public protocol SessionRecorder: AnyObject {
     func resize(width: Int, height: Int) throws(RecordingError)
 }
 
+extension AsciicastWriter: SessionRecorder {
+    public func output(_ bytes: ArraySlice<UInt8>) throws(RecordingError) {
+        var failure: RecordingError?
+        bytes.withUnsafeBytes { raw in
+            do throws(RecordingError) { try output(raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    public func input(_ bytes: ArraySlice<UInt8>) throws(RecordingError) {
+        var failure: RecordingError?
+        bytes.withUnsafeBytes { raw in
+            do throws(RecordingError) { try input(raw) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+}
+
 /// What a monitor tells the supervisor at each check.
 public enum MonitorVerdict: Equatable, Sendable {
     /// Nothing to do.

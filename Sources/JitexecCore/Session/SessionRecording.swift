@@ -124,9 +124,3 @@ enum ByteSize {
         return "\(bytes) B"
     }
 }
-
-extension AsciicastWriter: SessionRecorder {
-    public func output(_ bytes: ArraySlice<UInt8>) throws(RecordingError) { try output(AnyCollection(bytes)) }
-
-    public func input(_ bytes: ArraySlice<UInt8>) throws(RecordingError) { try input(AnyCollection(bytes)) }
-}

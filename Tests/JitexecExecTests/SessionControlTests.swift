@@ -1,0 +1,125 @@
+import Glibc
+import JitexecBase
+import JitexecSystem
+import Testing
+
+@testable import JitexecExec
+
+/// The supervisor's session control: recording without a terminal, the monitor's ending, the
+/// recording's limit, and containment of what the command detaches (root only: runs as nobody).
+@Suite(.serialized, .enabled(if: geteuid() == 0, "needs root to switch users"))
+struct SessionControlTests {
+    /// A writer on a fresh temporary file; the file's path for reading it back.
+    static func recorder(limit: Int64 = 1 << 20) throws -> (AsciicastWriter, String, Int32) {
+        let path = Fixture.temporaryFile(contents: "", mode: 0o600)
+        let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+        let started = Clocks.monotonic()
+        let writer = try AsciicastWriter(
+            fd: fd, limit: limit, width: 80, height: 24, timestamp: 0, title: "test", env: [:],
+            elapsed: { Clocks.monotonic() - started })
+        return (writer, path, fd)
+    }
+
+    static func run(_ script: String, control: SessionControl) throws -> (ExitOutcome, String) {
+        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let out = Fixture.pipe()
+        defer {
+            close(devNull)
+            close(out.read)
+        }
+        let spec = ExecSpec(
+            path: "/bin/sh", argv: ["sh", "-c", UserText(script)], environment: ["PATH=/usr/bin:/bin"],
+            identity: Fixture.nobody, umask: 0o022, standardInput: devNull, standardOutput: out.write,
+            standardError: out.write)
+        let outcome: ExitOutcome
+        do {
+            outcome = try Supervisor.run(spec, control: control)
+        } catch {
+            close(out.write)
+            throw error
+        }
+        close(out.write)
+        return (outcome, String(decoding: Fixture.readAll(out.read), as: UTF8.self))
+    }
+
+    static func recordedOutput(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        defer { close(fd) }
+        let cast = try Asciicast.parse(Fixture.readAll(fd))
+        return cast.events.filter { $0.kind == "o" }.map(\.data).joined()
+    }
+
+    /// The pids a script printed as "pid N".
+    static func pids(in output: String) -> [pid_t] {
+        output.split(separator: "\n").compactMap { line in
+            line.hasPrefix("pid ") ? pid_t(line.dropFirst(4)) : nil
+        }
+    }
+
+    static func isGone(_ pid: pid_t) -> Bool { kill(pid, 0) != 0 && errno == ESRCH }
+
+    @Test func stdoutAndStderrAreRecordedAndStillReachTheCaller() throws {
+        let (writer, path, fd) = try Self.recorder()
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let (outcome, output) = try Self.run(
+            "echo to-stdout; echo to-stderr >&2; exit 3", control: SessionControl(recorder: writer, contain: true))
+        #expect(outcome.termination == .exited(3))
+        #expect(output.contains("to-stdout") && output.contains("to-stderr"))
+        let recorded = try Self.recordedOutput(path)
+        #expect(recorded.contains("to-stdout") && recorded.contains("to-stderr"))
+    }
+
+    @Test func monitorEndsTheCommandAndWhatItDetachedWithSetsid() throws {
+        let checks = Shared(0)
+        let control = SessionControl(
+            monitor: {
+                checks.value += 1
+                return checks.value >= 3 ? .end(reason: "expired", message: "test: ended") : .keep
+            }, contain: true, grace: .seconds(1))
+        // A child in a session of its own, ignoring SIGHUP and SIGTERM: only SIGKILL ends it.
+        let (outcome, output) = try Self.run(
+            "setsid sh -c 'trap \"\" HUP TERM; echo pid $$; exec sleep 300' & sleep 0.2; trap '' HUP TERM; sleep 300",
+            control: control)
+        #expect(control.endedBy == "expired")
+        #expect(output.contains("test: ended"))  // the monitor's line, on the command's stderr side
+        #expect(outcome.termination == .signaled(SIGKILL))
+        let detached = Self.pids(in: output)
+        #expect(detached.count == 1)
+        for pid in detached { #expect(Self.isGone(pid), "pid \(pid) outlived the ending") }
+    }
+
+    @Test func recordLimitEndsTheCommand() throws {
+        let (writer, path, fd) = try Self.recorder(limit: 64 << 10)
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let control = SessionControl(recorder: writer, contain: true, grace: .seconds(1))
+        let (outcome, _) = try Self.run("while :; do echo 0123456789abcdef; done", control: control)
+        #expect(control.endedBy == "record_limit")
+        #expect(control.recordingFailure == .limit(64 << 10))
+        if case .signaled = outcome.termination {} else { Issue.record("ended as \(outcome.termination)") }
+        #expect(writer.size <= 64 << 10)
+    }
+
+    @Test func leftoversAreEndedWhenTheCommandExitsOnlyWhenAsked() throws {
+        // The detached process lets go of the output pipe, so reading it ends with the command.
+        let script = "setsid sh -c 'echo pid $$; exec sleep 300 >/dev/null 2>&1' & sleep 0.2; exit 0"
+        let ended = SessionControl(contain: true, endLeftovers: true, grace: .seconds(1))
+        let (first, output) = try Self.run(script, control: ended)
+        #expect(first.termination == .exited(0))
+        for pid in Self.pids(in: output) { #expect(Self.isGone(pid), "pid \(pid) outlived the command") }
+
+        let (second, kept) = try Self.run(script, control: SessionControl(contain: true))
+        #expect(second.termination == .exited(0))
+        let left = Self.pids(in: kept)
+        #expect(left.count == 1)
+        for pid in left {
+            #expect(!Self.isGone(pid), "without endLeftovers a detached process is left alone")
+            kill(pid, SIGKILL)
+        }
+    }
+}
