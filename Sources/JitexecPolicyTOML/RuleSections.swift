@@ -22,9 +22,10 @@ struct RuleDraft {
     /// a grant to end), and the one combination that promises what nothing does.
     mutating func applySessionDefaults(_ settings: Settings) -> [Diagnostic] {
         rule.record = record ?? settings.record
-        rule.recordInput = recordInput ?? settings.recordInput
+        rule.recordInput = rule.record && (recordInput ?? settings.recordInput)
         rule.enforceExpiry = enforceExpiry ?? (settings.enforceExpiry && rule.action != .allow)
-        guard rule.recordInput && !rule.record else { return [] }
+        // Only the rule's own `record_input = true` promises input it would not record.
+        guard recordInput == true && !rule.record else { return [] }
         return [
             Diagnostic(
                 location: rule.location, severity: .error,

@@ -52,6 +52,7 @@ public enum CheckCommand {
         let names = sources.map { Escape.text($0.path) }.joined(separator: ", ")
         if let policy, errors == 0 {
             ctx.say("\(names): OK (\(policy.rules.count) rules, \(warnings) warning\(warnings == 1 ? "" : "s"))")
+            for line in SessionPolicySummary.lines(policy) { ctx.say(line) }
             return 0
         }
         ctx.say("\(names): \(errors) error\(errors == 1 ? "" : "s"), \(warnings) warning\(warnings == 1 ? "" : "s")")

@@ -124,3 +124,25 @@ enum ByteSize {
         return "\(bytes) B"
     }
 }
+
+/// What `jitctl check` says about a policy's session keys: which rules record (with input or not),
+/// which end commands at their grant's end, and where recordings go with their caps.
+public enum SessionPolicySummary {
+    public static func lines(_ policy: Policy, paths: Paths = .builtIn) -> [String] {
+        var lines: [String] = []
+        for rule in policy.rules where rule.record || rule.enforceExpiry {
+            var what: [String] = []
+            if rule.record {
+                what.append(rule.recordInput ? "records sessions with keyboard input" : "records sessions")
+            }
+            if rule.enforceExpiry { what.append("ends commands when their grant expires or is revoked") }
+            lines.append("rule '\(rule.name)': " + what.joined(separator: ", "))
+        }
+        if policy.rules.contains(where: \.record) {
+            lines.append(
+                "recordings: \(paths.sessionsDir), at most \(ByteSize.text(policy.settings.recordMax)) each (record_max), "
+                    + "\(ByteSize.text(policy.settings.sessionsMax)) in all (sessions_max)")
+        }
+        return lines
+    }
+}
