@@ -54,6 +54,9 @@ public final class SessionControl {
     public let endLeftovers: Bool
     /// Between SIGHUP+SIGTERM and SIGKILL.
     public let grace: Duration
+    /// When the monitor will end the command at the latest (monotonic, `Clocks.monotonic()`). With a
+    /// deadline there is no job control: a command that stops is continued at once.
+    public let deadline: Duration?
 
     /// Set by the supervisor when it ended the command: the monitor's reason, or `record_failed` /
     /// `record_limit` when the recording could not go on.
@@ -63,8 +66,9 @@ public final class SessionControl {
 
     public init(
         recorder: (any SessionRecorder)? = nil, recordInput: Bool = false, monitor: (() -> MonitorVerdict)? = nil,
-        contain: Bool = false, endLeftovers: Bool = false, grace: Duration = .seconds(5)
+        contain: Bool = false, endLeftovers: Bool = false, grace: Duration = .seconds(5), deadline: Duration? = nil
     ) {
+        self.deadline = deadline
         self.recorder = recorder
         self.recordInput = recordInput
         self.monitor = monitor

@@ -74,6 +74,7 @@ private struct Supervision {
     private var killAt: Duration?
     private var nextCheck = Duration.zero
     private var lastNotice: String?
+    private var refusedJobControl = false
 
     init(pid: pid_t, signals: Int32, routing: SignalRouting, control: SessionControl?, usePTY: Bool, notices: Int32) {
         self.pid = pid
@@ -191,7 +192,6 @@ private struct Supervision {
             }
             ProcessTree.signalAll(below: getpid(), SIGKILL, rounds: 8)
         }
-        usleep(10_000)
         reapAdopted()
     }
 
@@ -202,7 +202,7 @@ private struct Supervision {
     }
 
     /// The wait status once the command has ended; a stopped command suspends us too.
-    private func reap(relay: inout PTYRelay?) -> Int32? {
+    private mutating func reap(relay: inout PTYRelay?) -> Int32? {
         var status: Int32 = 0
         if control?.contain == true {
             // Adopted orphans are children too: reap them, and find the command among them.
@@ -228,8 +228,20 @@ private struct Supervision {
     }
 
     /// The command stopped: give the caller's terminal back, stop ourselves the same way so the
-    /// shell sees the job stop, and continue the command when we are continued.
-    private func suspend(signal: Int32, relay: inout PTYRelay?) {
+    /// shell sees the job stop, and continue the command when we are continued. Under a deadline
+    /// (`enforce_expiry`) there is no job control: stopped, this process could keep no deadline while
+    /// what the command detached runs on, so the command is continued at once.
+    private mutating func suspend(signal: Int32, relay: inout PTYRelay?) {
+        if control?.deadline != nil {
+            if !refusedJobControl {
+                say(
+                    "jitexec: the command cannot be suspended while its grant's end is enforced; it goes on",
+                    relay: relay)
+                refusedJobControl = true
+            }
+            kill(pid, SIGCONT)
+            return
+        }
         let wasRaw = relay?.isRaw ?? false
         relay?.restoreTerminal()
         jx_suspend_self(signal)

@@ -122,4 +122,18 @@ struct SessionControlTests {
             kill(pid, SIGKILL)
         }
     }
+
+    @Test func aStoppedCommandDoesNotHoldTheSupervisorPastItsDeadline() throws {
+        // The command stops itself: under a deadline the supervisor does not stop with it (nobody
+        // would continue it), it continues the command and ends it at the deadline.
+        let deadline = Clocks.monotonic() + .seconds(1)
+        let control = SessionControl(
+            monitor: { Clocks.monotonic() >= deadline ? .end(reason: "expired", message: "test: expired") : .keep },
+            contain: true, grace: .seconds(1), deadline: deadline)
+        let started = Clocks.monotonic()
+        let (outcome, _) = try Self.run("trap '' HUP TERM; kill -STOP $$; sleep 300", control: control)
+        #expect(control.endedBy == "expired")
+        #expect(outcome.termination == .signaled(SIGKILL))
+        #expect(Clocks.monotonic() - started < .seconds(30))
+    }
 }

@@ -114,6 +114,7 @@ void jx_signals_end(void);
  * delivered); returns once the process has been continued. */
 void jx_suspend_self(int signo);
 
+
 /* Opens a new pseudo-terminal: master non-blocking, both ends O_NOCTTY and CLOEXEC. The slave's
  * path is written to name. Returns 0, or -1 with errno (nothing left open). */
 int jx_open_pty(int *master, int *slave, char *name, size_t name_len);

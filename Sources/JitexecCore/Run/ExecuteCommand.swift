@@ -85,7 +85,9 @@ enum ExecuteCommand {
                 recorder: recording?.writer, recordInput: run.rule.recordInput,
                 monitor: SessionMonitor.make(
                     ctx, session: start.session, grant: start.grant, enforceExpiry: run.rule.enforceExpiry),
-                contain: true, endLeftovers: run.rule.enforceExpiry)
+                contain: true, endLeftovers: run.rule.enforceExpiry,
+                deadline: run.rule.enforceExpiry
+                    ? start.grant.map { Clocks.monotonic() + max($0.expiresAt - ctx.clock(), .zero) } : nil)
             outcome = try supervise(ctx, spec, control: control, start: start)
         } catch {
             try? pam.closeSession()
