@@ -28,7 +28,7 @@ final class SessionRecording {
         try TrustedFiles.requireRootOwned(dir, kind: .directory)
         let used = folderSize(dir)
         guard used < settings.sessionsMax else {
-            throw .storeUnavailable(
+            throw .unavailable(
                 "session recordings fill \(ByteSize.text(used)) of sessions_max (\(ByteSize.text(settings.sessionsMax))); "
                     + "an admin must move old recordings away or raise sessions_max; nothing was run")
         }
@@ -40,9 +40,9 @@ final class SessionRecording {
         _ ctx: Context, session id: Int64, spec: ExecSpec, title: String, limit: Int64
     ) throws(JitError) -> SessionRecording {
         let path = "\(ctx.paths.sessionsDir)/\(id).cast"
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0o600)
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0o600)
         guard fd >= 0 else {
-            throw .storeUnavailable("cannot create the session recording \(path): \(errnoText()); nothing was run")
+            throw .unavailable("cannot create the session recording \(path): \(errnoText()); nothing was run")
         }
         let (width, height) = SessionControl.initialSize(of: spec)
         var env: [String: String] = [:]
@@ -60,7 +60,7 @@ final class SessionRecording {
             return SessionRecording(path: path, fd: fd, writer: writer)
         } catch {
             _ = Glibc.close(fd)
-            throw .storeUnavailable("cannot write the session recording \(path): \(error.description); nothing was run")
+            throw .unavailable("cannot write the session recording \(path): \(error.description); nothing was run")
         }
     }
 
@@ -90,7 +90,7 @@ final class SessionRecording {
             let parent = String(path[..<path.lastIndex(of: "/")!])
             try TrustedFiles.requireRootOwned(parent, kind: .directory)
             guard mkdir(path, path == dir ? 0o700 : 0o755) == 0 || errno == EEXIST else {
-                throw .storeUnavailable("cannot create \(path): \(errnoText()); nothing was run")
+                throw .unavailable("cannot create \(path): \(errnoText()); nothing was run")
             }
         }
     }
