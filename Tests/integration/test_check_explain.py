@@ -177,18 +177,18 @@ def test_check_of_text_the_toml_library_would_abort_on_is_one_error(inst):
 
 
 def test_keys_of_features_not_built_yet_are_errors_and_nothing_runs(inst):
-    """A policy key that does nothing yet must not pass as if it did: `record = true`,
-    `enforce_expiry = true` and `backend = "postgresql"` are errors at their line, and the installed
-    policy with one of them refuses every run."""
+    """A policy key that does nothing yet must not pass as if it did: `backend = "postgresql"` is an
+    error at its line, and the installed policy with it refuses every run. Session keys that promise
+    what cannot be (`enforce_expiry` with no grant to end) are errors the same way."""
     rule = "[[rule]]\nname = \"r\"\nusers = [\"jit-dev1\"]\ncommands = [\"/usr/bin/true\"]\naction = \"allow\"\n"
-    for text, line, key in ((rule + "record = true\n", 6, "'record = true'"),
-                            (rule + "enforce_expiry = true\n", 6, "'enforce_expiry = true'"),
-                            ('[store]\nbackend = "postgresql"\nurl_file = "/etc/jitexec/store.url"\n', 2,
-                             'backend "postgresql"')):
+    for text, line, message in ((rule + "enforce_expiry = true\n", 6,
+                                 "'enforce_expiry = true' needs a grant to end, but rule 'r' has action \"allow\""),
+                                ('[store]\nbackend = "postgresql"\nurl_file = "/etc/jitexec/store.url"\n', 2,
+                                 'backend "postgresql" is not available in this build yet')):
         inst.write_policy(text)
         r = inst.run([inst.jitctl, "check"], user="jit-dev1")
         assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
-        assert f"{inst.policy}:{line}: error: {key} is not available in this build yet" in r.stdout, r.stdout
+        assert f"{inst.policy}:{line}: error: {message}" in r.stdout, r.stdout
         ran = inst.run([inst.jitexec, "-n", "/usr/bin/true"], user="jit-dev1")
         assert ran.returncode == 1 and "the policy is invalid" in ran.stderr, (ran.returncode, ran.stderr)
 
