@@ -46,7 +46,7 @@ release:
 DEBS := libpam0g-dev libsqlite3-dev sqlite3 pkg-config passwd login curl
 # And what the tests drive: pamtester and a real sshd + ssh client for login gating, pytest and
 # pexpect (ptys) for the integration harness.
-TEST_DEBS := $(DEBS) pamtester openssh-server openssh-client sshpass
+TEST_DEBS := $(DEBS) pamtester openssh-server openssh-client sshpass asciinema
 deps: check-root
 	$(call install-debs,$(DEBS))
 
