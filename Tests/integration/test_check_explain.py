@@ -44,7 +44,9 @@ def user_file(text, user="jit-dev1"):
 def test_check_accepts_the_sample_policy(inst):
     r = inst.run([inst.jitctl, "check"], user="jit-dev1")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "OK (4 rules" in r.stdout
+    assert "OK (5 rules" in r.stdout
+    # What the sample's session keys do, said by check itself.
+    assert "rule 'oncall-shells': records sessions with keyboard input, ends commands when their grant" in r.stdout
 
 
 def test_check_reports_each_problem_with_file_and_line(inst):
