@@ -143,15 +143,17 @@ def jitexec(inst, *argv, user=DEV, timeout=90):
 
 def pty_approved(inst, script, duration=None, approver="jit-lead1"):
     """`jitexec sh -c SCRIPT` as jit-dev1 on a terminal: the password typed, the request filed and
-    approved by `approver` (for `duration` when given). Returns (pexpect child, request, grant)."""
+    approved by `approver` (for `duration` when given). Returns (pexpect child, request, grant, the
+    monotonic time the approval was given by)."""
     child = spawn(inst, DEV, [inst.jitexec, SH, "-c", script], timeout=30)
     child.expect("Password:")
     child.sendline(password(DEV))
     child.expect(r"request #(\d+) filed")
     n = int(child.match.group(1))
     g = grant_id(approve(inst, n, approver, *(["-d", duration] if duration else [])))
+    approved = time.monotonic()
     child.expect(rf"request #{n} approved by {approver}; running", timeout=10)
-    return child, n, g
+    return child, n, g, approved
 
 
 def wait_event(inst, name, count=1, timeout=20):

@@ -27,7 +27,7 @@ REC_SCRIPT = (r"printf 'rec-one\n\033[31mrec-red\033[0m\n\033]0;rec-osc-title\00
 def test_recorded_terminal_session(sess):
     load(sess, policy(rule("rec", record=True)))
     shutil.rmtree(sessions_dir(sess), ignore_errors=True)  # created again, root-only, on first use
-    child, n, g = pty_approved(sess, REC_SCRIPT)
+    child, n, g, _ = pty_approved(sess, REC_SCRIPT)
     try:
         child.expect("rec-ready")
         child.setwinsize(30, 100)  # a window size change while it runs: an "r" event
@@ -188,8 +188,7 @@ def test_expiry_ends_the_command_and_every_process_it_started(sess):
     m = marker()
     # A process in a session of its own (setsid) must not outlive the end either.
     script = f"setsid sleep {m}1 & echo started-417; sleep {m}2; echo survived-417"
-    child, n, g = pty_approved(sess, script, duration="4s")
-    approved = time.monotonic()
+    child, n, g, approved = pty_approved(sess, script, duration="4s")
     try:
         child.expect(rf"jitexec: grant #{g} expired; the command was ended", timeout=30)
         took = time.monotonic() - approved
@@ -304,8 +303,8 @@ def test_attach_shows_output_live_and_stop_ends_the_session(sess, background):
         now = max(int(t) for t in re.findall(r"tick-(\d+)", running.text("out")))
         watch.expect(r"tick-1\r?\n")  # the output so far...
         watch.expect(rf"tick-{now + 3}\r?\n", timeout=10)  # ...and what is printed after attach started
-        stopped_at = time.monotonic()
         status, said = interactive(sess, "jit-lead2", [sess.jitctl, "stop", str(s), "-m", "enough watching"])
+        stopped_at = time.monotonic()
         assert status == 0 and f"session #{s} of {DEV} is being ended" in said, (status, said)
         code, out, err = running.finish(timeout=15)
         took = time.monotonic() - stopped_at
