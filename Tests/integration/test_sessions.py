@@ -412,7 +412,7 @@ def test_sessions_max_reached_runs_nothing(sess):
 
 # The keys in jitctl check ------------------------------------------------------------------------------
 
-def test_check_refuses_contradictory_session_keys(sess):
+def test_check_refuses_contradictory_session_keys_and_describes_the_others(sess):
     for text, says in ((policy(rule("a", action="allow", enforce_expiry=True)), "enforce_expiry"),
                        (policy(rule("b", record_input=True)), "'record_input = true'"),
                        (policy(rule("b", record_input=True)), "'record = true'"),
@@ -420,5 +420,12 @@ def test_check_refuses_contradictory_session_keys(sess):
         sess.write_policy(text)
         r = run([sess.jitctl, "check"])
         assert r.returncode != 0 and says in r.stdout + r.stderr, (text, r.returncode, r.stdout, r.stderr)
-    load(sess, policy(rule("ok", record=True, record_input=True, enforce_expiry=True), record_max="64K",
-                      sessions_max="1G", record=False, record_input=False, enforce_expiry=False))
+    load(sess, policy(rule("ok", record=True, record_input=True, enforce_expiry=True), rule("plain"),
+                      record_max="64K", sessions_max="1G", record=False, record_input=False, enforce_expiry=False))
+    # check says what records and what ends.
+    said = run([sess.jitctl, "check"]).stdout.splitlines()
+    assert "rule 'ok': records sessions with keyboard input, ends commands when their grant expires or is revoked" \
+        in said, said
+    assert f"recordings: {sessions_dir(sess)}, at most 64 KiB each (record_max), 1 GiB in all (sessions_max)" \
+        in said, said
+    assert not [line for line in said if "'plain'" in line], said
