@@ -170,10 +170,15 @@ private struct Supervision {
 
     /// One line on the user's terminal (through the pty's output side, so it lands between the
     /// command's own output) or on stderr.
+    /// Never blocks for long: a caller's stderr pipe that nobody reads must not hold the supervisor
+    /// (and with it the ending). The line is written once when there is room within 100 ms (a pipe
+    /// with room takes a short line whole), or dropped; `exec.end` records the ending either way.
     private func say(_ text: String, relay: PTYRelay?) {
         let fd = relay?.output ?? notices
-        let line = (relay?.isRaw ?? false ? "\r\n" + text + "\r\n" : text + "\n")
-        _ = FileSystem.writeAll(fd, Array(line.utf8))
+        let line = Array((relay?.isRaw ?? false ? "\r\n" + text + "\r\n" : text + "\n").utf8.prefix(1024))
+        var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        guard poll(&ready, 1, 100) > 0, ready.revents & Int16(POLLOUT) != 0 else { return }
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     }
 
     /// Contained: what the command left behind goes with it (at once when it was being ended,

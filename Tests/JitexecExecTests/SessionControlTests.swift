@@ -136,4 +136,39 @@ struct SessionControlTests {
         #expect(outcome.termination == .signaled(SIGKILL))
         #expect(Clocks.monotonic() - started < .seconds(30))
     }
+
+    @Test func aFullUnreadStderrPipeDoesNotHoldTheEnding() throws {
+        // The caller's stdout and stderr: a pipe already full that nobody reads while the command
+        // runs. Neither the relay of the command's output nor the ending's notice may block on it.
+        let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let out = Fixture.pipe()
+        defer {
+            close(devNull)
+            close(out.read)
+        }
+        _ = fcntl(out.write, F_SETFL, fcntl(out.write, F_GETFL) | O_NONBLOCK)
+        let filler = [UInt8](repeating: 0x2e, count: 4096)
+        while filler.withUnsafeBytes({ write(out.write, $0.baseAddress, $0.count) }) > 0 {}
+        _ = fcntl(out.write, F_SETFL, fcntl(out.write, F_GETFL) & ~O_NONBLOCK)
+        let (writer, path, fd) = try Self.recorder()
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let checks = Shared(0)
+        let control = SessionControl(
+            recorder: writer,
+            monitor: {
+                checks.value += 1
+                return checks.value >= 3 ? .end(reason: "stopped", message: "test: stopped") : .keep
+            }, contain: true, grace: .seconds(1))
+        let spec = ExecSpec(
+            path: "/bin/sh", argv: ["sh", "-c", "while :; do echo flood; done"], environment: ["PATH=/usr/bin:/bin"],
+            identity: Fixture.nobody, umask: 0o022, standardInput: devNull, standardOutput: out.write,
+            standardError: out.write)
+        let outcome = try Supervisor.run(spec, control: control)
+        close(out.write)
+        #expect(control.endedBy == "stopped")
+        if case .signaled = outcome.termination {} else { Issue.record("ended as \(outcome.termination)") }
+    }
 }

@@ -141,11 +141,11 @@ def jitexec(inst, *argv, user=DEV, timeout=90):
     return run([inst.jitexec, "-S", *argv], user=user, input=password(user) + "\n", timeout=timeout)
 
 
-def pty_approved(inst, script, duration=None, approver="jit-lead1"):
-    """`jitexec sh -c SCRIPT` as jit-dev1 on a terminal: the password typed, the request filed and
-    approved by `approver` (for `duration` when given). Returns (pexpect child, request, grant, the
-    monotonic time the approval was given by)."""
-    child = spawn(inst, DEV, [inst.jitexec, SH, "-c", script], timeout=30)
+def pty_approved(inst, script, duration=None, approver="jit-lead1", argv=None):
+    """`jitexec sh -c SCRIPT` (or `jitexec ARGV`) as jit-dev1 on a terminal: the password typed, the
+    request filed and approved by `approver` (for `duration` when given). Returns (pexpect child,
+    request, grant, the monotonic time the approval was given by)."""
+    child = spawn(inst, DEV, [inst.jitexec, *(argv or [SH, "-c", script])], timeout=30)
     child.expect("Password:")
     child.sendline(password(DEV))
     child.expect(r"request #(\d+) filed")

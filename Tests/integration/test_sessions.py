@@ -355,6 +355,31 @@ def test_login_shell_and_shell_are_run_and_recorded(sess):
         assert_recorded_end(sess, end, f"{sessions_dir(sess)}/{end['session']}.cast")
 
 
+def test_login_shell_under_enforce_expiry_is_recorded_and_ended_with_its_grant(sess):
+    """Where it matters most: a root login shell (`jitexec -i`) under a short grant. What is typed
+    into it is recorded, and at the grant's end the shell and what it detached with setsid go."""
+    load(sess, policy(rule("root-shells", commands=["/bin/bash"], record=True, enforce_expiry=True)))
+    m = marker()
+    child, n, g, approved = pty_approved(sess, None, duration="5s", argv=["-i", "-r", "INC-417 shell"])
+    try:
+        child.sendline(f"setsid sleep {m}1 & echo shell-$((400+17))")
+        child.expect("shell-417", timeout=10)
+        child.expect(rf"jitexec: grant #{g} expired; the command was ended", timeout=30)
+        took = time.monotonic() - approved
+        status, _ = finish(child, timeout=20)
+    finally:
+        child.close(force=True)
+    assert 4 <= took <= 13, f"the shell ended {took:.1f}s after a 5s grant was approved"
+    assert status in SIGNALLED, status
+    start, end = the_end(sess)
+    assert start["command"] == [os.path.realpath(pwd.getpwnam("root").pw_shell)], start
+    assert end["ended"] == "expired" and end["grant"] == g, end
+    assert wait_gone(m, 7) == [], f"a process the shell detached outlived the grant: {pids_of(m)}"
+    path = f"{sessions_dir(sess)}/{end['session']}.cast"
+    assert "shell-417" in output_of(read_cast(path)[2]), path
+    assert_recorded_end(sess, end, path)
+
+
 # 7, 8. The recording's limits -------------------------------------------------------------------------
 
 FLOOD = "yes jitexec-it-flood-line-417 | head -c 10000000; echo not-ended-417"
