@@ -171,4 +171,35 @@ struct SessionControlTests {
         #expect(control.endedBy == "stopped")
         if case .signaled = outcome.termination {} else { Issue.record("ended as \(outcome.termination)") }
     }
+
+    @Test func aDescendantNamedToForgeItsParentInProcStatIsStillEnded() throws {
+        // /proc/PID/stat shows the command name in parentheses; a name such as "x) S 1 1 (" would,
+        // read up to the first ')', make the process look like a child of init, outside the tree.
+        let dir = Fixture.temporaryFile(contents: "", mode: 0o600)
+        unlink(dir)
+        #expect(mkdir(dir, 0o755) == 0)
+        let forged = "\(dir)/x) S 1 1 ("
+        defer {
+            unlink(forged)
+            rmdir(dir)
+        }
+        let copy = Fixture.spawn("/bin/cp", ["cp", "/usr/bin/sleep", forged])
+        var status: Int32 = 0
+        waitpid(copy, &status, 0)
+        #expect(chmod(forged, 0o755) == 0)
+        let checks = Shared(0)
+        let control = SessionControl(
+            monitor: {
+                checks.value += 1
+                return checks.value >= 3 ? .end(reason: "stopped", message: "test: stopped") : .keep
+            }, contain: true, grace: .seconds(1))
+        let script = "setsid sh -c 'echo pid $$; exec \"$0\" 300 >/dev/null 2>&1' '\(forged)' & sleep 300"
+        let (_, output) = try Self.run(script, control: control)
+        #expect(control.endedBy == "stopped")
+        let detached = Self.pids(in: output)
+        #expect(detached.count == 1)
+        for pid in detached {
+            #expect(Self.isGone(pid), "pid \(pid), named to look like init's child, outlived the ending")
+        }
+    }
 }
