@@ -18,6 +18,8 @@ public struct Paths: Sendable, Equatable {
     var credentialDir: String { "\(rundir)/jitexec" }
     /// Session recordings (asciicast v2), root-only.
     var sessionsDir: String { "\(localstatedir)/log/jitexec/sessions" }
+    /// The recording of session `id`: named by the id alone, never by a path read from elsewhere.
+    func recording(session id: Int64) -> String { "\(sessionsDir)/\(id).cast" }
     /// An installed program (`jitexec`, `jitctl`): `PREFIX/bin/NAME`.
     func binary(_ name: String) -> String { "\(prefix)/bin/\(name)" }
 

@@ -126,7 +126,7 @@ public enum VerifyCommand {
         var bad = 0
         for record in ends {
             guard record.fields["recording"] != nil, let id = record.fields["session"]?.intValue else { continue }
-            let path = "\(ctx.paths.sessionsDir)/\(id).cast"
+            let path = ctx.paths.recording(session: id)
             checked += 1
             guard let digest = FileDigest.of(path: path) else {
                 bad += 1

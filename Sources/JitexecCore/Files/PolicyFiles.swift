@@ -1,5 +1,6 @@
 import Glibc
 import JitexecPolicy
+import JitexecSystem
 
 /// Reading the installed policy: policy.toml, then policy.d/*.toml in name order, each one through
 /// the trusted-file check.
@@ -26,16 +27,8 @@ enum PolicyFiles {
         var st = stat()
         if lstat(dir, &st) != 0 && errno == ENOENT { return [] }
         try TrustedFiles.requireRootOwned(dir, kind: .directory)
-        guard let handle = opendir(dir) else { throw .unreadable(path: dir, reason: errnoText()) }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name.hasPrefix(".") || !name.hasSuffix(".toml") { continue }
-            names.append(name)
-        }
+        guard let all = FileSystem.entries(of: dir) else { throw .unreadable(path: dir, reason: errnoText()) }
+        let names = all.filter { !$0.hasPrefix(".") && $0.hasSuffix(".toml") }
         return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { "\(dir)/\($0)" }
     }
 }

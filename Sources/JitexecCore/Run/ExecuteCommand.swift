@@ -75,31 +75,13 @@ enum ExecuteCommand {
         let control: SessionControl
         do {
             recording =
-                try run.rule.record
-                ? SessionRecording.open(
-                    ctx, session: start.session, spec: spec,
-                    title: "jitexec session #\(start.session): \(ctx.invoker.name) as \(run.target.name): "
-                        + run.command.map(\.escaped).joined(separator: " "),
-                    limit: policy.settings.recordMax) : nil
-            control = SessionControl(
-                recorder: recording?.writer, recordInput: run.rule.recordInput,
-                monitor: SessionMonitor.make(
-                    ctx, session: start.session, grant: start.grant, enforceExpiry: run.rule.enforceExpiry),
-                contain: true, endLeftovers: run.rule.enforceExpiry,
-                deadline: run.rule.enforceExpiry
-                    ? start.grant.map { Clocks.monotonic() + max($0.expiresAt - ctx.clock(), .zero) } : nil)
+                try run.rule.record ? SessionRecording.open(ctx, run, start.session, spec, policy.settings) : nil
+            control = sessionControl(ctx, run, start: start, recorder: recording?.writer)
             outcome = try supervise(ctx, spec, control: control, start: start)
         } catch {
             try? pam.closeSession()
             _ = recording?.finish()
-            var fields = start.fields
-            fields["error"] = .string(error.description)
-            let now = ctx.clock()
-            try? ctx.storeWrite(ctx.store()) { w in
-                _ = try w.endSession(
-                    id: start.session, SessionOutcome(at: now, ended: .exited, exitStatus: error.exitStatus))
-                _ = try w.appendAudit(AuditEvent(event: "exec.end", actor: ctx.invoker.name, fields: fields))
-            }
+            commitFailedEnd(ctx, start: start, error: error)
             throw error
         }
         try? pam.closeSession()
@@ -108,6 +90,33 @@ enum ExecuteCommand {
             ctx, run, start: start, outcome: outcome,
             session: SessionEndFields(control: control, recording: recording?.path, digest: digest))
         return .finished(outcome.shellStatus)
+    }
+
+    /// What the supervisor gets for the session: the recording, the monitor (a stop; under
+    /// `enforce_expiry` the grant's revoke and end), containment of what the command starts, and
+    /// under `enforce_expiry` the grant's end as the deadline and the end of what it leaves behind.
+    static func sessionControl(
+        _ ctx: Context, _ run: DecidedRun, start: ExecStart, recorder: (any SessionRecorder)?
+    ) -> SessionControl {
+        let enforced = run.rule.enforceExpiry ? start.grant : nil
+        return SessionControl(
+            recorder: recorder, recordInput: run.rule.recordInput,
+            monitor: SessionMonitor.make(
+                ctx, session: start.session, grant: start.grant, enforceExpiry: enforced != nil),
+            contain: true, endLeftovers: run.rule.enforceExpiry,
+            deadline: enforced.map { Clocks.monotonic() + max($0.expiresAt - ctx.clock(), .zero) })
+    }
+
+    /// `exec.end` (and the session's end) when the command could not be run after `exec.start`.
+    static func commitFailedEnd(_ ctx: Context, start: ExecStart, error: JitError) {
+        var fields = start.fields
+        fields["error"] = .string(error.description)
+        let now = ctx.clock()
+        try? ctx.storeWrite(ctx.store()) { w in
+            _ = try w.endSession(
+                id: start.session, SessionOutcome(at: now, ended: .exited, exitStatus: error.exitStatus))
+            _ = try w.appendAudit(AuditEvent(event: "exec.end", actor: ctx.invoker.name, fields: fields))
+        }
     }
 
     /// The PAM session (credentials, then session) opened for the target.
@@ -146,7 +155,6 @@ enum ExecuteCommand {
         let now = ctx.clock()
         let claim = run.claim(ctx)
         let me = getpid()
-        let recordingPath = run.rule.record ? ctx.paths.sessionsDir : nil
         return try ctx.storeWrite(store) { w throws -> ExecStart? in
             var start = ExecStart(fields: fields, session: 0, grant: nil, requestID: nil)
             if case .grant(let request) = authority {
@@ -162,8 +170,8 @@ enum ExecuteCommand {
                     user: ctx.invoker.name, runAs: run.target.name, host: ctx.host, command: run.command,
                     rule: run.rule.name, grantID: start.grant?.id, requestID: start.requestID, startedAt: now, pid: me,
                     pidStart: ProcessTree.startTime(of: me) ?? 0, enforceExpiry: run.rule.enforceExpiry))
-            if let folder = recordingPath {
-                try w.setSessionRecording(id: start.session, path: "\(folder)/\(start.session).cast")
+            if run.rule.record {
+                try w.setSessionRecording(id: start.session, path: ctx.paths.recording(session: start.session))
             }
             start.fields["session"] = .int(start.session)
             _ = try w.appendAudit(AuditEvent(event: "exec.start", actor: ctx.invoker.name, fields: start.fields))

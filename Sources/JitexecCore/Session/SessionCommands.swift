@@ -36,7 +36,8 @@ public enum SessionCommands {
                         [
                             "#\(s.id)", s.user, ViewCommands.clip(Escape.argv(s.command), 40), Escape.text(s.host),
                             s.startedAt.rfc3339, ViewCommands.remaining((s.endedAt ?? now) - s.startedAt),
-                            state(ctx, s), s.recordingSize.map(ByteSize.text) ?? (s.recording == nil ? "-" : "?"),
+                            state(ctx, s),
+                            s.recordingSize.map(ByteSize.approximate) ?? (s.recording == nil ? "-" : "?"),
                             s.recording ?? "-",
                         ]
                     }))
@@ -90,8 +91,10 @@ public enum SessionCommands {
                             "command": .array(session.command.map(\.jsonValue)),
                         ]))
             }
-            let fd = open(path(ctx, id), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-            guard fd >= 0 else { throw JitError.unreadable(path: path(ctx, id), reason: errnoText()) }
+            let fd = open(ctx.paths.recording(session: id), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw JitError.unreadable(path: ctx.paths.recording(session: id), reason: errnoText())
+            }
             defer { close(fd) }
             ctx.complain("watching session #\(id) of \(session.user) (read-only); Ctrl-C stops watching")
             var follower = AsciicastFollower()
@@ -175,16 +178,12 @@ public enum SessionCommands {
         return session
     }
 
-    /// The recording's file: named by the session id under the fixed folder (never a path read
-    /// from elsewhere), not followed if it is a link.
-    private static func path(_ ctx: Context, _ id: Int64) -> String { "\(ctx.paths.sessionsDir)/\(id).cast" }
-
     private static func recording(_ ctx: Context, _ session: Session) throws(JitError) -> Asciicast {
         guard session.recording != nil else {
             throw JitError.notPermitted(
                 "session #\(session.id) was not recorded (rule '\(session.rule)' has record = false)")
         }
-        let file = path(ctx, session.id)
+        let file = ctx.paths.recording(session: session.id)
         let fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw JitError.unreadable(path: file, reason: errnoText()) }
         defer { close(fd) }

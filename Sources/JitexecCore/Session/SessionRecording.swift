@@ -29,17 +29,21 @@ final class SessionRecording {
         let used = folderSize(dir)
         guard used < settings.sessionsMax else {
             throw .unavailable(
-                "session recordings fill \(ByteSize.text(used)) of sessions_max (\(ByteSize.text(settings.sessionsMax))); "
+                "session recordings fill \(ByteSize.approximate(used)) of sessions_max (\(ByteSize.exact(settings.sessionsMax))); "
                     + "an admin must move old recordings away or raise sessions_max; nothing was run")
         }
     }
 
     /// After `exec.start`: the file of session `id` (created, never reused or followed) and its
-    /// header. Its size counts toward `limit` (`record_max`).
+    /// header. Its size counts toward `record_max`.
     static func open(
-        _ ctx: Context, session id: Int64, spec: ExecSpec, title: String, limit: Int64
+        _ ctx: Context, _ run: DecidedRun, _ id: Int64, _ spec: ExecSpec, _ settings: Settings
     ) throws(JitError) -> SessionRecording {
-        let path = "\(ctx.paths.sessionsDir)/\(id).cast"
+        let title =
+            "jitexec session #\(id): \(ctx.invoker.name) as \(run.target.name): "
+            + run.command.map(\.escaped).joined(separator: " ")
+        let limit = settings.recordMax
+        let path = ctx.paths.recording(session: id)
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0o600)
         guard fd >= 0 else {
             throw .unavailable("cannot create the session recording \(path): \(errnoText()); nothing was run")
@@ -97,31 +101,11 @@ final class SessionRecording {
 
     /// The bytes the folder's regular files take.
     static func folderSize(_ dir: String) -> Int64 {
-        guard let handle = opendir(dir) else { return 0 }
-        defer { closedir(handle) }
-        var total: Int64 = 0
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+        (FileSystem.entries(of: dir) ?? []).reduce(0) { total, name in
             var st = stat()
-            if name != ".", name != "..", lstat("\(dir)/\(name)", &st) == 0, (st.st_mode & S_IFMT) == S_IFREG {
-                total += Int64(st.st_size)
-            }
+            guard lstat("\(dir)/\(name)", &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return total }
+            return total + Int64(st.st_size)
         }
-        return total
-    }
-}
-
-/// Sizes as people read them: 64 MiB, 512 KiB, 1.5 GiB.
-enum ByteSize {
-    static func text(_ bytes: Int64) -> String {
-        let units: [(Int64, String)] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")]
-        for (size, unit) in units where bytes >= size {
-            let tenths = bytes * 10 / size
-            return tenths % 10 == 0 ? "\(tenths / 10) \(unit)" : "\(tenths / 10).\(tenths % 10) \(unit)"
-        }
-        return "\(bytes) B"
     }
 }
 
@@ -140,8 +124,8 @@ public enum SessionPolicySummary {
         }
         if policy.rules.contains(where: \.record) {
             lines.append(
-                "recordings: \(paths.sessionsDir), at most \(ByteSize.text(policy.settings.recordMax)) each (record_max), "
-                    + "\(ByteSize.text(policy.settings.sessionsMax)) in all (sessions_max)")
+                "recordings: \(paths.sessionsDir), at most \(ByteSize.exact(policy.settings.recordMax)) each (record_max), "
+                    + "\(ByteSize.exact(policy.settings.sessionsMax)) in all (sessions_max)")
         }
         return lines
     }

@@ -24,4 +24,19 @@ public enum FileSystem {
         }
         return true
     }
+
+    /// The names in directory `dir` (`.` and `..` left out), in the order readdir gives them; nil
+    /// when it cannot be opened (errno says why). The one directory listing of the program.
+    public static func entries(of dir: String) -> [String]? {
+        guard let handle = opendir(dir) else { return nil }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
 }

@@ -50,16 +50,7 @@ public enum ProcessTree {
     }
 
     private static func allProcesses() -> [pid_t] {
-        guard let dir = opendir("/proc") else { return [] }
-        defer { closedir(dir) }
-        var pids: [pid_t] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if let pid = pid_t(name), pid > 0 { pids.append(pid) }
-        }
-        return pids
+        (FileSystem.entries(of: "/proc") ?? []).compactMap { pid_t($0) }.filter { $0 > 0 }
     }
 
     /// Parent pid (field 4) and start time (field 22) of /proc/PID/stat; the command name (field 2)
