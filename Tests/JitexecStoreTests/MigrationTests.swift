@@ -38,7 +38,7 @@ import Testing
             try Migrations.migrate(db, to: Migrations.latest - 1)
             #expect(try db.userVersion() == Migrations.latest - 1)
             #expect(try !objectNames(db).contains("sessions"))
-            let old = SQLiteConnection(db: db, host: "web1", clock: { clock.now })
+            let old = StoreConnection(db: db, label: path, host: "web1", clock: { clock.now })
             try db.transaction(.immediate) {
                 try old.during(.writing) {
                     request.id = try old.insertRequest(request)

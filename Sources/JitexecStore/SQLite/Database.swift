@@ -10,7 +10,7 @@ import JitexecSystem
 
 /// One SQLite connection. It owns the `sqlite3*` handle and closes it in `deinit`, the only place
 /// the handle is closed. Not thread-safe by itself: `SQLiteStore` serializes every use.
-final class Database {
+final class Database: SQLEngine {
     let handle: OpaquePointer
     let path: String
     let busyTimeoutMillis: Int32
@@ -92,11 +92,18 @@ final class Database {
         try check(sqlite3_exec(handle, sql, nil, nil, nil), context: sql)
     }
 
-    /// Runs one statement with parameters to completion, ignoring any rows.
-    func run(_ sql: String, _ values: [SQLValue] = []) throws {
+    /// Runs one statement with parameters to completion, ignoring any rows; the rows it changed.
+    @discardableResult func run(_ sql: String, _ values: [SQLValue] = []) throws -> Int64 {
         let statement = try prepare(sql)
         try statement.bind(values)
         while try statement.step() {}
+        return changes
+    }
+
+    func forEachRow(_ sql: String, _ values: [SQLValue], _ body: (Statement) throws -> Void) throws {
+        let statement = try prepare(sql)
+        try statement.bind(values)
+        while try statement.step() { try body(statement) }
     }
 
     /// The first column of the first row as text, or nil when there is no row or it is NULL.

@@ -7,7 +7,7 @@ import CSQLite
 #endif
 
 /// A failed SQLite call: the result codes, SQLite's own message and what jitexec was doing.
-public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct SQLiteError: SQLEngineError, Sendable, Equatable, CustomStringConvertible {
     /// The primary result code (`SQLITE_BUSY`, `SQLITE_CONSTRAINT`, ...).
     public let code: Int32
     /// The extended result code (`SQLITE_CONSTRAINT_UNIQUE`, `SQLITE_IOERR_FSYNC`, ...).
@@ -49,6 +49,7 @@ public struct SQLiteError: Error, Sendable, Equatable, CustomStringConvertible {
         text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     }
 
+    var isOperational: Bool { isBusy || isCorrupt || isUnavailable }
     var isBusy: Bool { code == SQLITE_BUSY || code == SQLITE_LOCKED }
     var isCorrupt: Bool { code == SQLITE_CORRUPT || code == SQLITE_NOTADB }
     var isUniqueViolation: Bool {

@@ -1,28 +1,9 @@
 import CSQLite
 import JitexecBase
 
-/// A value bound to a statement parameter.
-enum SQLValue {
-    case null
-    case int(Int64)
-    /// TEXT from a Swift string.
-    case text(String)
-    /// TEXT holding exactly these bytes (SQLite stores them as given, valid UTF-8 or not).
-    case textBytes([UInt8])
-    case blob([UInt8])
-
-    static func int(_ v: Int64?) -> SQLValue { v.map { .int($0) } ?? .null }
-    /// An instant is stored as its microseconds since the epoch.
-    static func int(_ v: Instant) -> SQLValue { .int(v.micros) }
-    static func int(_ v: Instant?) -> SQLValue { v.map { .int($0.micros) } ?? .null }
-    static func text(_ v: String?) -> SQLValue { v.map { .text($0) } ?? .null }
-    /// User-controlled text, stored as TEXT with its exact bytes.
-    static func user(_ v: UserText?) -> SQLValue { v.map { .textBytes($0.bytes) } ?? .null }
-}
-
 /// One prepared statement. It owns the `sqlite3_stmt*` and finalizes it in `deinit`, the only
 /// place it is finalized; it keeps its `Database` alive for as long as it exists.
-final class Statement {
+final class Statement: SQLRow {
     private let handle: OpaquePointer
     let database: Database
     let sql: String
@@ -107,24 +88,12 @@ final class Statement {
 
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
-    func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
-    /// A column holding an instant's microseconds.
-    func instant(_ column: Int32) -> Instant { Instant(micros: int64(column)) }
-    func optionalInstant(_ column: Int32) -> Instant? { isNull(column) ? nil : instant(column) }
-
     /// The column's bytes exactly as stored, TEXT or BLOB, with no encoding conversion.
     func bytes(_ column: Int32) -> [UInt8] {
         guard let base = sqlite3_column_blob(handle, column) else { return [] }
         let count = Int(sqlite3_column_bytes(handle, column))
         return Array(UnsafeRawBufferPointer(start: base, count: count))
     }
-
-    func optionalBytes(_ column: Int32) -> [UInt8]? { isNull(column) ? nil : bytes(column) }
-
-    /// For columns jitexec itself writes (names, states, JSON); user bytes go through `bytes`.
-    func text(_ column: Int32) -> String { String(decoding: bytes(column), as: UTF8.self) }
-
-    func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
 
     private func check(_ rc: Int32) throws {
         guard rc == SQLITE_OK else { throw database.error(rc, context: sql) }

@@ -24,27 +24,6 @@ enum ArgvCoding {
     }
 }
 
-extension Statement {
-    func optionalUserText(_ column: Int32) -> UserText? { optionalBytes(column).map { UserText(bytes: $0) } }
-
-    /// A column holding one of `E`'s raw values; anything else is a damaged row.
-    func enumValue<E: RawRepresentable>(_ column: Int32, table: String, id: Int64) throws -> E
-    where E.RawValue == String {
-        let raw = text(column)
-        guard let value = E(rawValue: raw) else {
-            throw StoreError.corruptRecord(table: table, id: id, problem: "unknown \(E.self) '\(Escape.text(raw))'")
-        }
-        return value
-    }
-
-    func argv(_ column: Int32, table: String, id: Int64) throws -> [UserText] {
-        guard let argv = ArgvCoding.decode(bytes(column)) else {
-            throw StoreError.corruptRecord(table: table, id: id, problem: "the command is not NUL-terminated")
-        }
-        return argv
-    }
-}
-
 /// `requests` rows: column lists, parameter values and decoding, kept together so they cannot drift.
 enum RequestRow {
     static let insertColumns = """
@@ -64,7 +43,7 @@ enum RequestRow {
         ]
     }
 
-    static func decode(_ row: Statement) throws -> Request {
+    static func decode(_ row: some SQLRow) throws -> Request {
         let id = row.int64(0)
         guard let uid = UInt32(exactly: row.int64(4)) else {
             throw StoreError.corruptRecord(table: "requests", id: id, problem: "requester uid out of range")
@@ -85,7 +64,7 @@ enum RequestRow {
 /// `grants` rows, and the SQL form of `Grant.isLive(at:)`.
 enum GrantRow {
     static let insertColumns = """
-        request_id, user, run_as, host, scope, command, rule, not_before, expires_at, uses_left, \
+        request_id, "user", run_as, host, scope, command, rule, not_before, expires_at, uses_left, \
         revoked_at, revoked_by, source
         """
     static let insertCount = 13
@@ -105,7 +84,7 @@ enum GrantRow {
         ]
     }
 
-    static func decode(_ row: Statement) throws -> Grant {
+    static func decode(_ row: some SQLRow) throws -> Grant {
         let id = row.int64(0)
         return Grant(
             id: id, requestID: row.optionalInt64(1), user: row.text(2), runAs: row.text(3), host: row.text(4),
@@ -121,7 +100,7 @@ enum GrantRow {
 enum AuditRow {
     static let columns = "seq, time, host, event, actor, fields, prev_hash, hash"
 
-    static func decode(_ row: Statement) throws -> AuditRecord {
+    static func decode(_ row: some SQLRow) throws -> AuditRecord {
         let seq = row.int64(0)
         let text = row.text(5)
         guard let parsed = try? JSONValue.parse(text), case .object(let fields) = parsed else {

@@ -17,7 +17,7 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
     public let path: String
     public let host: String
     private let busyTimeoutMillis: Int32
-    let connection: SQLiteConnection
+    let connection: StoreConnection<Database>
     private let auditSink: @Sendable (AuditRecord) -> Void
     private let lock = SerialLock()
 
@@ -37,7 +37,7 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
         let db = try Self.storeErrors(path: path, busyTimeoutMillis: busyTimeoutMillis) {
             try Self.openPrivately(path: path, busyTimeoutMillis: busyTimeoutMillis)
         }
-        self.connection = SQLiteConnection(db: db, host: host, clock: clock)
+        self.connection = StoreConnection(db: db, label: path, host: host, clock: clock)
     }
 
     public func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {

@@ -1,12 +1,11 @@
 import JitexecBase
 
-extension SQLiteConnection {
+extension StoreConnection {
     func insertSession(_ session: Session) throws -> Int64 {
         try requireWritable()
-        try db.run(
+        return try db.insertReturningID(
             "INSERT INTO sessions (\(SessionRow.insertColumns)) VALUES (\(placeholders(SessionRow.insertCount)))",
             try SessionRow.values(session))
-        return db.lastInsertRowID
     }
 
     func setSessionRecording(id: Int64, path: String) throws {
@@ -26,7 +25,7 @@ extension SQLiteConnection {
         var conditions: [String] = []
         var values: [SQLValue] = []
         if let user = filter.user {
-            conditions.append("user = ?")
+            conditions.append("\"user\" = ?")
             values.append(.text(user))
         }
         if let since = filter.since {
@@ -46,18 +45,17 @@ extension SQLiteConnection {
 
     func requestSessionStop(id: Int64, by: String, comment: UserText?, at: Instant) throws -> Bool {
         try requireWritable()
-        try db.run(
+        return try db.run(
             """
             UPDATE sessions SET stop_by = ?, stop_comment = ?, stop_at = ?
             WHERE id = ? AND ended_at IS NULL AND stop_by IS NULL
             """,
-            [.text(by), .user(comment), .int(at), .int(id)])
-        return db.changes == 1
+            [.text(by), .user(comment), .int(at), .int(id)]) == 1
     }
 
     func endSession(id: Int64, _ outcome: SessionOutcome) throws -> Bool {
         try requireWritable()
-        try db.run(
+        return try db.run(
             """
             UPDATE sessions SET ended_at = ?, ended = ?, exit_status = ?, recording_size = ?, recording_sha256 = ?
             WHERE id = ? AND ended_at IS NULL
@@ -65,15 +63,14 @@ extension SQLiteConnection {
             [
                 .int(outcome.at), .text(outcome.ended.rawValue), .int(outcome.exitStatus.map(Int64.init)),
                 .int(outcome.recordingSize), .text(outcome.recordingSHA256), .int(id),
-            ])
-        return db.changes == 1
+            ]) == 1
     }
 }
 
 /// `sessions` rows.
 enum SessionRow {
     static let insertColumns = """
-        user, run_as, host, command, rule, grant_id, request_id, started_at, pid, pid_start, enforce_expiry, recording
+        "user", run_as, host, command, rule, grant_id, request_id, started_at, pid, pid_start, enforce_expiry, recording
         """
     static let insertCount = 12
     static let columns = """
@@ -89,7 +86,7 @@ enum SessionRow {
         ]
     }
 
-    static func decode(_ row: Statement) throws -> Session {
+    static func decode(_ row: some SQLRow) throws -> Session {
         let id = row.int64(0)
         var session = Session(
             id: id, user: row.text(1), runAs: row.text(2), host: row.text(3),

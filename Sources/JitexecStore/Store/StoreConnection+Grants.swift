@@ -1,6 +1,6 @@
 import JitexecBase
 
-extension SQLiteConnection {
+extension StoreConnection {
     func grant(id: Int64) throws -> Grant? {
         try requireOpen()
         return try query("SELECT \(GrantRow.columns) FROM grants WHERE id = ?", [.int(id)], GrantRow.decode).first
@@ -11,7 +11,7 @@ extension SQLiteConnection {
         var conditions: [String] = []
         var values: [SQLValue] = []
         if let user {
-            conditions.append("user = ?")
+            conditions.append("\"user\" = ?")
             values.append(.text(user))
         }
         if let liveAt {
@@ -26,26 +26,24 @@ extension SQLiteConnection {
     func insertGrant(_ grant: Grant) throws -> Int64 {
         try requireWritable()
         do {
-            try db.run(
+            return try db.insertReturningID(
                 "INSERT INTO grants (\(GrantRow.insertColumns)) VALUES (\(placeholders(GrantRow.insertCount)))",
                 try GrantRow.values(grant))
-        } catch let error as SQLiteError where error.isForeignKeyViolation {
+        } catch let error as any SQLEngineError where error.isForeignKeyViolation {
             throw StoreError.noSuchRequest(id: grant.requestID ?? 0)
         }
-        return db.lastInsertRowID
     }
 
     /// One UPDATE that both checks liveness and takes the use, so two processes racing for the
     /// last use of a grant cannot both win.
     func consumeGrantUse(id: Int64, at: Instant) throws -> Bool {
         try requireWritable()
-        try db.run(
+        return try db.run(
             """
             UPDATE grants SET uses_left = uses_left - 1
             WHERE id = ? AND \(GrantRow.liveCondition)
             """,
-            [.int(id)] + GrantRow.liveValues(at))
-        return db.changes == 1
+            [.int(id)] + GrantRow.liveValues(at)) == 1
     }
 
     func unrecordedExpiries(at: Instant) throws -> [Grant] {
@@ -61,16 +59,15 @@ extension SQLiteConnection {
 
     func recordExpiry(grantID: Int64, at: Instant) throws -> Bool {
         try requireWritable()
-        try db.run(
-            "INSERT OR IGNORE INTO grant_expiries (grant_id, recorded_at) VALUES (?, ?)", [.int(grantID), .int(at)])
-        return db.changes == 1
+        return try db.run(
+            "INSERT INTO grant_expiries (grant_id, recorded_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [.int(grantID), .int(at)]) == 1
     }
 
     func revokeGrant(id: Int64, by: String, at: Instant) throws -> Bool {
         try requireWritable()
-        try db.run(
+        return try db.run(
             "UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
-            [.int(at), .text(by), .int(id)])
-        return db.changes == 1
+            [.int(at), .text(by), .int(id)]) == 1
     }
 }

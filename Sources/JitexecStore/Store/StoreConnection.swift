@@ -1,19 +1,23 @@
 import JitexecBase
 
-/// The reader and writer handed to `SQLiteStore.read`/`write` bodies: the SQL behind every
-/// `StoreWriter` method. Usable only while `mode` says a transaction is open.
-final class SQLiteConnection: StoreWriter {
+/// The reader and writer handed to `read`/`write` bodies, on either engine: the SQL behind every
+/// `StoreWriter` method, written once, so every workflow rule is the same statements in SQLite and in
+/// PostgreSQL. Usable only while `mode` says a transaction is open.
+final class StoreConnection<Engine: SQLEngine>: StoreWriter {
     enum Mode { case idle, reading, writing }
 
-    let db: Database
+    let db: Engine
+    /// Names the database in messages (its path, or the PostgreSQL server).
+    let label: String
     let host: String
     let clock: @Sendable () -> Instant
     private(set) var mode = Mode.idle
     /// Audit records appended in the current write transaction, for the sink after COMMIT.
     private(set) var appended: [AuditRecord] = []
 
-    init(db: Database, host: String, clock: @escaping @Sendable () -> Instant) {
+    init(db: Engine, label: String, host: String, clock: @escaping @Sendable () -> Instant) {
         self.db = db
+        self.label = label
         self.host = host
         self.clock = clock
     }
@@ -58,10 +62,9 @@ final class SQLiteConnection: StoreWriter {
 
     func insertRequest(_ request: Request) throws -> Int64 {
         try requireWritable()
-        try db.run(
+        return try db.insertReturningID(
             "INSERT INTO requests (\(RequestRow.insertColumns)) VALUES (\(placeholders(RequestRow.insertCount)))",
             try RequestRow.values(request))
-        return db.lastInsertRowID
     }
 
     func setRequestStatus(
@@ -69,13 +72,12 @@ final class SQLiteConnection: StoreWriter {
     ) throws -> Bool {
         try requireWritable()
         guard from == .pending, to != .pending else { throw StoreError.invalidTransition(from: from, to: to) }
-        try db.run(
+        return try db.run(
             """
             UPDATE requests SET status = ?, decided_at = ?, decided_by = ?, comment = ?
             WHERE id = ? AND status = ?
             """,
-            [.text(to.rawValue), .int(at), .text(by), .user(comment), .int(id), .text(from.rawValue)])
-        return db.changes == 1
+            [.text(to.rawValue), .int(at), .text(by), .user(comment), .int(id), .text(from.rawValue)]) == 1
     }
 
     // MARK: Approvals
@@ -101,9 +103,9 @@ final class SQLiteConnection: StoreWriter {
                     .int(approval.requestID), .text(approval.by), .int(approval.at), .user(approval.comment),
                     .int(approval.maxSeconds),
                 ])
-        } catch let error as SQLiteError where error.isUniqueViolation {
+        } catch let error as any SQLEngineError where error.isUniqueViolation {
             throw StoreError.duplicateApproval(requestID: approval.requestID, approver: approval.by)
-        } catch let error as SQLiteError where error.isForeignKeyViolation {
+        } catch let error as any SQLEngineError where error.isForeignKeyViolation {
             throw StoreError.noSuchRequest(id: approval.requestID)
         }
     }
@@ -111,12 +113,8 @@ final class SQLiteConnection: StoreWriter {
     // MARK: Helpers shared by the extensions
 
     /// Runs a query and decodes every row.
-    func query<T>(_ sql: String, _ values: [SQLValue], _ decode: (Statement) throws -> T) throws -> [T] {
-        let statement = try db.prepare(sql)
-        try statement.bind(values)
-        var rows: [T] = []
-        while try statement.step() { rows.append(try decode(statement)) }
-        return rows
+    func query<T>(_ sql: String, _ values: [SQLValue], _ decode: (Engine.Row) throws -> T) throws -> [T] {
+        try db.query(sql, values, decode)
     }
 
     func whereClause(_ conditions: [String]) -> String {

@@ -1,6 +1,6 @@
 import JitexecBase
 
-extension SQLiteConnection {
+extension StoreConnection {
     func breakGlassUses(unreviewedOnly: Bool) throws -> [BreakGlassUse] {
         try requireOpen()
         let condition = unreviewedOnly ? "WHERE reviewed_at IS NULL" : ""
@@ -27,13 +27,12 @@ extension SQLiteConnection {
         grantID: Int64, verdict: BreakGlassVerdict, by: String, at: Instant, comment: UserText?
     ) throws -> Bool {
         try requireWritable()
-        try db.run(
+        return try db.run(
             """
             UPDATE breakglass SET reviewed_at = ?, reviewed_by = ?, verdict = ?, comment = ?
             WHERE grant_id = ? AND reviewed_at IS NULL
             """,
-            [.int(at), .text(by), .text(verdict.rawValue), .user(comment), .int(grantID)])
-        return db.changes == 1
+            [.int(at), .text(by), .text(verdict.rawValue), .user(comment), .int(grantID)]) == 1
     }
 }
 
@@ -49,7 +48,7 @@ enum BreakGlassRow {
         ]
     }
 
-    static func decode(_ row: Statement) throws -> BreakGlassUse {
+    static func decode(_ row: some SQLRow) throws -> BreakGlassUse {
         let id = row.int64(0)
         let verdict: BreakGlassVerdict? =
             row.isNull(8) ? nil : try row.enumValue(8, table: "breakglass", id: id) as BreakGlassVerdict

@@ -1,6 +1,6 @@
 import JitexecBase
 
-extension SQLiteConnection {
+extension StoreConnection {
     func auditHead() throws -> (seq: Int64, hash: String)? {
         try requireOpen()
         return try query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", []) { row in
@@ -38,8 +38,9 @@ extension SQLiteConnection {
 
     func forEachAuditRecord(_ body: (AuditRecord) throws -> Void) throws {
         try requireOpen()
-        let statement = try db.prepare("SELECT \(AuditRow.columns) FROM audit ORDER BY seq")
-        while try statement.step() { try body(try AuditRow.decode(statement)) }
+        try db.forEachRow("SELECT \(AuditRow.columns) FROM audit ORDER BY seq", []) {
+            try body(try AuditRow.decode($0))
+        }
     }
 
     /// Reads the head inside this write transaction (which holds the write lock since BEGIN
@@ -54,9 +55,10 @@ extension SQLiteConnection {
                     .int(record.seq), .int(record.time), .text(record.host), .text(record.event), .text(record.actor),
                     .text(JSONValue.object(record.fields).canonical), .text(record.prevHash), .text(record.hash),
                 ])
-        } catch let error as SQLiteError where !(error.isBusy || error.isCorrupt || error.isUnavailable) {
-            // Locked, damaged or full keep their own explanation; anything else is the audit log refusing.
-            throw StoreError.auditRefused(path: db.path, reason: error.reason)
+        } catch let error as any SQLEngineError where !error.isOperational {
+            // Locked, damaged, unreachable or full keep their own explanation; anything else is the
+            // audit log refusing.
+            throw StoreError.auditRefused(path: label, reason: error.reason)
         }
         appendedRecord(record)
         return record
