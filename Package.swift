@@ -24,6 +24,9 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPAM", providers: [.apt(["libpam0g-dev"])]),
+        // libpq, dlopen()ed by the PostgreSQL store on first use: nothing links it, so a host on
+        // SQLite never loads it. Building needs Debian's libpq-dev for the header only.
+        .target(name: "CJitexecPQ"),
         .target(
             name: "CJitexecConfig",
             cSettings: [
@@ -57,7 +60,8 @@ let package = Package(
         .target(
             name: "JitexecStore",
             dependencies: [
-                "JitexecBase", "JitexecSystem", "CSQLite", .product(name: "Crypto", package: "swift-crypto"),
+                "JitexecBase", "JitexecSystem", "CSQLite", "CJitexecPQ",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
         .target(

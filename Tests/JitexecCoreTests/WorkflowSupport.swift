@@ -145,7 +145,9 @@ struct TestFailure: Error, CustomStringConvertible {
 final class WorkflowFixture: @unchecked Sendable {
     let directory: TemporaryDirectory
     let clock = TestClock()
-    let store: SQLiteStore
+    let store: any JitStore
+    /// The fleet database's scratch schema when the tests run on PostgreSQL (`TestBackend`).
+    private let schemaURL: String?
     /// The policy as it is now; a test may change it between steps.
     var policy: Policy
     let host = "web1"
@@ -153,15 +155,14 @@ final class WorkflowFixture: @unchecked Sendable {
     init(_ policyText: String = Policies.standard) throws {
         directory = try TemporaryDirectory()
         policy = try Policies.load(policyText)
-        store = try Self.open(directory.file("jitexec.db"), clock: clock)
+        schemaURL = try TestBackend.scratchURL()
+        store = try TestBackend.open(directory.file("jitexec.db"), url: schemaURL, host: host, clock: clock)
     }
 
-    private static func open(_ path: String, clock: TestClock) throws -> SQLiteStore {
-        try SQLiteStore(path: path, host: "web1", clock: { clock.now }, auditSink: { _ in })
+    /// Another connection to the same database, as another process (or host) opens it.
+    func connect(host: String = "web1") throws -> any JitStore {
+        try TestBackend.open(directory.file("jitexec.db"), url: schemaURL, host: host, clock: clock)
     }
-
-    /// Another connection to the same database file, as another process opens it.
-    func connect() throws -> SQLiteStore { try Self.open(directory.file("jitexec.db"), clock: clock) }
 
     func rule(_ name: String) throws -> Rule {
         guard let rule = policy.rule(named: name) else { throw TestFailure("no rule '\(name)' in the test policy") }
@@ -193,7 +194,7 @@ final class WorkflowFixture: @unchecked Sendable {
     @discardableResult
     func approve(
         _ id: Int64, by approver: Account, maxLength: Time? = nil, comment: UserText? = nil,
-        on other: SQLiteStore? = nil
+        on other: (any JitStore)? = nil
     ) throws -> Workflow.ApproveOutcome {
         let (policy, now) = (self.policy, clock.now)
         return try (other ?? store).write {
@@ -248,7 +249,7 @@ final class WorkflowFixture: @unchecked Sendable {
     }
 
     /// Takes one use of a grant covering the claim, now.
-    func use(_ claim: Workflow.Claim, on other: SQLiteStore? = nil) throws -> Grant? {
+    func use(_ claim: Workflow.Claim, on other: (any JitStore)? = nil) throws -> Grant? {
         let now = clock.now
         return try (other ?? store).write { try Workflow.useGrant($0, claim, now: now) }
     }

@@ -69,7 +69,7 @@ extension StoreConnection {
         try db.run(
             """
             INSERT INTO suppressed (actor, event, count) VALUES (?, ?, 1)
-            ON CONFLICT (actor, event) DO UPDATE SET count = count + 1
+            ON CONFLICT (actor, event) DO UPDATE SET count = suppressed.count + 1
             """, [.text(actor), .text(event)])
     }
 

@@ -30,6 +30,11 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case nestedTransaction
     /// Any other SQLite failure.
     case sqlite(SQLiteError)
+    /// The fleet database cannot be reached: libpq missing, a bad URL, refused, unreachable,
+    /// authentication or TLS failed, no answer within the timeout, the connection lost.
+    case unreachable(server: String, reason: String)
+    /// Any other PostgreSQL failure.
+    case postgresql(PGError)
 
     public var exitStatus: Int32 { 1 }
 
@@ -66,6 +71,23 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
             return "internal error: a store transaction was started inside another; please report this bug"
         case .sqlite(let error):
             return "the jitexec database failed: \(error); run 'jitctl verify' and check the disk"
+        case .unreachable(let server, let reason):
+            return "cannot use the fleet database \(server): \(Escape.text(reason)); nothing was done; "
+                + "check that the server is up and reachable from this host, then try again"
+        case .postgresql(let error):
+            return "the fleet database failed: \(Escape.text(error.description)); "
+                + "run 'jitctl verify' and check the database server's log"
+        }
+    }
+
+    /// The store error for a PostgreSQL failure on the fleet database `server`.
+    init(_ error: PGError, server: String, timeoutMillis: Int32) {
+        if error.isBusy {
+            self = .busy(path: server, waitedMillis: timeoutMillis)
+        } else if error.isUnavailable || error.kind == .badURL {
+            self = .unreachable(server: server, reason: error.reason)
+        } else {
+            self = .postgresql(error)
         }
     }
 

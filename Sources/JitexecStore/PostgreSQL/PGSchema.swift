@@ -1,0 +1,145 @@
+/// The fleet database's schema: the same tables, columns and constraints as the SQLite schema at
+/// version 6 (`Schema/`), in PostgreSQL's types. User-controlled bytes (argv, reason, ticket, cwd,
+/// tty, comments) are BYTEA: PostgreSQL's TEXT refuses invalid UTF-8 and NUL, and jitexec stores
+/// what was given exactly. Times are microseconds since the epoch (UTC), as in SQLite.
+///
+/// Numbered like SQLite's migrations, kept in `jitexec_schema`; a migration, once released, never
+/// changes. Every open checks the version; only a role that owns the schema can migrate.
+enum PGSchema {
+    static let all: [(version: Int64, sql: String)] = [(1, v1)]
+    static var latest: Int64 { all.last!.version }
+
+    /// Version 1: everything SQLite's versions 1–6 hold.
+    static let v1 = """
+        CREATE TABLE requests (
+            id                BIGSERIAL PRIMARY KEY,
+            kind              TEXT   NOT NULL CHECK (kind IN ('command', 'login')),
+            status            TEXT   NOT NULL
+                              CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'cancelled')),
+            requester         TEXT   NOT NULL,
+            requester_uid     BIGINT NOT NULL CHECK (requester_uid BETWEEN 0 AND 4294967295),
+            run_as            TEXT   NOT NULL,
+            host              TEXT   NOT NULL,
+            command           BYTEA  NOT NULL,
+            rule              TEXT   NOT NULL,
+            reason            BYTEA  NOT NULL,
+            ticket            BYTEA,
+            cwd               BYTEA,
+            tty               BYTEA,
+            scope             TEXT   NOT NULL CHECK (scope IN ('command', 'rule', 'login')),
+            once              BIGINT NOT NULL CHECK (once IN (0, 1)),
+            requested_seconds BIGINT CHECK (requested_seconds IS NULL OR requested_seconds > 0),
+            approvals_needed  BIGINT NOT NULL CHECK (approvals_needed >= 1),
+            created_at        BIGINT NOT NULL,
+            expires_at        BIGINT NOT NULL CHECK (expires_at >= created_at),
+            decided_at        BIGINT,
+            decided_by        TEXT,
+            comment           BYTEA,
+            CHECK ((kind = 'login') = (scope = 'login')),
+            CHECK ((status = 'pending') = (decided_at IS NULL))
+        );
+
+        CREATE TABLE approvals (
+            id          BIGSERIAL PRIMARY KEY,
+            request_id  BIGINT NOT NULL REFERENCES requests (id),
+            approver    TEXT   NOT NULL,
+            at          BIGINT NOT NULL,
+            comment     BYTEA,
+            max_seconds BIGINT CHECK (max_seconds IS NULL OR max_seconds > 0),
+            UNIQUE (request_id, approver)
+        );
+
+        CREATE TABLE grants (
+            id         BIGSERIAL PRIMARY KEY,
+            request_id BIGINT REFERENCES requests (id),
+            "user"     TEXT   NOT NULL,
+            run_as     TEXT   NOT NULL,
+            host       TEXT   NOT NULL,
+            scope      TEXT   NOT NULL CHECK (scope IN ('command', 'rule', 'login')),
+            command    BYTEA,
+            rule       TEXT   NOT NULL,
+            not_before BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL CHECK (expires_at >= not_before),
+            uses_left  BIGINT CHECK (uses_left IS NULL OR uses_left >= 0),
+            revoked_at BIGINT,
+            revoked_by TEXT,
+            source     TEXT   NOT NULL CHECK (source IN ('approval', 'break_glass')),
+            CHECK ((scope = 'command') = (command IS NOT NULL)),
+            CHECK ((revoked_at IS NULL) = (revoked_by IS NULL)),
+            CHECK (source = 'break_glass' OR request_id IS NOT NULL)
+        );
+
+        -- One chain for the fleet: every writer appends under the store's write lock (an advisory
+        -- lock), taking head + 1; the primary key means two writers can never append the same seq.
+        CREATE TABLE audit (
+            seq       BIGINT PRIMARY KEY CHECK (seq >= 1),
+            time      BIGINT NOT NULL,
+            host      TEXT   NOT NULL,
+            event     TEXT   NOT NULL,
+            actor     TEXT   NOT NULL,
+            fields    TEXT   NOT NULL,
+            prev_hash TEXT   NOT NULL CHECK (length(prev_hash) = 64),
+            hash      TEXT   NOT NULL CHECK (length(hash) = 64)
+        );
+
+        CREATE TABLE breakglass (
+            grant_id    BIGINT PRIMARY KEY REFERENCES grants (id),
+            reason      BYTEA  NOT NULL,
+            ticket      BYTEA,
+            cwd         BYTEA,
+            tty         BYTEA,
+            created_at  BIGINT NOT NULL,
+            reviewed_at BIGINT,
+            reviewed_by TEXT,
+            verdict     TEXT   CHECK (verdict IN ('ok', 'flagged')),
+            comment     BYTEA,
+            CHECK ((reviewed_at IS NULL) = (verdict IS NULL) AND (reviewed_at IS NULL) = (reviewed_by IS NULL))
+        );
+
+        CREATE TABLE suppressed (
+            actor TEXT   NOT NULL,
+            event TEXT   NOT NULL,
+            count BIGINT NOT NULL CHECK (count >= 0),
+            PRIMARY KEY (actor, event)
+        );
+
+        CREATE TABLE grant_expiries (
+            grant_id    BIGINT PRIMARY KEY REFERENCES grants (id),
+            recorded_at BIGINT NOT NULL
+        );
+
+        CREATE TABLE sessions (
+            id               BIGSERIAL PRIMARY KEY,
+            "user"           TEXT   NOT NULL,
+            run_as           TEXT   NOT NULL,
+            host             TEXT   NOT NULL,
+            command          BYTEA  NOT NULL,
+            rule             TEXT   NOT NULL,
+            grant_id         BIGINT REFERENCES grants (id),
+            request_id       BIGINT,
+            started_at       BIGINT NOT NULL,
+            pid              BIGINT NOT NULL,
+            pid_start        BIGINT NOT NULL,
+            enforce_expiry   BIGINT NOT NULL,
+            recording        TEXT,
+            ended_at         BIGINT,
+            ended            TEXT,
+            exit_status      BIGINT,
+            recording_size   BIGINT,
+            recording_sha256 TEXT,
+            stop_by          TEXT,
+            stop_comment     BYTEA,
+            stop_at          BIGINT
+        );
+
+        CREATE INDEX grants_live_by_user   ON grants ("user", expires_at);
+        CREATE INDEX grants_by_request     ON grants (request_id);
+        CREATE INDEX requests_pending      ON requests (status, expires_at);
+        CREATE INDEX requests_by_requester ON requests (requester, created_at);
+        CREATE INDEX audit_by_time         ON audit (time);
+        CREATE INDEX audit_by_actor        ON audit (actor, seq);
+        CREATE INDEX audit_by_event        ON audit (event, seq);
+        CREATE INDEX breakglass_unreviewed ON breakglass (reviewed_at, grant_id);
+        CREATE INDEX sessions_running      ON sessions (grant_id) WHERE ended_at IS NULL;
+        """
+}

@@ -1,0 +1,197 @@
+import JitexecBase
+import JitexecSystem
+
+/// The fleet store: one PostgreSQL database shared by every host. The statements are the SQLite
+/// store's (`StoreConnection`); what differs is how transactions are opened:
+/// - a read is one REPEATABLE READ, READ ONLY transaction: one consistent snapshot;
+/// - a write is READ COMMITTED and first takes one fleet-wide advisory lock, so writes on every host
+///   are serialized exactly as SQLite's `BEGIN IMMEDIATE` serializes them on one host: each
+///   statement after the lock sees everything committed before it, the audit chain is appended
+///   head + 1 and never forks, and every compare-and-set reads as it does in SQLite;
+/// - a write that appended audit records sends a NOTIFY on `jitexec` (delivered at commit), the
+///   wake-up for commands waiting on other hosts (`awaitChange`).
+///
+/// A broken connection (server restarted, network lost, a timeout) is dropped; the next transaction
+/// connects again and reads the state afresh. A write is never retried: when a connection drops
+/// before COMMIT is acknowledged, the caller is told the store failed and nothing runs.
+///
+/// `@unchecked Sendable`: the mutable state (the connections) is used only inside `lock`.
+public final class PostgreSQLStore: JitStore, @unchecked Sendable {
+    public let host: String
+    /// Names the database in messages, without credentials.
+    public let label: String
+    private let url: String
+    private let timeoutMillis: Int32
+    private let clock: @Sendable () -> Instant
+    private let auditSink: @Sendable (AuditRecord) -> Void
+    private let lock = SerialLock()
+    private var connection: StoreConnection<PGConnection>?
+    /// A second connection that LISTENs, opened by the first `awaitChange`.
+    private var listener: PGConnection?
+
+    /// The lock every write takes (an arbitrary constant: "jitexec" in ASCII).
+    static let writeLockKey: Int64 = 0x6a69_7465_7865_63
+    /// The lock migrations take.
+    static let schemaLockKey: Int64 = 0x6a69_7465_7865_64
+    static let channel = "jitexec"
+
+    /// Connects and checks the schema (creating or migrating it when the role may).
+    /// - Parameters:
+    ///   - url: the libpq connection URL (from the root-only `url_file`).
+    ///   - label: how messages name the database.
+    ///   - timeoutMillis: the bound on connecting and on every statement.
+    public init(
+        url: String, label: String, host: String, clock: @escaping @Sendable () -> Instant,
+        timeoutMillis: Int32 = 5000, auditSink: @escaping @Sendable (AuditRecord) -> Void
+    ) throws {
+        self.url = url
+        self.label = label
+        self.host = host
+        self.clock = clock
+        self.timeoutMillis = timeoutMillis
+        self.auditSink = auditSink
+        try TerminalSignals.holding {
+            try lock.withLock {
+                try storeErrors { _ = try live() }
+            }
+        }
+    }
+
+    public func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {
+        try TerminalSignals.holding {
+            try lock.withLock {
+                try storeErrors {
+                    let connection = try live()
+                    return try transaction(connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+                        try connection.during(.reading) { try body(connection) }
+                    }
+                }
+            }
+        }
+    }
+
+    public func write<T>(_ body: (any StoreWriter) throws -> T) throws -> T {
+        try write(durable: true, body)
+    }
+
+    public func writeRelaxed<T>(_ body: (any StoreWriter) throws -> T) throws -> T {
+        try write(durable: false, body)
+    }
+
+    private func write<T>(durable: Bool, _ body: (any StoreWriter) throws -> T) throws -> T {
+        let (value, appended) = try TerminalSignals.holding {
+            try lock.withLock { () throws -> (T, [AuditRecord]) in
+                try storeErrors { () throws -> (T, [AuditRecord]) in
+                    let connection = try live()
+                    return try transaction(connection, begin: "BEGIN ISOLATION LEVEL READ COMMITTED") {
+                        try connection.db.run("SELECT pg_advisory_xact_lock(?)", [.int(Self.writeLockKey)])
+                        if !durable { try connection.db.run("SET LOCAL synchronous_commit = off", []) }
+                        let value = try connection.during(.writing) { try body(connection) }
+                        let appended = connection.appended
+                        if let last = appended.last {
+                            try connection.db.run(
+                                "SELECT pg_notify(?, ?)", [.text(Self.channel), .text("\(last.seq)")])
+                        }
+                        return (value, appended)
+                    }
+                }
+            }
+        }
+        // Committed: only now may the records leave the database.
+        for record in appended { auditSink(record) }
+        return value
+    }
+
+    /// Waits up to `millis` for a write on any host that appended audit records (a NOTIFY); returns
+    /// early when one came, at the end of the time otherwise, and at once when the database cannot be
+    /// reached (the caller's next read says so).
+    public func awaitChange(millis: Int32) {
+        TerminalSignals.holding {
+            try? lock.withLock {
+                do {
+                    if listener == nil || listener?.isBroken == true {
+                        let opened = try PGConnection.connect(url: url, timeoutMillis: timeoutMillis)
+                        try opened.script("LISTEN \(Self.channel)")
+                        listener = opened
+                    }
+                    _ = try listener?.notifications(waitingMillis: millis)
+                } catch {
+                    listener = nil
+                }
+            }
+        }
+    }
+
+    // MARK: Connections
+
+    /// The open connection, or a new one (schema checked) when there is none or it broke.
+    private func live() throws -> StoreConnection<PGConnection> {
+        if let connection, !connection.db.isBroken { return connection }
+        connection = nil
+        let db = try PGConnection.connect(url: url, timeoutMillis: timeoutMillis)
+        try migrate(db)
+        let opened = StoreConnection(db: db, label: label, host: host, clock: clock)
+        connection = opened
+        return opened
+    }
+
+    private func transaction<T>(
+        _ connection: StoreConnection<PGConnection>, begin: String, _ body: () throws -> T
+    ) throws -> T {
+        try connection.db.script(begin)
+        do {
+            let value = try body()
+            try connection.db.script("COMMIT")
+            return value
+        } catch {
+            if !connection.db.isBroken { try? connection.db.script("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Brings the schema to `PGSchema.latest` under the schema lock; a database migrated by a newer
+    /// jitexec is refused.
+    private func migrate(_ db: PGConnection) throws {
+        func version() throws -> Int64? {
+            let exists = try db.query("SELECT to_regclass('jitexec_schema') IS NOT NULL", []) { $0.int64(0) != 0 }
+            guard exists.first == true else { return nil }
+            return try db.query("SELECT version FROM jitexec_schema", []) { $0.int64(0) }.first
+        }
+        let found = try version() ?? 0
+        try refuseNewer(found)
+        guard found < PGSchema.latest else { return }
+        try db.script("BEGIN")
+        do {
+            try db.run("SELECT pg_advisory_xact_lock(?)", [.int(Self.schemaLockKey)])
+            let current = try version()
+            try refuseNewer(current ?? 0)
+            if current == nil {
+                try db.script("CREATE TABLE jitexec_schema (version BIGINT NOT NULL)")
+                try db.run("INSERT INTO jitexec_schema (version) VALUES (0)", [])
+            }
+            for step in PGSchema.all where step.version > current ?? 0 { try db.script(step.sql) }
+            try db.run("UPDATE jitexec_schema SET version = ?", [.int(PGSchema.latest)])
+            try db.script("COMMIT")
+        } catch {
+            if !db.isBroken { try? db.script("ROLLBACK") }
+            throw error
+        }
+    }
+
+    private func refuseNewer(_ version: Int64) throws {
+        guard version <= PGSchema.latest else {
+            throw StoreError.schemaTooNew(path: label, found: Int32(clamping: version), known: Int32(PGSchema.latest))
+        }
+    }
+
+    // MARK: Errors
+
+    /// PostgreSQL errors leave the store as `StoreError`; everything else (a body's own errors) as is.
+    private func storeErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as PGError {
+            throw StoreError(error, server: label, timeoutMillis: timeoutMillis)
+        }
+    }
+}
