@@ -43,10 +43,10 @@ release:
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitctl
 
 # Debian packages the build needs (needs root and the network to Debian's mirrors).
-DEBS := libpam0g-dev libsqlite3-dev sqlite3 pkg-config passwd login curl
+DEBS := libpam0g-dev libsqlite3-dev sqlite3 libpq-dev pkg-config passwd login curl
 # And what the tests drive: pamtester and a real sshd + ssh client for login gating, pytest and
 # pexpect (ptys) for the integration harness.
-TEST_DEBS := $(DEBS) pamtester openssh-server openssh-client sshpass asciinema
+TEST_DEBS := $(DEBS) pamtester openssh-server openssh-client sshpass asciinema postgresql openssl
 deps: check-root
 	$(call install-debs,$(DEBS))
 
@@ -112,10 +112,16 @@ test: test-deps
 lint:
 	swift format lint --recursive --strict Package.swift Sources Tests Fuzz
 
+# The unit suites that run over a store, and so run on both backends (see Tests/JitexecCoreTests/TestBackend.swift).
+PG_SUITES := Workflow|RunPipeline|SessionRun|FleetStore
 unit-test:
 	JITEXEC_WERROR=1 $(SWIFT) build --build-tests --scratch-path $(SCRATCH)
 	# Serial: some suites test process-wide signal dispositions and would see each other.
 	JITEXEC_WERROR=1 $(SWIFT) test --skip-build --no-parallel --scratch-path $(SCRATCH)
+	# The store-backed suites again on PostgreSQL: a throwaway cluster (root starts it as its own
+	# account; without root this says loudly that it skipped).
+	python3 Tests/integration/pg_support.py run -- \
+	  $(SWIFT) test --skip-build --no-parallel --scratch-path $(SCRATCH) --filter '$(PG_SUITES)'
 
 integration-test:
 	$(SWIFT) build --scratch-path $(SCRATCH) --product jitexec-audit-stress

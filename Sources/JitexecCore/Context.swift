@@ -111,9 +111,11 @@ public struct Context: Sendable {
     var policyLoader: @Sendable (Context) throws(JitError) -> Policy
     var effects: Effects
     /// The store once opened: one connection per process, however many steps use it.
-    private let opened = OpenedStore()
+    private let opened = Shared<(any JitStore)?>(nil)
     /// The `[notify] events` of the last policy loaded, for the audit sink (`Notifications`).
-    private let notifyBox = NotifyEventsBox()
+    private let notifyBox = Shared<Set<String>>([])
+    /// The `[store]` of the last policy loaded: which store `store()` opens (`StoreAccess`).
+    private let storeBox = Shared<StoreConfig?>(nil)
     /// What the audit sink could not do, recorded after the write that caused it (`storeWrite`).
     let notifyFailures = PendingAuditEvents()
 
@@ -162,9 +164,9 @@ public struct Context: Sendable {
 
     /// The store, opened on first use (trusted-file checks, migrations) and reused after.
     public func store() throws(JitError) -> any JitStore {
-        if let store = opened.store { return store }
+        if let store = opened.value { return store }
         let store = try openStore(self)
-        opened.store = store
+        opened.value = store
         return store
     }
 
@@ -175,19 +177,30 @@ public struct Context: Sendable {
     /// Loads the policy; throws `policyInvalid` when it has errors.
     public func loadPolicy() throws(JitError) -> Policy {
         let policy = try policyLoader(self)
-        notifyBox.events = Set(policy.notify?.events ?? [])
+        notifyBox.value = Set(policy.notify?.events ?? [])
+        storeBox.value = policy.store
         return policy
     }
 
     /// The events that start the notification runner besides `request.filed` (see `Notifications`).
-    var notifyEvents: Set<String> { notifyBox.events }
+    var notifyEvents: Set<String> { notifyBox.value }
+
+    /// The `[store]` the policy names: the one loaded in this process, else the policy loaded now,
+    /// else the last good one (so an invalid policy is still recorded where the fleet keeps its
+    /// log), else the embedded default.
+    var storeConfig: StoreConfig {
+        if let config = storeBox.value { return config }
+        if let policy = try? loadPolicy() { return policy.store }
+        return CompiledPolicy.lastGoodPolicy(self)?.store ?? StoreConfig()
+    }
 }
 
-/// Holds the process's store connection for `Context.store()`.
-final class OpenedStore: Sendable {
-    private let value = Mutex<(any JitStore)?>(nil)
-    var store: (any JitStore)? {
-        get { value.withLock { $0 } }
-        set { value.withLock { $0 = newValue } }
+/// A value shared by every copy of a `Context` (the store once opened, what the policy said).
+final class Shared<Value: Sendable>: Sendable {
+    private let storage: Mutex<Value>
+    init(_ value: Value) { storage = Mutex(value) }
+    var value: Value {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
     }
 }

@@ -115,13 +115,6 @@ enum SettingsSections {
                 r.location("backend") ?? section.header,
                 "backend \"postgresql\" needs 'url_file', a root-only file holding the connection URL")
         }
-        if backend == .postgresql {
-            // A key that would change nothing yet is an error, never a silent no-op.
-            r.error(
-                r.location("backend") ?? section.header,
-                "backend \"postgresql\" is not available in this build yet (the fleet store comes later); use \"sqlite\""
-            )
-        }
         return (StoreConfig(backend: backend ?? .sqlite, urlFile: urlFile?.value), r.diagnostics)
     }
 }

@@ -35,7 +35,7 @@ public enum CheckCommand {
                 PolicyLoader.load(sources, system: view)
             }
         for d in diagnostics { ctx.say(Escape.text(d.description)) }
-        let errors = diagnostics.filter { $0.severity == .error }.count
+        var errors = diagnostics.filter { $0.severity == .error }.count
         var warnings = diagnostics.count - errors
         // The on-call rotation of the installed policy: a problem is a warning (nobody is on call by
         // schedule until it is fixed), never an error that would stop every run.
@@ -48,6 +48,13 @@ public enum CheckCommand {
                 )
                 warnings += 1
             }
+        }
+        // The fleet database's URL file: without it nothing can run, so a problem is an error.
+        if file == nil, let store = policy?.store, store.backend == .postgresql, let urlFile = store.urlFile,
+            let problem = StoreAccess.fleetURLProblem(urlFile)
+        {
+            ctx.say("\(Escape.text(urlFile)): error: \(Escape.text(problem))")
+            errors += 1
         }
         let names = sources.map { Escape.text($0.path) }.joined(separator: ", ")
         if let policy, errors == 0 {

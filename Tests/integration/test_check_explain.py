@@ -178,15 +178,12 @@ def test_check_of_text_the_toml_library_would_abort_on_is_one_error(inst):
     assert f"{f.name}:1: error: TOML syntax error: the TOML parser (toml++) stops on this text" in r.stdout, r.stdout
 
 
-def test_keys_of_features_not_built_yet_are_errors_and_nothing_runs(inst):
-    """A policy key that does nothing yet must not pass as if it did: `backend = "postgresql"` is an
-    error at its line, and the installed policy with it refuses every run. Session keys that promise
-    what cannot be (`enforce_expiry` with no grant to end) are errors the same way."""
+def test_keys_that_promise_what_cannot_be_are_errors_and_nothing_runs(inst):
+    """A policy key must not pass as if it did something it cannot: `enforce_expiry` on a rule with
+    no grant to end is an error at its line, and the installed policy with it refuses every run."""
     rule = "[[rule]]\nname = \"r\"\nusers = [\"jit-dev1\"]\ncommands = [\"/usr/bin/true\"]\naction = \"allow\"\n"
     for text, line, message in ((rule + "enforce_expiry = true\n", 6,
-                                 "'enforce_expiry = true' needs a grant to end, but rule 'r' has action \"allow\""),
-                                ('[store]\nbackend = "postgresql"\nurl_file = "/etc/jitexec/store.url"\n', 2,
-                                 'backend "postgresql" is not available in this build yet')):
+                                 "'enforce_expiry = true' needs a grant to end, but rule 'r' has action \"allow\""),):
         inst.write_policy(text)
         r = inst.run([inst.jitctl, "check"], user="jit-dev1")
         assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)

@@ -1,11 +1,20 @@
 import Glibc
 import JitexecBase
+import JitexecPolicy
 import JitexecStore
 
-/// Opening the SQLite store in the state directory, after checking that only root can touch it.
-/// Committed audit records go to syslog and, where the policy asks, to the notifiers.
-enum StoreAccess {
+/// Opening the store the policy's `[store]` names: the SQLite file in the state directory, after
+/// checking that only root can touch it, or the fleet's PostgreSQL database through the URL in the
+/// root-only `url_file`. Committed audit records go to syslog and, where the policy asks, to the
+/// notifiers.
+public enum StoreAccess {
+    /// The bound on connecting to the fleet database and on each statement: a dead server costs a
+    /// login or a command at most this long before it is refused.
+    static let fleetTimeoutMillis: Int32 = 5000
+
     @Sendable static func openLive(_ ctx: Context) throws(JitError) -> any JitStore {
+        let config = ctx.storeConfig
+        if config.backend == .postgresql { return try openFleet(ctx, urlFile: config.urlFile) }
         try requireStateDirectory(ctx)
         var st = stat()
         let db = ctx.paths.database
@@ -17,6 +26,47 @@ enum StoreAccess {
         } catch {
             throw .storeUnavailable("\(error)")
         }
+    }
+
+    /// The fleet store. The URL comes only from `url_file` (never the environment, a home
+    /// directory or a service file: see CJitexecPQ), which must be trusted and readable by root alone.
+    static func openFleet(_ ctx: Context, urlFile: String?) throws(JitError) -> any JitStore {
+        guard let urlFile else {
+            throw .storeUnavailable("[store] backend \"postgresql\" needs url_file; run 'jitctl check'")
+        }
+        let url = try fleetURL(urlFile)
+        do {
+            return try PostgreSQLStore(
+                url: url, label: "named in \(urlFile)", host: ctx.host, clock: ctx.clock,
+                timeoutMillis: fleetTimeoutMillis, auditSink: Notifications.sink(ctx))
+        } catch {
+            throw .storeUnavailable("\(error)")
+        }
+    }
+
+    /// What is wrong with the fleet URL file, for `jitctl check`; nil when it is usable.
+    public static func fleetURLProblem(_ path: String) -> String? {
+        do {
+            _ = try fleetURL(path)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    /// The connection URL: the first line of a trusted file that neither group nor others can read.
+    static func fleetURL(_ path: String) throws(JitError) -> String {
+        let bytes = try TrustedFiles.readTrustedFile(path)
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & 0o077 == 0 else {
+            throw .storeUnavailable(
+                "\(path) holds the fleet database's password and must be readable by root only; run 'chmod 600 \(path)'"
+            )
+        }
+        let line = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first ?? ""
+        let url = String(line.trimmingWhitespace)
+        guard !url.isEmpty else { throw .storeUnavailable("\(path) is empty; write the fleet database's URL in it") }
+        return url
     }
 
     /// The state directory, created when missing, checked trusted.

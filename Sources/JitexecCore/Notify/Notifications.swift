@@ -79,12 +79,3 @@ final class PendingAuditEvents: Sendable {
         }
     }
 }
-
-/// The `[notify] events` of the policy this process loaded (empty until one is loaded).
-final class NotifyEventsBox: Sendable {
-    private let value = Mutex<Set<String>>([])
-    var events: Set<String> {
-        get { value.withLock { $0 } }
-        set { value.withLock { $0 = newValue } }
-    }
-}

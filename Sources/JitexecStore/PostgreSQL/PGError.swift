@@ -1,3 +1,5 @@
+import JitexecBase
+
 /// A failed PostgreSQL call: what jitexec was doing, the server's SQLSTATE when there is one, and
 /// libpq's or the server's message.
 public struct PGError: SQLEngineError, Sendable, Equatable, CustomStringConvertible {
@@ -27,7 +29,7 @@ public struct PGError: SQLEngineError, Sendable, Equatable, CustomStringConverti
         self.kind = kind
         self.sqlstate = sqlstate
         // libpq's messages end in a newline and can span lines ("connection to server ... failed: ...").
-        self.message = message.split(whereSeparator: { $0.isNewline }).map { $0.trimmingSpaces }
+        self.message = message.split(whereSeparator: { $0.isNewline }).map { $0.trimmingWhitespace }
             .filter { !$0.isEmpty }.joined(separator: "; ")
         self.context = context
     }
@@ -50,14 +52,5 @@ public struct PGError: SQLEngineError, Sendable, Equatable, CustomStringConverti
             context.isEmpty
             ? "" : ", while \(context.split(whereSeparator: { $0.isWhitespace }).joined(separator: " "))"
         return "PostgreSQL: \(reason)\(code)\(doing)"
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: Substring {
-        var s = self
-        while s.first?.isWhitespace == true { s.removeFirst() }
-        while s.last?.isWhitespace == true { s.removeLast() }
-        return s
     }
 }
