@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <stdlib.h>
@@ -184,4 +185,15 @@ int jx_reset_process_state(void) {
         return -1;
     }
     return 0;
+}
+
+int jx_signalfd(const sigset_t *signals) { return signalfd(-1, signals, SFD_NONBLOCK | SFD_CLOEXEC); }
+
+int jx_signalfd_take(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n;
+    do {
+        n = read(fd, &info, sizeof info);
+    } while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof info ? (int)info.ssi_signo : 0;
 }

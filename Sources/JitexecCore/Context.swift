@@ -53,8 +53,10 @@ public struct Effects: Sendable {
     var accountWithUID: @Sendable (uid_t) throws(JitError) -> Account?
     /// The account with this uid looked up anew (not what the process remembered).
     var freshAccount: @Sendable (uid_t) throws(JitError) -> Account?
-    /// Waits up to the given time for a signal that stops a wait (`StopSignals`); true when one came.
-    var pause: @Sendable (Duration) -> Bool
+    /// Waits up to the given time for a signal that stops a wait (`StopSignals`), returning early
+    /// when the descriptor given (the store's `changeDescriptor`) becomes readable; true when a stop
+    /// signal came.
+    var pause: @Sendable (Duration, Int32?) -> Bool
     /// PAM: authenticates the invoking user and checks the account (`Authentication`).
     var authenticate:
         @Sendable (Context, Policy, PromptMode, ControllingTerminal, _ forcePassword: Bool) throws(JitError) ->
@@ -81,7 +83,7 @@ public struct Effects: Sendable {
         freshAccount: { uid throws(JitError) in
             try lookingUp { () throws(UserDatabase.LookupError) in try Accounts.fresh(uid) }
         },
-        pause: { StopSignals.pause($0) },
+        pause: { StopSignals.pause($0, wake: $1) },
         authenticate: { ctx, policy, mode, terminal, force throws(JitError) in
             try Authentication.authenticate(ctx, policy: policy, mode: mode, terminal: terminal, forcePassword: force)
         },

@@ -180,7 +180,7 @@ import Testing
             return Self.ran
         }
         effects.monotonic = { waited.withLock { $0 } }
-        effects.pause = { length in
+        effects.pause = { length, _ in
             waited.withLock { $0 += length }
             return during()
         }

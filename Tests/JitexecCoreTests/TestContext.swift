@@ -76,7 +76,7 @@ extension Effects {
             Issue.record("unexpected: account \(uid) was looked up")
             throw .userDatabase("no user database in a test")
         },
-        pause: { _ in
+        pause: { _, _ in
             Issue.record("unexpected: a pause")
             return true
         },

@@ -284,6 +284,11 @@ final class WorkflowFixture: @unchecked Sendable {
     func events() throws -> [String] { try store.read { try $0.auditRecords(AuditFilter()) }.map(\.event) }
 
     func verify() throws -> VerifyResult { try store.read { try AuditChain.verify($0) } }
+
+    /// Appends one audit record through `other` (another process's or host's connection).
+    func append(_ event: AuditEvent, on other: (any JitStore)? = nil) throws {
+        _ = try (other ?? store).write { try $0.appendAudit(event) }
+    }
 }
 
 /// Runs each body on its own thread, all released at the same moment; their results in order.

@@ -123,4 +123,11 @@ int jx_open_pty(int *master, int *slave, char *name, size_t name_len);
 int jx_get_winsize(int fd, struct winsize *size);
 int jx_set_winsize(int fd, const struct winsize *size);
 
+/* A non-blocking, close-on-exec signalfd for `signals` (which the caller keeps blocked), so a wait
+ * can poll for them beside other descriptors; -1 with errno on failure. */
+int jx_signalfd(const sigset_t *signals);
+
+/* Takes one signal from a jx_signalfd descriptor: its number, or 0 when none is pending. */
+int jx_signalfd_take(int fd);
+
 #endif

@@ -1,3 +1,4 @@
+import CJitexecSystem
 import Glibc
 import JitexecBase
 import JitexecPolicy
@@ -84,10 +85,13 @@ enum ApprovalWait {
                     "\r\u{1b}[Kjitexec: request #\(id): \(approvals.count)/\(current.approvalsNeeded) approvals, waiting for \(who)"
                         + " (\(clock(waited))) - Ctrl-C stops waiting")
             }
-            if ctx.effects.pause(poll) {
+            // Another host's approval wakes the wait at once (PostgreSQL's NOTIFY); the poll is the
+            // fallback, and the only way on SQLite.
+            if ctx.effects.pause(poll, store.changeDescriptor()) {
                 clearLine()
                 throw .pending("stopped waiting; \(open)")
             }
+            store.takeChanges()
         }
     }
 
@@ -127,11 +131,24 @@ struct StopSignals {
         return set
     }
 
-    /// Waits up to `length` for one of `signals` (blocked by `block`); true when one came.
-    static func pause(_ length: Duration, for signals: [Int32] = Self.signals) -> Bool {
+    /// Waits up to `length` for one of `signals` (blocked by `block`), or until `wake` is readable;
+    /// true when a signal came (it is taken: no handler runs).
+    static func pause(_ length: Duration, for signals: [Int32] = Self.signals, wake: Int32? = nil) -> Bool {
         var set = sigset(signals)
         let (seconds, attoseconds) = length.components
-        var ts = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
-        return sigtimedwait(&set, nil, &ts) > 0
+        guard let wake else {
+            var ts = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+            return sigtimedwait(&set, nil, &ts) > 0
+        }
+        // The blocked signals through a signalfd, polled beside the wake descriptor.
+        let signals = jx_signalfd(&set)
+        guard signals >= 0 else { return pause(length, for: Self.signals) }
+        defer { close(signals) }
+        var fds = [
+            pollfd(fd: signals, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
+        ]
+        let millis = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        guard poll(&fds, 2, millis) > 0, fds[0].revents & Int16(POLLIN) != 0 else { return false }
+        return jx_signalfd_take(signals) != 0
     }
 }

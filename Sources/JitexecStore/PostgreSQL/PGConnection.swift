@@ -68,6 +68,8 @@ final class PGConnection: SQLEngine {
 
     // MARK: Notifications
 
+    var socket: Int32 { jx_pq_socket(handle) }
+
     /// Waits up to `millis` for a NOTIFY on a channel this connection LISTENs to; the payloads
     /// received (empty when none came in time).
     func notifications(waitingMillis millis: Int32) throws -> [String] {

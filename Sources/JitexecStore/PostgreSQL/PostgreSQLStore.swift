@@ -102,22 +102,28 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
         return value
     }
 
-    /// Waits up to `millis` for a write on any host that appended audit records (a NOTIFY); returns
-    /// early when one came, at the end of the time otherwise, and at once when the database cannot be
-    /// reached (the caller's next read says so).
-    public func awaitChange(millis: Int32) {
+    /// The LISTEN connection's socket, connecting it first; nil when the database cannot be
+    /// reached now (the waiter polls, and its next read says what is wrong).
+    public func changeDescriptor() -> Int32? {
+        TerminalSignals.holding {
+            (try? lock.withLock { () -> Int32? in
+                if let listener, !listener.isBroken { return listener.socket }
+                listener = nil
+                guard let opened = try? PGConnection.connect(url: url, timeoutMillis: timeoutMillis),
+                    (try? opened.script("LISTEN \(Self.channel)")) != nil
+                else { return nil }
+                listener = opened
+                return opened.socket
+            }) ?? nil
+        }
+    }
+
+    /// Reads the notifications that arrived (their content does not matter: the waiter re-reads).
+    public func takeChanges() {
         TerminalSignals.holding {
             try? lock.withLock {
-                do {
-                    if listener == nil || listener?.isBroken == true {
-                        let opened = try PGConnection.connect(url: url, timeoutMillis: timeoutMillis)
-                        try opened.script("LISTEN \(Self.channel)")
-                        listener = opened
-                    }
-                    _ = try listener?.notifications(waitingMillis: millis)
-                } catch {
-                    listener = nil
-                }
+                guard let listener else { return }
+                if (try? listener.notifications(waitingMillis: 0)) == nil { self.listener = nil }
             }
         }
     }

@@ -81,6 +81,16 @@ public protocol JitStore: AnyObject, Sendable {
     /// this transaction): it can be lost in a power failure, never half-written. For records whose
     /// loss is tolerable (exec.end); the next durable write syncs it too.
     func writeRelaxed<T>(_ body: (any StoreWriter) throws -> T) throws -> T
+    /// A descriptor that becomes readable when another process or host may have changed the store
+    /// (PostgreSQL: the socket of a connection that LISTENs); nil when there is none (SQLite: a
+    /// waiter polls). Once it was readable, `takeChanges` reads what arrived.
+    func changeDescriptor() -> Int32?
+    func takeChanges()
+}
+
+extension JitStore {
+    public func changeDescriptor() -> Int32? { nil }
+    public func takeChanges() {}
 }
 
 /// Which audit records `auditRecords` returns. Every condition set must hold.
