@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make bench (RUNDIR on /run, a tmpfs, as in production): whole-process start-up cost of a privileged /usr/bin/true, side by side in one
 # hyperfine run, as an unprivileged user: (a) directly, (b) sudo -n with NOPASSWD, (c) doas -n with
-# nopass, (d) jitexec with a live grant and a fresh credential cache. Prints each overhead over (a)
-# and the ratio jitexec/sudo. Needs root (it installs into its own prefix and creates users).
+# nopass, (d) jitexec with a live grant and a fresh credential cache, on SQLite. Prints each
+# overhead over (a) and the ratio jitexec/sudo; then the same on the PostgreSQL fleet store. Needs root (it installs into its own prefix and creates users).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "make bench must run as root"; exit 1; }
@@ -63,10 +63,16 @@ hyperfine -N --style basic --warmup 30 --runs $RUNS --export-json "$P/out/result
   -n direct '/usr/bin/true' \
   -n sudo 'sudo -n /usr/bin/true' \
   -n doas 'doas -n /usr/bin/true' \
-  -n jitexec "$P/usr/bin/jitexec -n /usr/bin/true"
+  -n jitexec-sqlite "$P/usr/bin/jitexec -n /usr/bin/true"
 INNER
 chmod 0755 "$P/out/inner.sh"
 # script(1) gives the run a terminal session, as a person at a shell would have.
 runuser -u "$USER_B" -- script -qec "bash $P/out/inner.sh" /dev/null
 python3 bench/report.py "$P/out/results.json"
 echo "audit records written by the jitexec runs: $("$P/usr/bin/jitctl" log --json --event exec.start | wc -l) exec.start"
+
+# The same hot path on the fleet store: a throwaway PostgreSQL cluster over loopback (scram, no TLS),
+# its own hyperfine run beside sudo (see bench/fleet.sh).
+echo
+echo "fleet store (PostgreSQL over loopback):"
+python3 Tests/integration/pg_support.py run -- bash bench/fleet.sh "$P" "$USER_B" "$APPROVER" "$RUNS"

@@ -34,7 +34,7 @@ struct JitCtl: ParsableCommand {
         subcommands: [
             Requests.self, Show.self, RequestCmd.self, Approve.self, Deny.self, Cancel.self, Grants.self, Revoke.self,
             Log.self, Verify.self, Check.self, Explain.self, Review.self, Sessions.self, Replay.self, Attach.self,
-            Stop.self, Watch.self, CompilePolicy.self, NotifyRun.self,
+            Stop.self, Watch.self, Store.self, CompilePolicy.self, NotifyRun.self,
         ])
 }
 
@@ -215,6 +215,20 @@ struct Review: ParsableCommand {
             ReviewCommand.decide(
                 ctx, id: id, verdict: ok ? .ok : .flagged, comment: comment, mode: promptMode(nonInteractive, stdin)))
     }
+}
+
+struct Store: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the store.", subcommands: [StoreMigrate.self])
+}
+
+struct StoreMigrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Copy this host's SQLite history into the fleet database (root, once per host).")
+    enum Backend: String, ExpressibleByArgument { case postgresql }
+    @Option(help: "The store to move to (postgresql).") var to: Backend
+    func run() throws { try finish(StoreMigrateCommand.run(try liveContext())) }
 }
 
 struct Sessions: ParsableCommand {

@@ -88,6 +88,47 @@ struct FleetStoreTests {
         #expect(!readable(descriptor))
     }
 
+    @Test func aHostsHistoryMovesIntoTheFleetOnceWithItsChainAnchored() throws {
+        let fleet = try WorkflowFixture()
+        // The fleet already has history of its own.
+        let theirs = try fleet.grant(try fleet.file(fleet.ask("restarts")))
+        // A host on SQLite with a request, an approval, a grant and its audit chain.
+        let directory = try TemporaryDirectory()
+        let local = try SQLiteStore(
+            path: directory.file("jitexec.db"), host: "db7", clock: { fleet.clock.now }, auditSink: { _ in })
+        let ask = try fleet.ask("restarts")
+        let (policy, now) = (fleet.policy, fleet.clock.now)
+        let request = try local.write { try Workflow.fileOrReuse($0, ask, policy: policy, now: now).0 }
+        try fleet.approve(request.id, by: People.bob, on: local)
+        let localRecords = try local.read { try $0.auditRecords(AuditFilter()) }
+        let pg = try #require(fleet.store as? PostgreSQLStore)
+
+        let summary = try HostMigration.copy(from: local, to: pg, origin: "db7")
+        #expect(summary.requests == 1 && summary.grants == 1 && summary.records == localRecords.count)
+        #expect(summary.head == localRecords.last?.hash)
+        let moved = try fleet.store.read { try $0.requests(status: nil, requester: nil) }
+        #expect(moved.count == 2)
+        let copy = try #require(moved.first { $0.id != theirs.requestID })
+        #expect(copy.reason == request.reason && copy.status == .approved && copy.host == request.host)
+        let grants = try fleet.store.read { try $0.grants(user: nil, liveAt: nil) }
+        #expect(grants.count == 2 && grants.contains { $0.requestID == copy.id })
+        #expect(try fleet.store.read { try $0.approvals(requestID: copy.id) }.map(\.by) == ["bob"])
+        let anchor = try #require(try fleet.records("store.migrated").first)
+        #expect(anchor.fields["origin"] == .string("db7") && anchor.fields["head"] == .string(summary.head))
+        #expect(try fleet.verify().isIntact)
+        #expect(try HostMigration.verifyImported(pg).map(\.problem) == [nil])
+
+        #expect(throws: HostMigration.Failure.alreadyImported(origin: "db7")) {
+            try HostMigration.copy(from: local, to: pg, origin: "db7")
+        }
+        // An edited imported record is found.
+        _ = try pg.write { w in
+            try (w as? StoreConnection<PGConnection>)?.db.run(
+                "UPDATE imported_audit SET actor = 'mallory' WHERE seq = 1", [])
+        }
+        #expect(try HostMigration.verifyImported(pg).first?.problem?.contains("record 1 was edited") == true)
+    }
+
     /// The message opening a store at `url` fails with ("" when it opened).
     private func opening(_ url: String, timeoutMillis: Int32 = 5000) -> String {
         do {

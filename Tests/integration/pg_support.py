@@ -9,6 +9,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -181,8 +182,22 @@ class PGCluster:
         self._as_cluster_user(f"{PG_BIN}/pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "stop")
         self.running = False
 
+    def freeze_server(self):
+        """Stops the postmaster with SIGSTOP: the kernel still completes TCP handshakes on the port,
+        but nothing answers (a hung server, not a dead one). thaw_server() resumes it."""
+        with open(f"{self.data}/postmaster.pid") as f:
+            self.frozen_pid = int(f.readline())
+        os.kill(self.frozen_pid, signal.SIGSTOP)
+
+    def thaw_server(self):
+        """Resumes a server freeze_server() stopped (nothing when none is frozen)."""
+        if getattr(self, "frozen_pid", None) is not None:
+            os.kill(self.frozen_pid, signal.SIGCONT)
+            self.frozen_pid = None
+
     def stop(self):
         """Stops the server and removes everything the cluster had on disk."""
+        self.thaw_server()
         if self.running:
             self.stop_server("immediate")
         if self.base:

@@ -158,6 +158,19 @@ public enum VerifyCommand {
             switch result {
             case .intact(let count, let head):
                 ctx.say("audit chain intact: \(count) record\(count == 1 ? "" : "s"), head \(head)")
+                if let fleet = store as? PostgreSQLStore {
+                    let imported = try HostMigration.verifyImported(fleet)
+                    for (origin, problem) in imported {
+                        guard let problem else {
+                            ctx.say("imported chain of \(Escape.text(origin)) intact and anchored")
+                            continue
+                        }
+                        ctx.complain(
+                            "the imported chain of \(Escape.text(origin)) is broken: \(problem); keep the database as evidence"
+                        )
+                        return 1
+                    }
+                }
                 return try recordings(ctx, store)
             case .broken(let seq, _, let problem):
                 ctx.complain(

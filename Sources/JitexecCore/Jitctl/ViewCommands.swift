@@ -29,12 +29,16 @@ public enum ViewCommands {
             }
             ctx.say(
                 table(
-                    ["", "ID", "STATUS", "REQUESTER", "RUN AS", "RULE", "APPROVALS", "EXPIRES", "COMMAND", "REASON"],
+                    [
+                        "", "ID", "STATUS", "REQUESTER", "RUN AS", "HOST", "RULE", "APPROVALS", "EXPIRES", "COMMAND",
+                        "REASON",
+                    ],
                     rows.map { req, approvals in
                         [
                             mayDecide(req, approvals, ctx.invoker, policy) ? "*" : "", "#\(req.id)",
                             req.status.rawValue,
-                            req.requester, req.runAs, req.rule, "\(approvals.count)/\(req.approvalsNeeded)",
+                            req.requester, req.runAs, Escape.text(req.host), req.rule,
+                            "\(approvals.count)/\(req.approvalsNeeded)",
                             req.status == .pending ? "in " + remaining(req.expiresAt - now) : "-",
                             commandText(req), clip(req.reason.escaped, 40),
                         ]
@@ -109,10 +113,10 @@ public enum ViewCommands {
             }
             ctx.say(
                 table(
-                    ["ID", "USER", "RUN AS", "RULE", "SCOPE", "USES LEFT", "EXPIRES", "STATE", "COMMAND"],
+                    ["ID", "USER", "RUN AS", "HOST", "RULE", "SCOPE", "USES LEFT", "EXPIRES", "STATE", "COMMAND"],
                     grants.map { g in
                         [
-                            "#\(g.id)", g.user, g.runAs, g.rule, g.scope.rawValue,
+                            "#\(g.id)", g.user, g.runAs, Escape.text(g.host), g.rule, g.scope.rawValue,
                             g.usesLeft.map(String.init) ?? "unlimited",
                             g.expiresAt.rfc3339,
                             g.revokedAt != nil

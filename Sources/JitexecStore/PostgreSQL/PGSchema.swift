@@ -132,6 +132,22 @@ enum PGSchema {
             stop_at          BIGINT
         );
 
+        -- Hosts' own chains from before they joined the fleet (`jitctl store migrate`), verbatim:
+        -- each is verified as its own chain, and its head is anchored in the fleet chain by the
+        -- `store.migrated` record the move appended.
+        CREATE TABLE imported_audit (
+            origin    TEXT   NOT NULL,
+            seq       BIGINT NOT NULL CHECK (seq >= 1),
+            time      BIGINT NOT NULL,
+            host      TEXT   NOT NULL,
+            event     TEXT   NOT NULL,
+            actor     TEXT   NOT NULL,
+            fields    TEXT   NOT NULL,
+            prev_hash TEXT   NOT NULL CHECK (length(prev_hash) = 64),
+            hash      TEXT   NOT NULL CHECK (length(hash) = 64),
+            PRIMARY KEY (origin, seq)
+        );
+
         CREATE INDEX grants_live_by_user   ON grants ("user", expires_at);
         CREATE INDEX grants_by_request     ON grants (request_id);
         CREATE INDEX requests_pending      ON requests (status, expires_at);

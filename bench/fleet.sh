@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The hot path on the fleet store (called by bench.sh inside `pg_support.py run`, which starts a
+# throwaway PostgreSQL cluster and names it in JITEXEC_TEST_PG_URL): the bench install switched to
+# `[store] backend = "postgresql"`, a live grant filed and approved there, then hyperfine as in
+# bench.sh beside sudo.
+set -euo pipefail
+P=$1 USER_B=$2 APPROVER=$3 RUNS=$4
+
+umask 077
+printf '%s\n' "$JITEXEC_TEST_PG_URL" > "$P/etc/jitexec/store.url"
+umask 022
+printf '\n[store]\nbackend = "postgresql"\nurl_file = "%s"\n' "$P/etc/jitexec/store.url" >> "$P/etc/jitexec/policy.toml"
+"$P/usr/bin/jitctl" check >/dev/null
+
+runuser -u "$USER_B" -- "$P/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" 2>/dev/null || true
+id=$("$P/usr/bin/jitctl" requests --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+runuser -u "$APPROVER" -- "$P/usr/bin/jitctl" approve "$id" -S <<<"pw-$APPROVER-secret"
+
+cat > "$P/out/fleet.sh" <<INNER
+set -e
+"$P/usr/bin/jitexec" -S -v <<<"pw-$USER_B-secret"
+"$P/usr/bin/jitexec" -n /usr/bin/true
+hyperfine -N --style basic --warmup 30 --runs $RUNS --export-json "$P/out/fleet.json" \\
+  -n direct '/usr/bin/true' \\
+  -n sudo 'sudo -n /usr/bin/true' \\
+  -n jitexec-postgresql "$P/usr/bin/jitexec -n /usr/bin/true"
+INNER
+chmod 0755 "$P/out/fleet.sh"
+runuser -u "$USER_B" -- script -qec "bash $P/out/fleet.sh" /dev/null
+python3 bench/report.py "$P/out/fleet.json"
