@@ -210,6 +210,29 @@ import Testing
         #expect(start.fields["request"] == .int(try #require(try f.requests().first).id))
     }
 
+    @Test func aWaitRidesOutAnOutageOfTheStoreAndRunsOnceApproved() throws {
+        let f = try WorkflowFixture()
+        let store = OutageStore(f.store)
+        let pauses = Mutex(0)
+        let test = TestContext(f, invoker: People.alice)
+        var ctx = test.context(
+            waiting(FakePAM()) {
+                // Pauses 1–3: the store is down; then it is back and bob approves.
+                let n = pauses.withLock {
+                    $0 += 1
+                    return $0
+                }
+                store.down = n < 4
+                if n == 4, let id = try? f.requests().first?.id { _ = try? f.approve(id, by: People.bob) }
+                return false
+            })
+        ctx.openStore = { _ in store }
+        #expect(jitexec(ctx, ["-n", "systemctl", "restart", "nginx"]) == (0, nil))
+        #expect(test.printed.contains { $0.contains("cannot use the fleet database") && $0.hasSuffix("still waiting") })
+        #expect(test.printed.contains { $0.hasSuffix("the store is back; still waiting") })
+        #expect(try f.records("exec.start").count == 1)
+    }
+
     @Test func ctrlCWhileWaitingKeepsTheRequestOpenAndExits75() throws {
         let f = try WorkflowFixture()
         var effects = waiting(FakePAM()) { true }
@@ -285,4 +308,35 @@ import Testing
 extension Array {
     /// The one element, nil unless there is exactly one.
     var onlyOne: Element? { count == 1 ? self[0] : nil }
+}
+
+/// A store that is unreachable while `down` (as the fleet database is when stopped), else `inner`.
+final class OutageStore: JitStore, @unchecked Sendable {
+    private let inner: any JitStore
+    private let state = Mutex(false)
+    var down: Bool {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
+    }
+
+    init(_ inner: any JitStore) { self.inner = inner }
+
+    private func check() throws {
+        if down { throw StoreError.unreachable(server: "named in the test", reason: "Connection refused") }
+    }
+
+    func read<T>(_ body: (any StoreReader) throws -> T) throws -> T {
+        try check()
+        return try inner.read(body)
+    }
+
+    func write<T>(_ body: (any StoreWriter) throws -> T) throws -> T {
+        try check()
+        return try inner.write(body)
+    }
+
+    func writeRelaxed<T>(_ body: (any StoreWriter) throws -> T) throws -> T {
+        try check()
+        return try inner.writeRelaxed(body)
+    }
 }

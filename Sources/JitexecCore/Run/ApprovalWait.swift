@@ -42,37 +42,53 @@ enum ApprovalWait {
         defer { stopSignals.unblock() }
         let started = ctx.effects.monotonic()
         func clearLine() { if live { ctx.output.errRaw("\r\u{1b}[K") } }
+        var outage: String?
         while true {
             let now = ctx.clock()
-            let (current, approvals) = try ctx.storeRead(store) { r in
-                (try r.request(id: id), try r.approvals(requestID: id))
+            let read: (Request?, [Approval])
+            switch readState(store, id: id) {
+            case .success(let state):
+                if outage != nil && !live { ctx.complain("request #\(id): the store is back; still waiting") }
+                outage = nil
+                read = state
+            case .failure(let error) where error.isTransient:
+                // A short outage of the fleet database: keep waiting and read again (a new
+                // connection reads the state afresh); the wait's own timeout still applies.
+                if outage == nil && !live { ctx.complain("request #\(id): \(error); still waiting") }
+                outage = "\(error)"
+                read = (nil, [])
+            case .failure(let error):
+                throw JitError(error)
             }
-            guard let current else { throw .closed("request #\(id) no longer exists") }
-            switch current.status {
-            case .approved:
-                clearLine()
-                let live = try ctx.storeRead(store) { r in
-                    try !Workflow.coveringGrants(r, claim, now: ctx.clock()).isEmpty
-                }
-                guard live else {
-                    throw .closed(
-                        "request #\(id) was approved but its grant is no longer live (revoked, used or expired); file a new request"
-                    )
-                }
-                ctx.complain("request #\(id) approved by \(approvals.map(\.by).joined(separator: ", ")); running")
-                return
-            case .denied, .cancelled, .expired:
-                clearLine()
-                let by = current.decidedBy.map { " by \($0)" } ?? ""
-                let comment = current.comment.map { ": \($0.escaped)" } ?? ""
-                let verb =
-                    current.status == .expired
-                    ? "expired before it was approved" : "was \(current.status.rawValue)\(by)\(comment)"
-                throw .closed("request #\(id) \(verb); nothing was run")
-            case .pending:
-                if current.expiresAt <= now {
-                    try ctx.storeWrite(store) { w in try Workflow.expireStale(w, now: now) }
-                    continue
+            let (current, approvals) = read
+            if outage == nil, current == nil { throw .closed("request #\(id) no longer exists") }
+            if let current {
+                switch current.status {
+                case .approved:
+                    clearLine()
+                    let live = try ctx.storeRead(store) { r in
+                        try !Workflow.coveringGrants(r, claim, now: ctx.clock()).isEmpty
+                    }
+                    guard live else {
+                        throw .closed(
+                            "request #\(id) was approved but its grant is no longer live (revoked, used or expired); file a new request"
+                        )
+                    }
+                    ctx.complain("request #\(id) approved by \(approvals.map(\.by).joined(separator: ", ")); running")
+                    return
+                case .denied, .cancelled, .expired:
+                    clearLine()
+                    let by = current.decidedBy.map { " by \($0)" } ?? ""
+                    let comment = current.comment.map { ": \($0.escaped)" } ?? ""
+                    let verb =
+                        current.status == .expired
+                        ? "expired before it was approved" : "was \(current.status.rawValue)\(by)\(comment)"
+                    throw .closed("request #\(id) \(verb); nothing was run")
+                case .pending:
+                    if current.expiresAt <= now {
+                        try ctx.storeWrite(store) { w in try Workflow.expireStale(w, now: now) }
+                        continue
+                    }
                 }
             }
             let waited = (ctx.effects.monotonic() - started).components.seconds
@@ -82,8 +98,11 @@ enum ApprovalWait {
             }
             if live {
                 ctx.output.errRaw(
-                    "\r\u{1b}[Kjitexec: request #\(id): \(approvals.count)/\(current.approvalsNeeded) approvals, waiting for \(who)"
-                        + " (\(clock(waited))) - Ctrl-C stops waiting")
+                    outage == nil
+                        ? "\r\u{1b}[Kjitexec: request #\(id): \(approvals.count)/\(request.approvalsNeeded) approvals, waiting for \(who)"
+                            + " (\(clock(waited))) - Ctrl-C stops waiting"
+                        : "\r\u{1b}[Kjitexec: request #\(id): the store is unreachable, retrying (\(clock(waited))) - Ctrl-C stops waiting"
+                )
             }
             // Another host's approval wakes the wait at once (PostgreSQL's NOTIFY); the poll is the
             // fallback, and the only way on SQLite.
@@ -92,6 +111,17 @@ enum ApprovalWait {
                 throw .pending("stopped waiting; \(open)")
             }
             store.takeChanges()
+        }
+    }
+
+    /// The request and its approvals in one snapshot, or the store's error.
+    static func readState(_ store: any JitStore, id: Int64) -> Result<(Request?, [Approval]), StoreError> {
+        do {
+            return .success(try store.read { r in (try r.request(id: id), try r.approvals(requestID: id)) })
+        } catch let error as StoreError {
+            return .failure(error)
+        } catch {
+            return .failure(.invalidRecord("\(error)"))
         }
     }
 

@@ -38,6 +38,15 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var exitStatus: Int32 { 1 }
 
+    /// The store may answer again soon (the fleet database down or unreachable, or locked): a
+    /// wait rides it out; a run or a decision fails closed on it all the same.
+    public var isTransient: Bool {
+        switch self {
+        case .unreachable, .busy: return true
+        default: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case .unavailable(let path, let reason):
