@@ -129,6 +129,55 @@ struct FleetStoreTests {
         #expect(try HostMigration.verifyImported(pg).first?.problem?.contains("record 1 was edited") == true)
     }
 
+    @Test func aHostsRoleWorksTheWorkflowButCannotRewriteHistoryNorWriteAsAnotherHost() throws {
+        let role = "t_web1_" + String(UInt32.random(in: 0..<UInt32.max), radix: 16)
+        let admin = try PGConnection.connect(url: try #require(TestBackend.postgresURL), timeoutMillis: 5000)
+        try admin.script(
+            """
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'jitexec_hosts') THEN
+                    CREATE ROLE jitexec_hosts NOLOGIN;
+                END IF;
+            END $$;
+            CREATE ROLE \(role) LOGIN PASSWORD 'pw-\(role)' IN ROLE jitexec_hosts;
+            """)
+        // The schema is created after the group role: its migration grants the hosts' rights.
+        let f = try WorkflowFixture()
+        _ = try f.store.write { w in
+            try (w as? StoreConnection<PGConnection>)?.db.run(
+                "INSERT INTO fleet_hosts (role, host) VALUES (?, 'web1')", [.text(role)])
+        }
+        let schemaURL = try #require(f.schemaURL)
+        let credentials = try #require(schemaURL.range(of: "//")?.upperBound)
+        let at = try #require(schemaURL.range(of: "@")?.lowerBound)
+        let url = schemaURL.replacingCharacters(in: credentials..<at, with: "\(role):pw-\(role)")
+        func open(_ host: String) throws -> PostgreSQLStore {
+            try PostgreSQLStore(
+                url: url, label: "the test database", host: host, clock: { f.clock.now }, auditSink: { _ in })
+        }
+        let web1 = try open("web1")
+        // The whole workflow under the host's role.
+        let request = try f.file(f.ask("restarts"), on: web1)
+        try f.approve(request.id, by: People.bob, on: web1)
+        #expect(try f.use(try f.claim("restarts"), on: web1) != nil)
+        // History cannot be rewritten, nor written as another host.
+        #expect(throws: (any Error).self) {
+            _ = try web1.write { w in
+                try (w as? StoreConnection<PGConnection>)?.db.run("UPDATE audit SET actor = 'mallory'", [])
+            }
+        }
+        #expect(throws: (any Error).self) {
+            _ = try web1.write { w in try (w as? StoreConnection<PGConnection>)?.db.run("DELETE FROM audit", []) }
+        }
+        do {
+            try f.append(AuditEvent(event: "test.event", actor: "mallory"), on: try open("web2"))
+            Issue.record("a record claiming another host was written")
+        } catch {
+            #expect("\(error)".contains("writes for host web1, not for web2"))
+        }
+        #expect(try f.verify().isIntact)
+    }
+
     /// The message opening a store at `url` fails with ("" when it opened).
     private func opening(_ url: String, timeoutMillis: Int32 = 5000) -> String {
         do {

@@ -147,7 +147,7 @@ final class WorkflowFixture: @unchecked Sendable {
     let clock = TestClock()
     let store: any JitStore
     /// The fleet database's scratch schema when the tests run on PostgreSQL (`TestBackend`).
-    private let schemaURL: String?
+    let schemaURL: String?
     /// The policy as it is now; a test may change it between steps.
     var policy: Policy
     let host = "web1"
@@ -183,13 +183,15 @@ final class WorkflowFixture: @unchecked Sendable {
     }
 
     /// Files the ask, or reuses the requester's identical pending request (then true).
-    func fileOrReuse(_ ask: Workflow.Ask) throws -> (Request, Bool) {
+    func fileOrReuse(_ ask: Workflow.Ask, on other: (any JitStore)? = nil) throws -> (Request, Bool) {
         let (policy, now) = (self.policy, clock.now)
-        return try store.write { try Workflow.fileOrReuse($0, ask, policy: policy, now: now) }
+        return try (other ?? store).write { try Workflow.fileOrReuse($0, ask, policy: policy, now: now) }
     }
 
     @discardableResult
-    func file(_ ask: Workflow.Ask) throws -> Request { try fileOrReuse(ask).0 }
+    func file(_ ask: Workflow.Ask, on other: (any JitStore)? = nil) throws -> Request {
+        try fileOrReuse(ask, on: other).0
+    }
 
     @discardableResult
     func approve(

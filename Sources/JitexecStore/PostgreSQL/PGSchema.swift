@@ -148,6 +148,45 @@ enum PGSchema {
             PRIMARY KEY (origin, seq)
         );
 
+        -- Which host each database role writes for (the admin fills it: one role per host). A role
+        -- named here can append audit records and sessions only as its own host.
+        CREATE TABLE fleet_hosts (
+            role TEXT PRIMARY KEY,
+            host TEXT NOT NULL
+        );
+
+        CREATE FUNCTION jitexec_own_host() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            bound TEXT;
+        BEGIN
+            SELECT host INTO bound FROM fleet_hosts WHERE role = session_user;
+            IF bound IS NOT NULL AND NEW.host IS DISTINCT FROM bound THEN
+                RAISE EXCEPTION 'role % writes for host %, not for %', session_user, bound, NEW.host
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER audit_own_host BEFORE INSERT ON audit
+            FOR EACH ROW EXECUTE FUNCTION jitexec_own_host();
+        CREATE TRIGGER sessions_own_host BEFORE INSERT OR UPDATE ON sessions
+            FOR EACH ROW EXECUTE FUNCTION jitexec_own_host();
+
+        -- The rights of the hosts' roles (members of the group role jitexec_hosts, when the admin
+        -- made it before the schema was created): what jitexec does, nothing more. In particular no
+        -- UPDATE, DELETE or TRUNCATE on audit or imported_audit: a host cannot rewrite history.
+        DO $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'jitexec_hosts') THEN
+                EXECUTE format('GRANT USAGE ON SCHEMA %I TO jitexec_hosts', current_schema());
+                GRANT SELECT ON jitexec_schema, fleet_hosts TO jitexec_hosts;
+                GRANT SELECT, INSERT ON approvals, audit, grant_expiries, imported_audit TO jitexec_hosts;
+                GRANT SELECT, INSERT, UPDATE ON requests, grants, breakglass, sessions TO jitexec_hosts;
+                GRANT SELECT, INSERT, UPDATE, DELETE ON suppressed TO jitexec_hosts;
+                GRANT USAGE ON SEQUENCE requests_id_seq, approvals_id_seq, grants_id_seq, sessions_id_seq
+                    TO jitexec_hosts;
+            END IF;
+        END $$;
+
         CREATE INDEX grants_live_by_user   ON grants ("user", expires_at);
         CREATE INDEX grants_by_request     ON grants (request_id);
         CREATE INDEX requests_pending      ON requests (status, expires_at);
