@@ -161,12 +161,11 @@ extension DiagnosticTests {
             backend = "postgresql"
             """),
         Expected(
-            "postgresql is not available yet", "p.toml:2: error:",
-            "backend \"postgresql\" is not available in this build yet",
+            "url_file not absolute", "p.toml:3: error:", "'url_file' must be an absolute path",
             """
             [store]
             backend = "postgresql"
-            url_file = "/etc/jitexec/store.url"
+            url_file = "store.url"
             """),
         Expected(
             "record_input without record", "p.toml:1: error:", "has 'record_input = true' but does not record",
