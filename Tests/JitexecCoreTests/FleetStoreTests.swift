@@ -76,6 +76,17 @@ struct FleetStoreTests {
         #expect(try f.verify().isIntact)
     }
 
+    @Test func hostsOpeningAnEmptyDatabaseAtOnceCreateTheSchemaOnce() throws {
+        let url = try #require(try TestBackend.scratchURL())
+        @Sendable func open(_ host: String) throws -> Int64 {
+            let store = try PostgreSQLStore(
+                url: url, label: "the test database", host: host, clock: { 0 }, auditSink: { _ in })
+            return try store.write { try $0.appendAudit(AuditEvent(event: "test.event", actor: host)).seq }
+        }
+        let results = race({ try open("web1") }, { try open("web2") }, { try open("db1") }, { try open("db2") })
+        #expect(try results.map { try $0.get() }.sorted() == [1, 2, 3, 4])
+    }
+
     @Test func aWriteOnAnotherHostWakesTheWaiter() throws {
         let f = try WorkflowFixture()
         let waiter = try f.connect(host: "web1")

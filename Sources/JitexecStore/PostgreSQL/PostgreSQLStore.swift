@@ -159,7 +159,15 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
     /// jitexec is refused.
     private func migrate(_ db: PGConnection) throws {
         func version() throws -> Int64? {
-            let exists = try db.query("SELECT to_regclass('jitexec_schema') IS NOT NULL", []) { $0.int64(0) != 0 }
+            // The catalog itself, not to_regclass: a session's cached "no such relation" survives
+            // another host creating the schema while this one waited for the schema lock.
+            let exists = try db.query(
+                """
+                SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                               WHERE c.relname = 'jitexec_schema' AND n.nspname = current_schema())
+                """, []
+            ) { $0.int64(0) != 0 }
             guard exists.first == true else { return nil }
             return try db.query("SELECT version FROM jitexec_schema", []) { $0.int64(0) }.first
         }
