@@ -224,3 +224,24 @@ def grant_id(approve_result):
     assert approve_result.returncode == 0 and m, (approve_result.returncode, approve_result.stdout,
                                                    approve_result.stderr)
     return int(m.group(2))
+
+def together(count, work):
+    """Runs work(i) for i in 0..count-1 in threads released at the same instant; the results in order."""
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def one(i):
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except BaseException as e:  # noqa: BLE001 - reported by the assertions below
+            results[i] = e
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, r in enumerate(results):
+        assert not isinstance(r, BaseException), f"worker {i}: {r!r}"
+    return results

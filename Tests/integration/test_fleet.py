@@ -21,7 +21,7 @@ import pexpect
 import pytest
 
 from fleet_support import fleet  # noqa: F401 (a fixture)
-from loop_support import password
+from loop_support import password, together
 from pg_support import FLEET_ROLE, make_ca, pg, pg_tls, write_url_file  # noqa: F401 (pg, pg_tls are fixtures)
 
 DEV = "jit-dev1"
@@ -366,28 +366,6 @@ def test_a_rule_for_host_a_refuses_on_b_and_a_grant_for_a_is_not_usable_on_b(fs,
 # 3. Concurrent writers on several hosts, one chain ------------------------------------------------
 
 RUNS = 50
-
-
-def together(count, work):
-    """work(i) for i in 0..count-1 in threads released at the same instant; the results in order."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def one(i):
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            results[i] = e
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for i, r in enumerate(results):
-        assert not isinstance(r, BaseException), f"worker {i}: {r!r}"
-    return results
 
 
 def test_hosts_first_using_an_empty_database_at_once_all_get_the_schema(fs, pg, fleet):

@@ -3,34 +3,11 @@ under one grant, approvers racing for the same request, racers for a single-use 
 is started behind a barrier so that the processes really overlap, and every test ends with
 `jitctl verify` (the `wl` fixture)."""
 import os
-import threading
 
-from loop_support import approve, events, grant_id, grants, password, request_id, requests, run, show
+from loop_support import approve, events, grant_id, grants, password, request_id, requests, run, show, together
 from workflow_support import DEV, MARK, SH, file_request, jitexec, lines, wl  # noqa: F401 (wl is a fixture)
 
 RUNS = 50
-
-
-def together(count, work):
-    """Runs work(i) for i in 0..count-1 in threads released at the same instant; the results in order."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def one(i):
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except BaseException as e:  # noqa: BLE001 - reported by the assertions below
-            results[i] = e
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for i, r in enumerate(results):
-        assert not isinstance(r, BaseException), f"worker {i}: {r!r}"
-    return results
 
 
 def test_fifty_concurrent_runs_under_one_rule_scope_grant(wl):
