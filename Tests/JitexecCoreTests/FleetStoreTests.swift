@@ -87,6 +87,28 @@ struct FleetStoreTests {
         #expect(try results.map { try $0.get() }.sorted() == [1, 2, 3, 4])
     }
 
+    @Test func aConnectionLostBeforeCommitKeepsNothingAndTheNextWriteReconnects() throws {
+        let f = try WorkflowFixture()
+        let store = try f.connect(host: "web2")
+        let admin = try PGConnection.connect(url: try #require(f.schemaURL), timeoutMillis: 5000)
+        do {
+            _ = try store.write { w in
+                _ = try w.appendAudit(AuditEvent(event: "test.event", actor: "lost"))
+                let own = try (w as? StoreConnection<PGConnection>)?.db.query("SELECT pg_backend_pid()", []) {
+                    $0.int64(0)
+                }
+                try admin.run("SELECT pg_terminate_backend(?::int)", [.int(try #require(own?.first))])
+            }
+            Issue.record("a write committed on a connection that was ended before its COMMIT")
+        } catch {
+            #expect("\(error)".contains("cannot use the fleet database"), "\(error)")
+        }
+        #expect(try f.records("test.event").isEmpty)
+        try f.append(AuditEvent(event: "test.event", actor: "after"), on: store)
+        #expect(try f.records("test.event").map(\.actor) == ["after"])
+        #expect(try f.verify().isIntact)
+    }
+
     @Test func aWriteOnAnotherHostWakesTheWaiter() throws {
         let f = try WorkflowFixture()
         let waiter = try f.connect(host: "web1")

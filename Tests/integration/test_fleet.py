@@ -691,3 +691,86 @@ def test_the_binaries_do_not_link_libpq(inst):
         assert r.returncode == 0 and "libc.so" in r.stdout, r.stdout + r.stderr
         assert "libpq" not in r.stdout and "libssl" not in r.stdout, r.stdout
 
+
+
+# 10. Moving hosts over, and hosts on roles of their own --------------------------------------------
+
+def test_two_hosts_move_their_sqlite_history_into_the_fleet(fs, pg, fleet):
+    """host-a and host-b first run on SQLite stores of their own (on each a request approved and its
+    command run: both are request #1 there). `jitctl store migrate --to postgresql`, as root on each,
+    copies that history into the fleet database: the requests are there with new ids and their host,
+    the fleet chain has one store.migrated record per host, and `jitctl verify` on any host checks the
+    fleet chain and both imported chains against their anchors. Only root moves a store, a host moves
+    once, and once the policy says postgresql the hosts run on the fleet store."""
+    fs.configure(pg)
+    fs.inst.write_policy(POLICY.format(url_file=fs.url_file).replace('"postgresql"', '"sqlite"'))
+    a, b = fleet("host-a"), fleet("host-b")
+    for host in (a, b):
+        approve(host, file_request(host, "/usr/bin/id"))
+        r = jitexec(host, "/usr/bin/id")
+        assert r.returncode == 0 and "uid=0(root)" in r.stdout, (r.returncode, r.stdout, r.stderr)
+        assert [q["id"] for q in requests(host)] == [1]
+    refused = jitctl(a, "store", "migrate", "--to", "postgresql", user=DEV)
+    assert refused.returncode == 1 and "only root moves this host's store" in one_line(refused), refused.stderr
+    for host in (a, b):
+        m = jitctl(host, "store", "migrate", "--to", "postgresql")
+        assert m.returncode == 0, (m.returncode, m.stdout, m.stderr)
+        assert f"moved {host.name} into the fleet database: 1 requests, 1 grants, 1 sessions" in m.stdout, m.stdout
+        assert 'next: set [store] backend = "postgresql"' in m.stdout, m.stdout
+    again = jitctl(a, "store", "migrate", "--to", "postgresql")
+    assert again.returncode == 1 and "already holds the history of host-a" in one_line(again), again.stderr
+
+    fs.inst.write_policy(POLICY.format(url_file=fs.url_file))
+    moved = requests(b)
+    assert sorted((q["id"], q["host"], q["status"]) for q in moved) == [(1, "host-a", "approved"),
+                                                                         (2, "host-b", "approved")], moved
+    assert sorted(rec["origin"] for rec in log(a, "store.migrated")) == ["host-a", "host-b"]
+    for host in (a, b):
+        v = jitctl(host, "verify")
+        assert v.returncode == 0 and v.stdout.startswith("audit chain intact: 2 records"), v.stdout + v.stderr
+        for origin in ("host-a", "host-b"):
+            assert f"imported chain of {origin} intact and anchored" in v.stdout, v.stdout
+    r = jitexec(b, "/usr/bin/echo", "fleet-load-moved")
+    assert r.returncode == 0 and r.stdout == "fleet-load-moved\n", (r.returncode, r.stdout, r.stderr)
+    assert [rec["host"] for rec in log(a, "exec.start")] == ["host-b"]
+
+
+def test_hosts_on_roles_of_their_own_as_the_readme_sets_them_up(fs, pg, fleet):
+    """The README's database roles: the group role jitexec_hosts exists before the schema, the owner's
+    URL creates the schema (which grants the group what jitexec needs), and each host then logs in
+    with a role of its own, a member of the group, bound to its host in fleet_hosts. The loop works
+    across hosts on those roles; a host's role cannot rewrite the audit log, nor append a record that
+    names another host."""
+    pg.psql("""DO $$ BEGIN
+                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'jitexec_hosts') THEN
+                   CREATE ROLE jitexec_hosts NOLOGIN;
+                 END IF;
+               END $$;""", db="postgres")
+    fs.configure(pg)
+    a, b = fleet("host-a"), fleet("host-b")
+    assert verify(a) == 0  # the owner's URL: the schema is created
+    roles = {}
+    for host in (a, b):
+        role = roles[host.name] = f"jitexec_{host.name.replace('-', '_')}"
+        pg.create_role(role, f"pw-{role}-secret")
+        pg.psql(f"GRANT jitexec_hosts TO {role};", db="postgres")
+        pg.psql(f"INSERT INTO fleet_hosts (role, host) VALUES ('{role}', '{host.name}');")
+        # Each host's URL file in its own state directory (config is shared in the test fleet).
+        write_url_file(f"{host.root}/var/lib/jitexec/fleet.url", pg.url(role))
+    fs.inst.write_policy(POLICY.format(url_file=f"{fs.inst.statedir}/fleet.url"))
+    try:
+        n = file_request(a, "/usr/bin/id")
+        approve(b, n)
+        r = jitexec(a, "/usr/bin/id")
+        assert r.returncode == 0 and "uid=0(root)" in r.stdout, (r.returncode, r.stdout, r.stderr)
+        written = {(rec["event"], rec["host"]) for rec in log(b)}
+        assert {("request.filed", "host-a"), ("request.approved", "host-b"), ("exec.start", "host-a")} <= written
+        rewrite = pg.psql("UPDATE audit SET actor = 'mallory';", user=roles["host-a"], check=False)
+        assert rewrite.returncode != 0 and "permission denied for table audit" in rewrite.stderr, rewrite.stderr
+        forged = pg.psql("INSERT INTO audit (seq, time, host, event, actor, fields, prev_hash, hash) VALUES "
+                         "(1000, 0, 'host-b', 'exec.start', 'mallory', '{}', repeat('0', 64), repeat('0', 64));",
+                         user=roles["host-a"], check=False)
+        assert forged.returncode != 0 and "writes for host host-a, not for host-b" in forged.stderr, forged.stderr
+        assert verify(b) == verify(a)
+    finally:
+        fs.inst.write_policy(POLICY.format(url_file=fs.url_file))

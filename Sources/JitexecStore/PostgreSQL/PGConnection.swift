@@ -18,6 +18,8 @@ final class PGConnection: SQLEngine {
     let timeoutMillis: Int32
     /// Set once a call broke the connection (timeout, lost socket): the store opens a new one.
     private(set) var isBroken = false
+    /// Not broken, and libpq still has it open.
+    var isUsable: Bool { !isBroken && jx_pq_connection_ok(handle) == 1 }
 
     private init(handle: OpaquePointer, timeoutMillis: Int32) {
         self.handle = handle
@@ -143,7 +145,8 @@ final class PGConnection: SQLEngine {
                     firstError = PGError(
                         state.isEmpty ? .connectionLost : .statement, message, sqlstate: state, context: sql)
                 }
-                if state.isEmpty { isBroken = true }
+                // No SQLSTATE, a connection exception (08) or the server going away (57P): done.
+                if state.isEmpty || state.hasPrefix("08") || state.hasPrefix("57P") { isBroken = true }
             }
         }
         if let firstError { throw firstError }

@@ -107,7 +107,7 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
     public func changeDescriptor() -> Int32? {
         TerminalSignals.holding {
             (try? lock.withLock { () -> Int32? in
-                if let listener, !listener.isBroken { return listener.socket }
+                if let listener, listener.isUsable { return listener.socket }
                 listener = nil
                 guard let opened = try? PGConnection.connect(url: url, timeoutMillis: timeoutMillis),
                     (try? opened.script("LISTEN \(Self.channel)")) != nil
@@ -132,7 +132,7 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
 
     /// The open connection, or a new one (schema checked) when there is none or it broke.
     private func live() throws -> StoreConnection<PGConnection> {
-        if let connection, !connection.db.isBroken { return connection }
+        if let connection, connection.db.isUsable { return connection }
         connection = nil
         let db = try PGConnection.connect(url: url, timeoutMillis: timeoutMillis)
         try migrate(db)
