@@ -9,7 +9,7 @@ import JitexecSystem
 ///   statement after the lock sees everything committed before it, the audit chain is appended
 ///   head + 1 and never forks, and every compare-and-set reads as it does in SQLite;
 /// - a write that appended audit records sends a NOTIFY on `jitexec` (delivered at commit), the
-///   wake-up for commands waiting on other hosts (`awaitChange`).
+///   wake-up for commands waiting on other hosts (`changeDescriptor`).
 ///
 /// A broken connection (server restarted, network lost, a timeout) is dropped; the next transaction
 /// connects again and reads the state afresh. A write is never retried: when a connection drops
@@ -26,7 +26,7 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
     private let auditSink: @Sendable (AuditRecord) -> Void
     private let lock = SerialLock()
     private var connection: StoreConnection<PGConnection>?
-    /// A second connection that LISTENs, opened by the first `awaitChange`.
+    /// A second connection that LISTENs, opened by the first `changeDescriptor`.
     private var listener: PGConnection?
 
     /// The lock every write takes (an arbitrary constant: "jitexec" in ASCII).
