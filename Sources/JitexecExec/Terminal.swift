@@ -5,12 +5,12 @@ import Glibc
 public func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
 /// A terminal's window size (TIOCGWINSZ / TIOCSWINSZ).
-struct WindowSize: Equatable {
-    var rows: UInt16
-    var columns: UInt16
+public struct WindowSize: Equatable, Sendable {
+    public var rows: UInt16
+    public var columns: UInt16
 
     /// The size of the terminal on `fd`, nil when it is not a terminal.
-    static func of(_ fd: Int32) -> WindowSize? {
+    public static func of(_ fd: Int32) -> WindowSize? {
         var size = winsize()
         guard jx_get_winsize(fd, &size) == 0 else { return nil }
         return WindowSize(rows: size.ws_row, columns: size.ws_col)

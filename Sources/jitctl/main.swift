@@ -92,9 +92,9 @@ struct Requests: ParsableCommand {
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show one request with its approvals.")
-    @Argument(help: "The request id.") var id: Int64
+    @Argument(help: "The request id.") var id: RecordID
     @Flag(help: "JSON.") var json = false
-    func run() throws { try finish(ViewCommands.show(try liveContext(), id: id, json: json)) }
+    func run() throws { try finish(ViewCommands.show(try liveContext(), id: id.value, json: json)) }
 }
 
 struct RequestCmd: ParsableCommand {
@@ -133,7 +133,7 @@ struct RequestCmd: ParsableCommand {
 
 struct Approve: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Approve a request (you authenticate first).")
-    @Argument(help: "The request id.") var id: Int64
+    @Argument(help: "The request id.") var id: RecordID
     @Option(name: .customShort("d"), help: "Shorten the grant to at most this long.") var duration: String?
     @Option(name: .customShort("m"), help: "Comment.") var comment: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
@@ -141,30 +141,32 @@ struct Approve: ParsableCommand {
     func run() throws {
         try finish(
             ActionCommands.approve(
-                try liveContext(), id: id, duration: duration, comment: comment, mode: promptMode(nonInteractive, stdin)
+                try liveContext(), id: id.value, duration: duration, comment: comment,
+                mode: promptMode(nonInteractive, stdin)
             ))
     }
 }
 
 struct Deny: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Deny a request.")
-    @Argument(help: "The request id.") var id: Int64
+    @Argument(help: "The request id.") var id: RecordID
     @Option(name: .customShort("m"), help: "Comment shown to the requester.") var comment: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws {
         try finish(
-            ActionCommands.deny(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin)))
+            ActionCommands.deny(
+                try liveContext(), id: id.value, comment: comment, mode: promptMode(nonInteractive, stdin)))
     }
 }
 
 struct Cancel: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Withdraw your own request.")
-    @Argument(help: "The request id.") var id: Int64
+    @Argument(help: "The request id.") var id: RecordID
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws {
-        try finish(ActionCommands.cancel(try liveContext(), id: id, mode: promptMode(nonInteractive, stdin)))
+        try finish(ActionCommands.cancel(try liveContext(), id: id.value, mode: promptMode(nonInteractive, stdin)))
     }
 }
 
@@ -179,20 +181,21 @@ struct Grants: ParsableCommand {
 struct Revoke: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Revoke a grant (admin, approver of its rule, or the grantee).")
-    @Argument(help: "The grant id.") var id: Int64
+    @Argument(help: "The grant id.") var id: RecordID
     @Option(name: .customShort("m"), help: "Comment.") var comment: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws {
         try finish(
-            ActionCommands.revoke(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin)))
+            ActionCommands.revoke(
+                try liveContext(), id: id.value, comment: comment, mode: promptMode(nonInteractive, stdin)))
     }
 }
 
 struct Review: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List break-glass uses waiting for review, or mark one ok or flagged (admins).")
-    @Argument(help: "The break-glass grant id to mark.") var id: Int64?
+    @Argument(help: "The break-glass grant id to mark.") var id: RecordID?
     @Flag(help: "The use was justified.") var ok = false
     @Flag(help: "The use needs a follow-up.") var flag = false
     @Option(name: .customShort("m"), help: "Comment.") var comment: String?
@@ -213,7 +216,19 @@ struct Review: ParsableCommand {
         guard let id else { return try finish(ReviewCommand.list(ctx, all: all, json: json)) }
         try finish(
             ReviewCommand.decide(
-                ctx, id: id, verdict: ok ? .ok : .flagged, comment: comment, mode: promptMode(nonInteractive, stdin)))
+                ctx, id: id.value, verdict: ok ? .ok : .flagged, comment: comment,
+                mode: promptMode(nonInteractive, stdin)))
+    }
+}
+
+/// An id as jitctl's tables print it: `42` or `#42`.
+struct RecordID: ExpressibleByArgument {
+    let value: Int64
+    init?(argument: String) {
+        guard let value = Int64(argument.hasPrefix("#") ? String(argument.dropFirst()) : argument), value > 0 else {
+            return nil
+        }
+        self.value = value
     }
 }
 
@@ -246,32 +261,33 @@ struct Sessions: ParsableCommand {
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Play a recorded session with its timing (admins and approvers of its rule); Ctrl-C stops.")
-    @Argument(help: "The session id.") var id: Int64
+    @Argument(help: "The session id.") var id: RecordID
     @Option(help: "Playback speed factor.") var speed: Double = 1
     @Option(name: .customLong("max-wait"), help: "Longest pause between outputs, in seconds.") var maxWait: Double = 2
     @Flag(help: "Print the output text only, without timing or terminal escape sequences.") var cat = false
     func run() throws {
-        try finish(SessionCommands.replay(try liveContext(), id: id, speed: speed, maxWait: maxWait, cat: cat))
+        try finish(SessionCommands.replay(try liveContext(), id: id.value, speed: speed, maxWait: maxWait, cat: cat))
     }
 }
 
 struct Attach: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Watch a running recorded session live, read-only (admins and approvers of its rule).")
-    @Argument(help: "The session id.") var id: Int64
-    func run() throws { try finish(SessionCommands.attach(try liveContext(), id: id)) }
+    @Argument(help: "The session id.") var id: RecordID
+    func run() throws { try finish(SessionCommands.attach(try liveContext(), id: id.value)) }
 }
 
 struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "End a running session (admins and approvers of its rule); you authenticate first.")
-    @Argument(help: "The session id.") var id: Int64
+    @Argument(help: "The session id.") var id: RecordID
     @Option(name: .customShort("m"), help: "Why; shown to the session's user.") var comment: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws {
         try finish(
-            SessionCommands.stop(try liveContext(), id: id, comment: comment, mode: promptMode(nonInteractive, stdin)))
+            SessionCommands.stop(
+                try liveContext(), id: id.value, comment: comment, mode: promptMode(nonInteractive, stdin)))
     }
 }
 

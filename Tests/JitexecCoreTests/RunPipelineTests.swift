@@ -340,3 +340,22 @@ final class OutageStore: JitStore, @unchecked Sendable {
         return try inner.writeRelaxed(body)
     }
 }
+
+/// The waiting line's text: a short approver list, and a line that never wraps.
+@Suite struct WaitingLineTests {
+    @Test func longApproverListsShowTwoAndHowManyMore() {
+        #expect(ApprovalWait.shortList(["bob"]) == "bob")
+        #expect(ApprovalWait.shortList(["bob", "carol"]) == "bob, carol")
+        #expect(ApprovalWait.shortList(["bob", "carol", "dave", "erin", "frank", "grace", "heidi"]) == "bob, carol +5")
+    }
+
+    @Test func theLineFitsTheTerminalDroppingTheHintFirstThenCutting() {
+        let state = "0/1 approvals, waiting for bob, carol +5"
+        let wide = ApprovalWait.statusLine(request: 42, state: state, waited: "0:12", columns: 120)
+        #expect(wide == "jitexec: request #42: 0/1 approvals, waiting for bob, carol +5 (0:12) - Ctrl-C stops waiting")
+        let eighty = ApprovalWait.statusLine(request: 42, state: state, waited: "0:12", columns: 80)
+        #expect(eighty == "jitexec: request #42: 0/1 approvals, waiting for bob, carol +5 (0:12)")
+        let narrow = ApprovalWait.statusLine(request: 42, state: state, waited: "0:12", columns: 40)
+        #expect(narrow.count == 39 && narrow.hasSuffix("…") && narrow.hasPrefix("jitexec: request #42: 0/1"))
+    }
+}

@@ -129,15 +129,16 @@ class Background:
             self.proc.wait(timeout=10)
 
 
-def spawn(inst, user, argv, env=None, timeout=30, reset_env=True):
-    """`argv` as `user` on a new pseudo-terminal (its own session), through setpriv, with pexpect."""
+def spawn(inst, user, argv, env=None, timeout=30, reset_env=True, dimensions=(40, 250)):
+    """`argv` as `user` on a new pseudo-terminal (its own session, `dimensions` rows and columns),
+    through setpriv, with pexpect."""
     pw = pwd.getpwnam(user)
     args = [f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups"]
     if reset_env:
         args.append("--reset-env")
     child = pexpect.spawn("setpriv", args + list(argv), env=environment(dict({"TERM": "dumb"}, **(env or {}))),
                           encoding="utf-8", codec_errors="replace", timeout=timeout, cwd="/",
-                          dimensions=(40, 250))
+                          dimensions=dimensions)
     return child
 
 

@@ -27,6 +27,7 @@ public enum ViewCommands {
                     all ? "no requests" : "no pending requests you can see; 'jitctl requests --all' shows decided ones")
                 return 0
             }
+            let starred = Set(rows.filter { mayDecide($0.0, $0.1, ctx.invoker, policy) }.map(\.0.id))
             ctx.say(
                 table(
                     [
@@ -35,7 +36,7 @@ public enum ViewCommands {
                     ],
                     rows.map { req, approvals in
                         [
-                            mayDecide(req, approvals, ctx.invoker, policy) ? "*" : "", "#\(req.id)",
+                            starred.contains(req.id) ? "*" : "", "#\(req.id)",
                             req.status.rawValue,
                             req.requester, req.runAs, Escape.text(req.host), req.rule,
                             "\(approvals.count)/\(req.approvalsNeeded)",
@@ -43,7 +44,9 @@ public enum ViewCommands {
                             commandText(req), clip(req.reason.escaped, 40),
                         ]
                     }))
-            ctx.say("* = you may approve or deny it: 'jitctl approve ID' / 'jitctl deny ID -m WHY'")
+            if !starred.isEmpty {
+                ctx.say("* = you may approve or deny it: 'jitctl approve ID' / 'jitctl deny ID -m WHY'")
+            }
             return 0
         }
     }

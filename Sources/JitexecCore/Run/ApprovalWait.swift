@@ -1,6 +1,7 @@
 import CJitexecSystem
 import Glibc
 import JitexecBase
+import JitexecExec
 import JitexecPolicy
 import JitexecStore
 import JitexecSystem
@@ -32,9 +33,7 @@ enum ApprovalWait {
             timeout = span.seconds
         }
         let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
-        let who =
-            approvers.isEmpty
-            ? rule.approvers.map(\.description).joined(separator: ", ") : approvers.joined(separator: ", ")
+        let named = rule.approvers.map(\.description)
         let live = ctx.effects.isTerminal(2)
         // Signals that stop the wait are blocked and collected while pausing (`Effects.pause`): no
         // handler runs.
@@ -97,12 +96,16 @@ enum ApprovalWait {
                 throw .pending("gave up waiting after \(TimeSpan(seconds: timeout)); \(open)")
             }
             if live {
-                ctx.output.errRaw(
+                // Only those who have not approved yet; one row, redrawn in place.
+                let awaited = approvers.filter { name in !approvals.contains { $0.by == name } }
+                let state =
                     outage == nil
-                        ? "\r\u{1b}[Kjitexec: request #\(id): \(approvals.count)/\(request.approvalsNeeded) approvals, waiting for \(who)"
-                            + " (\(clock(waited))) - Ctrl-C stops waiting"
-                        : "\r\u{1b}[Kjitexec: request #\(id): the store is unreachable, retrying (\(clock(waited))) - Ctrl-C stops waiting"
-                )
+                    ? "\(approvals.count)/\(request.approvalsNeeded) approvals, waiting for "
+                        + shortList(awaited.isEmpty ? named : awaited)
+                    : "the store is unreachable, retrying"
+                let columns = Int(WindowSize.of(2)?.columns ?? 80)
+                ctx.output.errRaw(
+                    "\r\u{1b}[K" + statusLine(request: id, state: state, waited: clock(waited), columns: columns))
             }
             // Another host's approval wakes the wait at once (PostgreSQL's NOTIFY); the poll is the
             // fallback, and the only way on SQLite.
@@ -112,6 +115,23 @@ enum ApprovalWait {
             }
             store.takeChanges()
         }
+    }
+
+    /// Names as a person reads them on one line: the first two, then how many more ("bob, carol +5").
+    static func shortList(_ names: [String]) -> String {
+        names.count <= 2
+            ? names.joined(separator: ", ") : names.prefix(2).joined(separator: ", ") + " +\(names.count - 2)"
+    }
+
+    /// The waiting line, fitted to `columns` so the terminal never wraps it (a wrapped line would be
+    /// redrawn one row lower each time): without the Ctrl-C hint when it does not fit, then cut with "…".
+    static func statusLine(request id: Int64, state: String, waited: String, columns: Int) -> String {
+        let width = max(columns - 1, 10)
+        let core = "jitexec: request #\(id): \(state) (\(waited))"
+        let full = core + " - Ctrl-C stops waiting"
+        if full.count <= width { return full }
+        if core.count <= width { return core }
+        return String(core.prefix(width - 1)) + "…"
     }
 
     /// The request and its approvals in one snapshot, or the store's error.
