@@ -130,3 +130,27 @@ def test_ids_as_the_tables_print_them_and_the_star_explained_only_when_shown(peo
     assert ok.returncode == 0 and f"approved request #{n}: grant #" in ok.stdout, (ok.stdout, ok.stderr)
     bad = run([people.jitctl, "show", "#x"], user=DEV)
     assert bad.returncode != 0 and "#x" in bad.stderr, (bad.returncode, bad.stderr)
+
+
+def test_help_describes_every_option_on_one_line(people):
+    """`jitexec --help` (and -h) gives the synopsis and one line for every option the parser takes."""
+    for flag in ("--help", "-h"):
+        r = run([people.jitexec, flag], user=DEV)
+        assert r.returncode == 0 and r.stdout.startswith("usage: jitexec "), (r.returncode, r.stdout, r.stderr)
+        described = [line.strip() for line in r.stdout.split("options:\n", 1)[1].splitlines()]
+        for option in ("-u, --user USER", "-r, --reason TEXT", "-T, --ticket ID", "-d, --duration DUR", "--once",
+                       "--no-wait", "--wait-timeout DUR", "--break-glass", "-n ", "-S ", "-i ", "-s ", "-l ", "-v ",
+                       "-k ", "-h, --help", "-V, --version", "--login-gate"):
+            assert [line for line in described if line.startswith(option)], (option, r.stdout)
+        assert all(len(line) <= 110 for line in r.stdout.splitlines()), r.stdout
+
+
+def test_a_refusal_suggests_explain_with_the_whole_command_and_target(people):
+    """A refused `jitexec -u nobody id -u` points at `jitctl explain -u nobody -- id -u`, and that
+    command gives the same answer (deny), not the one for root."""
+    r = run([people.jitexec, "-n", "-u", "nobody", "id", "-u"], user=DEV)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    hint = re.search(r"run '(jitctl explain[^']*)' for details", r.stderr)
+    assert hint and hint.group(1) == "jitctl explain -u nobody -- id -u", r.stderr
+    explained = run([people.jitctl, *hint.group(1).split()[1:]], user=DEV)
+    assert "deny" in explained.stdout.lower() and "approve" not in explained.stdout.lower(), explained.stdout

@@ -31,6 +31,32 @@ struct JitexecArguments: Equatable, Sendable {
                jitexec -v | -k | -h | -V
         """
 
+    /// `jitexec -h`: the synopsis, then every option on one line.
+    static let help =
+        usage + "\n\n" + """
+            options:
+              -u, --user USER          run as USER (default root)
+              -r, --reason TEXT        why: shown to the approvers and recorded (a rule may require it)
+              -T, --ticket ID          a ticket reference, shown and recorded with the request
+              -d, --duration DUR       the grant length to ask for (30m, 2h), at most the rule's max_grant
+                  --once               ask for a grant that covers one run
+                  --no-wait            file the request and exit 75 instead of waiting for approval
+                  --wait-timeout DUR   stop waiting after DUR (exit 75; the request stays open)
+                  --break-glass        on call: an immediate, audited grant with no approver (-r needed)
+              -n                       never ask for a password (refuse when one is needed)
+              -S                       read the password from standard input
+              -i                       run the target's login shell (a login, in its home)
+              -s                       run the target's shell, here
+              -l                       list my rules, live grants and open requests; -l COMMAND: would it run?
+              -v                       authenticate now and refresh my cached credential
+              -k                       forget my cached credential
+              -h, --help               this help
+              -V, --version            the version
+                  --login-gate         the PAM account phase of a gated login (run by pam_exec, as root)
+            exit status: the command's own (128+N for signal N); 1 refused or failed; 75 pending;
+            77 denied, expired, cancelled or revoked; 126/127 not executable / not found
+            """
+
     /// Parses argv without argv[0].
     static func parse(_ words: [UserText]) throws(JitError) -> JitexecArguments {
         var a = JitexecArguments()

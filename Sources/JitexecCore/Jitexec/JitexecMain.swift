@@ -19,7 +19,7 @@ public enum JitexecMain {
         }
         switch args.mode {
         case .help:
-            output.out(JitexecArguments.usage)
+            output.out(JitexecArguments.help)
             return 0
         case .version:
             output.out("jitexec \(Paths.builtIn.version)")

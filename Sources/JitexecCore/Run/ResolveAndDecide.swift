@@ -66,9 +66,13 @@ extension RunPipeline {
             fields["rule"] = denying.map { .string($0.name) } ?? .null
             try ctx.auditRefusal("policy.denied", fields)
             let why = denying.map { "rule '\($0.name)' denies it" } ?? "no rule allows it"
+            // The hint repeats the whole command and the target, so explain answers the same question.
+            let runAs = invocation.args.user.map { " -u \(Escape.argv([UserText($0)]))" } ?? ""
+            let command = Escape.argv(
+                invocation.args.command.isEmpty ? [UserText(resolved.path)] : invocation.args.command)
             throw .denied(
-                "\(ctx.invoker.name) may not run \(Escape.text(resolved.path)) as \(target.name): \(why); run 'jitctl explain -- \((invocation.args.command.first?.escaped ?? Escape.text(resolved.path)))' for details"
-            )
+                "\(ctx.invoker.name) may not run \(Escape.text(resolved.path)) as \(target.name): \(why); "
+                    + "run 'jitctl explain\(runAs) -- \(command)' for details")
         case .allow(let rule), .approve(let rule):
             var needsGrant = false
             if case .approve = decision { needsGrant = true }
