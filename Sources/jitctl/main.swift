@@ -48,8 +48,11 @@ struct Check: ParsableCommand {
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the resolved path, the matching rule and the decision for a command; runs nothing.")
-    @Option(name: .customShort("U"), help: "Explain for this user instead of yourself.") var user: String?
-    @Option(name: .customShort("u"), help: "Target user (default root).") var target: String?
+    @Option(
+        name: .customShort("U"), help: ArgumentHelp("Explain for this user instead of yourself.", valueName: "user"))
+    var user: String?
+    @Option(name: .customShort("u"), help: ArgumentHelp("Target user (default root).", valueName: "user")) var target:
+        String?
     @Option(help: "Host name (default this host).") var host: String?
     @Argument(parsing: .captureForPassthrough, help: "-- COMMAND [ARG...]") var command: [String] = []
     func run() throws {
@@ -102,10 +105,12 @@ struct RequestCmd: ParsableCommand {
         commandName: "request", abstract: "File a request ahead of time for any command of a rule.")
     @Option(help: "The rule to ask for.") var rule: String?
     @Flag(help: "A login grant (shell login gating).") var login = false
-    @Option(name: .customShort("u"), help: "Target user (default root).") var target: String?
-    @Option(name: .customShort("d"), help: "Requested grant length, e.g. 30m.") var duration: String?
-    @Option(name: .customShort("r"), help: "Why.") var reason: String
-    @Option(name: .customShort("T"), help: "Ticket.") var ticket: String?
+    @Option(name: .customShort("u"), help: ArgumentHelp("Target user (default root).", valueName: "user")) var target:
+        String?
+    @Option(name: .customShort("d"), help: ArgumentHelp("Requested grant length, e.g. 30m.", valueName: "duration"))
+    var duration: String?
+    @Option(name: .customShort("r"), help: ArgumentHelp("Why.", valueName: "reason")) var reason: String
+    @Option(name: .customShort("T"), help: ArgumentHelp("Ticket.", valueName: "ticket")) var ticket: String?
     @Option(help: "Host the grant is for (default this host).") var host: String?
     @Option(help: "With --login: the PAM service the login grant is for (e.g. sshd).") var service: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
@@ -134,8 +139,10 @@ struct RequestCmd: ParsableCommand {
 struct Approve: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Approve a request (you authenticate first).")
     @Argument(help: "The request id.") var id: RecordID
-    @Option(name: .customShort("d"), help: "Shorten the grant to at most this long.") var duration: String?
-    @Option(name: .customShort("m"), help: "Comment.") var comment: String?
+    @Option(
+        name: .customShort("d"), help: ArgumentHelp("Shorten the grant to at most this long.", valueName: "duration"))
+    var duration: String?
+    @Option(name: .customShort("m"), help: ArgumentHelp("Comment.", valueName: "comment")) var comment: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws {
@@ -150,7 +157,8 @@ struct Approve: ParsableCommand {
 struct Deny: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Deny a request.")
     @Argument(help: "The request id.") var id: RecordID
-    @Option(name: .customShort("m"), help: "Comment shown to the requester.") var comment: String?
+    @Option(name: .customShort("m"), help: ArgumentHelp("Comment shown to the requester.", valueName: "comment"))
+    var comment: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws {
@@ -182,7 +190,7 @@ struct Revoke: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Revoke a grant (admin, approver of its rule, or the grantee).")
     @Argument(help: "The grant id.") var id: RecordID
-    @Option(name: .customShort("m"), help: "Comment.") var comment: String?
+    @Option(name: .customShort("m"), help: ArgumentHelp("Comment.", valueName: "comment")) var comment: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws {
@@ -198,7 +206,7 @@ struct Review: ParsableCommand {
     @Argument(help: "The break-glass grant id to mark.") var id: RecordID?
     @Flag(help: "The use was justified.") var ok = false
     @Flag(help: "The use needs a follow-up.") var flag = false
-    @Option(name: .customShort("m"), help: "Comment.") var comment: String?
+    @Option(name: .customShort("m"), help: ArgumentHelp("Comment.", valueName: "comment")) var comment: String?
     @Flag(help: "List reviewed uses too.") var all = false
     @Flag(help: "One JSON object per line.") var json = false
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
@@ -281,7 +289,8 @@ struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "End a running session (admins and approvers of its rule); you authenticate first.")
     @Argument(help: "The session id.") var id: RecordID
-    @Option(name: .customShort("m"), help: "Why; shown to the session's user.") var comment: String?
+    @Option(name: .customShort("m"), help: ArgumentHelp("Why; shown to the session's user.", valueName: "comment"))
+    var comment: String?
     @Flag(name: .customShort("n"), help: "Never prompt for a password.") var nonInteractive = false
     @Flag(name: .customShort("S"), help: "Read the password from standard input.") var stdin = false
     func run() throws {

@@ -31,6 +31,26 @@ import Testing
         #expect(a.command == ["id"])
     }
 
+    @Test(arguments: [
+        (["-E", "id"], "-E is not supported: the command's environment is always rebuilt from the policy's env_keep"),
+        (["--preserve-env", "id"], "-E is not supported"),
+        (["-b", "id"], "-b is not supported: jitexec supervises the command to its end"),
+        (["-g", "wheel", "id"], "-g is not supported: commands run with the target user's own groups"),
+        (["-nE", "id"], "-E is not supported"),
+    ])
+    func sudoOptionsJitexecDoesNotTakeAreRefusedWithTheReason(words: [String], message: String) {
+        do {
+            _ = try parse(words)
+            Issue.record("\(words) was accepted")
+        } catch {
+            #expect(error.description.contains(message), "\(error)")
+        }
+    }
+
+    @Test func capitalKForgetsLikeK() throws {
+        #expect(try parse(["-K"]).mode == .forget)
+    }
+
     @Test func reasonKeepsItsExactBytes() throws {
         let raw = UserText(bytes: [0x66, 0xff, 0x1b])
         let a = try JitexecArguments.parse([UserText("-r"), raw, UserText("true")])

@@ -2,6 +2,8 @@
 and is redrawn in place, shortens a long approver list and names only who is still awaited; jitctl
 takes ids as its tables print them (`#42`); the requests table explains its star only when it shows
 one."""
+import os
+import pwd
 import re
 import time
 
@@ -140,7 +142,7 @@ def test_help_describes_every_option_on_one_line(people):
         described = [line.strip() for line in r.stdout.split("options:\n", 1)[1].splitlines()]
         for option in ("-u, --user USER", "-r, --reason TEXT", "-T, --ticket ID", "-d, --duration DUR", "--once",
                        "--no-wait", "--wait-timeout DUR", "--break-glass", "-n ", "-S ", "-i ", "-s ", "-l ", "-v ",
-                       "-k ", "-h, --help", "-V, --version", "--login-gate"):
+                       "-k, -K ", "-h, --help", "-V, --version", "--login-gate"):
             assert [line for line in described if line.startswith(option)], (option, r.stdout)
         assert all(len(line) <= 110 for line in r.stdout.splitlines()), r.stdout
 
@@ -154,3 +156,33 @@ def test_a_refusal_suggests_explain_with_the_whole_command_and_target(people):
     assert hint and hint.group(1) == "jitctl explain -u nobody -- id -u", r.stderr
     explained = run([people.jitctl, *hint.group(1).split()[1:]], user=DEV)
     assert "deny" in explained.stdout.lower() and "approve" not in explained.stdout.lower(), explained.stdout
+
+
+def test_sudo_options_jitexec_does_not_take_are_refused_with_the_reason(people):
+    """`-E`, `-b` and `-g GROUP` are refused before anything else, each with one line saying why and
+    what to do instead; nothing is run."""
+    for argv, instead in ((["-E", "id"], "env_keep"), (["-b", "id"], "'jitexec COMMAND &'"),
+                          (["-g", "wheel", "id"], "-u USER")):
+        r = run([people.jitexec, *argv], user=DEV)
+        got = r.stderr.splitlines()
+        assert r.returncode == 1 and r.stdout == "" and len(got) == 1, (argv, r.returncode, r.stdout, r.stderr)
+        assert got[0].startswith(f"jitexec: {argv[0]} is not supported: ") and instead in got[0], got[0]
+
+
+def test_capital_k_forgets_every_cached_credential(people):
+    """`jitexec -K` (sudo's "remove the whole cache") forgets the caller's cached credentials, as -k does."""
+    people.write_policy(POLICY.replace('credential_cache = "0"', 'credential_cache = "5m"'))
+    cache = f"{people.prefix}/run/jitexec/{pwd.getpwnam(DEV).pw_uid}"
+    v = run([people.jitexec, "-S", "-v"], user=DEV, input=password(DEV) + "\n")
+    assert v.returncode == 0 and os.path.exists(cache), (v.returncode, v.stderr, os.listdir(os.path.dirname(cache)))
+    k = run([people.jitexec, "-K"], user=DEV)
+    assert k.returncode == 0 and not os.path.exists(cache), (k.returncode, k.stderr)
+
+
+def test_jitctl_help_shows_real_placeholders(people):
+    """jitctl's help names what an option takes (`-d <duration>`, not `-d <d>`)."""
+    approve_help = run([people.jitctl, "approve", "--help"]).stdout
+    assert "-d <duration>" in approve_help and "-m <comment>" in approve_help, approve_help
+    request_help = run([people.jitctl, "request", "--help"]).stdout
+    for placeholder in ("-u <user>", "-d <duration>", "-r <reason>", "-T <ticket>"):
+        assert placeholder in request_help, (placeholder, request_help)

@@ -28,7 +28,7 @@ struct JitexecArguments: Equatable, Sendable {
                        [--break-glass] [-n] [-S] [--] COMMAND [ARG...]
                jitexec -i | -s [-u USER] [-r REASON] [-T TICKET] [-d DURATION] ...
                jitexec -l [-u USER] [COMMAND [ARG...]]
-               jitexec -v | -k | -h | -V
+               jitexec -v | -k | -K | -h | -V
         """
 
     /// `jitexec -h`: the synopsis, then every option on one line.
@@ -49,13 +49,32 @@ struct JitexecArguments: Equatable, Sendable {
               -s                       run the target's shell, here
               -l                       list my rules, live grants and open requests; -l COMMAND: would it run?
               -v                       authenticate now and refresh my cached credential
-              -k                       forget my cached credential
+              -k, -K                   forget my cached credentials (every terminal)
               -h, --help               this help
               -V, --version            the version
                   --login-gate         the PAM account phase of a gated login (run by pam_exec, as root)
+            not taken, each refused with the reason: -E (env_keep decides), -b (use your shell's &), -g GROUP
             exit status: the command's own (128+N for signal N); 1 refused or failed; 75 pending;
             77 denied, expired, cancelled or revoked; 126/127 not executable / not found
             """
+
+    /// sudo's options jitexec does not take, each refused with why and what to do instead.
+    static func refused(_ option: Character) -> JitError {
+        switch option {
+        case "E":
+            return .usage(
+                "-E is not supported: the command's environment is always rebuilt from the policy's env_keep; "
+                    + "ask an admin to add the variable to env_keep")
+        case "b":
+            return .usage(
+                "-b is not supported: jitexec supervises the command to its end (status, signals, recording, expiry); "
+                    + "run 'jitexec COMMAND &' from your shell instead")
+        default:
+            return .usage(
+                "-g is not supported: commands run with the target user's own groups; "
+                    + "run as a user whose primary group is the one you need (-u USER)")
+        }
+    }
 
     /// Parses argv without argv[0].
     static func parse(_ words: [UserText]) throws(JitError) -> JitexecArguments {
@@ -96,6 +115,9 @@ struct JitexecArguments: Equatable, Sendable {
                 case "--reason": a.reason = try longValue()
                 case "--ticket": a.ticket = try longValue()
                 case "--duration": a.duration = try longValue().string
+                case "--preserve-env": throw Self.refused("E")
+                case "--background": throw Self.refused("b")
+                case "--group": throw Self.refused("g")
                 default: throw .usage("unknown option \(Escape.text(name))")
                 }
                 if inline != nil && !["--wait-timeout", "--user", "--reason", "--ticket", "--duration"].contains(name) {
@@ -133,7 +155,8 @@ struct JitexecArguments: Equatable, Sendable {
                     try setMode(.shell)
                 case "l": try setMode(.list)
                 case "v": try setMode(.validate)
-                case "k": try setMode(.forget)
+                case "k", "K": try setMode(.forget)
+                case "E", "b", "g": throw Self.refused(c)
                 case "h": try setMode(.help)
                 case "V": try setMode(.version)
                 default: throw .usage("unknown option -\(Escape.text(String(c)))")
