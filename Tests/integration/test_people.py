@@ -186,3 +186,13 @@ def test_jitctl_help_shows_real_placeholders(people):
     request_help = run([people.jitctl, "request", "--help"]).stdout
     for placeholder in ("-u <user>", "-d <duration>", "-r <reason>", "-T <ticket>"):
         assert placeholder in request_help, (placeholder, request_help)
+
+
+def test_the_log_table_prints_no_nulls(people):
+    """A refusal that no rule decided has `rule: null` in `jitctl log --json`; the table leaves it out."""
+    r = run([people.jitexec, "-n", "/usr/bin/uname", "-r"], user=DEV)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    table = run([people.jitctl, "log", "--event", "policy.denied"])
+    assert table.returncode == 0 and "policy.denied" in table.stdout and "null" not in table.stdout, table.stdout
+    as_json = run([people.jitctl, "log", "--json", "--event", "policy.denied"])
+    assert '"rule":null' in as_json.stdout.replace(" ", ""), as_json.stdout

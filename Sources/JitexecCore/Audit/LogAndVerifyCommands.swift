@@ -73,10 +73,12 @@ public enum LogCommand {
     static let header =
         pad("SEQ", 6) + " " + pad("TIME (UTC)", 20) + " " + pad("EVENT", 18) + " " + pad("ACTOR", 12) + " DETAILS"
 
-    /// One human line; every user-controlled value escaped.
+    /// One human line; every user-controlled value escaped. Absent values (`null`) are left out:
+    /// `--json` keeps them.
     static func row(_ r: AuditRecord) -> String {
-        let details = r.fields.keys.sorted(by: JSONValue.keyOrder).map { key in
-            "\(Escape.text(key))=\(display(r.fields[key]!))"
+        let details = r.fields.keys.sorted(by: JSONValue.keyOrder).compactMap { key -> String? in
+            guard let value = r.fields[key], value != .null else { return nil }
+            return "\(Escape.text(key))=\(display(value))"
         }.joined(separator: " ")
         return pad(String(r.seq), 6) + " " + pad(r.time.rfc3339, 20) + " "
             + pad(Escape.text(r.event), 18) + " " + pad(Escape.text(r.actor), 12) + " " + details
