@@ -359,3 +359,21 @@ final class OutageStore: JitStore, @unchecked Sendable {
         #expect(narrow.count == 39 && narrow.hasSuffix("…") && narrow.hasPrefix("jitexec: request #42: 0/1"))
     }
 }
+
+/// What `jitctl watch` prints for a break-glass use and a revoke.
+@Suite struct WatchLineTests {
+    @Test func aBreakGlassUseSaysWhoWhatWhereUntilWhenAndWhy() {
+        let record = AuditRecord(
+            seq: 7, time: 0, host: "web1", event: "breakglass.used", actor: "alice",
+            fields: [
+                "grant": .int(12), "rule": .string("oncall-shells"), "run_as": .string("root"), "host": .string("web1"),
+                "command": .array([.string("/usr/bin/systemctl"), .string("restart"), .string("nginx")]),
+                "reason": .string("INC-7 \u{1b}[2J"), "expires_at": .string("2026-12-02T18:00:00Z"),
+            ], prevHash: "", hash: "")
+        #expect(
+            WatchCommand.eventLine(record)
+                == "BREAK-GLASS alice took grant #12 on web1 (rule oncall-shells): /usr/bin/systemctl restart nginx "
+                + "as root until 2026-12-02T18:00:00Z; reason: INC-7 \\x1b[2J - 'jitctl review'")
+        #expect(WatchCommand.time(Instant(micros: 1_796_228_834_269_375)).count == 8)
+    }
+}

@@ -1,5 +1,8 @@
-"""`jitctl watch` (issue 5): a live feed of the requests an approver may decide, through a real
-terminal, until Ctrl-C."""
+"""`jitctl watch` (issue 5, and issue 12: times, revokes): a live feed of the requests an approver
+may decide and of revokes and break-glass uses under their rules, through a real terminal, until
+Ctrl-C."""
+import re
+
 import pexpect
 
 from loop_support import approve, password, run, spawn
@@ -38,8 +41,16 @@ def test_watch_shows_new_requests_and_their_changes_until_ctrl_c(inst):
         child.expect(rf"new #{second} {DEV}: /usr/bin/uname -a as root \(0/2\)", timeout=10)
         assert approve(inst, second, "jit-lead2", "-m", "ok").returncode == 0
         child.expect(rf"#{second} approved by jit-lead2 \(1/2\): ok", timeout=10)
-        assert approve(inst, second, "jit-lead1").returncode == 0
-        child.expect(rf"#{second} approved by jit-lead1", timeout=10)
+        granted = approve(inst, second, "jit-lead1")
+        assert granted.returncode == 0, granted.stderr
+        # Each line starts with its time (UTC).
+        child.expect(rf"\d\d:\d\d:\d\d #{second} approved by jit-lead1", timeout=10)
+        # A revoke under a rule the watcher approves for is in the feed too.
+        g = int(re.search(r"grant #(\d+)", granted.stdout).group(1))
+        revoked = run([inst.jitctl, "revoke", str(g), "-m", "done early", "-S"], user="jit-lead2",
+                      input=password("jit-lead2") + "\n")
+        assert revoked.returncode == 0, revoked.stderr
+        child.expect(rf"\d\d:\d\d:\d\d grant #{g} of {DEV} \(rule two\) revoked by jit-lead2: done early", timeout=10)
         r = run([inst.jitctl, "cancel", str(first), "-S"], user=DEV, input=password(DEV) + "\n")
         assert r.returncode == 0, r.stderr
         child.expect(rf"#{first} cancelled by {DEV}", timeout=10)
