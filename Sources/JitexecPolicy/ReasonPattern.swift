@@ -13,7 +13,7 @@ public enum ReasonPattern {
         }
         var buffer = [CChar](repeating: 0, count: 256)
         regerror(status, &regex, &buffer, buffer.count)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(nulTerminated: buffer)
     }
 
     /// True when `text` (the reason or ticket, as bytes) has a match of `pattern`; false when the

@@ -31,9 +31,9 @@ final class PGConnection: SQLEngine {
     /// Connects to the server `url` names, within `timeoutMillis`.
     static func connect(url: String, timeoutMillis: Int32) throws -> PGConnection {
         var message = [CChar](repeating: 0, count: 512)
-        guard jx_pq_load(&message, message.count) == 0 else { throw PGError(.library, Self.text(message)) }
+        guard jx_pq_load(&message, message.count) == 0 else { throw PGError(.library, String(nulTerminated: message)) }
         guard let raw = jx_pq_connect_start(url, timeoutMillis, &message, message.count) else {
-            throw PGError(.badURL, Self.text(message))
+            throw PGError(.badURL, String(nulTerminated: message))
         }
         let connection = PGConnection(handle: raw, timeoutMillis: timeoutMillis)
         let deadline = Clocks.monotonic().wholeMilliseconds + Int64(timeoutMillis)
@@ -91,7 +91,7 @@ final class PGConnection: SQLEngine {
         var channel = [CChar](repeating: 0, count: 64)
         var payload = [CChar](repeating: 0, count: 256)
         while jx_pq_next_notify(handle, &channel, channel.count, &payload, payload.count) == 1 {
-            payloads.append(Self.text(payload))
+            payloads.append(String(nulTerminated: payload))
         }
         return payloads
     }
@@ -183,11 +183,6 @@ final class PGConnection: SQLEngine {
     private func failure(_ kind: PGError.Kind, _ doing: String) -> PGError {
         isBroken = true
         return PGError(kind, String(cString: jx_pq_error_message(handle)), context: doing)
-    }
-
-    /// A NUL-terminated buffer as a string.
-    static func text(_ buffer: [CChar]) -> String {
-        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// `?` → `$1`, `$2`, … The store's SQL has no `?` inside literals or identifiers.

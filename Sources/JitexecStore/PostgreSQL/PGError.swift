@@ -50,7 +50,7 @@ public struct PGError: SQLEngineError, Sendable, Equatable, CustomStringConverti
         let code = sqlstate.isEmpty ? "" : " (SQLSTATE \(sqlstate))"
         let doing =
             context.isEmpty
-            ? "" : ", while \(context.split(whereSeparator: { $0.isWhitespace }).joined(separator: " "))"
+            ? "" : ", while \(context.oneLine)"
         return "PostgreSQL: \(reason)\(code)\(doing)"
     }
 }

@@ -1,4 +1,5 @@
 import CSQLite
+import JitexecBase
 
 #if canImport(Glibc)
     import Glibc
@@ -41,12 +42,7 @@ public struct SQLiteError: SQLEngineError, Sendable, Equatable, CustomStringConv
     public var description: String {
         let generic = codeName
         let detail = message.isEmpty || message == generic ? generic : "\(message) (\(generic))"
-        return "SQLite error \(extendedCode): \(oneLine(detail)), while \(oneLine(context))"
-    }
-
-    /// Multi-line SQL (and any message) shown on one line: every run of whitespace becomes one space.
-    private func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        return "SQLite error \(extendedCode): \(detail.oneLine), while \(context.oneLine)"
     }
 
     var isOperational: Bool { isBusy || isCorrupt || isUnavailable }
