@@ -8,6 +8,7 @@ LOCALSTATEDIR ?= /var
 RUNDIR        ?= /run
 PAM_SERVICE   ?= jitexec
 PAMDIR        ?= /etc/pam.d
+MANDIR        ?= $(PREFIX)/share/man
 VERSION       ?= 0.1.0
 
 BINDIR    := $(PREFIX)/bin
@@ -83,6 +84,9 @@ install: check-root release
 	install -o root -g root -m 4755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/jitctl" $(BINDIR)/jitctl
 	install -d -o root -g root -m 0755 $(SHAREDIR)
 	install -o root -g root -m 0755 packaging/notify-webhook $(SHAREDIR)/notify-webhook
+	install -d -o root -g root -m 0755 $(MANDIR)/man5 $(MANDIR)/man8
+	install -o root -g root -m 0644 man/jitexec.toml.5 man/jitexec-formats.5 $(MANDIR)/man5/
+	install -o root -g root -m 0644 man/jitexec.8 man/jitctl.8 $(MANDIR)/man8/
 	install -d -o root -g root -m 0755 $(PAMDIR)
 	@if [ -e $(PAMFILE) ]; then echo "keeping existing $(PAMFILE)"; \
 	else install -o root -g root -m 0644 pam/jitexec $(PAMFILE); fi
@@ -99,6 +103,7 @@ install: check-root release
 
 uninstall: check-root
 	rm -f $(BINDIR)/jitexec $(BINDIR)/jitctl $(SHAREDIR)/notify-webhook
+	rm -f $(MANDIR)/man5/jitexec.toml.5 $(MANDIR)/man5/jitexec-formats.5 $(MANDIR)/man8/jitexec.8 $(MANDIR)/man8/jitctl.8
 	@echo "kept $(CONFDIR), $(STATEDIR), $(PAMFILE) and $(PAMFILE)-login; remove them by hand if you mean it"
 
 # The whole suite: what the tests need (installed when missing), unit tests, then the integration

@@ -9,6 +9,9 @@ import JitexecBase
 /// retained (`Unmanaged`) until after `pam_end`, so PAM never calls back into freed memory.
 final class ConversationState {
     let prompter: any Prompter
+    /// What replaces the modules' generic "Password: " prompt (`[jitexec] password for alice: `,
+    /// as sudo does), so the person sees which program and whose password; nil keeps it.
+    let passwordPrompt: String?
     /// The first error a prompter raised during the current PAM call. Modules may turn a failed
     /// conversation into any return code (or ignore it), so the session decides from this, not
     /// from the code PAM returns.
@@ -19,7 +22,17 @@ final class ConversationState {
     /// Test hook: called with each answer's buffer right after it was wiped.
     var afterWipe: ((UnsafeRawBufferPointer) -> Void)?
 
-    init(prompter: any Prompter) { self.prompter = prompter }
+    init(prompter: any Prompter, passwordPrompt: String? = nil) {
+        self.prompter = prompter
+        self.passwordPrompt = passwordPrompt
+    }
+
+    /// The prompt to show for a module's hidden prompt `text`: `passwordPrompt` in place of the
+    /// generic "Password:", any other text (an OTP module's question) as the module wrote it.
+    func hiddenPrompt(_ text: String) -> String {
+        guard let passwordPrompt, text.trimmingWhitespace == "Password:" else { return text }
+        return passwordPrompt
+    }
 
     /// Keeps the first failure of a PAM call.
     func record(_ error: AuthError) {
@@ -68,7 +81,7 @@ private func answer(_ message: pam_message, into reply: inout pam_response, _ st
     let text = escapedMessage(message.msg)
     switch message.msg_style {
     case PAM_PROMPT_ECHO_OFF:
-        return ask(text, hidden: true, into: &reply, state)
+        return ask(state.hiddenPrompt(text), hidden: true, into: &reply, state)
     case PAM_PROMPT_ECHO_ON:
         return ask(text, hidden: false, into: &reply, state)
     case PAM_TEXT_INFO:

@@ -20,13 +20,14 @@ public final class PAMSession {
     private var sessionOpen = false
 
     /// Starts a transaction for `user` (whose password is asked) on behalf of `requestingUser`
-    /// (PAM_RUSER) on terminal `tty` (PAM_TTY; empty when there is none). `confdir` replaces
-    /// /etc/pam.d (tests only; the real binary never passes it).
+    /// (PAM_RUSER) on terminal `tty` (PAM_TTY; empty when there is none). `passwordPrompt`
+    /// replaces the modules' generic "Password: ". `confdir` replaces /etc/pam.d (tests only; the
+    /// real binary never passes it).
     public init(
         service: String, user: String, requestingUser: String, tty: String, prompter: any Prompter,
-        confdir: String? = nil
+        passwordPrompt: String? = nil, confdir: String? = nil
     ) throws(AuthError) {
-        let state = ConversationState(prompter: prompter)
+        let state = ConversationState(prompter: prompter, passwordPrompt: passwordPrompt)
         let retained = Unmanaged.passRetained(state)
         var conv = pam_conv(conv: pamConversation, appdata_ptr: retained.toOpaque())
         var started: OpaquePointer?

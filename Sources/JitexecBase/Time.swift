@@ -70,6 +70,61 @@ public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConv
     }
 }
 
+/// Times for people: the host's local time with its zone, `2026-12-03 13:05:09 JST`. The zone is
+/// the host's (`/etc/localtime`): a setuid run has set the caller's environment aside before glibc
+/// reads `TZ`, so the caller cannot make an approver's terminal show another hour. Scripts read
+/// `--json`, which stays RFC 3339 UTC.
+public enum LocalTime {
+    /// `2026-12-03 13:05:09 JST`; RFC 3339 UTC when the instant cannot be shown locally.
+    public static func format(_ instant: Instant) -> String {
+        var t = time_t(instant.wholeSeconds)
+        var tm = tm()
+        guard localtime_r(&t, &tm) != nil else { return instant.rfc3339 }
+        var buffer = [CChar](repeating: 0, count: 64)
+        guard strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S %Z", &tm) > 0 else { return instant.rfc3339 }
+        return String(nulTerminated: buffer)
+    }
+
+    /// `HH:MM:SS` of the local time (a line of `jitctl watch`); RFC 3339 UTC when it cannot be shown.
+    public static func clock(_ instant: Instant) -> String {
+        var t = time_t(instant.wholeSeconds)
+        var tm = tm()
+        guard localtime_r(&t, &tm) != nil else { return instant.rfc3339 }
+        return "\(RFC3339.pad(Int(tm.tm_hour), 2)):\(RFC3339.pad(Int(tm.tm_min), 2)):\(RFC3339.pad(Int(tm.tm_sec), 2))"
+    }
+
+    /// The zone's abbreviation now (`JST`), for a table header.
+    public static func zone(at instant: Instant) -> String {
+        var t = time_t(instant.wholeSeconds)
+        var tm = tm()
+        guard localtime_r(&t, &tm) != nil, let name = tm.tm_zone else { return "UTC" }
+        return String(cString: name)
+    }
+
+    /// `format` with how far it is from `now`: `2026-12-03 13:05:09 JST (in 29m)`, `(4m ago)`.
+    public static func format(_ instant: Instant, from now: Instant) -> String {
+        format(instant) + " (" + relative(instant - now) + ")"
+    }
+
+    /// `in 1h05m`, `in 29m`, `in 40s`, `now`, `4m ago`.
+    public static func relative(_ offset: Duration) -> String {
+        let s = offset.components.seconds
+        if s == 0 { return "now" }
+        let a = s.magnitude
+        let text: String
+        if a >= 86_400 {
+            text = "\(a / 86_400)d\(a % 86_400 / 3600)h"
+        } else if a >= 3600 {
+            text = "\(a / 3600)h\(RFC3339.pad(Int(a % 3600 / 60), 2))m"
+        } else if a >= 60 {
+            text = "\(a / 60)m"
+        } else {
+            text = "\(a)s"
+        }
+        return s > 0 ? "in " + text : text + " ago"
+    }
+}
+
 public enum RFC3339 {
     /// `2026-11-29T02:40:01Z`; `@SECONDS` for an instant whose year does not fit in an `int`
     /// (gmtime fails; only a damaged record has one), never a wrong date.
@@ -158,7 +213,7 @@ public enum RFC3339 {
         return o1 || o2 || o3 ? nil : Instant(micros: total)
     }
 
-    private static func pad(_ v: Int, _ width: Int) -> String {
+    static func pad(_ v: Int, _ width: Int) -> String {
         let s = String(v)
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }

@@ -320,3 +320,24 @@ struct PAMFixture {
         }
     }
 }
+
+@Suite struct PasswordPromptTests {
+    @Test func theGenericPasswordPromptNamesTheProgramAndUser() throws {
+        let pam = PAMFixture()
+        defer { pam.remove() }
+        let prompter = ScriptedPrompter(answers: "secret")
+        try PAMSession(
+            service: "good", user: "nobody", requestingUser: "alice", tty: "/dev/pts/7", prompter: prompter,
+            passwordPrompt: "[jitexec] password for nobody: ", confdir: pam.confdir
+        ).authenticate()
+        #expect(prompter.prompts == ["[jitexec] password for nobody: "])
+    }
+
+    @Test func anyOtherHiddenPromptIsShownAsTheModuleWroteIt() {
+        let state = ConversationState(
+            prompter: ScriptedPrompter(answers: "x"), passwordPrompt: "[jitexec] password for a: ")
+        #expect(state.hiddenPrompt("Password: ") == "[jitexec] password for a: ")
+        #expect(state.hiddenPrompt("Verification code: ") == "Verification code: ")
+        #expect(ConversationState(prompter: ScriptedPrompter(answers: "x")).hiddenPrompt("Password: ") == "Password: ")
+    }
+}

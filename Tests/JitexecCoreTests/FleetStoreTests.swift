@@ -131,7 +131,7 @@ struct FleetStoreTests {
             path: directory.file("jitexec.db"), host: "db7", clock: { fleet.clock.now }, auditSink: { _ in })
         let ask = try fleet.ask("restarts")
         let (policy, now) = (fleet.policy, fleet.clock.now)
-        let request = try local.write { try Workflow.fileOrReuse($0, ask, policy: policy, now: now).0 }
+        let request = try local.write { try Workflow.fileOrReuse($0, ask, policy: policy, now: now).request }
         try fleet.approve(request.id, by: People.bob, on: local)
         let localRecords = try local.read { try $0.auditRecords(AuditFilter()) }
         let pg = try #require(fleet.store as? PostgreSQLStore)

@@ -68,13 +68,40 @@ import Testing
     @Test func otherEventsReadAsOneLine() {
         let denied = AuditRecord(
             seq: 9, time: 0, host: "web1", event: "request.denied", actor: "bob",
-            fields: ["request": .int(42), "requester": .string("alice"), "comment": .string("not now\n<@U1>")],
+            fields: [
+                "request": .int(42), "requester": .string("alice"), "comment": .string("not now\n<@U1>"),
+                "run_as": .string("root"), "host": .string("db1"), "scope": .string("command"),
+                "command": .array([.string("/usr/bin/id"), .string("-u")]),
+            ],
             prevHash: "", hash: "")
-        #expect(NotifyText.chat(denied) == "[jitexec web1] request #42 of alice denied by bob: not now\\n&lt;@U1&gt;")
+        #expect(
+            NotifyText.chat(denied)
+                == "[jitexec web1] request #42 of alice (/usr/bin/id -u as root on db1) denied by bob: not now\\n&lt;@U1&gt;"
+        )
         let approved = AuditRecord(
             seq: 10, time: 0, host: "web1", event: "request.approved", actor: "bob",
-            fields: ["request": .int(42), "grant": .int(3)], prevHash: "", hash: "")
-        #expect(NotifyText.chat(approved) == "[jitexec web1] request #42 approved by bob (grant #3)")
+            fields: [
+                "request": .int(42), "grant": .int(3), "requester": .string("alice"), "run_as": .string("root"),
+                "host": .string("web1"), "scope": .string("rule"), "rule": .string("deploys"),
+                "expires_at": .string("2026-11-29T02:55:01Z"),
+            ], prevHash: "", hash: "")
+        // The zone is the host's; the unit tests run where it is UTC or another, so compare with LocalTime's.
+        let until = LocalTime.format(RFC3339.parse("2026-11-29T02:55:01Z")!)
+        #expect(
+            NotifyText.chat(approved)
+                == "[jitexec web1] request #42 of alice approved by bob: any command of rule 'deploys' as root on web1, grant #3 until \(until)"
+        )
+        let revoked = AuditRecord(
+            seq: 11, time: 0, host: "web1", event: "grant.revoked", actor: "carol",
+            fields: [
+                "grant": .int(3), "user": .string("alice"), "run_as": .string("root"), "host": .string("web1"),
+                "scope": .string("rule"), "rule": .string("deploys"),
+                "rule_commands": .array([.string("/usr/bin/systemctl restart *"), .string("/usr/bin/true")]),
+            ], prevHash: "", hash: "")
+        #expect(
+            NotifyText.plain(revoked)
+                == "[jitexec web1] grant #3 of alice (any command of rule 'deploys': /usr/bin/systemctl restart *, /usr/bin/true as root on web1) revoked by carol"
+        )
     }
 
     @Test(arguments: ["pts/3", "tty1", "ttyS0", "console", "pts/10"])

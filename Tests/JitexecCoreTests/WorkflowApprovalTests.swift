@@ -208,7 +208,10 @@ import Testing
         #expect(
             approved.fields == [
                 "request": .int(request.id), "grant": .int(grant.id),
-                "approvers": .array([.string("bob"), .string("carol")]),
+                "approvers": .array([.string("bob"), .string("carol")]), "requester": .string("alice"),
+                "run_as": .string("root"), "host": .string("web1"), "rule": .string("reboots"),
+                "scope": .string("command"), "command": .array([.string("/usr/sbin/reboot")]),
+                "expires_at": .string(grant.expiresAt.rfc3339),
             ])
         let created = try #require(try f.records("grant.created").first)
         #expect(created.actor == "carol")

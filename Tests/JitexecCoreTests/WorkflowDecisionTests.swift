@@ -35,7 +35,9 @@ import Testing
         #expect(
             record.fields == [
                 "request": .int(request.id), "requester": .string("alice"),
-                "comment": .string("use the deploy pipeline"),
+                "comment": .string("use the deploy pipeline"), "run_as": .string("root"), "host": .string("web1"),
+                "rule": .string("restarts"), "scope": .string("command"),
+                "command": .array(Argv.restartNginx.map(\.jsonValue)),
             ])
     }
 
@@ -106,7 +108,12 @@ import Testing
         #expect(stored.decidedBy == "alice")
         let record = try #require(try f.records("request.cancelled").first)
         #expect(record.actor == "alice")
-        #expect(record.fields == ["request": .int(request.id), "requester": .string("alice")])
+        #expect(
+            record.fields == [
+                "request": .int(request.id), "requester": .string("alice"), "run_as": .string("root"),
+                "host": .string("web1"), "rule": .string("restarts"), "scope": .string("command"),
+                "command": .array(Argv.restartNginx.map(\.jsonValue)),
+            ])
     }
 
     @Test func anAdminMayCancelSomeoneElsesRequest() throws {
@@ -162,7 +169,9 @@ import Testing
         #expect(
             record.fields == [
                 "grant": .int(grant.id), "user": .string("alice"), "rule": .string("restarts"),
-                "comment": .string("done"),
+                "comment": .string("done"), "run_as": .string("root"), "host": .string("web1"),
+                "scope": .string("command"), "command": .array(Argv.restartNginx.map(\.jsonValue)),
+                "request": .int(try #require(grant.requestID)), "expires_at": .string(grant.expiresAt.rfc3339),
             ])
     }
 

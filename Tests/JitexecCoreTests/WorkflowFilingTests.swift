@@ -79,14 +79,49 @@ import Testing
 
     @Test func anIdenticalPendingRequestIsReused() throws {
         let f = try WorkflowFixture()
-        let (first, firstReused) = try f.fileOrReuse(f.ask("restarts"))
+        let (first, firstReused) = try f.fileOrReuse(f.ask("restarts", ticket: "INC-7", length: .minutes(20)))
         f.clock.advance(minutes: 5)
-        let (second, secondReused) = try f.fileOrReuse(f.ask("restarts", reason: "still wedged", tty: "pts/9"))
+        // The same values again, or none given (an empty reason, no ticket, no length), from another terminal.
+        let (second, secondReused) = try f.fileOrReuse(f.ask("restarts", ticket: "INC-7", tty: "pts/9"))
+        let (third, thirdReused) = try f.fileOrReuse(f.ask("restarts", reason: ""))
         #expect(!firstReused)
-        #expect(secondReused)
-        #expect(second == first)
+        #expect(secondReused && thirdReused)
+        #expect(second == first && third == first)
         #expect(try f.requests().count == 1)
         #expect(try f.records("request.filed").count == 1)
+    }
+
+    @Test(
+        arguments: [
+            (reason: "still wedged", ticket: nil, minutes: nil, once: false, differing: ["reason"]),
+            (reason: "", ticket: "INC-8", minutes: nil, once: false, differing: ["ticket"]),
+            (reason: "", ticket: nil, minutes: 30, once: false, differing: ["length"]),
+            (reason: "again", ticket: nil, minutes: nil, once: true, differing: ["reason", "--once"]),
+        ] as [(reason: String, ticket: String?, minutes: Int64?, once: Bool, differing: [String])])
+    func anotherReasonTicketLengthOrOnceFilesANewRequestBesideTheOpenOne(
+        _ new: (reason: String, ticket: String?, minutes: Int64?, once: Bool, differing: [String])
+    ) throws {
+        let f = try WorkflowFixture()
+        let first = try f.file(f.ask("restarts", ticket: "INC-7", length: .minutes(20)))
+        let filing = try f.filing(
+            f.ask(
+                "restarts", reason: UserText(new.reason), ticket: new.ticket.map { UserText($0) },
+                once: new.once, length: new.minutes.map { .minutes($0) }))
+        #expect(!filing.reused)
+        #expect(filing.request.id != first.id)
+        #expect(filing.beside?.id == first.id)
+        #expect(filing.beside?.differing == new.differing)
+        #expect(try f.requests().filter { $0.status == .pending }.count == 2)
+    }
+
+    @Test func theNoticeNamesWhatDiffersAndHowToWithdrawTheOpenRequest() {
+        #expect(
+            Workflow.besideNotice((id: 42, differing: ["reason", "ticket", "length"]))
+                == "beside your open request #42, which has another reason, another ticket and another length (it stays open; 'jitctl cancel 42' withdraws it)"
+        )
+        #expect(
+            Workflow.besideNotice((id: 7, differing: ["--once"]))
+                == "beside your open request #7, which has no --once (it stays open; 'jitctl cancel 7' withdraws it)")
     }
 
     @Test func aRequestForOtherArgumentsIsANewRequest() throws {

@@ -94,7 +94,7 @@ import Testing
         let (policy, now) = (f.policy, f.clock.now)
         @Sendable func file(_ n: Int) throws -> Request {
             let ask = try f.ask("restarts", by: requesters[n], command: Argv.restart("u\(n)"))
-            return try connections[n].write { try Workflow.fileOrReuse($0, ask, policy: policy, now: now).0 }
+            return try connections[n].write { try Workflow.fileOrReuse($0, ask, policy: policy, now: now).request }
         }
         let results = race({ try file(0) }, { try file(1) }, { try file(2) }, { try file(3) })
         #expect(try results.map { try $0.get() }.count == 4)

@@ -184,6 +184,12 @@ final class WorkflowFixture: @unchecked Sendable {
 
     /// Files the ask, or reuses the requester's identical pending request (then true).
     func fileOrReuse(_ ask: Workflow.Ask, on other: (any JitStore)? = nil) throws -> (Request, Bool) {
+        let filing = try filing(ask, on: other)
+        return (filing.request, filing.reused)
+    }
+
+    /// What filing the ask did.
+    func filing(_ ask: Workflow.Ask, on other: (any JitStore)? = nil) throws -> Workflow.Filing {
         let (policy, now) = (self.policy, clock.now)
         return try (other ?? store).write { try Workflow.fileOrReuse($0, ask, policy: policy, now: now) }
     }

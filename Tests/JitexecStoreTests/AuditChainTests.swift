@@ -164,15 +164,17 @@ import Testing
         }
     }
 
-    @Test func auditJSONFlattensFieldsAndReservedNamesWin() throws {
+    @Test func auditJSONKeepsTheEventsFieldsApartFromTheRecordsOwn() throws {
         let record = AuditRecord(
             seq: 7, time: 1_795_920_001_123_456, host: "web1", event: "exec.start", actor: "alice",
-            fields: ["request": .int(42), "seq": .int(999), "hash": .string("forged")], prevHash: "p", hash: "h")
+            fields: ["request": .int(42), "seq": .int(999), "host": .string("db1")], prevHash: "p", hash: "h")
         #expect(
             record.json
                 == .object([
+                    "schema": .object(["name": .string("jitexec.audit"), "version": .int(1)]),
                     "seq": .int(7), "time": .string("2026-11-29T02:40:01.123456Z"), "host": .string("web1"),
-                    "event": .string("exec.start"), "actor": .string("alice"), "request": .int(42),
+                    "event": .string("exec.start"), "actor": .string("alice"),
+                    "fields": .object(["request": .int(42), "seq": .int(999), "host": .string("db1")]),
                     "prev_hash": .string("p"), "hash": .string("h"),
                 ]))
     }

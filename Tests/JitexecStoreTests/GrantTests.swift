@@ -140,9 +140,11 @@ import Testing
         let json = grant.json
         #expect(
             Set(json.objectValue?.keys.map { $0 } ?? []) == [
-                "id", "request_id", "user", "run_as", "host", "scope", "command", "rule", "not_before", "expires_at",
+                "schema", "id", "request_id", "user", "run_as", "host", "scope", "command", "rule", "not_before",
+                "expires_at",
                 "uses_left", "revoked_at", "revoked_by", "source",
             ])
+        #expect(json["schema"] == .object(["name": .string("jitexec.grant"), "version": .int(1)]))
         #expect(json["source"] == .string("break_glass"))
         #expect(json["uses_left"] == .null)
         #expect(json["expires_at"] == .string("2026-11-29T02:55:01.000000Z"))

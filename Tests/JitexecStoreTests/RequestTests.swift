@@ -156,7 +156,8 @@ import Testing
         let json = request.json(approvals: [approval])
         let keys = Set(json.objectValue?.keys.map { $0 } ?? [])
         let documented: Set<String> = [
-            "id", "status", "requester", "run_as", "host", "command", "rule", "reason", "ticket", "created_at",
+            "schema", "id", "status", "requester", "run_as", "host", "command", "rule", "reason", "ticket",
+            "created_at",
             "expires_at", "approvals", "approvals_needed", "scope",
         ]
         #expect(documented.isSubset(of: keys))

@@ -157,7 +157,7 @@ def interactive(inst, user, argv, answer=None, timeout=60):
     Returns (status, everything printed on the terminal)."""
     child = spawn(inst, user, argv, timeout=timeout)
     transcript = ""
-    i = child.expect(["Password:", pexpect.EOF], timeout=timeout)
+    i = child.expect([PASSWORD_PROMPT, pexpect.EOF], timeout=timeout)
     transcript += child.before + (child.after if i == 0 else "")
     if i == 0:
         child.sendline(answer if answer is not None else password(user))
@@ -174,11 +174,41 @@ def approve(inst, request_id, user="jit-lead1", *extra):
     return run([inst.jitctl, "approve", str(request_id), "-S", *extra], user=user, input=password(user) + "\n")
 
 
+# The prompt for the caller's own password: the program and the user, like sudo's
+# `[sudo] password for alice: ` (PAM's generic "Password: " is replaced).
+PASSWORD_PROMPT = r"\[(?:jitexec|jitctl)\] password for [a-z0-9_.-]+: "
+
+
+def without_prompts(text):
+    """`text` without the password prompts that -S writes to stderr (no newline after them)."""
+    return re.sub(PASSWORD_PROMPT, "", text)
+
+
+AUDIT_KEYS = {"schema", "seq", "time", "host", "event", "actor", "fields", "prev_hash", "hash"}
+
+
+def audit_record(record):
+    """One `jitctl log --json` record (a notifier's stdin too), checked against its documented shape
+    (jitexec-formats(5): schema jitexec.audit, the event's own fields under `fields`), then returned
+    with those fields spread beside the record's keys (the record's win), for lookups."""
+    if isinstance(record, (str, bytes)):
+        record = json.loads(record)
+    assert set(record) == AUDIT_KEYS, f"not the jitexec.audit shape: {sorted(record)}"
+    assert record["schema"] == {"name": "jitexec.audit", "version": 1}, record["schema"]
+    assert isinstance(record["fields"], dict), record
+    return {**record["fields"], **{k: v for k, v in record.items() if k != "fields"}}
+
+
+def audit_lines(stdout):
+    """`audit_record` of every line of a `jitctl log --json` output."""
+    return [audit_record(line) for line in stdout.splitlines() if line.strip()]
+
+
 def log(inst):
-    """The whole audit log, as root."""
+    """The whole audit log, as root (see `audit_record`)."""
     r = run([inst.jitctl, "log", "--json"])
     assert r.returncode == 0, r.stderr
-    return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    return audit_lines(r.stdout)
 
 
 def events(inst, *names):
@@ -205,7 +235,7 @@ def grants(inst, all=True):
 
 FILED = re.compile(r"request #(\d+) filed")
 ANY_ID = re.compile(r"request #(\d+)")
-GRANTED = re.compile(r"approved request #(\d+): grant #(\d+) for (\S+) as (\S+) until")
+GRANTED = re.compile(r"approved request #(\d+): grant #(\d+) for (\S+) as (\S+) for \S+, until")
 
 
 def filed_id(text):

@@ -14,7 +14,7 @@ import time
 import pexpect
 import pytest
 
-from loop_support import approve, clear_credential_cache, environment, events, finish, grant_id, password, run, spawn
+from loop_support import PASSWORD_PROMPT, approve, clear_credential_cache, environment, events, finish, grant_id, password, run, spawn
 
 DEV = "jit-dev1"
 DEV_PW = password(DEV) + "\n"
@@ -146,7 +146,7 @@ def pty_approved(inst, script, duration=None, approver="jit-lead1", argv=None):
     request filed and approved by `approver` (for `duration` when given). Returns (pexpect child,
     request, grant, the monotonic time the approval was given by)."""
     child = spawn(inst, DEV, [inst.jitexec, *(argv or [SH, "-c", script])], timeout=30)
-    child.expect("Password:")
+    child.expect(PASSWORD_PROMPT)
     child.sendline(password(DEV))
     child.expect(r"request #(\d+) filed")
     n = int(child.match.group(1))
@@ -267,7 +267,7 @@ def shell_session(inst, argv):
     (exit status, the shell's $0, its working directory)."""
     child = spawn(inst, DEV, argv, timeout=30)
     try:
-        child.expect("Password:")
+        child.expect(PASSWORD_PROMPT)
         child.sendline(password(DEV))
         child.expect_exact("# ")  # root's prompt
         child.sendline(PROBE)

@@ -4,6 +4,7 @@ sees (exit status, output, audit records, files) and would fail if the defence w
 attack is only meaningful if it works without jitexec, a control run proves that first."""
 import json
 import os
+import re
 import pwd
 import shutil
 import socket
@@ -14,7 +15,7 @@ import time
 import pexpect
 import pytest
 
-from loop_support import (Background, approve, clear_credential_cache,
+from loop_support import (PASSWORD_PROMPT, Background, approve, clear_credential_cache,
                           environment, events, finish, password, request_id, requests, run,
                           show, spawn, user_kwargs)
 
@@ -391,7 +392,7 @@ def test_tiocsti_from_the_command_cannot_type_into_the_callers_terminal(attack):
                   "still use TIOCSTI, so the check below keeps its meaning")
         # Through jitexec the command (root, which may always use TIOCSTI) sees only a new pty.
         child.sendline(f"{attack.jitexec} /usr/bin/python3 -c \"$(cat {HOME}/inject.py)\"; echo rc=$?")
-        child.expect("Password:")
+        child.expect(PASSWORD_PROMPT)
         child.sendline(password(DEV))
         child.expect(r"rc=(\d+)")
         assert child.match.group(1) == "0", child.before

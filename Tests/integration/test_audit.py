@@ -1,7 +1,8 @@
 """The audit chain on the installed store: many concurrent writers, log, verify, tampering."""
-import json
 import os
 import subprocess
+
+from loop_support import audit_lines
 
 WRITERS = 24
 EACH = 25
@@ -10,7 +11,7 @@ EACH = 25
 def log_json(inst, *extra, user=None):
     r = inst.run([inst.jitctl, "log", "--json", *extra], user=user)
     assert r.returncode == 0, r.stderr
-    return [json.loads(line) for line in r.stdout.splitlines() if line]
+    return audit_lines(r.stdout)
 
 
 def test_concurrent_writers_never_fork_lose_or_duplicate(inst):

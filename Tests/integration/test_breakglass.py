@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from loop_support import events, grants, password, run
+from loop_support import audit_lines, events, grants, password, run
 
 DEV = "jit-dev1"
 ADMIN = "jit-lead2"  # made an admin for these tests
@@ -173,7 +173,7 @@ def test_break_glass_fires_the_notifier(glass):
     got = []
     while time.monotonic() < deadline:
         if os.path.exists(capture):
-            got = [json.loads(l) for l in open(capture).read().splitlines() if l.strip()]
+            got = audit_lines(open(capture).read())
             if any(e["event"] == "breakglass.used" for e in got):
                 break
         time.sleep(0.2)

@@ -9,6 +9,7 @@ and a chain that `jitctl verify` accepts."""
 import contextlib
 import errno
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -17,7 +18,7 @@ import time
 import pexpect
 import pytest
 
-from loop_support import (approve, clear_credential_cache, events, grant_id, password, request_id, requests, run,
+from loop_support import (PASSWORD_PROMPT, approve, clear_credential_cache, events, grant_id, password, request_id, requests, run,
                           spawn)
 
 MARK = "/tmp/jitexec-itF-mark"
@@ -88,8 +89,7 @@ def refused(r, *needles, program="jitexec"):
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
     assert r.stdout == "", r.stdout
     text = r.stderr
-    if text.startswith("Password: "):
-        text = text[len("Password: "):]
+    text = re.sub("^" + PASSWORD_PROMPT, "", text)
     lines = text.splitlines()
     assert len(lines) == 1 and lines[0].strip(), f"want exactly one line on stderr, got {r.stderr!r}"
     line = lines[0]
@@ -390,7 +390,7 @@ def cancelled_at_the_prompt(inst, interrupt):
     that it cancels: one line, exit 1, nothing ran, audited `auth.failure` (interrupted)."""
     child = spawn(inst, DEV, [inst.jitexec, "/usr/bin/touch", ALLOWED_MARK], timeout=30)
     try:
-        child.expect("Password:")
+        child.expect(PASSWORD_PROMPT)
         child.send("half-typed")
         time.sleep(0.3)
         interrupt(child)

@@ -21,7 +21,7 @@ import pexpect
 import pytest
 
 from fleet_support import fleet  # noqa: F401 (a fixture)
-from loop_support import password, together
+from loop_support import PASSWORD_PROMPT, without_prompts, audit_record, password, together
 from pg_support import FLEET_ROLE, make_ca, pg, pg_tls, write_url_file  # noqa: F401 (pg, pg_tls are fixtures)
 
 DEV = "jit-dev1"
@@ -204,7 +204,8 @@ def json_lines(result):
 
 def log(host, *names):
     """`jitctl log --json` as root on `host`: the records, only the events `names` when given."""
-    return [rec for rec in json_lines(jitctl(host, "log", "--json")) if not names or rec["event"] in names]
+    records = [audit_record(rec) for rec in json_lines(jitctl(host, "log", "--json"))]
+    return [rec for rec in records if not names or rec["event"] in names]
 
 
 def requests(host):
@@ -225,7 +226,7 @@ def verify(host):
 
 def one_line(result):
     """The single line a refused run printed on stderr (a password prompt aside); asserts it is one."""
-    got = [line for line in result.stderr.replace("Password: ", "").splitlines() if line.strip()]
+    got = [line for line in without_prompts(result.stderr).splitlines() if line.strip()]
     assert len(got) == 1, (result.returncode, result.stdout, result.stderr)
     return got[0]
 
@@ -272,10 +273,10 @@ def test_request_on_a_approved_on_b_runs_on_a_within_a_second(fs, pg, fleet, bac
 
     child = b.spawn([b.install.jitctl, "approve", str(n)], LEAD)
     try:
-        child.expect("Password:")
+        child.expect(PASSWORD_PROMPT)
         child.sendline(password(LEAD))
         # Printed once the approval is committed: the clock starts here, before jitctl has even exited.
-        child.expect(rf"approved request #{n}: grant #(\d+) for {DEV} as root until")
+        child.expect(rf"approved request #{n}: grant #(\d+) for {DEV} as root for \S+, until")
         approved_at = time.monotonic()
         g = int(child.match.group(1))
         child.expect(pexpect.EOF, timeout=30)

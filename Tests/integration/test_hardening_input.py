@@ -18,7 +18,7 @@ import time
 import pytest
 
 from conftest import PAM_SERVICE
-from loop_support import (approve, clear_credential_cache, environment, events, finish, grant_id,
+from loop_support import (PASSWORD_PROMPT, without_prompts, approve, clear_credential_cache, environment, events, finish, grant_id,
                           password, request_id, requests, run, show, spawn, user_kwargs)
 from test_breakglass import BASE as BREAKGLASS_POLICY, breakglass, oncall_command
 from test_login import admitted, write_pam
@@ -30,7 +30,6 @@ OUT = "jit-out"
 # The attacker's own directory (owned by jit-dev1) and the mark a command leaves when it ran.
 HOME = "/tmp/jitexec-hi-attacker"
 MARK = "/tmp/jitexec-hi-mark"
-PROMPT = "Password: "
 
 POLICY = f"""\
 [settings]
@@ -128,7 +127,7 @@ def file_request(inst, *argv, user=DEV, cwd="/"):
 def refusal(r, status=1):
     """The single line of a refusal on stderr (the password prompt, which has no newline, left out)."""
     assert r.returncode == status, (r.returncode, r.stdout, r.stderr)
-    got = lines(r.stderr.replace(PROMPT, ""))
+    got = lines(without_prompts(r.stderr))
     assert len(got) == 1, f"expected one line on stderr, got {got!r}"
     return got[0]
 
@@ -313,7 +312,7 @@ def test_account_locked_or_removed_from_group_while_waiting_runs_nothing(hi, bac
         status, out, err = waiting.finish(timeout=90)
         assert not os.path.exists(MARK), f"the command ran after `{' '.join(change)}`: {err!r}"
         assert status == 1, (status, out, err)
-        last = lines(err.replace(PROMPT, ""))[-1]
+        last = lines(without_prompts(err))[-1]
         assert needle in last.lower() or "no longer" in last.lower(), err
         no_exec(hi)
 
@@ -597,7 +596,7 @@ def typed_password_is_echoed(inst, user, argv):
     """Runs argv as `user` on a new pty, types the password at the prompt; returns what the pty showed."""
     child = spawn(inst, user, argv, timeout=60)
     try:
-        child.expect_exact(PROMPT, timeout=60)
+        child.expect(PASSWORD_PROMPT, timeout=60)
         time.sleep(0.3)  # the prompter gets to change the terminal before the password is typed
         child.sendline(password(user))
         _, seen = finish(child, timeout=90)
@@ -732,7 +731,7 @@ def test_json_output_escapes_del_c1_separators_bidi_and_default_ignorables(hi):
     assert decoded["show --json"][0]["command"] == ["/usr/bin/echo", word, word]
     assert decoded["show --json (reason)"][0]["reason"] == reason
     assert any(g["command"] == ["/usr/bin/echo", word, word] for g in decoded["grants --json"])
-    assert any(e.get("command") == ["/usr/bin/echo", word, word] for e in decoded["log --json"])
+    assert any(e["fields"].get("command") == ["/usr/bin/echo", word, word] for e in decoded["log --json"])
 
 
 # 17. Huge durations, far years, upper-case services -------------------------------------------------
@@ -765,7 +764,7 @@ def test_huge_durations_and_far_years_are_refused_in_one_line_never_a_crash(hi):
         if r.returncode < 0 or r.returncode >= 128:
             problems.append(f"{shown} as {user or 'root'}: killed (status {r.returncode}) {r.stderr[-300:]!r}")
             continue
-        got = lines(r.stderr.replace(PROMPT, ""))
+        got = lines(without_prompts(r.stderr))
         if (user, argv) in refused and (r.returncode != 1 or len(got) != 1):
             problems.append(f"{shown} as {user or 'root'}: status {r.returncode}, stderr {got!r}")
         elif r.returncode == 1 and len(got) != 1:
@@ -816,8 +815,8 @@ def test_actions_on_ids_the_caller_may_not_see_answer_like_missing_ids(hi):
         extra = [] if verb == "show" else ["-S"]
         a = jitctl(hi, verb, str(hidden), *extra, user=OUT)
         b = jitctl(hi, verb, str(missing), *extra, user=OUT)
-        la = [normalized(l, hidden) for l in lines(a.stderr.replace(PROMPT, ""))]
-        lb = [normalized(l, missing) for l in lines(b.stderr.replace(PROMPT, ""))]
+        la = [normalized(l, hidden) for l in lines(without_prompts(a.stderr))]
+        lb = [normalized(l, missing) for l in lines(without_prompts(b.stderr))]
         if (a.returncode, la) != (b.returncode, lb):
             leaks.append(f"{verb} #{hidden}: {a.returncode} {la!r} vs missing: {b.returncode} {lb!r}")
         assert a.returncode != 0 and len(lb) == 1, (verb, a.returncode, a.stderr, b.stderr)
@@ -861,7 +860,7 @@ def test_recorded_tty_is_the_controlling_terminal_not_stdin(hi):
     try:
         child.expect(r"CTTY=(\S+) OTHER=(\S+)")
         ctty, other = child.match.group(1), child.match.group(2)
-        child.expect_exact(PROMPT)
+        child.expect(PASSWORD_PROMPT)
         child.sendline(password(DEV))
         status, seen = finish(child, timeout=90)
     finally:

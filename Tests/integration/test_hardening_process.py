@@ -23,7 +23,7 @@ import pexpect
 import pytest
 
 from conftest import PAM_SERVICE
-from loop_support import (Background, approve, clear_credential_cache, events, finish, grant_id, password,
+from loop_support import (PASSWORD_PROMPT, Background, approve, clear_credential_cache, events, finish, grant_id, password,
                           request_id, run, spawn, user_kwargs)
 from test_failclosed import database, pam_service
 from test_loop import PROMPT, shell, shell_run
@@ -889,14 +889,14 @@ def test_1_the_caller_cannot_kill_jitexec_at_its_password_prompt(hp):
     in one `auth.failure` record."""
     child = spawn(hp, DEV, [hp.jitexec, "/usr/bin/bash", "-c", "echo ran"])
     try:
-        child.expect("Password:", timeout=30)
+        child.expect(PASSWORD_PROMPT, timeout=30)
         assert exe(child.pid) == hp.jitexec  # setpriv executed jitexec in its place
         assert uid_fields(child.pid) == ["0"] * 4, "jitexec at its password prompt is not real uid 0"
         child.sendline("wrong")
-        child.expect("Password:", timeout=30)
+        child.expect(PASSWORD_PROMPT, timeout=30)
         assert kill_as(DEV, child.pid, signal.SIGKILL) == "EPERM", "the caller killed jitexec at its password prompt"
         child.sendline("wrong")
-        child.expect("Password:", timeout=30)
+        child.expect(PASSWORD_PROMPT, timeout=30)
         child.sendline("wrong")
         status, seen = finish(child)
     finally:

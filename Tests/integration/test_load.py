@@ -3,8 +3,9 @@ under one grant, approvers racing for the same request, racers for a single-use 
 is started behind a barrier so that the processes really overlap, and every test ends with
 `jitctl verify` (the `wl` fixture)."""
 import os
+import re
 
-from loop_support import approve, events, grant_id, grants, password, request_id, requests, run, show, together
+from loop_support import without_prompts, approve, events, grant_id, grants, password, request_id, requests, run, show, together
 from workflow_support import DEV, MARK, SH, file_request, jitexec, lines, wl  # noqa: F401 (wl is a fixture)
 
 RUNS = 50
@@ -46,7 +47,7 @@ def test_two_approvers_racing_for_one_approval_make_one_grant(wl):
         (loser,) = lost
         assert loser.returncode == 1 and loser.stdout == "", (loser.stdout, loser.stderr)
         # The prompt ("Password: ") precedes the one line of the refusal on stderr.
-        (line,) = lines(loser.stderr.replace("Password: ", ""))
+        (line,) = lines(without_prompts(loser.stderr))
         assert line in (f"jitctl: request #{n} is already approved; nothing to do",
                         f"jitctl: request #{n} was decided by someone else a moment ago"), line
         req = show(wl, n)

@@ -19,7 +19,7 @@ import time
 import pexpect
 import pytest
 
-from loop_support import approve, events, grant_id, password, request_id, run, spawn
+from loop_support import approve, audit_record, events, grant_id, password, request_id, run, spawn
 
 DEV = "jit-dev1"
 LEAD = "jit-lead1"
@@ -158,8 +158,8 @@ def test_webhook_receives_the_exact_event_json_and_an_escaped_summary(notify, li
     assert path == "/hook" and content_type == "application/json"
     posted = json.loads(body)
     filed = record_of(notify, "request.filed", n)
-    assert posted["event"] == filed, "the notifier gets exactly the record `jitctl log --json` shows"
-    assert posted["event"]["reason"] == reason, "the event keeps the user's exact bytes"
+    assert audit_record(posted["event"]) == filed, "the notifier gets exactly the record `jitctl log --json` shows"
+    assert posted["event"]["fields"]["reason"] == reason, "the event keeps the user's exact bytes"
     text = posted["text"]
     assert f"request #{n}" in text and DEV in text and f"'jitctl approve {n}'" in text, text
     assert "\x1b" not in text and "\\x1b[31mred" in text, f"the summary is escaped: {text!r}"
@@ -168,8 +168,11 @@ def test_webhook_receives_the_exact_event_json_and_an_escaped_summary(notify, li
     g = grant_id(approve(notify, n, LEAD, "-m", "ok"))
     _, _, body = listener.next()
     approved = record_of(notify, "request.approved", n)
-    assert json.loads(body)["event"] == approved and approved["grant"] == g
-    assert f"request #{n} approved by {LEAD}" in json.loads(body)["text"]
+    assert audit_record(json.loads(body)["event"]) == approved and approved["grant"] == g
+    # Who, what, where and until when, not only ids.
+    text = json.loads(body)["text"]
+    assert re.search(rf"request #{n} of {DEV} approved by {LEAD}: /usr/bin/true as root on \S+, grant #{g} until "
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text), text
     assert events(notify, "notify.failed") == []
 
 
@@ -236,7 +239,7 @@ exit 3
     with open(f"{notify.out}/event-{filed['seq']}.json") as f:
         raw = f.read()
     assert raw.endswith("}\n") and raw.count("\n") == 1, "one JSON object, one line"
-    assert json.loads(raw) == filed
+    assert audit_record(raw) == filed
     assert open(f"{notify.out}/uid").read().split() == [str(NOBODY.pw_uid)]
     assert open(f"{notify.out}/groups").read().split() == [str(NOBODY.pw_gid)]
     assert open(f"{notify.out}/cwd").read().strip() == "/"

@@ -67,7 +67,7 @@ def waiting_lines(child, seconds):
 def file_and_wait(inst, argv, columns):
     """`jitexec ARGV` as jit-dev1 on a terminal of `columns` columns, through its password: (child, id)."""
     child = spawn(inst, DEV, [inst.jitexec, *argv], timeout=30, dimensions=(24, columns))
-    child.expect("Password:")
+    child.expect_exact(f"[jitexec] password for {DEV}: ")
     child.sendline(password(DEV))
     child.expect(r"request #(\d+) filed")
     return child, int(child.match.group(1))

@@ -12,7 +12,7 @@ import time
 
 import pexpect
 
-from loop_support import approve, events, filed_id, finish, grant_id, interactive, password, run, spawn
+from loop_support import PASSWORD_PROMPT, approve, events, filed_id, finish, grant_id, interactive, password, run, spawn
 from session_support import (DEV, DEV_PW, SH, SIGNALLED, assert_recorded_end, assert_root_only, asciinema_cat,
                              copy_out, jitexec, load, marker, output_of, pids_of, policy, pty_approved, read_cast,
                              restore, rule, session_row, sessions, sessions_dir, sess, sha256, shell_session,  # noqa: F401
@@ -132,7 +132,7 @@ def test_record_input_keeps_typed_lines_but_not_what_is_typed_with_echo_off(sess
     load(sess, policy(rule("rec", action="allow", record=True, record_input=True)))
     child = spawn(sess, DEV, [sess.jitexec, SH, "-c", SECRET_SCRIPT], timeout=30)
     try:
-        child.expect("Password:")
+        child.expect(PASSWORD_PROMPT)
         child.sendline(password(DEV))
         child.expect("ask-line")
         child.sendline("visible-417")
@@ -297,7 +297,7 @@ def test_attach_shows_output_live_and_stop_ends_the_session(sess, background):
     watching = rf"jitctl: watching session #{s} of {DEV} \(read-only\); Ctrl-C stops watching"
     watch = spawn(sess, "jit-lead1", [sess.jitctl, "attach", str(s)], timeout=20)
     try:
-        if watch.expect(["Password:", watching]) == 0:
+        if watch.expect([PASSWORD_PROMPT, watching]) == 0:
             watch.sendline(password("jit-lead1"))
             watch.expect(watching)
         now = max(int(t) for t in re.findall(r"tick-(\d+)", running.text("out")))

@@ -5,22 +5,23 @@ each asserts the exit status, the one line the refused person sees, and the stat
 import datetime
 import json
 import os
+import re
 import subprocess
 import time
 
 import pexpect
 import pytest
 
-from loop_support import (approve, events, filed_id, finish, grant_id, grants, password, request_id, requests, run,
+from loop_support import (PASSWORD_PROMPT, without_prompts, approve, events, filed_id, finish, grant_id, grants, password, request_id, requests, run,
                           show, spawn, user_kwargs, environment)
 from workflow_support import (DEV, MARK, file_request, jitexec, lines, run_bytes, wl)  # noqa: F401 (wl: fixture)
 
-PROMPT = "Password: "
+PROMPT = f"[jitexec] password for {DEV}: "
 
 
 def one_line(stderr):
     """The single line of a refusal on stderr, after the password prompt (which has no newline)."""
-    got = lines(stderr.replace(PROMPT, ""))
+    got = lines(without_prompts(stderr))
     assert len(got) == 1, stderr
     return got[0]
 
@@ -277,7 +278,7 @@ def test_mebibyte_reason_typed_at_the_prompt_is_refused_not_cut(wl):
     try:
         child.expect_exact(sh_prompt)
         child.sendline(f"{wl.jitexec} --no-wait /usr/bin/uname -s; echo rc=$?")
-        child.expect("Password:")
+        child.expect(PASSWORD_PROMPT)
         child.sendline(password(DEV))
         child.expect_exact("Reason for using rule 'reasoned': ")
         send_all(child, "echo LEAKED-" + "r" * (1 << 20) + "\n")

@@ -71,7 +71,7 @@ public enum LogCommand {
     }
 
     static let header =
-        pad("SEQ", 6) + " " + pad("TIME (UTC)", 20) + " " + pad("EVENT", 18) + " " + pad("ACTOR", 12) + " DETAILS"
+        pad("SEQ", 6) + " " + pad("TIME", 23) + " " + pad("EVENT", 18) + " " + pad("ACTOR", 12) + " DETAILS"
 
     /// One human line; every user-controlled value escaped. Absent values (`null`) are left out:
     /// `--json` keeps them.
@@ -80,7 +80,7 @@ public enum LogCommand {
             guard let value = r.fields[key], value != .null else { return nil }
             return "\(Escape.text(key))=\(display(value))"
         }.joined(separator: " ")
-        return pad(String(r.seq), 6) + " " + pad(r.time.rfc3339, 20) + " "
+        return pad(String(r.seq), 6) + " " + pad(LocalTime.format(r.time), 23) + " "
             + pad(Escape.text(r.event), 18) + " " + pad(Escape.text(r.actor), 12) + " " + details
     }
 

@@ -34,18 +34,44 @@ public enum ActionCommands {
                     comment: comment.map { UserText($0) },
                     maxSeconds: maxSeconds, now: now)
             }
+            let length = try ctx.storeRead(store) { r in
+                try r.request(id: id).flatMap { request in
+                    try policy.rule(named: request.rule).map { rule in
+                        Workflow.grantLength(
+                            request, rule: rule, policy: policy, approvals: try r.approvals(requestID: id))
+                    }
+                }
+            }
+            let note = length.map { lengthNote($0, given: maxSeconds) } ?? ""
             switch outcome {
             case .recorded(let count, let needed):
-                ctx.say(
-                    "recorded your approval of request #\(id) (\(count)/\(needed)); it needs \(needed - count) more")
+                var line =
+                    "recorded your approval of request #\(id) (\(count)/\(needed)); it needs \(needed - count) more"
+                if let length, !note.isEmpty {
+                    line += "; the grant will last \(TimeSpan(seconds: length.seconds))\(note)"
+                }
+                ctx.say(line)
             case .granted(let grant):
+                let lasts = TimeSpan(seconds: (grant.expiresAt - grant.notBefore).components.seconds)
+                let until = LocalTime.format(grant.expiresAt, from: now)
+                let uses = grant.usesLeft == 1 ? ", single use" : ""
                 ctx.say(
-                    "approved request #\(id): grant #\(grant.id) for \(grant.user) as \(grant.runAs) until "
-                        + grant.expiresAt.rfc3339
-                        + (grant.usesLeft == 1 ? ", single use" : ""))
+                    "approved request #\(id): grant #\(grant.id) for \(grant.user) as \(grant.runAs) for \(lasts), "
+                        + "until \(until)\(uses)\(note)")
             }
             return 0
         }
+    }
+
+    /// Why the grant is shorter than the approver's `-d` (`given`) or than what was asked, in
+    /// words to append: " (shorter than the 2h you gave with -d: rule 'x' max_grant 30m)"; empty
+    /// when it is what was asked or what the approver's own `-d` made it.
+    static func lengthNote(_ length: Workflow.GrantLength, given: Int64?) -> String {
+        if let given, given > length.seconds {
+            return " (shorter than the \(TimeSpan(seconds: given)) you gave with -d: \(length.reason))"
+        }
+        guard let why = length.cappedBy, given != length.seconds else { return "" }
+        return " (asked \(TimeSpan(seconds: length.asked)); shortened by \(why))"
     }
 
     public static func deny(_ ctx: Context, id: Int64, comment: String?, mode: PromptMode) -> Int32 {
@@ -133,11 +159,11 @@ public enum ActionCommands {
                 ticket: ticket.map { UserText($0) }, cwd: nil, tty: nil, once: false, requestedSeconds: requested,
                 scope: .rule)
             let now = ctx.clock()
-            let (request, reused) = try ctx.storeWrite(store) { w in
-                try Workflow.fileOrReuse(w, ask, policy: policy, now: now)
-            }
+            let filing = try ctx.storeWrite(store) { w in try Workflow.fileOrReuse(w, ask, policy: policy, now: now) }
+            let request = filing.request
             ctx.say(
-                "\(reused ? "your request is still open" : "filed request") #\(request.id) for rule '\(name)': it needs "
+                "\(filing.reused ? "your request is still open" : "filed request") #\(request.id) for rule '\(name)'"
+                    + (filing.beside.map { " " + Workflow.besideNotice($0) } ?? "") + ": it needs "
                     + "\(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
             )
             return 0

@@ -36,8 +36,8 @@ public enum ReviewCommand {
                     rows.map { use, grant in
                         [
                             "#\(grant.id)", grant.user, grant.runAs, grant.rule,
-                            use.createdAt.rfc3339,
-                            grant.expiresAt.rfc3339,
+                            LocalTime.format(use.createdAt),
+                            LocalTime.format(grant.expiresAt),
                             use.verdict.map {
                                 "\($0.rawValue) by \(use.reviewedBy ?? "?")"
                                     + (use.comment.map { ": \($0.escaped)" } ?? "")

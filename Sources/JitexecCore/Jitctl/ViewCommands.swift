@@ -41,7 +41,7 @@ public enum ViewCommands {
                             req.requester, req.runAs, Escape.text(req.host), req.rule,
                             "\(approvals.count)/\(req.approvalsNeeded)",
                             req.status == .pending ? "in " + remaining(req.expiresAt - now) : "-",
-                            commandText(req), clip(req.reason.escaped, 40),
+                            commandText(req, policy), clip(req.reason.escaped, 40),
                         ]
                     }))
             if !starred.isEmpty {
@@ -68,26 +68,45 @@ public enum ViewCommands {
                 "request #\(request.id)  \(request.status.rawValue)",
                 "requester:  \(request.requester)",
                 "run as:     \(request.runAs) on \(Escape.text(request.host))",
-                "command:    \(commandText(request))",
+                "command:    \(commandText(request, policy))",
                 "rule:       \(request.rule) (scope \(request.scope.rawValue)\(request.once ? ", single use" : ""))",
                 "reason:     \(request.reason.escaped)",
             ]
             if let t = request.ticket { lines.append("ticket:     \(t.escaped)") }
             if let c = request.cwd { lines.append("cwd:        \(c.escaped)") }
             if let t = request.tty { lines.append("tty:        \(t.escaped)") }
-            lines.append("filed:      \(request.createdAt.rfc3339)")
-            lines.append("expires:    \(request.expiresAt.rfc3339)")
+            lines.append("filed:      \(LocalTime.format(request.createdAt, from: now))")
+            if request.status == .pending, let rule {
+                let length = Workflow.grantLength(request, rule: rule, policy: policy, approvals: approvals)
+                let asked =
+                    request.requestedSeconds.map { "asked \(TimeSpan(seconds: $0)) with -d" }
+                    ?? "none asked, default_grant"
+                lines.append(
+                    "grant:      \(TimeSpan(seconds: length.seconds)) once approved (\(asked)"
+                        + (length.cappedBy.map { "; shortened by \($0)" } ?? "") + ")")
+                let awaited = policy.possibleApprovers(rule, system: ctx.system)
+                    .filter { name in name != request.requester && !approvals.contains { $0.by == name } }
+                lines.append(
+                    "approvers:  \(rule.approvers.map(\.description).joined(separator: ", "))"
+                        + " (\(awaited.isEmpty ? "nobody can approve it now" : "may approve now: " + awaited.joined(separator: ", ")))"
+                )
+                lines.append(
+                    "open until: \(LocalTime.format(request.expiresAt, from: now)); unapproved by then, the request expires"
+                        + " (this is not when access would end)")
+            }
             lines.append(
                 "approvals:  \(approvals.count)/\(request.approvalsNeeded)"
                     + (rule.map { " from \($0.approvers.map(\.description).joined(separator: ", "))" } ?? ""))
             for a in approvals {
                 lines.append(
-                    "  - \(a.by) at \(a.at.rfc3339)"
+                    "  - \(a.by) at \(LocalTime.format(a.at))"
+                        + (a.maxSeconds.map { " (-d \(TimeSpan(seconds: $0)))" } ?? "")
                         + (a.comment.map { ": \($0.escaped)" } ?? ""))
             }
             if let by = request.decidedBy, request.status != .pending {
                 lines.append(
                     "decided:    \(request.status.rawValue) by \(by)"
+                        + (request.decidedAt.map { " at \(LocalTime.format($0))" } ?? "")
                         + (request.comment.map { ": \($0.escaped)" } ?? ""))
             }
             lines.forEach(ctx.say)
@@ -121,11 +140,11 @@ public enum ViewCommands {
                         [
                             "#\(g.id)", g.user, g.runAs, Escape.text(g.host), g.rule, g.scope.rawValue,
                             g.usesLeft.map(String.init) ?? "unlimited",
-                            g.expiresAt.rfc3339,
+                            LocalTime.format(g.expiresAt),
                             g.revokedAt != nil
                                 ? "revoked"
                                 : g.isLive(at: now) ? "live, " + remaining(g.expiresAt - now) + " left" : "ended",
-                            g.command.map { Escape.argv($0) } ?? "(any command of the rule)",
+                            g.command.map { Escape.argv($0) } ?? ruleScopeText(g.rule, policy),
                         ]
                     }))
             return 0
@@ -145,8 +164,18 @@ public enum ViewCommands {
         return Workflow.mayApprove(viewer, rule)
     }
 
-    static func commandText(_ r: Request) -> String {
-        r.command.isEmpty ? "(any command of rule \(r.rule))" : Escape.argv(r.command)
+    /// What a request's grant would cover: its argv, or for a rule-scope request every command of
+    /// its rule, listed ("any command of rule 'deploys': /usr/bin/systemctl restart *, ...").
+    static func commandText(_ r: Request, _ policy: Policy) -> String {
+        r.scope == .rule ? ruleScopeText(r.rule, policy) : Escape.argv(r.command)
+    }
+
+    /// "any command of rule 'deploys': PATTERN, PATTERN" (patterns as the policy wrote them, escaped).
+    static func ruleScopeText(_ name: String, _ policy: Policy) -> String {
+        guard let rule = policy.rule(named: name) else {
+            return "any command of rule '\(name)' (no longer in the policy)"
+        }
+        return "any command of rule '\(name)': " + rule.commands.map { Escape.text($0.source) }.joined(separator: ", ")
     }
 
     /// `1h05m`, `42s`.

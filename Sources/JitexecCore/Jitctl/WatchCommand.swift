@@ -51,7 +51,7 @@ public enum WatchCommand {
                                     + (last.comment.map { ": \($0.escaped)" } ?? ""))
                         }
                     } else {
-                        say(line(request, approvals, new: !first))
+                        say(line(request, approvals, new: !first, policy: policy))
                     }
                 }
                 // Requests that left the open set: say how they ended.
@@ -81,12 +81,8 @@ public enum WatchCommand {
         }
     }
 
-    /// `HH:MM:SS`, UTC.
-    static func time(_ instant: Instant) -> String {
-        let text = instant.rfc3339
-        guard let t = text.firstIndex(of: "T") else { return text }
-        return String(text[text.index(after: t)...].prefix(8))
-    }
+    /// `HH:MM:SS`, the host's local time.
+    static func time(_ instant: Instant) -> String { LocalTime.clock(instant) }
 
     /// A break-glass use or a revoke, as the feed shows it.
     static func eventLine(_ r: AuditRecord) -> String {
@@ -114,8 +110,10 @@ public enum WatchCommand {
     }
 
     /// One request as the feed first shows it.
-    static func line(_ r: Request, _ approvals: [Approval], new: Bool) -> String {
-        let what = r.kind == .login ? "login to \(Escape.text(r.host))" : "\(ViewCommands.commandText(r)) as \(r.runAs)"
+    static func line(_ r: Request, _ approvals: [Approval], new: Bool, policy: Policy) -> String {
+        let what =
+            r.kind == .login
+            ? "login to \(Escape.text(r.host))" : "\(ViewCommands.commandText(r, policy)) as \(r.runAs)"
         return "\(new ? "new " : "")#\(r.id) \(r.requester): \(what) (\(approvals.count)/\(r.approvalsNeeded)) "
             + "reason: \(r.reason.escaped) - 'jitctl approve \(r.id)' / 'jitctl deny \(r.id) -m WHY'"
     }

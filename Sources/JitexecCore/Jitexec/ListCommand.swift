@@ -34,7 +34,7 @@ enum ListCommand {
                 let covering = try ctx.storeRead(store) { r in try Workflow.coveringGrants(r, claim, now: now) }.first
                 if let g = covering {
                     ctx.say(
-                        "approve: covered by your live grant #\(g.id) until \(g.expiresAt.rfc3339)"
+                        "approve: covered by your live grant #\(g.id) until \(LocalTime.format(g.expiresAt, from: now))"
                             + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
                 } else {
                     ctx.say(
@@ -63,16 +63,16 @@ enum ListCommand {
         ctx.say("live grants:")
         if grants.isEmpty { ctx.say("  none") }
         for g in grants {
-            let what = g.command.map { Escape.argv($0) } ?? "any command of rule \(g.rule)"
+            let what = g.command.map { Escape.argv($0) } ?? ViewCommands.ruleScopeText(g.rule, policy)
             ctx.say(
-                "  #\(g.id) \(what) as \(g.runAs), until \(g.expiresAt.rfc3339)"
+                "  #\(g.id) \(what) as \(g.runAs), until \(LocalTime.format(g.expiresAt, from: now))"
                     + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
         }
         let open = try ctx.storeRead(store) { try $0.requests(status: .pending, requester: me.name) }
         ctx.say("open requests:")
         if open.isEmpty { ctx.say("  none") }
         for r in open {
-            ctx.say("  #\(r.id) \(ViewCommands.commandText(r)) as \(r.runAs) (rule \(r.rule))")
+            ctx.say("  #\(r.id) \(ViewCommands.commandText(r, policy)) as \(r.runAs) (rule \(r.rule))")
         }
         return 0
     }

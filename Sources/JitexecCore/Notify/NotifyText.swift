@@ -28,8 +28,7 @@ enum NotifyText {
         let id = int(record, "request").map(String.init) ?? "?"
         var lines = [
             "",
-            "jitexec: \(who(record)) asks to run \(command(record)) as \(text(record, "run_as")) on "
-                + "\(text(record, "host", fallback: record.host)) (request #\(id), rule \(text(record, "rule")))",
+            "jitexec: \(who(record)) asks to run \(what(record)) (request #\(id), rule \(text(record, "rule")))",
             "  reason: \(text(record, "reason"))"
                 + (record.fields["ticket"] != nil ? "  ticket: \(text(record, "ticket"))" : ""),
             "  'jitctl show \(id)' shows it; 'jitctl approve \(id)' or 'jitctl deny \(id) -m WHY' decides it",
@@ -48,26 +47,30 @@ enum NotifyText {
         case "request.filed":
             let id = int(record, "request").map(String.init) ?? "?"
             body =
-                "\(by) asks to run \(user(command(record))) as \(user(text(record, "run_as")))"
+                "\(by) asks to run \(user(what(record)))"
                 + " (request \(request), rule \(user(text(record, "rule"))), reason: \(user(text(record, "reason"))))"
                 + "; approve with 'jitctl approve \(id)'"
         case "request.approved":
-            body = "request \(request) approved by \(by)" + (int(record, "grant").map { " (grant #\($0))" } ?? "")
+            body =
+                "request \(request) of \(user(text(record, "requester", fallback: "?"))) approved by \(by): "
+                + "\(user(what(record)))" + (int(record, "grant").map { ", grant #\($0)" } ?? "")
+                + (record.fields["expires_at"] != nil ? " until \(time(record, "expires_at"))" : "")
         case "request.denied", "request.cancelled":
             let verb = record.event == "request.denied" ? "denied" : "cancelled"
             body =
-                "request \(request) of \(user(text(record, "requester", fallback: "?"))) \(verb) by \(by)"
+                "request \(request) of \(user(text(record, "requester", fallback: "?"))) (\(user(what(record)))) \(verb) by \(by)"
                 + (record.fields["comment"] != nil ? ": \(user(text(record, "comment")))" : "")
         case "request.expired":
             body = "request \(request) of \(by) expired unapproved"
         case "grant.revoked":
             body =
                 "grant #\(int(record, "grant").map(String.init) ?? "?") of \(user(text(record, "user", fallback: "?")))"
-                + " revoked by \(by)" + (record.fields["comment"] != nil ? ": \(user(text(record, "comment")))" : "")
+                + " (\(user(what(record)))) revoked by \(by)"
+                + (record.fields["comment"] != nil ? ": \(user(text(record, "comment")))" : "")
         case "breakglass.used":
             body =
-                "BREAK-GLASS: \(by) took immediate access"
-                + (record.fields["command"] != nil ? " to run \(user(command(record)))" : "")
+                "BREAK-GLASS: \(by) took immediate access: \(user(what(record)))"
+                + (record.fields["expires_at"] != nil ? " until \(time(record, "expires_at"))" : "")
                 + (record.fields["reason"] != nil ? ", reason: \(user(text(record, "reason")))" : "")
                 + "; review with 'jitctl review'"
         default:
@@ -91,8 +94,28 @@ enum NotifyText {
         return nil
     }
 
-    /// argv as one escaped line, each word quoted as `Escape.word` does, shortened.
+    /// What, as whom, where: "/usr/bin/id -u as root on web1".
+    static func what(_ record: AuditRecord) -> String {
+        "\(command(record)) as \(text(record, "run_as", fallback: "?")) on \(text(record, "host", fallback: record.host))"
+    }
+
+    /// A time field (RFC 3339 UTC in the record) as the host's local time with its zone.
+    static func time(_ record: AuditRecord, _ key: String) -> String {
+        guard case .string(let s)? = record.fields[key] else { return "?" }
+        return RFC3339.parse(s).map(LocalTime.format) ?? Escape.text(s)
+    }
+
+    /// argv as one escaped line, each word quoted as `Escape.word` does, shortened; for a grant or
+    /// request of any command of its rule, that and the rule's commands when the record lists them.
     static func command(_ record: AuditRecord) -> String {
+        if case .string("rule")? = record.fields["scope"] {
+            let rule = text(record, "rule", fallback: "?")
+            guard case .array(let patterns)? = record.fields["rule_commands"] else {
+                return "any command of rule '\(rule)'"
+            }
+            let listed = patterns.map { $0.stringValue.map(Escape.text) ?? "?" }.joined(separator: ", ")
+            return shorten("any command of rule '\(rule)': \(listed)", maxCommand)
+        }
         guard case .array(let words)? = record.fields["command"], !words.isEmpty else {
             return "any command of the rule"
         }

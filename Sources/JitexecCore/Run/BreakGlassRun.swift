@@ -64,7 +64,7 @@ enum BreakGlassRun {
         let what = grant.command.map { Escape.argv($0) } ?? "any command of rule '\(rule.name)'"
         ctx.complain(
             "*** BREAK-GLASS *** grant #\(grant.id): \(ctx.invoker.name) may run \(what) as \(run.target.name) on \(Escape.text(ctx.host)) "
-                + "until \(grant.expiresAt.rfc3339) (\(minutes)m)\(grant.usesLeft == 1 ? ", single use" : "")"
+                + "until \(LocalTime.format(grant.expiresAt)) (\(minutes)m)\(grant.usesLeft == 1 ? ", single use" : "")"
         )
         let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
         let told =

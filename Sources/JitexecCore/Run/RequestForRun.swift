@@ -25,14 +25,14 @@ enum RequestForRun {
             requestedSeconds: try requestedSeconds(args), scope: rule.scope)
         let store = try ctx.store()
         let now = ctx.clock()
-        let (request, reused) = try ctx.storeWrite(store) { w in
-            try Workflow.fileOrReuse(w, ask, policy: policy, now: now)
-        }
+        let filing = try ctx.storeWrite(store) { w in try Workflow.fileOrReuse(w, ask, policy: policy, now: now) }
+        let request = filing.request
         let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
         let need =
             "\(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
         ctx.complain(
-            "\(reused ? "your request #\(request.id) is still open" : "request #\(request.id) filed"): it needs \(need)"
+            "\(filing.reused ? "your request #\(request.id) is still open" : "request #\(request.id) filed")"
+                + (filing.beside.map { " " + Workflow.besideNotice($0) } ?? "") + ": it needs \(need)"
                 + " (\(approvers.isEmpty ? "nobody can approve it yet" : approvers.joined(separator: ", "))); 'jitctl show \(request.id)' shows it"
         )
         return request

@@ -80,7 +80,7 @@ enum Authentication {
             try requireServiceFile(ctx.paths.pamService)
             session = try PAMSession(
                 service: ctx.paths.pamService, user: user.name, requestingUser: user.name, tty: terminal.name,
-                prompter: prompter)
+                prompter: prompter, passwordPrompt: "[\(ctx.program)] password for \(Escape.text(user.name)): ")
             let cache = try credentialCache(ctx, policy)
             let scope = SessionScope.current(ttyFD: terminal.fd)
             let fresh = !forcePassword && scope.map { cache?.isFresh(uid: user.uid, scope: $0) ?? false } ?? false

@@ -31,11 +31,11 @@ public enum SessionCommands {
             }
             ctx.say(
                 ViewCommands.table(
-                    ["ID", "USER", "COMMAND", "HOST", "START (UTC)", "DURATION", "STATUS", "SIZE", "PATH"],
+                    ["ID", "USER", "COMMAND", "HOST", "START", "DURATION", "STATUS", "SIZE", "PATH"],
                     sessions.map { s in
                         [
                             "#\(s.id)", s.user, ViewCommands.clip(Escape.argv(s.command), 40), Escape.text(s.host),
-                            s.startedAt.rfc3339, ViewCommands.remaining((s.endedAt ?? now) - s.startedAt),
+                            LocalTime.format(s.startedAt), ViewCommands.remaining((s.endedAt ?? now) - s.startedAt),
                             state(ctx, s),
                             s.recordingSize.map(ByteSize.approximate) ?? (s.recording == nil ? "-" : "?"),
                             s.recording ?? "-",

@@ -33,7 +33,7 @@ enum SessionMonitor {
             }
             if enforced.expiresAt - now <= notice {
                 return .notice(
-                    "jitexec: grant #\(enforced.id) ends at \(enforced.expiresAt.rfc3339), in under a minute; "
+                    "jitexec: grant #\(enforced.id) ends at \(LocalTime.format(enforced.expiresAt)), in under a minute; "
                         + "this command will be ended then")
             }
             return .keep

@@ -93,10 +93,7 @@ extension Workflow {
         else {
             throw JitError.notPermitted("request #\(id) was decided by someone else a moment ago")
         }
-        var seconds = min(
-            request.requestedSeconds ?? policy.settings.defaultGrant.seconds, policy.settings.maxGrant.seconds)
-        if let cap = rule.maxGrant?.seconds { seconds = min(seconds, cap) }
-        for a in given { if let m = a.maxSeconds { seconds = min(seconds, m) } }
+        let seconds = grantLength(request, rule: rule, policy: policy, approvals: given).seconds
         var grant = Grant(
             requestID: id, user: request.requester, runAs: request.runAs, host: request.host, scope: request.scope,
             command: request.scope == .command ? request.command : nil, rule: request.rule,
@@ -105,9 +102,10 @@ extension Workflow {
         _ = try w.appendAudit(
             AuditEvent(
                 event: "request.approved", actor: approver.name,
-                fields: [
+                fields: requestFields(request).merging([
                     "request": .int(id), "grant": .int(grant.id), "approvers": .array(approvals.map { .string($0.by) }),
-                ]))
+                    "expires_at": .string(grant.expiresAt.rfc3339),
+                ]) { $1 }))
         var grantFields: [String: JSONValue] = [
             "grant": .int(grant.id), "request": .int(id), "user": .string(grant.user), "run_as": .string(grant.runAs),
             "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope.rawValue),
@@ -117,6 +115,44 @@ extension Workflow {
         if let u = grant.usesLeft { grantFields["uses"] = .int(u) }
         _ = try w.appendAudit(AuditEvent(event: "grant.created", actor: approver.name, fields: grantFields))
         return .granted(grant)
+    }
+
+    /// How long the grant of an approved request is, and what shortened it.
+    struct GrantLength: Equatable, Sendable {
+        /// What the requester asked for with -d, or `default_grant` when they did not.
+        var asked: Int64
+        var seconds: Int64
+        /// The limit that made it shorter than asked ("rule 'x' max_grant 30m", "bob's -d 10m");
+        /// nil when it is what was asked.
+        var cappedBy: String?
+        /// Whether the requester asked with -d (else `asked` is `default_grant`).
+        var askedWithD: Bool
+
+        /// What set the length: the limit that capped it, or what the request asked.
+        var reason: String {
+            cappedBy
+                ?? (askedWithD
+                    ? "the request asks for \(TimeSpan(seconds: asked))"
+                    : "the request gave no -d, so default_grant \(TimeSpan(seconds: asked))")
+        }
+    }
+
+    /// The length of `request`'s grant once approved with `approvals` (every approval given, counted
+    /// or not): what was asked (or `default_grant`), capped by `[settings] max_grant`, the rule's
+    /// `max_grant` and each approver's `-d`, whichever is shortest (the first such limit named).
+    static func grantLength(_ request: Request, rule: Rule, policy: Policy, approvals: [Approval]) -> GrantLength {
+        let asked = request.requestedSeconds ?? policy.settings.defaultGrant.seconds
+        var length = GrantLength(
+            asked: asked, seconds: asked, cappedBy: nil, askedWithD: request.requestedSeconds != nil)
+        func cap(_ seconds: Int64, _ why: @autoclosure () -> String) {
+            if seconds < length.seconds { (length.seconds, length.cappedBy) = (seconds, why()) }
+        }
+        cap(policy.settings.maxGrant.seconds, "max_grant \(policy.settings.maxGrant) in [settings]")
+        if let m = rule.maxGrant { cap(m.seconds, "rule '\(rule.name)' max_grant \(m)") }
+        for a in approvals {
+            if let m = a.maxSeconds { cap(m, "\(a.by)'s -d \(TimeSpan(seconds: m))") }
+        }
+        return length
     }
 
     /// Denies a pending request: an approver of its rule (not the requester) or an admin.
@@ -153,7 +189,8 @@ extension Workflow {
         else {
             throw JitError.notPermitted("request #\(request.id) was decided by someone else a moment ago")
         }
-        var fields: [String: JSONValue] = ["request": .int(request.id), "requester": .string(request.requester)]
+        var fields = requestFields(request)
+        fields["request"] = .int(request.id)
         if let comment { fields["comment"] = comment.jsonValue }
         _ = try w.appendAudit(AuditEvent(event: event, actor: actor.name, fields: fields))
     }
@@ -170,10 +207,28 @@ extension Workflow {
         guard try w.revokeGrant(id: id, by: actor.name, at: now) else {
             throw JitError.notPermitted("grant #\(id) is already revoked")
         }
-        var fields: [String: JSONValue] = ["grant": .int(id), "user": .string(grant.user), "rule": .string(grant.rule)]
+        var fields: [String: JSONValue] = [
+            "grant": .int(id), "user": .string(grant.user), "rule": .string(grant.rule), "run_as": .string(grant.runAs),
+            "host": .string(grant.host), "scope": .string(grant.scope.rawValue),
+            "expires_at": .string(grant.expiresAt.rfc3339),
+        ]
+        if let c = grant.command { fields["command"] = .array(c.map(\.jsonValue)) }
+        if let r = grant.requestID { fields["request"] = .int(r) }
         if let comment { fields["comment"] = comment.jsonValue }
         _ = try w.appendAudit(AuditEvent(event: "grant.revoked", actor: actor.name, fields: fields))
         return grant
+    }
+
+    /// Who asked for what, where, for the records of a request's decision (so a notification says
+    /// it without a second lookup): `requester, run_as, host, rule, scope`, and `command` unless
+    /// the request is for any command of its rule.
+    static func requestFields(_ request: Request) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = [
+            "requester": .string(request.requester), "run_as": .string(request.runAs), "host": .string(request.host),
+            "rule": .string(request.rule), "scope": .string(request.scope.rawValue),
+        ]
+        if request.scope == .command { fields["command"] = .array(request.command.map(\.jsonValue)) }
+        return fields
     }
 
     /// Root or one of the policy's admins.

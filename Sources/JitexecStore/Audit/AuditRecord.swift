@@ -41,20 +41,14 @@ public struct AuditRecord: Sendable, Equatable {
         self.hash = hash
     }
 
-    /// The reserved keys of `json`; a field with one of these names is shadowed there.
-    public static let reservedKeys: Set<String> = ["seq", "time", "host", "event", "actor", "prev_hash", "hash"]
-
-    /// One line of `jitctl log --json`: `seq, time, host, event, actor, ...fields, prev_hash, hash`,
-    /// fields flattened, reserved names winning over fields of the same name.
+    /// One line of `jitctl log --json` and a notifier's stdin (schema `jitexec.audit`): `schema,
+    /// seq, time, host, event, actor, fields, prev_hash, hash`, the event's own fields under
+    /// `fields` so they never mix with the record's (a grant's `host` vs the record's).
     public var json: JSONValue {
-        var object = fields
-        object["seq"] = .int(seq)
-        object["time"] = .string(RFC3339.format(time))
-        object["host"] = .string(host)
-        object["event"] = .string(event)
-        object["actor"] = .string(actor)
-        object["prev_hash"] = .string(prevHash)
-        object["hash"] = .string(hash)
-        return .object(object)
+        .object([
+            "schema": .schema("jitexec.audit"), "seq": .int(seq), "time": .string(RFC3339.format(time)),
+            "host": .string(host), "event": .string(event), "actor": .string(actor), "fields": .object(fields),
+            "prev_hash": .string(prevHash), "hash": .string(hash),
+        ])
     }
 }

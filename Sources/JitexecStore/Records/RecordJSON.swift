@@ -1,7 +1,7 @@
 import JitexecBase
 import JitexecSystem
 
-// The stable JSON of `jitctl show/requests/grants --json` (SPEC "JSON"). Times are RFC 3339 UTC
+// The stable JSON of `jitctl show/requests/grants/review/sessions --json` (jitexec-formats(5)). Times are RFC 3339 UTC
 // with microseconds; user-controlled text is a string, or {"hex": ...} when it is not UTF-8.
 
 extension Request {
@@ -9,6 +9,7 @@ extension Request {
     /// approvals, approvals_needed, scope`, plus `kind, once, decided_at, decided_by, comment`.
     public func json(approvals: [Approval]) -> JSONValue {
         .object([
+            "schema": .schema("jitexec.request"),
             "id": .int(id),
             "kind": .string(kind.rawValue),
             "status": .string(status.rawValue),
@@ -44,6 +45,7 @@ extension Grant {
     /// revoked_at, revoked_by, source`.
     public var json: JSONValue {
         .object([
+            "schema": .schema("jitexec.grant"),
             "id": .int(id),
             "request_id": requestID.map(JSONValue.int) ?? .null,
             "user": .string(user),
@@ -65,6 +67,12 @@ extension Grant {
 extension JSONValue {
     /// An instant as RFC 3339 UTC with microseconds.
     static func time(_ micros: Instant) -> JSONValue { .string(RFC3339.format(micros)) }
+
+    /// `{"name": name, "version": version}`: what every `--json` line says it is, so a script can
+    /// check the shape it reads (documented in jitexec-formats(5)).
+    public static func schema(_ name: String, version: Int64 = 1) -> JSONValue {
+        .object(["name": .string(name), "version": .int(version)])
+    }
 }
 
 extension BreakGlassUse {
@@ -74,7 +82,8 @@ extension BreakGlassUse {
         let command: JSONValue = grant.command.map { .array($0.map(\.jsonValue)) } ?? .null
         let verdictValue: JSONValue = verdict.map { .string($0.rawValue) } ?? .null
         var fields: [String: JSONValue] = [
-            "grant": .int(grantID), "user": .string(grant.user), "run_as": .string(grant.runAs),
+            "schema": .schema("jitexec.breakglass"), "grant": .int(grantID), "user": .string(grant.user),
+            "run_as": .string(grant.runAs),
             "host": .string(grant.host), "rule": .string(grant.rule), "scope": .string(grant.scope.rawValue),
         ]
         fields["command"] = command
@@ -98,7 +107,7 @@ extension Session {
     /// `exited 0`, `expired`, `lost`, ...).
     public func json(state: String) -> JSONValue {
         .object([
-            "id": .int(id), "user": .string(user), "run_as": .string(runAs),
+            "schema": .schema("jitexec.session"), "id": .int(id), "user": .string(user), "run_as": .string(runAs),
             "command": .array(command.map(\.jsonValue)), "host": .string(host), "rule": .string(rule),
             "grant": grantID.map(JSONValue.int) ?? .null, "request": requestID.map(JSONValue.int) ?? .null,
             "started_at": .time(startedAt), "ended_at": endedAt.map(JSONValue.time) ?? .null,
