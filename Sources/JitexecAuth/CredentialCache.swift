@@ -68,7 +68,26 @@ public struct CredentialCache: Sendable {
         try writeAtomically(dir, name: String(uid), contents: Array(text.utf8))
     }
 
-    /// Forgets every cached session of `uid` (`jitexec -k`).
+    /// Forgets the cached session of `uid` in `scope` only (`jitexec -k`: this terminal), keeping
+    /// the others, under the directory's lock like `refresh`.
+    public func remove(uid: UInt32, scope: SessionScope) throws(CredentialCacheError) {
+        guard isEnabled else { return }
+        let hold = TerminalSignals.Hold()
+        defer { hold.end() }
+        guard let dir = try? openDirectory(create: false) else { return }
+        defer { close(dir) }
+        while flock(dir, LOCK_EX) != 0 && errno == EINTR {}
+        let entries = readEntries(dir, uid: uid)
+        let kept = entries.filter { $0.scope != scope }
+        guard kept.count != entries.count else { return }
+        if kept.isEmpty {
+            unlinkat(dir, String(uid), 0)
+            return
+        }
+        try writeAtomically(dir, name: String(uid), contents: Array(kept.map(\.line).joined().utf8))
+    }
+
+    /// Forgets every cached session of `uid` (`jitexec -K`).
     public func remove(uid: UInt32) {
         guard let dir = try? openDirectory(create: false) else { return }
         defer { close(dir) }

@@ -99,6 +99,20 @@ let uid: UInt32 = 1000
         #expect(cache.isFresh(uid: uid + 1, scope: terminalScope), "other users keep theirs")
     }
 
+    @Test func removingOneScopeKeepsTheUsersOtherSessions() throws {
+        let fixture = CacheFixture()
+        defer { fixture.remove() }
+        let cache = fixture.cache()
+        let other = SessionScope(terminalDevice: 34817, processID: 5000, processStartTime: 9)
+        try cache.refresh(uid: uid, scope: terminalScope)
+        try cache.refresh(uid: uid, scope: other)
+        try cache.remove(uid: uid, scope: terminalScope)
+        #expect(!cache.isFresh(uid: uid, scope: terminalScope))
+        #expect(cache.isFresh(uid: uid, scope: other), "-k forgets this terminal only")
+        try cache.remove(uid: uid, scope: other)
+        #expect(!cache.isFresh(uid: uid, scope: other))
+    }
+
     @Test(arguments: [Int64(0), -5])
     func zeroTTLDisablesTheCache(ttl: Int64) throws {
         let fixture = CacheFixture()

@@ -47,8 +47,21 @@ import Testing
         }
     }
 
-    @Test func capitalKForgetsLikeK() throws {
-        #expect(try parse(["-K"]).mode == .forget)
+    @Test func capitalUNamesWhoseRulesAListShows() throws {
+        let a = try parse(["-l", "-U", "alice", "-u", "www-data", "id"])
+        #expect(a.mode == .list && a.otherUser == "alice" && a.user == "www-data" && a.command == ["id"])
+        #expect(try parse(["-lUalice"]).otherUser == "alice")
+        #expect(try parse(["--other-user=bob", "-l"]).otherUser == "bob")
+        #expect(throws: JitError.usage("-U USER goes with -l: 'jitexec -l -U USER' lists what USER may run")) {
+            try parse(["-U", "alice", "id"])
+        }
+    }
+
+    @Test func smallKForgetsThisTerminalCapitalKEveryTerminal() throws {
+        let k = try parse(["-k"])
+        let capital = try parse(["-K"])
+        #expect(k.mode == .forget && !k.forgetEverywhere)
+        #expect(capital.mode == .forget && capital.forgetEverywhere)
     }
 
     @Test func reasonKeepsItsExactBytes() throws {

@@ -581,6 +581,16 @@ def test_credential_cache_is_per_terminal_session_and_forgotten_by_k(loop):
         assert rc == 0, text
         asked, rc, text = shell_run(a, f"{loop.jitexec} -n /usr/bin/whoami", expect_prompt_for_password=False)
         assert rc == 1 and "a password is required" in text, text
+        # ... only for that terminal: the other session keeps its credential (-K forgets every one).
+        asked, rc, text = shell_run(b, f"{loop.jitexec} -n /usr/bin/whoami", expect_prompt_for_password=False)
+        assert rc == 0 and "root" in text, text
+        asked, rc, text = shell_run(a, whoami, pw, expect_prompt_for_password=True)
+        assert rc == 0
+        asked, rc, text = shell_run(a, f"{loop.jitexec} -K", expect_prompt_for_password=False)
+        assert rc == 0, text
+        for session in (a, b):
+            asked, rc, text = shell_run(session, f"{loop.jitexec} -n /usr/bin/whoami", expect_prompt_for_password=False)
+            assert rc == 1 and "a password is required" in text, text
         asked, rc, text = shell_run(a, whoami, pw, expect_prompt_for_password=True)
         assert rc == 0
         # -v authenticates and refreshes.

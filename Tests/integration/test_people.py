@@ -142,7 +142,7 @@ def test_help_describes_every_option_on_one_line(people):
         described = [line.strip() for line in r.stdout.split("options:\n", 1)[1].splitlines()]
         for option in ("-u, --user USER", "-r, --reason TEXT", "-T, --ticket ID", "-d, --duration DUR", "--once",
                        "--no-wait", "--wait-timeout DUR", "--break-glass", "-n ", "-S ", "-i ", "-s ", "-l ", "-v ",
-                       "-k, -K ", "-h, --help", "-V, --version", "--login-gate"):
+                       "-k ", "-K ", "-U, --other-user USER", "-h, --help", "-V, --version", "--login-gate"):
             assert [line for line in described if line.startswith(option)], (option, r.stdout)
         assert all(len(line) <= 110 for line in r.stdout.splitlines()), r.stdout
 

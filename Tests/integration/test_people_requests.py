@@ -163,3 +163,53 @@ def test_times_are_the_hosts_local_time_with_its_zone_never_the_callers_tz(asked
     # Outside the namespace the host is UTC again, and --json is UTC whatever the zone.
     plain = run([asked.jitctl, "show", str(n)], user=DEV, env={"TZ": "America/New_York"}).stdout
     assert re.search(r"^filed:      \S+ \S+ UTC \(", plain, re.M), plain
+
+
+def log_events(inst, user):
+    r = run([inst.jitctl, "log", "--json"], user=user)
+    assert r.returncode == 0, r.stderr
+    return [(rec["event"], rec["actor"]) for rec in map(json.loads, r.stdout.splitlines())]
+
+
+def test_requesters_and_approvers_read_their_share_of_the_log(asked):
+    """A requester reads who approved and who revoked their grant; the approver reads what ran under
+    the grant they approved; someone uninvolved reads none of it; the approval shows what is being
+    approved before it is recorded."""
+    n, _ = file(asked, "-r", "INC-8", "/usr/bin/id")
+    r = approve(asked, n, LEAD, "-m", "ok")
+    assert r.stdout.startswith(f"approving request #{n} of {DEV}: /usr/bin/id as root on ") and \
+        "(rule ids), reason: INC-8; the grant would last 15m\n" in r.stdout, r.stdout
+    g = int(re.search(r"grant #(\d+)", r.stdout).group(1))
+    ran = run([asked.jitexec, "-S", "/usr/bin/id"], user=DEV, input=password(DEV) + "\n")
+    assert ran.returncode == 0, ran.stderr
+    revoke = run([asked.jitctl, "revoke", str(g), "-S", "-m", "done"], user="jit-lead2",
+                 input=password("jit-lead2") + "\n")
+    assert revoke.returncode == 0, revoke.stderr
+
+    mine = log_events(asked, DEV)
+    for seen in (("approval.added", LEAD), ("request.approved", LEAD), ("grant.created", LEAD),
+                 ("exec.start", DEV), ("grant.revoked", "jit-lead2")):
+        assert seen in mine, (seen, mine)
+    approver = log_events(asked, LEAD)
+    for seen in (("approval.added", LEAD), ("grant.used", DEV), ("exec.start", DEV), ("exec.end", DEV),
+                 ("grant.revoked", "jit-lead2")):
+        assert seen in approver, (seen, approver)
+    assert ("request.filed", DEV) not in approver, "filed before the approver took part"
+    assert log_events(asked, "jit-out") == []
+
+
+def test_root_lists_another_users_rules_with_capital_u_and_others_may_not(asked):
+    """`jitexec -l -U jit-dev1` (as root, like `sudo -l -U`) lists jit-dev1's rules, grants and
+    open requests; a user who is not an admin is refused in one line; -U without -l is a usage error."""
+    n, _ = file(asked, "-r", "INC-9", "/usr/bin/id")
+    r = run([asked.jitexec, "-l", "-U", DEV])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"{DEV} on ") and "[rule ids]" in r.stdout and f"#{n} /usr/bin/id as root" in r.stdout
+    r = run([asked.jitexec, "-l", "-U", DEV, "/usr/bin/id"])
+    assert r.returncode == 0 and r.stdout.startswith("approve: needs 1 approval from %jit-sre-leads"), r.stdout
+    refused = run([asked.jitexec, "-l", "-U", LEAD], user=DEV)
+    assert refused.returncode == 1 and refused.stdout == "" and refused.stderr == (
+        "jitexec: only root and the policy's admins may list another user's rules (-U); run 'jitexec -l' for your "
+        "own\n"), refused.stderr
+    usage = run([asked.jitexec, "-U", DEV, "/usr/bin/id"], user=DEV)
+    assert usage.returncode == 1 and "-U USER goes with -l" in usage.stderr, usage.stderr

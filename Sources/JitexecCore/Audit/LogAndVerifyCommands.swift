@@ -22,7 +22,9 @@ public enum LogCommand {
         }
     }
 
-    /// Root and the policy's admins read every event; anyone else reads the events they caused.
+    /// Root and the policy's admins read every event. Anyone else reads `LogView`'s share: the
+    /// events they caused, those about their own requests and grants, and what ran under grants
+    /// they approved.
     public static func run(_ ctx: Context, _ options: Options) -> Int32 {
         ctx.run { () throws -> Int32 in
             var filter = AuditFilter()
@@ -30,22 +32,29 @@ public enum LogCommand {
             filter.event = options.event
             filter.actor = options.user
             let policy = try? ctx.loadPolicy()
+            var view: LogView?
             if !(policy.map { Workflow.isAdmin(ctx.invoker, $0) } ?? (ctx.invoker.uid == 0)) {
                 if let user = options.user, user != ctx.invoker.name {
                     throw JitError.notPermitted(
                         "only root and the policy's admins may read other users' events; run 'jitctl log' for your own")
                 }
-                filter.actor = ctx.invoker.name
+                view = LogView(viewer: ctx.invoker.name)
             }
             let store = try ctx.store()
             if !options.json { ctx.say(header) }
             var last: Int64 = 0
             repeat {
-                filter.afterSeq = last
-                let records = try store.read { try $0.auditRecords(filter) }
+                // A viewer's share depends on earlier records (who filed a request, which grant it
+                // made), so for them every record is read and the filter applied here.
+                var reading = view == nil ? filter : AuditFilter()
+                reading.afterSeq = last
+                let records = try store.read { try $0.auditRecords(reading) }
                 for r in records {
-                    ctx.say(options.json ? r.json.printable : row(r))
                     last = r.seq
+                    if view != nil {
+                        guard view!.admits(r), filter.matches(r) else { continue }
+                    }
+                    ctx.say(options.json ? r.json.printable : row(r))
                 }
                 if options.follow { usleep(500_000) }
             } while options.follow
@@ -181,5 +190,51 @@ public enum VerifyCommand {
                 return 1
             }
         }
+    }
+}
+
+/// What someone who is not an admin may read of the audit log, decided record by record in the
+/// log's order: the events they caused; the events about requests they filed or approved and about
+/// grants made for them or from requests they approved (who approved, denied or revoked them, how a
+/// grant was used and ended); and the sessions run under those grants.
+struct LogView {
+    let viewer: String
+    private var requests: Set<Int64> = []
+    private var grants: Set<Int64> = []
+    private var sessions: Set<Int64> = []
+
+    init(viewer: String) { self.viewer = viewer }
+
+    /// Whether `record` is the viewer's to read; learns the requests, grants and sessions it ties
+    /// to the viewer. Records must come in `seq` order.
+    mutating func admits(_ record: AuditRecord) -> Bool {
+        let f = record.fields
+        let request = f["request"]?.intValue
+        let grant = f["grant"]?.intValue
+        let session = f["session"]?.intValue
+        let mine = record.actor == viewer
+        switch record.event {
+        case "request.filed", "approval.added":
+            if mine, let request { requests.insert(request) }
+        case "grant.created":
+            if let grant, mine || f["user"]?.stringValue == viewer || request.map(requests.contains) == true {
+                grants.insert(grant)
+            }
+        case "exec.start":
+            if let session, grant.map(grants.contains) == true || mine { sessions.insert(session) }
+        default:
+            break
+        }
+        return mine || request.map(requests.contains) == true || grant.map(grants.contains) == true
+            || session.map(sessions.contains) == true || f["user"]?.stringValue == viewer
+            || f["requester"]?.stringValue == viewer
+    }
+}
+
+extension AuditFilter {
+    /// Whether `record` passes this filter's time, actor and event (what the store's query checks).
+    func matches(_ record: AuditRecord) -> Bool {
+        (sinceTime.map { record.time >= $0 } ?? true) && (actor.map { record.actor == $0 } ?? true)
+            && (event.map { record.event == $0 } ?? true)
     }
 }

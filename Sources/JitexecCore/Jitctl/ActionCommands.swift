@@ -26,6 +26,12 @@ public enum ActionCommands {
     ) -> Int32 {
         ctx.run { () throws -> Int32 in
             let maxSeconds = try grantLength(duration)
+            // What is being approved, before the password (or the cached credential) records it.
+            if let policy = try? ctx.loadPolicy(), let store = try? ctx.store(),
+                let preview = try? approvalPreview(ctx, policy, store, id: id, maxSeconds: maxSeconds)
+            {
+                ctx.say(preview)
+            }
             let (policy, store) = try prepare(ctx, mode: mode)
             let now = ctx.clock()
             let outcome = try ctx.storeWrite(store) { w in
@@ -61,6 +67,32 @@ public enum ActionCommands {
             }
             return 0
         }
+    }
+
+    /// "approving request #42 of alice: /usr/bin/id as root on web1 (rule ids), reason: INC-7; the
+    /// grant would last 15m", for a pending request the invoker may decide; nil otherwise (the
+    /// approval then fails with its own one line).
+    static func approvalPreview(_ ctx: Context, _ policy: Policy, _ store: any JitStore, id: Int64, maxSeconds: Int64?)
+        throws -> String?
+    {
+        let (request, approvals) = try ctx.storeRead(store) { r in
+            (try r.request(id: id), try r.approvals(requestID: id))
+        }
+        guard let request, let rule = policy.rule(named: request.rule),
+            ViewCommands.mayDecide(request, approvals, ctx.invoker, policy)
+        else { return nil }
+        var given = approvals
+        if let maxSeconds {
+            given.append(Approval(requestID: id, by: ctx.invoker.name, at: ctx.clock(), maxSeconds: maxSeconds))
+        }
+        let length = Workflow.grantLength(request, rule: rule, policy: policy, approvals: given)
+        let what =
+            request.kind == .login
+            ? "a login to \(Escape.text(request.host))"
+            : "\(ViewCommands.commandText(request, policy)) as \(request.runAs) on \(Escape.text(request.host))"
+        return "approving request #\(id) of \(request.requester): \(what) (rule \(request.rule)), reason: "
+            + "\(request.reason.escaped)\(request.ticket.map { ", ticket: \($0.escaped)" } ?? ""); the grant would last "
+            + "\(TimeSpan(seconds: length.seconds))\(request.once ? ", single use" : "")"
     }
 
     /// Why the grant is shorter than the approver's `-d` (`given`) or than what was asked, in

@@ -9,6 +9,8 @@ struct JitexecArguments: Equatable, Sendable {
 
     var mode: Mode = .run
     var user: String?
+    /// `-U USER` with `-l`: list what USER may run (root and admins only).
+    var otherUser: String?
     var reason: UserText?
     var ticket: UserText?
     var duration: String?
@@ -20,6 +22,8 @@ struct JitexecArguments: Equatable, Sendable {
     var passwordFromStdin = false
     /// `-i` (true): the target's shell as a login shell; `-s` (false): the target's shell. Mode `.shell`.
     var loginShell = false
+    /// `-K` (true): forget cached credentials of every terminal; `-k`: of this one. Mode `.forget`.
+    var forgetEverywhere = false
     /// The command and its arguments, byte for byte.
     var command: [UserText] = []
 
@@ -27,7 +31,7 @@ struct JitexecArguments: Equatable, Sendable {
         usage: jitexec [-u USER] [-r REASON] [-T TICKET] [-d DURATION] [--once] [--no-wait | --wait-timeout DUR]
                        [--break-glass] [-n] [-S] [--] COMMAND [ARG...]
                jitexec -i | -s [-u USER] [-r REASON] [-T TICKET] [-d DURATION] ...
-               jitexec -l [-u USER] [COMMAND [ARG...]]
+               jitexec -l [-U USER] [-u USER] [COMMAND [ARG...]]
                jitexec -v | -k | -K | -h | -V
         """
 
@@ -48,8 +52,10 @@ struct JitexecArguments: Equatable, Sendable {
               -i                       run the target's login shell (a login, in its home)
               -s                       run the target's shell, here
               -l                       list my rules, live grants and open requests; -l COMMAND: would it run?
+              -U, --other-user USER    with -l: list USER's instead of mine (root and admins)
               -v                       authenticate now and refresh my cached credential
-              -k, -K                   forget my cached credentials (every terminal)
+              -k                       forget my cached credential for this terminal
+              -K                       forget my cached credentials for every terminal
               -h, --help               this help
               -V, --version            the version
                   --login-gate         the PAM account phase of a gated login (run by pam_exec, as root)
@@ -112,6 +118,7 @@ struct JitexecArguments: Equatable, Sendable {
                 case "--help": try setMode(.help)
                 case "--version": try setMode(.version)
                 case "--user": a.user = try longValue().string
+                case "--other-user": a.otherUser = try longValue().string ?? ""
                 case "--reason": a.reason = try longValue()
                 case "--ticket": a.ticket = try longValue()
                 case "--duration": a.duration = try longValue().string
@@ -120,7 +127,10 @@ struct JitexecArguments: Equatable, Sendable {
                 case "--group": throw Self.refused("g")
                 default: throw .usage("unknown option \(Escape.text(name))")
                 }
-                if inline != nil && !["--wait-timeout", "--user", "--reason", "--ticket", "--duration"].contains(name) {
+                if inline != nil
+                    && !["--wait-timeout", "--user", "--other-user", "--reason", "--ticket", "--duration"].contains(
+                        name)
+                {
                     throw .usage("option \(name) takes no value")
                 }
                 i += 1
@@ -142,6 +152,7 @@ struct JitexecArguments: Equatable, Sendable {
                 }
                 switch c {
                 case "u": a.user = try shortValue().string ?? ""
+                case "U": a.otherUser = try shortValue().string ?? ""
                 case "r": a.reason = try shortValue()
                 case "T": a.ticket = try shortValue()
                 case "d": a.duration = try shortValue().string ?? ""
@@ -155,7 +166,10 @@ struct JitexecArguments: Equatable, Sendable {
                     try setMode(.shell)
                 case "l": try setMode(.list)
                 case "v": try setMode(.validate)
-                case "k", "K": try setMode(.forget)
+                case "k": try setMode(.forget)
+                case "K":
+                    try setMode(.forget)
+                    a.forgetEverywhere = true
                 case "E", "b", "g": throw Self.refused(c)
                 case "h": try setMode(.help)
                 case "V": try setMode(.version)
@@ -167,6 +181,9 @@ struct JitexecArguments: Equatable, Sendable {
         }
         a.command = Array(words[i...])
         if a.noWait && a.waitTimeout != nil { throw .usage("--no-wait and --wait-timeout exclude each other") }
+        if a.otherUser != nil && a.mode != .list {
+            throw .usage("-U USER goes with -l: 'jitexec -l -U USER' lists what USER may run")
+        }
         switch a.mode {
         case .run where a.command.isEmpty: throw .usage("no command given")
         case .shell where !a.command.isEmpty:

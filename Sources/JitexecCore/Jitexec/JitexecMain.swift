@@ -62,7 +62,7 @@ public enum JitexecMain {
             _ = try RunPipeline.authenticate(ctx, invocation, policy: policy, terminal: terminal)
             return 0
         case .forget:
-            try Authentication.forget(ctx, policy: policy)
+            try Authentication.forget(ctx, policy: policy, everywhere: invocation.args.forgetEverywhere)
             return 0
         case .help, .version, .loginGate:
             return 0

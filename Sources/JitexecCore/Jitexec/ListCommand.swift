@@ -3,11 +3,21 @@ import JitexecPolicy
 import JitexecStore
 import JitexecSystem
 
-/// `jitexec -l [-u USER] [COMMAND [ARG...]]`: what the caller may run (the rules that name them on
-/// this host), their live grants and open requests; with a command, what would happen to it.
+/// `jitexec -l [-U USER] [-u USER] [COMMAND [ARG...]]`: what the caller (or with `-U`, as root or
+/// an admin, another user) may run (the rules that name them on this host), their live grants and
+/// open requests; with a command, what would happen to it.
 enum ListCommand {
     static func run(_ ctx: Context, _ args: JitexecArguments, policy: Policy) throws(JitError) -> Int32 {
-        let me = ctx.invoker
+        var me = ctx.invoker
+        if let other = args.otherUser {
+            // Like sudo -l -U: what another person may run is for root and admins to ask.
+            guard Workflow.isAdmin(ctx.invoker, policy) else {
+                throw .notPermitted(
+                    "only root and the policy's admins may list another user's rules (-U); run 'jitexec -l' for your own"
+                )
+            }
+            me = try UserSpec.account(other, ctx)
+        }
         let store = try ctx.store()
         let now = ctx.clock()
         let grants = try ctx.storeRead(store) { try $0.grants(user: me.name, liveAt: now) }
@@ -34,7 +44,7 @@ enum ListCommand {
                 let covering = try ctx.storeRead(store) { r in try Workflow.coveringGrants(r, claim, now: now) }.first
                 if let g = covering {
                     ctx.say(
-                        "approve: covered by your live grant #\(g.id) until \(LocalTime.format(g.expiresAt, from: now))"
+                        "approve: covered by \(args.otherUser == nil ? "your" : me.name + "'s") live grant #\(g.id) until \(LocalTime.format(g.expiresAt, from: now))"
                             + (g.usesLeft.map { ", \($0) use\($0 == 1 ? "" : "s") left" } ?? ""))
                 } else {
                     ctx.say(

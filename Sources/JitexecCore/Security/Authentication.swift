@@ -151,8 +151,21 @@ enum Authentication {
     }
 
     /// `jitexec -k`: forgets the invoking user's cached credential (every session of theirs).
-    static func forget(_ ctx: Context, policy: Policy) throws(JitError) {
-        try credentialCache(ctx, policy)?.remove(uid: ctx.invoker.uid)
+    /// `-K` (`everywhere`): forgets every cached session of the caller. `-k`: only this terminal
+    /// session's (all of them when there is no terminal session to name).
+    static func forget(_ ctx: Context, policy: Policy, everywhere: Bool) throws(JitError) {
+        guard let cache = try credentialCache(ctx, policy) else { return }
+        let terminal = ctx.effects.controllingTerminal()
+        defer { terminal.close() }
+        if !everywhere, let scope = SessionScope.current(ttyFD: terminal.fd) {
+            do {
+                try cache.remove(uid: ctx.invoker.uid, scope: scope)
+            } catch {
+                throw .storeUnavailable("cannot update the credential cache: \(error)")
+            }
+        } else {
+            cache.remove(uid: ctx.invoker.uid)
+        }
     }
 
     /// The credential cache under RUNDIR/jitexec (nil when `credential_cache = "0"`). RUNDIR must be
