@@ -48,6 +48,10 @@ public struct CommandPattern: Codable, Hashable, Sendable, CustomStringConvertib
 
     public var description: String { source }
 
+    /// The first word of a rule's command for files edited with `jitexec -e` (`sudoedit FILE...`);
+    /// a real command's path is always absolute, so it never matches one.
+    public static let sudoedit = "sudoedit"
+
     /// Splits `text` into words like a shell (tokenizing only, no filesystem access).
     public static func parse(_ text: String) throws(PatternError) -> CommandPattern {
         guard !text.utf8.contains(0) else { throw .containsNUL }
@@ -78,8 +82,12 @@ public struct CommandPattern: Codable, Hashable, Sendable, CustomStringConvertib
         } else {
             guard given.count == args.count else { return false }
         }
-        for (pattern, arg) in zip(args, given) where !Glob.matches(pattern, arg) {
-            return false
+        // sudoedit's files are paths: a `*` stays within one directory.
+        let isEdit = !pathIsGlob && path == Self.sudoedit
+        for (pattern, arg) in zip(args, given) {
+            let matched =
+                isEdit ? arg.string.map { Glob.matchesPath(pattern, $0) } ?? false : Glob.matches(pattern, arg)
+            if !matched { return false }
         }
         return true
     }

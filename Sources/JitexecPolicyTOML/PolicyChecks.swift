@@ -31,6 +31,20 @@ enum PolicyChecks {
             let pattern = draft.commands[index].value
             let location = draft.commands[index].location
             let path = pattern.path
+            if path == CommandPattern.sudoedit && !pattern.pathIsGlob {
+                // `sudoedit FILE...`: files edited through jitexec -e, each an absolute path or glob.
+                if pattern.args.isEmpty || pattern.anyRest {
+                    out.append(
+                        .error(
+                            location,
+                            "'sudoedit' must name the files it allows, each by its absolute path (globs allowed), and no '**'"
+                        ))
+                }
+                for arg in pattern.args where !arg.hasPrefix("/") {
+                    out.append(.error(location, "sudoedit file \(named(arg)) is relative: write its absolute path"))
+                }
+                continue
+            }
             if pattern.pathIsGlob || (path.contains("/") && !path.hasPrefix("/")) {
                 if !path.hasPrefix("/") {
                     out.append(

@@ -74,6 +74,11 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
         // a glob in the path stays inside one directory level
         MatchCase("/usr/bin/* --version", "/usr/bin/ls", ["--version"], true),
         MatchCase("/usr/bin/* --version", "/usr/bin/sub/ls", ["--version"], false),
+        // sudoedit's files are paths: a `*` stays inside one directory level
+        MatchCase("sudoedit /etc/nginx/*.conf", "sudoedit", ["/etc/nginx/a.conf"], true),
+        MatchCase("sudoedit /etc/nginx/*.conf", "sudoedit", ["/etc/nginx/sites/a.conf"], false),
+        MatchCase("sudoedit /etc/nginx/*.conf", "/usr/bin/sudoedit", ["/etc/nginx/a.conf"], false),
+        MatchCase("sudoedit /etc/hosts", "sudoedit", ["/etc/hosts", "/etc/shadow"], false),
     ]
 
     @Test(arguments: cases)

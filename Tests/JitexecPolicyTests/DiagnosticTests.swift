@@ -43,6 +43,24 @@ struct Expected: Sendable, CustomTestStringConvertible {
                 action = "allow"
                 """),
             Expected(
+                "sudoedit with a relative file", "p.toml:4: error:", "sudoedit file 'nginx.conf' is relative",
+                """
+                [[rule]]
+                name = "r"
+                users = ["alice"]
+                commands = ["sudoedit nginx.conf"]
+                action = "allow"
+                """),
+            Expected(
+                "sudoedit without files", "p.toml:4: error:", "'sudoedit' must name the files it allows",
+                """
+                [[rule]]
+                name = "r"
+                users = ["alice"]
+                commands = ["sudoedit"]
+                action = "allow"
+                """),
+            Expected(
                 "unknown top-level table", "p.toml:3: error:", "unknown table [setings]",
                 """
                 # first line

@@ -23,25 +23,34 @@ public enum ExplainCommand {
             let view = CallerView.forInvoker(ctx, policy: policy)
             let runAs = try UserSpec.account(target ?? "root", ctx)
             let host = host ?? ctx.host
-            let args = Array(argv.dropFirst())
+            var args = Array(argv.dropFirst())
             ctx.say("user:     \(subject.name) (groups: \(subject.groups.joined(separator: ", ")))")
             ctx.say("run as:   \(runAs.name)")
             ctx.say("host:     \(Escape.text(host))")
             ctx.say("command:  \(Escape.argv(argv))")
             let path: String
-            switch CommandResolver.resolve(nameText, securePath: policy.settings.securePath, system: view) {
-            case .found(let p):
-                path = p
-            case .notFound:
-                ctx.say("resolved: not found in secure_path")
-                ctx.say("decision: deny (the command does not exist on this host)")
-                return 1
-            case .notExecutable(let p):
-                ctx.say("resolved: \(Escape.text(p)) (not an executable regular file)")
-                ctx.say("decision: deny (the command is not executable)")
-                return 1
+            if nameText == EditSession.command {
+                // `jitexec -e FILE...` as the policy sees it: the files' canonical paths.
+                let cwd = ctx.effects.workingDirectory()?.string
+                var files: [UserText] = []
+                for word in args { files.append(UserText(try EditSession.canonicalPath(word, cwd: cwd))) }
+                args = files
+                path = EditSession.command
+            } else {
+                switch CommandResolver.resolve(nameText, securePath: policy.settings.securePath, system: view) {
+                case .found(let p):
+                    path = p
+                case .notFound:
+                    ctx.say("resolved: not found in secure_path")
+                    ctx.say("decision: deny (the command does not exist on this host)")
+                    return 1
+                case .notExecutable(let p):
+                    ctx.say("resolved: \(Escape.text(p)) (not an executable regular file)")
+                    ctx.say("decision: deny (the command is not executable)")
+                    return 1
+                }
             }
-            ctx.say("resolved: \(Escape.text(path))")
+            ctx.say("resolved: \(Escape.argv([UserText(path)] + (path == EditSession.command ? args : [])))")
             let (decision, pattern) = policy.decide(
                 subject: Subject(user: subject.name, groups: subject.groups), target: runAs.subject, host: host,
                 path: path, args: args)

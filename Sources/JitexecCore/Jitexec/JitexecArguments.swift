@@ -5,7 +5,7 @@ import JitexecBase
 /// Hand-written on purpose: the setuid hot path carries no argument-parsing library.
 struct JitexecArguments: Equatable, Sendable {
     /// `loginGate` is `--login-gate`, run by pam_exec in the account phase (pam/jitexec-login).
-    enum Mode: Equatable, Sendable { case run, shell, list, validate, forget, help, version, loginGate }
+    enum Mode: Equatable, Sendable { case run, shell, edit, list, validate, forget, help, version, loginGate }
 
     var mode: Mode = .run
     var user: String?
@@ -24,13 +24,14 @@ struct JitexecArguments: Equatable, Sendable {
     var loginShell = false
     /// `-K` (true): forget cached credentials of every terminal; `-k`: of this one. Mode `.forget`.
     var forgetEverywhere = false
-    /// The command and its arguments, byte for byte.
+    /// The command and its arguments, byte for byte; with `-e`, the files to edit.
     var command: [UserText] = []
 
     static let usage = """
         usage: jitexec [-u USER] [-r REASON] [-T TICKET] [-d DURATION] [--once] [--no-wait | --wait-timeout DUR]
                        [--break-glass] [-n] [-S] [--] COMMAND [ARG...]
                jitexec -i | -s [-u USER] [-r REASON] [-T TICKET] [-d DURATION] ...
+               jitexec -e [-u USER] [-r REASON] [-T TICKET] [-d DURATION] ... FILE...
                jitexec -l [-U USER] [-u USER] [COMMAND [ARG...]]
                jitexec -v | -k | -K | -h | -V
         """
@@ -51,6 +52,7 @@ struct JitexecArguments: Equatable, Sendable {
               -S                       read the password from standard input
               -i                       run the target's login shell (a login, in its home)
               -s                       run the target's shell, here
+              -e, --edit FILE...       edit files as the target without running the editor as it (sudoedit)
               -l                       list my rules, live grants and open requests; -l COMMAND: would it run?
               -U, --other-user USER    with -l: list USER's instead of mine (root and admins)
               -v                       authenticate now and refresh my cached credential
@@ -93,7 +95,7 @@ struct JitexecArguments: Equatable, Sendable {
         }
         func setMode(_ m: Mode) throws(JitError) {
             guard a.mode == .run || a.mode == m else {
-                throw .usage("only one of -i, -s, -l, -v, -k, -h, -V, --login-gate may be given")
+                throw .usage("only one of -i, -s, -e, -l, -v, -k, -h, -V, --login-gate may be given")
             }
             a.mode = m
         }
@@ -115,6 +117,7 @@ struct JitexecArguments: Equatable, Sendable {
                 case "--wait-timeout": a.waitTimeout = try longValue().string
                 case "--break-glass": a.breakGlass = true
                 case "--login-gate": try setMode(.loginGate)
+                case "--edit": try setMode(.edit)
                 case "--help": try setMode(.help)
                 case "--version": try setMode(.version)
                 case "--user": a.user = try longValue().string
@@ -165,6 +168,7 @@ struct JitexecArguments: Equatable, Sendable {
                     if a.mode == .shell && a.loginShell { throw .usage("give one of -i and -s") }
                     try setMode(.shell)
                 case "l": try setMode(.list)
+                case "e": try setMode(.edit)
                 case "v": try setMode(.validate)
                 case "k": try setMode(.forget)
                 case "K":
@@ -186,6 +190,7 @@ struct JitexecArguments: Equatable, Sendable {
         }
         switch a.mode {
         case .run where a.command.isEmpty: throw .usage("no command given")
+        case .edit where a.command.isEmpty: throw .usage("-e needs the files to edit: jitexec -e FILE...")
         case .shell where !a.command.isEmpty:
             throw .usage(
                 "-i and -s start the target's shell and take no command; run 'jitexec COMMAND' for a command")

@@ -52,7 +52,7 @@ public enum JitexecMain {
             throw error
         }
         switch args.mode {
-        case .run, .shell:
+        case .run, .shell, .edit:
             return try RunPipeline.run(ctx, invocation, policy: policy)
         case .list:
             return try ListCommand.run(ctx, args, policy: policy)

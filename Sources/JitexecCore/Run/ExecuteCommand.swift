@@ -52,7 +52,17 @@ enum ExecuteCommand {
     ) throws(JitError) -> Result {
         // A recorded run needs its folder trusted and not full before anything is committed.
         if run.rule.record { try SessionRecording.prepareFolder(ctx, settings: policy.settings) }
-        try openSession(pam)
+        // sudoedit: the files opened and copied for the caller before anything is committed.
+        let edit =
+            try run.isEdit
+            ? EditSession.open(paths: run.arguments.compactMap(\.string), caller: ctx.invoker, target: run.target)
+            : nil
+        do {
+            try openSession(pam)
+        } catch {
+            edit?.removeCopies()
+            throw error
+        }
         // Terminal signals are held from before exec.start until the supervisor catches them (it
         // forwards them to the command): a Ctrl-C or Ctrl-Z in between would otherwise end or stop
         // this process with exec.start recorded and nothing run, and no exec.end.
@@ -62,14 +72,28 @@ enum ExecuteCommand {
         do {
             guard let committed = try commitExecStart(ctx, run, authority: authority, terminal: terminal) else {
                 try? pam.closeSession()
+                edit?.removeCopies()
                 return .grantTaken
             }
             start = committed
         } catch {
             try? pam.closeSession()
+            edit?.removeCopies()
             throw error
         }
-        let spec = commandSpec(ctx, run, invocation, start: start, policy: policy)
+        let spec: ExecSpec
+        do {
+            spec =
+                try edit?.editorSpec(
+                    environment: invocation.environment, cwd: run.cwd?.string,
+                    usePTY: ctx.effects.isTerminal(0) || ctx.effects.isTerminal(1))
+                ?? commandSpec(ctx, run, invocation, start: start, policy: policy)
+        } catch {
+            try? pam.closeSession()
+            edit?.removeCopies()
+            commitFailedEnd(ctx, start: start, error: error)
+            throw error
+        }
         let outcome: ExitOutcome
         var recording: SessionRecording?
         let control: SessionControl
@@ -81,15 +105,45 @@ enum ExecuteCommand {
         } catch {
             try? pam.closeSession()
             _ = recording?.finish()
+            edit?.removeCopies()
             commitFailedEnd(ctx, start: start, error: error)
             throw error
         }
         try? pam.closeSession()
         let digest = recording?.finish()
+        let edited = edit.map { finishEdit(ctx, $0, outcome: outcome) }
         commitExecEnd(
             ctx, run, start: start, outcome: outcome,
-            session: SessionEndFields(control: control, recording: recording?.path, digest: digest))
-        return .finished(outcome.shellStatus)
+            session: SessionEndFields(control: control, recording: recording?.path, digest: digest),
+            files: edited?.files)
+        return .finished(edited?.status ?? outcome.shellStatus)
+    }
+
+    /// sudoedit's end: the changed copies written back when the editor succeeded, each file said
+    /// as sudoedit says it; the status is 1 when a file could not be written or the editor failed.
+    static func finishEdit(_ ctx: Context, _ edit: EditSession, outcome: ExitOutcome) -> (
+        files: [JSONValue], status: Int32
+    ) {
+        let succeeded = outcome.shellStatus == 0
+        let outcomes = edit.finish(editorSucceeded: succeeded)
+        var failed = !succeeded
+        if !succeeded {
+            ctx.complain(
+                "the editor ended with status \(outcome.shellStatus): nothing was written; your copies are in \(Escape.text(edit.folder))"
+            )
+        }
+        for o in outcomes {
+            if let problem = o.problem {
+                ctx.complain("\(Escape.text(o.path)) was not written: \(problem)")
+                failed = true
+            } else if succeeded && !o.written {
+                ctx.complain("\(Escape.text(o.path)) unchanged")
+            }
+        }
+        if failed && succeeded && outcomes.contains(where: { $0.problem != nil }) {
+            ctx.complain("your edited copies are kept in \(Escape.text(edit.folder))")
+        }
+        return (outcomes.map(\.json), failed ? max(outcome.shellStatus, 1) : 0)
     }
 
     /// What the supervisor gets for the session: the recording, the monitor (a stop; under
@@ -257,7 +311,8 @@ enum ExecuteCommand {
     /// the command when it did. Atomic but not synced: a power failure may lose this record, never
     /// exec.start. The command has run either way, so a failure is said, not thrown.
     static func commitExecEnd(
-        _ ctx: Context, _ run: DecidedRun, start: ExecStart, outcome: ExitOutcome, session: SessionEndFields
+        _ ctx: Context, _ run: DecidedRun, start: ExecStart, outcome: ExitOutcome, session: SessionEndFields,
+        files: [JSONValue]? = nil
     ) {
         var end: [String: JSONValue] = [
             "command": .array(run.command.map(\.jsonValue)), "run_as": .string(run.target.name),
@@ -274,6 +329,8 @@ enum ExecuteCommand {
             }
         }
         if session.end != .exited { end["ended"] = .string(session.end.rawValue) }
+        // sudoedit: each file with its SHA-256 before and after, and whether it was written.
+        if let files { end["files"] = .array(files) }
         if let failure = session.control.recordingFailure { end["error"] = .string(failure.description) }
         let now = ctx.clock()
         do {

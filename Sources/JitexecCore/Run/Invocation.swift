@@ -43,6 +43,9 @@ struct DecidedRun: Sendable {
     /// The argv that runs, with the canonical path first.
     var command: [UserText] { [UserText(path)] + arguments }
 
+    /// `jitexec -e`: `arguments` are the files to edit (`EditSession`).
+    var isEdit: Bool { path == EditSession.command }
+
     /// What the run claims from a grant.
     func claim(_ ctx: Context) -> Workflow.Claim {
         Workflow.Claim(

@@ -33,6 +33,17 @@ extension RunPipeline {
             return ResolvedCommand(
                 path: path, arguments: [], target: target, shell: invocation.args.loginShell ? .login : .plain)
         }
+        if invocation.args.mode == .edit {
+            // sudoedit: the policy sees `sudoedit` and the files' canonical paths.
+            // The editor is checked before anything else (CVE-2023-22809's `--` is refused here).
+            _ = try EditSession.editor(environment: invocation.environment)
+            let cwd = ctx.effects.workingDirectory()?.string
+            var files: [UserText] = []
+            for word in invocation.args.command {
+                files.append(UserText(try EditSession.canonicalPath(word, cwd: cwd)))
+            }
+            return ResolvedCommand(path: EditSession.command, arguments: files, target: target)
+        }
         let (path, arguments) = try resolvePath(invocation.args.command, policy: policy, ctx: ctx)
         return ResolvedCommand(path: path, arguments: arguments, target: target)
     }
@@ -69,7 +80,8 @@ extension RunPipeline {
             // The hint repeats the whole command and the target, so explain answers the same question.
             let runAs = invocation.args.user.map { " -u \(Escape.argv([UserText($0)]))" } ?? ""
             let command = Escape.argv(
-                invocation.args.command.isEmpty ? [UserText(resolved.path)] : invocation.args.command)
+                invocation.args.command.isEmpty || invocation.args.mode == .edit
+                    ? resolved.command : invocation.args.command)
             throw .denied(
                 "\(ctx.invoker.name) may not run \(Escape.text(resolved.path)) as \(target.name): \(why); "
                     + "run 'jitctl explain\(runAs) -- \(command)' for details")

@@ -9,6 +9,18 @@ public enum FileDigest {
         public var sha256: String
     }
 
+    /// The SHA-256 of `bytes`, in lower-case hex.
+    public static func sha256(_ bytes: [UInt8]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: bytes)
+        return hex(hasher.finalize())
+    }
+
+    static func hex(_ digest: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+    }
+
     /// Reads `fd` from its start to its end; nil when it cannot be read.
     public static func of(fd: Int32) -> Result? {
         var hasher = SHA256()
@@ -22,11 +34,7 @@ public enum FileDigest {
             hasher.update(data: buffer[..<count])
             size += Int64(count)
         }
-        let hex = hasher.finalize().map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
-        }
-        return Result(size: size, sha256: hex.joined())
+        return Result(size: size, sha256: hex(hasher.finalize()))
     }
 
     /// The digest of the file at `path`, opened without following a final symbolic link.

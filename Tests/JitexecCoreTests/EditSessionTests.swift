@@ -1,0 +1,42 @@
+import JitexecBase
+import Testing
+
+@testable import JitexecCore
+
+/// `jitexec -e`: the paths the policy sees and the editor that runs (`EditSession`).
+@Suite struct EditSessionTests {
+    @Test(arguments: [
+        ("/etc/nginx/nginx.conf", "/", "/etc/nginx/nginx.conf"),
+        ("nginx.conf", "/etc/nginx", "/etc/nginx/nginx.conf"),
+        ("../hosts", "/etc/nginx", "/etc/hosts"),
+        ("//etc/./nginx//../../etc/hosts", "/", "/etc/hosts"),
+        ("/../../etc/hosts", "/", "/etc/hosts"),
+    ])
+    func pathsAreAbsoluteWithoutDotsBeforeThePolicySeesThem(_ given: String, _ cwd: String, _ canonical: String) throws
+    {
+        #expect(try EditSession.canonicalPath(UserText(given), cwd: cwd) == canonical)
+    }
+
+    @Test func theRootDirectoryAndEmptyNamesAreNotFiles() {
+        #expect(throws: JitError.self) { try EditSession.canonicalPath(UserText("/.."), cwd: "/") }
+        #expect(throws: JitError.self) { try EditSession.canonicalPath(UserText(""), cwd: "/") }
+        #expect(throws: JitError.self) { try EditSession.canonicalPath(UserText("x"), cwd: nil) }
+    }
+
+    @Test func sudoEditorComesFirstThenVisualThenEditor() throws {
+        let env: [UserText] = ["EDITOR=/usr/bin/true", "VISUAL=/bin/cat -u", "SUDO_EDITOR=/usr/bin/env -i"]
+        #expect(try EditSession.editor(environment: env) == ["/usr/bin/env", "-i"])
+        #expect(try EditSession.editor(environment: Array(env.prefix(2))) == ["/bin/cat", "-u"])
+        #expect(try EditSession.editor(environment: ["PATH=/usr/bin", "EDITOR=true"]) == ["/usr/bin/true"])
+    }
+
+    @Test(arguments: ["EDITOR=/usr/bin/vi -- /etc/shadow", "VISUAL=vi --", "SUDO_EDITOR=-- /etc/shadow"])
+    func anEditorValueWithADoubleDashIsRefused(_ entry: String) {
+        #expect(throws: JitError.self) { try EditSession.editor(environment: [UserText(entry), "PATH=/usr/bin"]) }
+    }
+
+    @Test func anEditorThatIsNotThereIsRefused() {
+        #expect(throws: JitError.self) { try EditSession.editor(environment: ["EDITOR=/nonexistent/ed"]) }
+        #expect(throws: JitError.self) { try EditSession.editor(environment: ["EDITOR=./ed", "PATH=/usr/bin"]) }
+    }
+}
