@@ -37,6 +37,11 @@ extension Rule {
         target.isIn(runAs)
     }
 
+    /// True without `-g`, or when `run_as_groups` names the group asked for.
+    public func allowsGroup(_ group: String?) -> Bool {
+        group.map { runAsGroups?.contains($0) ?? false } ?? true
+    }
+
     /// True when one of `hosts` matches the host name (fnmatch).
     public func appliesOnHost(_ host: String) -> Bool {
         hosts.contains { Glob.matches($0, UserText(host)) }
@@ -58,14 +63,14 @@ extension LoginRule {
 
 extension Policy {
     /// First rule whose users contain the subject (by name or %group), whose runAs contains the target
-    /// (by name or a %group the target is in), whose hosts match the host, and one of whose commands
-    /// matches path + args, wins. No match: `.deny(nil)`.
+    /// (by name or a %group the target is in), whose `run_as_groups` names `group` (with `-g`), whose
+    /// hosts match the host, and one of whose commands matches path + args, wins. No match: `.deny(nil)`.
     public func decide(
-        subject: Subject, target: Subject, host: String, path: String, args: [UserText]
+        subject: Subject, target: Subject, host: String, path: String, args: [UserText], group: String? = nil
     ) -> (Decision, matchedPattern: CommandPattern?) {
         for rule in rules where subject.isIn(rule.users) && rule.appliesOnHost(host) {
             guard let pattern = rule.matchingPattern(path: path, args: args) else { continue }
-            guard rule.allowsTarget(target) else { continue }
+            guard rule.allowsTarget(target), rule.allowsGroup(group) else { continue }
             switch rule.action {
             case .allow: return (.allow(rule), pattern)
             case .approve: return (.approve(rule), pattern)

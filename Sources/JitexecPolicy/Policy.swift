@@ -76,6 +76,8 @@ public struct Rule: Codable, Hashable, Sendable {
     public var recordInput: Bool
     /// End the command when its grant expires or is revoked.
     public var enforceExpiry: Bool
+    /// Groups a run may take as its primary group with `jitexec -g GROUP`; nil or empty: none.
+    public var runAsGroups: [String]?
     /// The `[[rule]]` header.
     public var location: SourceLocation
 
@@ -84,9 +86,10 @@ public struct Rule: Codable, Hashable, Sendable {
         action: RuleAction, approvers: [Principal] = [], approvals: Int = 1, maxGrant: TimeSpan? = nil,
         reasonRequired: Bool = false, reasonPattern: String? = nil, scope: GrantScope = .command,
         once: Bool = false, hosts: [String] = ["*"], breakGlass: Bool = false, breakGlassMax: TimeSpan? = nil,
-        record: Bool = false, recordInput: Bool = false, enforceExpiry: Bool = false,
+        record: Bool = false, recordInput: Bool = false, enforceExpiry: Bool = false, runAsGroups: [String]? = nil,
         location: SourceLocation = SourceLocation(file: "", line: 0)
     ) {
+        self.runAsGroups = runAsGroups
         self.name = name
         self.users = users
         self.runAs = runAs

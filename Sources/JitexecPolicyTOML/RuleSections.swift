@@ -54,7 +54,7 @@ enum RuleSections {
     static let ruleKeys = [
         "name", "users", "run_as", "commands", "action", "approvers", "approvals", "max_grant", "reason",
         "reason_pattern", "scope", "once", "hosts", "break_glass", "break_glass_max", "record", "record_input",
-        "enforce_expiry",
+        "enforce_expiry", "run_as_groups",
     ]
     static let loginKeys = ["users", "services", "approvers", "approvals", "max_grant", "auto_request", "hosts"]
 
@@ -89,6 +89,7 @@ enum RuleSections {
         let record = r.bool("record")
         let recordInput = r.bool("record_input")
         let enforceExpiry = r.bool("enforce_expiry")
+        let runAsGroups = r.strings("run_as_groups")
         if enforceExpiry == true && action == .allow {
             r.error(
                 r.location("enforce_expiry") ?? section.header,
@@ -108,7 +109,7 @@ enum RuleSections {
             approvals: approvals?.value ?? 1, maxGrant: maxGrant?.value, reasonRequired: reason == .required,
             reasonPattern: reasonPattern?.value, scope: scope ?? .command, once: once ?? false,
             hosts: hosts?.map(\.value) ?? ["*"], breakGlass: breakGlass ?? false, breakGlassMax: breakGlassMax?.value,
-            location: section.header)
+            runAsGroups: runAsGroups.map { $0.map(\.value) }, location: section.header)
         var draft = RuleDraft(
             rule: rule, users: users, runAs: runAs ?? rootDefault, approvers: approvers, commands: commands,
             nameLocation: name.location, approvalsLocation: approvals?.location,

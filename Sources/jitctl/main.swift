@@ -53,13 +53,18 @@ struct Explain: ParsableCommand {
     var user: String?
     @Option(name: .customShort("u"), help: ArgumentHelp("Target user (default root).", valueName: "user")) var target:
         String?
+    @Option(
+        name: .customShort("g"),
+        help: ArgumentHelp("Primary group of the run (jitexec -g; the rule's run_as_groups).", valueName: "group"))
+    var group: String?
     @Option(help: "Host name (default this host).") var host: String?
     @Argument(parsing: .captureForPassthrough, help: "-- COMMAND [ARG...]") var command: [String] = []
     func run() throws {
         let words = command.first == "--" ? Array(command.dropFirst()) : command
         try finish(
             ExplainCommand.run(
-                try liveContext(), user: user, target: target, host: host, argv: words.map { UserText($0) }))
+                try liveContext(), user: user, target: target, group: group, host: host,
+                argv: words.map { UserText($0) }))
     }
 }
 

@@ -35,7 +35,6 @@ import Testing
         (["-E", "id"], "-E is not supported: the command's environment is always rebuilt from the policy's env_keep"),
         (["--preserve-env", "id"], "-E is not supported"),
         (["-b", "id"], "-b is not supported: jitexec supervises the command to its end"),
-        (["-g", "wheel", "id"], "-g is not supported: commands run with the target user's own groups"),
         (["-nE", "id"], "-E is not supported"),
     ])
     func sudoOptionsJitexecDoesNotTakeAreRefusedWithTheReason(words: [String], message: String) {
@@ -45,6 +44,14 @@ import Testing
         } catch {
             #expect(error.description.contains(message), "\(error)")
         }
+    }
+
+    @Test func smallGNamesTheGroupAndCapitalEAndBAreStillRefused() throws {
+        #expect(try parse(["-g", "adm", "id"]).group == "adm")
+        #expect(try parse(["-gadm", "-u", "www-data", "id"]).group == "adm")
+        #expect(try parse(["--group=#4", "id"]).group == "#4")
+        #expect(throws: JitError.self) { try parse(["-E", "id"]) }
+        #expect(throws: JitError.self) { try parse(["-b", "id"]) }
     }
 
     @Test func capitalUNamesWhoseRulesAListShows() throws {

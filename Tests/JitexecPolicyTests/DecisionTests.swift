@@ -143,3 +143,37 @@ import Testing
         #expect(notInDbas.0 == .allow(try #require(policy.rule(named: "as-anyone-listed"))))
     }
 }
+
+/// `jitexec -g GROUP`: only a rule whose `run_as_groups` names the group lets a run take it.
+@Suite struct RunAsGroupTests {
+    @Test func aGroupIsAllowedOnlyWhereRunAsGroupsNamesIt() throws {
+        let (loaded, diagnostics) = load(
+            """
+            [[rule]]
+            name = "logs-as-adm"
+            users = ["alice"]
+            run_as_groups = ["adm"]
+            commands = ["/usr/bin/journalctl **"]
+            action = "allow"
+
+            [[rule]]
+            name = "logs"
+            users = ["alice"]
+            commands = ["/usr/bin/journalctl **", "/bin/true"]
+            action = "allow"
+            """)
+        #expect(diagnostics.isEmpty)
+        let policy = try #require(loaded)
+        func decide(_ path: String, group: String?) -> Decision {
+            policy.decide(
+                subject: Subject(user: "alice", groups: ["alice"]), target: Subject(user: "root", groups: ["root"]),
+                host: "web1", path: path, args: [], group: group
+            ).0
+        }
+        #expect(decide("/usr/bin/journalctl", group: "adm") == .allow(policy.rule(named: "logs-as-adm")!))
+        #expect(decide("/usr/bin/journalctl", group: nil) == .allow(policy.rule(named: "logs-as-adm")!))
+        #expect(decide("/usr/bin/journalctl", group: "shadow") == .deny(nil))
+        #expect(decide("/usr/bin/true", group: "adm") == .deny(nil))
+        #expect(decide("/usr/bin/true", group: nil) == .allow(policy.rule(named: "logs")!))
+    }
+}

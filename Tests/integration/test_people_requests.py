@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from loop_support import approve, clear_credential_cache, finish, password, requests, run, show, spawn
+from loop_support import approve, clear_credential_cache, finish, grant_id, password, requests, run, show, spawn
 
 DEV = "jit-dev1"
 LEAD = "jit-lead1"
@@ -213,3 +213,38 @@ def test_root_lists_another_users_rules_with_capital_u_and_others_may_not(asked)
         "own\n"), refused.stderr
     usage = run([asked.jitexec, "-U", DEV, "/usr/bin/id"], user=DEV)
     assert usage.returncode == 1 and "-U USER goes with -l" in usage.stderr, usage.stderr
+
+
+GROUP_POLICY = POLICY + """
+[[rule]]
+name = "as-adm"
+users = ["%jit-developers"]
+run_as_groups = ["adm"]
+commands = ["/usr/bin/id -gn", "/usr/bin/id -Gn"]
+action = "approve"
+approvers = ["%jit-sre-leads"]
+"""
+
+
+def test_small_g_runs_with_the_group_a_rule_names_and_its_grant_covers_only_that_group(asked):
+    """`jitexec -g adm` needs a rule whose run_as_groups names adm: the request and grant are for
+    root:adm, the command's primary group is adm (root's groups stay), a grant for root:adm does not
+    cover a plain root run, and a group no rule names is denied with the explain hint."""
+    asked.write_policy(GROUP_POLICY)
+    n, line = file(asked, "-g", "adm", "-r", "INC-10", "/usr/bin/id", "-gn")
+    q = show(asked, n)
+    assert q["run_as"] == "root:adm" and q["rule"] == "as-adm", q
+    g = grant_id(approve(asked, n, LEAD))
+    r = run([asked.jitexec, "-S", "-g", "adm", "/usr/bin/id", "-gn"], user=DEV, input=password(DEV) + "\n")
+    assert r.returncode == 0 and r.stdout == "adm\n", (r.returncode, r.stdout, r.stderr)
+    (end,) = [e for e in run_json(asked, "log") if e["event"] == "exec.end" and e["fields"].get("grant") == g]
+    assert end["fields"]["run_as"] == "root:adm", end
+    # The grant for root:adm does not cover the same command as plain root: that files its own request.
+    plain = run([asked.jitexec, "-S", "--no-wait", "/usr/bin/id", "-gn"], user=DEV, input=password(DEV) + "\n")
+    assert plain.returncode == 75, (plain.returncode, plain.stderr)
+    assert show(asked, int(re.search(r"request #(\d+)", plain.stderr).group(1)))["run_as"] == "root"
+    denied = run([asked.jitexec, "-S", "-g", "shadow", "/usr/bin/id", "-gn"], user=DEV, input=password(DEV) + "\n")
+    assert denied.returncode == 1 and "may not run /usr/bin/id as root:shadow" in denied.stderr, denied.stderr
+    assert "'jitctl explain -g shadow -- /usr/bin/id -gn'" in denied.stderr, denied.stderr
+    unknown = run([asked.jitexec, "-g", "no-such-group-x", "/usr/bin/id"], user=DEV)
+    assert unknown.returncode == 1 and "unknown group no-such-group-x" in unknown.stderr, unknown.stderr

@@ -6,7 +6,9 @@ import JitexecSystem
 /// rule that matches and the decision, running nothing. Exit 0 when the command could run (allow,
 /// or approve once approved), 1 when it is denied or cannot be resolved.
 public enum ExplainCommand {
-    public static func run(_ ctx: Context, user: String?, target: String?, host: String?, argv: [UserText]) -> Int32 {
+    public static func run(
+        _ ctx: Context, user: String?, target: String?, group: String? = nil, host: String?, argv: [UserText]
+    ) -> Int32 {
         do {
             guard let name = argv.first, let nameText = name.string, !name.isEmpty else {
                 throw JitError.usage("explain needs a command after '--'")
@@ -25,7 +27,9 @@ public enum ExplainCommand {
             let host = host ?? ctx.host
             var args = Array(argv.dropFirst())
             ctx.say("user:     \(subject.name) (groups: \(subject.groups.joined(separator: ", ")))")
-            ctx.say("run as:   \(runAs.name)")
+            // -g: the group must exist; the policy's run_as sees the user as the user database has it.
+            let groupName = try group.map { g throws(JitError) in try GroupSpec.apply(g, to: runAs).groups[0] }
+            ctx.say("run as:   \(RunAsLabel.text(runAs.name, groupName))")
             ctx.say("host:     \(Escape.text(host))")
             ctx.say("command:  \(Escape.argv(argv))")
             let path: String
@@ -53,7 +57,7 @@ public enum ExplainCommand {
             ctx.say("resolved: \(Escape.argv([UserText(path)] + (path == EditSession.command ? args : [])))")
             let (decision, pattern) = policy.decide(
                 subject: Subject(user: subject.name, groups: subject.groups), target: runAs.subject, host: host,
-                path: path, args: args)
+                path: path, args: args, group: groupName)
             switch decision {
             case .deny(nil):
                 ctx.say("rule:     none matches")

@@ -9,6 +9,8 @@ struct JitexecArguments: Equatable, Sendable {
 
     var mode: Mode = .run
     var user: String?
+    /// `-g GROUP`: the command's primary group (the rule's `run_as_groups` must name it).
+    var group: String?
     /// `-U USER` with `-l`: list what USER may run (root and admins only).
     var otherUser: String?
     var reason: UserText?
@@ -28,8 +30,8 @@ struct JitexecArguments: Equatable, Sendable {
     var command: [UserText] = []
 
     static let usage = """
-        usage: jitexec [-u USER] [-r REASON] [-T TICKET] [-d DURATION] [--once] [--no-wait | --wait-timeout DUR]
-                       [--break-glass] [-n] [-S] [--] COMMAND [ARG...]
+        usage: jitexec [-u USER] [-g GROUP] [-r REASON] [-T TICKET] [-d DURATION] [--once]
+                       [--no-wait | --wait-timeout DUR] [--break-glass] [-n] [-S] [--] COMMAND [ARG...]
                jitexec -i | -s [-u USER] [-r REASON] [-T TICKET] [-d DURATION] ...
                jitexec -e [-u USER] [-r REASON] [-T TICKET] [-d DURATION] ... FILE...
                jitexec -l [-U USER] [-u USER] [COMMAND [ARG...]]
@@ -41,6 +43,7 @@ struct JitexecArguments: Equatable, Sendable {
         usage + "\n\n" + """
             options:
               -u, --user USER          run as USER (default root)
+              -g, --group GROUP        run with GROUP as the primary group (a rule's run_as_groups)
               -r, --reason TEXT        why: shown to the approvers and recorded (a rule may require it)
               -T, --ticket ID          a ticket reference, shown and recorded with the request
               -d, --duration DUR       the grant length to ask for (30m, 2h), at most the rule's max_grant
@@ -52,7 +55,7 @@ struct JitexecArguments: Equatable, Sendable {
               -S                       read the password from standard input
               -i                       run the target's login shell (a login, in its home)
               -s                       run the target's shell, here
-              -e, --edit FILE...       edit files as the target without running the editor as it (sudoedit)
+              -e, --edit FILE...       edit files as the target; the editor runs as you (sudoedit)
               -l                       list my rules, live grants and open requests; -l COMMAND: would it run?
               -U, --other-user USER    with -l: list USER's instead of mine (root and admins)
               -v                       authenticate now and refresh my cached credential
@@ -61,7 +64,7 @@ struct JitexecArguments: Equatable, Sendable {
               -h, --help               this help
               -V, --version            the version
                   --login-gate         the PAM account phase of a gated login (run by pam_exec, as root)
-            not taken, each refused with the reason: -E (env_keep decides), -b (use your shell's &), -g GROUP
+            not taken, each refused with the reason: -E (env_keep decides), -b (use your shell's &)
             exit status: the command's own (128+N for signal N); 1 refused or failed; 75 pending;
             77 denied, expired, cancelled or revoked; 126/127 not executable / not found
             """
@@ -73,14 +76,10 @@ struct JitexecArguments: Equatable, Sendable {
             return .usage(
                 "-E is not supported: the command's environment is always rebuilt from the policy's env_keep; "
                     + "ask an admin to add the variable to env_keep")
-        case "b":
+        default:
             return .usage(
                 "-b is not supported: jitexec supervises the command to its end (status, signals, recording, expiry); "
                     + "run 'jitexec COMMAND &' from your shell instead")
-        default:
-            return .usage(
-                "-g is not supported: commands run with the target user's own groups; "
-                    + "run as a user whose primary group is the one you need (-u USER)")
         }
     }
 
@@ -127,12 +126,13 @@ struct JitexecArguments: Equatable, Sendable {
                 case "--duration": a.duration = try longValue().string
                 case "--preserve-env": throw Self.refused("E")
                 case "--background": throw Self.refused("b")
-                case "--group": throw Self.refused("g")
+                case "--group": a.group = try longValue().string ?? ""
                 default: throw .usage("unknown option \(Escape.text(name))")
                 }
                 if inline != nil
-                    && !["--wait-timeout", "--user", "--other-user", "--reason", "--ticket", "--duration"].contains(
-                        name)
+                    && !["--wait-timeout", "--user", "--group", "--other-user", "--reason", "--ticket", "--duration"]
+                        .contains(
+                            name)
                 {
                     throw .usage("option \(name) takes no value")
                 }
@@ -174,7 +174,8 @@ struct JitexecArguments: Equatable, Sendable {
                 case "K":
                     try setMode(.forget)
                     a.forgetEverywhere = true
-                case "E", "b", "g": throw Self.refused(c)
+                case "g": a.group = try shortValue().string ?? ""
+                case "E", "b": throw Self.refused(c)
                 case "h": try setMode(.help)
                 case "V": try setMode(.version)
                 default: throw .usage("unknown option -\(Escape.text(String(c)))")

@@ -24,22 +24,23 @@ enum ListCommand {
         if !args.command.isEmpty {
             let resolved = try RunPipeline.resolveCommand(
                 ctx, Invocation(args: args, environment: [], umask: 0), policy: policy)
-            let (target, path, argv, command) = (resolved.target, resolved.path, resolved.arguments, resolved.command)
+            let (path, argv, command) = (resolved.path, resolved.arguments, resolved.command)
             let (decision, _) = policy.decide(
-                subject: me.subject, target: target.subject, host: ctx.host, path: path, args: argv)
+                subject: me.subject, target: resolved.policyTarget, host: ctx.host, path: path, args: argv,
+                group: resolved.group)
             switch decision {
             case .deny(let rule):
                 ctx.say(
-                    "deny: \(Escape.argv(command)) as \(target.name)"
+                    "deny: \(Escape.argv(command)) as \(resolved.runAs)"
                         + (rule.map { " (rule '\($0.name)')" } ?? " (no rule allows it)"))
                 return 1
             case .allow(let rule):
-                ctx.say("allow: \(Escape.text(path)) as \(target.name) after you authenticate (rule '\(rule.name)')")
+                ctx.say("allow: \(Escape.text(path)) as \(resolved.runAs) after you authenticate (rule '\(rule.name)')")
                 return 0
             case .approve(let rule):
                 // The grant a run would take (a command-scope grant covers its argv in its request's directory only).
                 let claim = Workflow.Claim(
-                    user: me.name, runAs: target.name, host: ctx.host, rule: rule, command: command,
+                    user: me.name, runAs: resolved.runAs, host: ctx.host, rule: rule, command: command,
                     cwd: ctx.effects.workingDirectory())
                 let covering = try ctx.storeRead(store) { r in try Workflow.coveringGrants(r, claim, now: now) }.first
                 if let g = covering {

@@ -18,7 +18,7 @@ enum BreakGlassRun {
             throw .usage("--break-glass needs a reason: give -r REASON (the reviewers and approvers see it)")
         }
         var attempt = Workflow.boundedCommand(run.command).merging(Workflow.boundedReason(reason)) { a, _ in a }
-        attempt["run_as"] = .string(run.target.name)
+        attempt["run_as"] = .string(run.runAs)
         attempt["rule"] = .string(rule.name)
         guard rule.breakGlass else {
             attempt["why"] = .string("rule '\(rule.name)' does not allow break-glass")
@@ -47,7 +47,7 @@ enum BreakGlassRun {
         let store = try ctx.store()
         let now = ctx.clock()
         let ask = Workflow.BreakGlassAsk(
-            user: ctx.invoker, runAs: run.target.name, host: ctx.host, rule: rule, command: run.command, reason: reason,
+            user: ctx.invoker, runAs: run.runAs, host: ctx.host, rule: rule, command: run.command, reason: reason,
             ticket: args.ticket, cwd: run.cwd, tty: terminal.name.isEmpty ? nil : UserText(terminal.name),
             requestedSeconds: requested, via: via)
         let grant = try ctx.storeWrite(store) { w in try Workflow.breakGlass(w, ask, policy: policy, now: now) }
@@ -63,7 +63,7 @@ enum BreakGlassRun {
         let minutes = (grant.expiresAt - grant.notBefore).components.seconds / 60
         let what = grant.command.map { Escape.argv($0) } ?? "any command of rule '\(rule.name)'"
         ctx.complain(
-            "*** BREAK-GLASS *** grant #\(grant.id): \(ctx.invoker.name) may run \(what) as \(run.target.name) on \(Escape.text(ctx.host)) "
+            "*** BREAK-GLASS *** grant #\(grant.id): \(ctx.invoker.name) may run \(what) as \(run.runAs) on \(Escape.text(ctx.host)) "
                 + "until \(LocalTime.format(grant.expiresAt)) (\(minutes)m)\(grant.usesLeft == 1 ? ", single use" : "")"
         )
         let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }

@@ -199,7 +199,7 @@ enum ExecuteCommand {
         _ ctx: Context, _ run: DecidedRun, authority: Authority, terminal: ControllingTerminal
     ) throws(JitError) -> ExecStart? {
         var fields: [String: JSONValue] = [
-            "command": .array(run.command.map(\.jsonValue)), "run_as": .string(run.target.name),
+            "command": .array(run.command.map(\.jsonValue)), "run_as": .string(run.runAs),
             "rule": .string(run.rule.name),
         ]
         if case .grant(let request?) = authority { fields["request"] = .int(request) }
@@ -221,7 +221,7 @@ enum ExecuteCommand {
             if case .grant(let request?) = authority, start.requestID == nil { start.requestID = request }
             start.session = try w.insertSession(
                 Session(
-                    user: ctx.invoker.name, runAs: run.target.name, host: ctx.host, command: run.command,
+                    user: ctx.invoker.name, runAs: run.runAs, host: ctx.host, command: run.command,
                     rule: run.rule.name, grantID: start.grant?.id, requestID: start.requestID, startedAt: now, pid: me,
                     pidStart: ProcessTree.startTime(of: me) ?? 0, enforceExpiry: run.rule.enforceExpiry))
             if run.rule.record {
@@ -315,7 +315,7 @@ enum ExecuteCommand {
         files: [JSONValue]? = nil
     ) {
         var end: [String: JSONValue] = [
-            "command": .array(run.command.map(\.jsonValue)), "run_as": .string(run.target.name),
+            "command": .array(run.command.map(\.jsonValue)), "run_as": .string(run.runAs),
             "status": .int(Int64(outcome.shellStatus)), "duration_ms": .int(outcome.duration.wholeMilliseconds),
             "session": .int(start.session),
         ]

@@ -39,6 +39,13 @@ struct DecidedRun: Sendable {
     var cwd: UserText?
     /// `-i` / `-s`: the command is the target's shell.
     var shell: ShellStart? = nil
+    /// `-g GROUP`: the primary group `target` runs with.
+    var group: String? = nil
+    /// The target as the policy's `run_as` saw it (without the -g group).
+    var policyTarget: Subject? = nil
+
+    /// Who it runs as, as requests, grants and records name it: `root`, or `root:adm` with -g.
+    var runAs: String { RunAsLabel.text(target.name, group) }
 
     /// The argv that runs, with the canonical path first.
     var command: [UserText] { [UserText(path)] + arguments }
@@ -49,8 +56,14 @@ struct DecidedRun: Sendable {
     /// What the run claims from a grant.
     func claim(_ ctx: Context) -> Workflow.Claim {
         Workflow.Claim(
-            user: ctx.invoker.name, runAs: target.name, host: ctx.host, rule: rule, command: command, cwd: cwd)
+            user: ctx.invoker.name, runAs: runAs, host: ctx.host, rule: rule, command: command, cwd: cwd)
     }
+}
+
+/// The run-as name of requests, grants and records: `USER`, or `USER:GROUP` with `-g`, so a grant
+/// for one never covers the other.
+enum RunAsLabel {
+    static func text(_ user: String, _ group: String?) -> String { group.map { "\(user):\($0)" } ?? user }
 }
 
 /// How `jitexec -i` and `-s` start the target's shell (as sudo does).

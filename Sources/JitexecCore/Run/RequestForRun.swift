@@ -19,7 +19,7 @@ enum RequestForRun {
         }
         try Workflow.checkReason(rule, reason: reason, ticket: args.ticket)
         let ask = Workflow.Ask(
-            requester: ctx.invoker, runAs: run.target.name, host: ctx.host, command: run.command, rule: rule,
+            requester: ctx.invoker, runAs: run.runAs, host: ctx.host, command: run.command, rule: rule,
             reason: reason ?? UserText(""), ticket: args.ticket, cwd: run.cwd,
             tty: terminal.name.isEmpty ? nil : UserText(terminal.name), once: args.once,
             requestedSeconds: try requestedSeconds(args), scope: rule.scope)

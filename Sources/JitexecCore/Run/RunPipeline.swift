@@ -91,7 +91,8 @@ enum RunPipeline {
             throw .notPermitted("your account no longer exists; nothing was run")
         }
         let (decision, _) = policy.decide(
-            subject: now.subject, target: run.target.subject, host: ctx.host, path: run.path, args: run.arguments)
+            subject: now.subject, target: run.policyTarget ?? run.target.subject, host: ctx.host, path: run.path,
+            args: run.arguments, group: run.group)
         guard case .approve(let still) = decision, still.name == run.rule.name else {
             throw .notPermitted(
                 "the policy no longer lets \(now.name) use rule '\(run.rule.name)' for this command (groups changed while waiting); nothing was run"

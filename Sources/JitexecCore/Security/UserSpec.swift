@@ -1,3 +1,4 @@
+import Glibc
 import JitexecBase
 import JitexecPolicy
 import JitexecSystem
@@ -19,6 +20,32 @@ enum UserSpec {
         }
         guard let found else { throw .unknownUser(spec) }
         return found
+    }
+}
+
+/// A `-g` argument: a group name or `#GID`, and the target account with it as the primary group
+/// (the target's own groups stay its supplementary groups, as with sudo -g).
+enum GroupSpec {
+    static func apply(_ spec: String, to target: Account) throws(JitError) -> Account {
+        let found: UserDatabase.Group?
+        if spec.hasPrefix("#") {
+            let digits = spec.dropFirst()
+            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.count <= 10,
+                let value = UInt64(digits), value < UInt64(UInt32.max)
+            else { throw .usage("unknown group \(Escape.text(spec)); -g takes a group name or #GID") }
+            found = try lookingUp { () throws(UserDatabase.LookupError) in try UserDatabase.group(gid: gid_t(value)) }
+        } else {
+            guard !spec.isEmpty, !spec.utf8.contains(0) else { throw .usage("-g needs a group name") }
+            found = try lookingUp { () throws(UserDatabase.LookupError) in try UserDatabase.group(named: spec) }
+        }
+        guard let group = found else {
+            throw .usage("unknown group \(Escape.text(spec)); -g takes a group name or #GID")
+        }
+        var account = target
+        account.gid = group.gid
+        account.groupIDs = [group.gid] + target.groupIDs.filter { $0 != group.gid }
+        account.groups = [group.name] + target.groups.filter { $0 != group.name }
+        return account
     }
 }
 
