@@ -75,19 +75,23 @@ public struct CommandPattern: Codable, Hashable, Sendable, CustomStringConvertib
     }
 
     /// True when the command at canonical `path` called with `args` (argv without argv[0]) matches.
+    /// `sudoedit FILE...` patterns list the files that may be edited, together or one by one:
+    /// every file given must match one of them (a `*` stays within one directory).
     public func matches(path candidate: String, args given: [UserText]) -> Bool {
         guard pathIsGlob ? Glob.matchesPath(path, candidate) : path == candidate else { return false }
+        if !pathIsGlob && path == Self.sudoedit {
+            return !given.isEmpty
+                && given.allSatisfy { file in
+                    file.string.map { name in args.contains { Glob.matchesPath($0, name) } } ?? false
+                }
+        }
         if anyRest {
             guard given.count >= args.count else { return false }
         } else {
             guard given.count == args.count else { return false }
         }
-        // sudoedit's files are paths: a `*` stays within one directory.
-        let isEdit = !pathIsGlob && path == Self.sudoedit
-        for (pattern, arg) in zip(args, given) {
-            let matched =
-                isEdit ? arg.string.map { Glob.matchesPath(pattern, $0) } ?? false : Glob.matches(pattern, arg)
-            if !matched { return false }
+        for (pattern, arg) in zip(args, given) where !Glob.matches(pattern, arg) {
+            return false
         }
         return true
     }

@@ -79,6 +79,11 @@ struct MatchCase: Sendable, CustomTestStringConvertible {
         MatchCase("sudoedit /etc/nginx/*.conf", "sudoedit", ["/etc/nginx/sites/a.conf"], false),
         MatchCase("sudoedit /etc/nginx/*.conf", "/usr/bin/sudoedit", ["/etc/nginx/a.conf"], false),
         MatchCase("sudoedit /etc/hosts", "sudoedit", ["/etc/hosts", "/etc/shadow"], false),
+        // ... and name the files that may be edited, together or one by one
+        MatchCase("sudoedit /etc/hosts /etc/nginx/*.conf", "sudoedit", ["/etc/nginx/a.conf", "/etc/hosts"], true),
+        MatchCase(
+            "sudoedit /etc/hosts /etc/nginx/*.conf", "sudoedit", ["/etc/nginx/a.conf", "/etc/nginx/b.conf"], true),
+        MatchCase("sudoedit /etc/hosts /etc/nginx/*.conf", "sudoedit", [], false),
     ]
 
     @Test(arguments: cases)

@@ -206,3 +206,47 @@ def test_an_approve_rule_files_a_request_for_the_edit_and_runs_it_once_approved(
     r = jitexec_e(edit, path)
     assert r.returncode == 0, r.stderr
     assert read(path) == b"ok\nedited by jit-dev1\n"
+
+
+def test_a_new_file_is_created_0644_by_root_only_when_the_copy_has_content(edit):
+    """A file the rule names that does not exist yet: created (root's, 0644, whatever jitexec's own
+    umask) when the copy comes back with content; not created when left empty."""
+    new = f"{DIR}/new.conf"
+    empty = script(os.path.join(os.path.dirname(edit.editor), "noop"), "#!/bin/sh\nexit 0\n")
+    r = jitexec_e(edit, new, editor=empty)
+    assert r.returncode == 0 and not os.path.exists(new), (r.returncode, r.stderr)
+    r = jitexec_e(edit, new)
+    assert r.returncode == 0, r.stderr
+    st = os.stat(new)
+    assert read(new) == b"edited by jit-dev1\n" and st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o644, st
+    end = events(edit, "exec.end")[-1]
+    assert end["files"] == [{"path": new, "before_sha256": None, "after_sha256": sha(b"edited by jit-dev1\n"),
+                             "written": True, "error": None}], end
+
+
+def test_a_fifo_is_refused_at_once_and_a_file_named_twice_is_refused(edit):
+    """A FIFO the rule's glob matches is refused without being opened (an open would block); naming
+    one file twice is refused before anything is opened."""
+    fifo = f"{DIR}/pipe.conf"
+    os.mkfifo(fifo)
+    r = jitexec_e(edit, fifo)
+    assert r.returncode == 1 and "is not a regular file" in one_line(r), r.stderr
+    r = jitexec_e(edit, CONF, f"{DIR}/./app.conf")
+    assert r.returncode == 1 and "is named twice" in one_line(r), r.stderr
+    assert open(edit.edit_log).read() == "" and events(edit, "exec.start") == []
+
+
+def test_several_files_the_rule_names_are_edited_in_one_run(edit):
+    """`sudoedit DIR/*.conf` allows any of its files, several at once: both are copied, edited and
+    written back; a second file the rule does not name makes the whole run denied."""
+    other = f"{DIR}/other.conf"
+    with open(other, "wb") as f:
+        f.write(b"b=2\n")
+    r = jitexec_e(edit, CONF, other)
+    assert r.returncode == 0, r.stderr
+    assert read(CONF) == b"a=1\nedited by jit-dev1\n" and read(other) == b"b=2\nedited by jit-dev1\n"
+    (end,) = events(edit, "exec.end")
+    assert [f["path"] for f in end["files"]] == [CONF, other] and all(f["written"] for f in end["files"]), end
+    r = jitexec_e(edit, CONF, SECRET)
+    assert r.returncode == 1 and "may not run sudoedit as root" in one_line(r), r.stderr
+    assert read(SECRET) == b"top secret\n"

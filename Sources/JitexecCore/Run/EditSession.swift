@@ -30,7 +30,9 @@ final class EditSession {
         var name: String
         /// The file as opened at the start; nil when it does not exist yet (created if edited).
         var fd: Int32?
-        var before: FileDigest.Result?
+        /// Its bytes when opened (empty for a new file), and their SHA-256 (nil for a new file).
+        var content: [UInt8]
+        var before: String?
         /// Its copy's name in the folder.
         var copy: String
     }
@@ -88,7 +90,9 @@ final class EditSession {
 
     // MARK: Opening
 
-    /// Opens every file and makes the caller's copies; nothing is left behind when it throws.
+    /// Opens and reads every file and makes the (still root-only, empty) folder for the copies;
+    /// nothing is left behind when it throws. The caller gets the copies from `handOver`, once
+    /// `exec.start` is recorded and the grant found in force: not a byte of a file before that.
     static func open(paths: [String], caller: Account, target: Account) throws(JitError) -> EditSession {
         var opened: [File] = []
         func closeOpened() {
@@ -100,6 +104,9 @@ final class EditSession {
         var names: Set<String> = []
         do throws(JitError) {
             for path in paths {
+                guard !opened.contains(where: { $0.path == path }) else {
+                    throw .usage("\(Escape.text(path)) is named twice; name each file once")
+                }
                 var file = try openFile(path, caller: caller, target: target)
                 // Copies keep the file's name (editors pick a syntax from it); a second file of the
                 // same name gets a number in front.
@@ -129,31 +136,27 @@ final class EditSession {
             closeOpened()
             throw .execFailed("cannot open \(folder): \(errnoText())", status: 1)
         }
-        let session = EditSession(files: opened, folder: folder, folderFD: folderFD, caller: caller, target: target)
-        // The copies are made while the folder is still root's (0700), so nothing of the caller's
-        // can be in their place; then the folder is handed over.
-        for f in opened {
-            let content: [UInt8]
-            do {
-                content = try f.fd.map(readAll) ?? []
-            } catch {
-                session.removeCopies()
-                throw .execFailed("cannot read \(Escape.text(f.path)): \(errnoText())", status: 1)
-            }
+        return EditSession(files: opened, folder: folder, folderFD: folderFD, caller: caller, target: target)
+    }
+
+    /// Writes the copies and gives them and their folder to the caller. The copies are made while
+    /// the folder is still root's (0700), so nothing of the caller's can stand in their place.
+    func handOver() throws(JitError) {
+        for f in files {
             let fd = openat(folderFD, f.copy, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard fd >= 0, FileSystem.writeAll(fd, content), fchown(fd, caller.uid, caller.gid) == 0 else {
+            guard fd >= 0, FileSystem.writeAll(fd, f.content), fchown(fd, caller.uid, caller.gid) == 0 else {
                 let why = errnoText()
                 if fd >= 0 { close(fd) }
-                session.removeCopies()
-                throw .execFailed("cannot copy \(Escape.text(f.path)) for editing: \(why)", status: 1)
+                removeCopies()
+                throw .execFailed(
+                    "cannot copy \(Escape.text(f.path)) for editing: \(why); nothing was changed", status: 1)
             }
             close(fd)
         }
         guard fchown(folderFD, caller.uid, caller.gid) == 0 else {
-            session.removeCopies()
-            throw .execFailed("cannot give \(folder) to \(caller.name): \(errnoText())", status: 1)
+            removeCopies()
+            throw .execFailed("cannot give \(folder) to \(caller.name): \(errnoText()); nothing was changed", status: 1)
         }
-        return session
     }
 
     /// Opens `path` as the target would: every directory from `/` without following a link, none
@@ -184,7 +187,10 @@ final class EditSession {
             }
             dir = next
             var st = stat()
-            fstat(dir, &st)
+            guard fstat(dir, &st) == 0 else {
+                close(dir)
+                throw .notPermitted("\(shown): cannot check \(Escape.text(walked)): \(errnoText())")
+            }
             let isParent = index == components.count - 2
             if writable(st, by: caller) && (isParent || !(st.st_mode & S_ISVTX != 0 && st.st_uid == 0)) {
                 close(dir)
@@ -194,43 +200,59 @@ final class EditSession {
             }
         }
         let name = components[components.count - 1]
-        let fd = openat(dir, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
+        // First a descriptor that opens nothing (O_PATH): a link, a device or a FIFO is refused
+        // before it is ever opened for reading or writing.
+        let handle = openat(dir, name, openPathOnly | O_NOFOLLOW | O_CLOEXEC)
         let why = errno
-        if fd < 0 {
-            switch why {
-            case ENOENT:
-                // A new file, created when the copy comes back changed; the target must be able to.
-                var st = stat()
-                fstat(dir, &st)
-                guard target.uid == 0 || mayAccess(st, target, bits: 0o3) else {
-                    close(dir)
-                    throw .notPermitted("\(shown) does not exist and \(target.name) may not create it")
-                }
-                return File(path: path, parent: dir, name: name, fd: nil, before: nil, copy: name)
-            case ELOOP:
-                close(dir)
-                throw .notPermitted(
-                    "\(shown) is a symbolic link; jitexec -e follows no links: name the file by its real path")
-            default:
+        guard handle >= 0 else {
+            guard why == ENOENT else {
                 close(dir)
                 throw .notPermitted("cannot open \(shown): \(String(cString: strerror(why)))")
             }
+            // A new file, created when the copy comes back with something in it; the target must be able to.
+            var st = stat()
+            guard fstat(dir, &st) == 0, target.uid == 0 || mayAccess(st, target, bits: 0o3) else {
+                close(dir)
+                throw .notPermitted("\(shown) does not exist and \(target.name) may not create it")
+            }
+            return File(path: path, parent: dir, name: name, fd: nil, content: [], before: nil, copy: name)
         }
         var st = stat()
-        fstat(fd, &st)
-        let problem: String? =
-            (st.st_mode & S_IFMT) != S_IFREG
-            ? "\(shown) is not a regular file"
-            : st.st_size > maxBytes
-                ? "\(shown) is larger than \(ByteSize.exact(Int64(maxBytes))); jitexec -e edits smaller files"
-                : target.uid != 0 && !mayAccess(st, target, bits: 0o6)
-                    ? "\(target.name) may not read and write \(shown)" : nil
-        guard let problem else {
-            return File(path: path, parent: dir, name: name, fd: fd, before: FileDigest.of(fd: fd), copy: name)
+        let statted = fstat(handle, &st) == 0
+        let kind = st.st_mode & S_IFMT
+        var problem: String? =
+            !statted
+            ? "cannot check \(shown): \(errnoText())"
+            : kind == S_IFLNK
+                ? "\(shown) is a symbolic link; jitexec -e follows no links: name the file by its real path"
+                : kind != S_IFREG
+                    ? "\(shown) is not a regular file"
+                    : st.st_size > maxBytes
+                        ? "\(shown) is larger than \(ByteSize.exact(Int64(maxBytes))); jitexec -e edits smaller files"
+                        : target.uid != 0 && !mayAccess(st, target, bits: 0o6)
+                            ? "\(target.name) may not read and write \(shown)" : nil
+        var fd: Int32 = -1
+        if problem == nil {
+            // The same file, now opened for reading and writing through the handle.
+            fd = Glibc.open("/proc/self/fd/\(handle)", O_RDWR | O_NOCTTY | O_CLOEXEC)
+            if fd < 0 { problem = "cannot open \(shown): \(errnoText())" }
         }
-        close(fd)
-        close(dir)
-        throw .notPermitted(problem)
+        close(handle)
+        if let problem {
+            close(dir)
+            throw .notPermitted(problem)
+        }
+        let content: [UInt8]
+        do {
+            content = try readAll(fd)
+        } catch {
+            close(fd)
+            close(dir)
+            throw .notPermitted("cannot read \(shown): \(error)")
+        }
+        return File(
+            path: path, parent: dir, name: name, fd: fd, content: content, before: FileDigest.sha256(content),
+            copy: name)
     }
 
     /// Whether `account` may write in what `st` describes: it owns it (and so may chmod it), or
@@ -267,20 +289,26 @@ final class EditSession {
     // MARK: The editor
 
     /// The caller's editor (`SUDO_EDITOR`, `VISUAL`, `EDITOR`, else the system's), run as the
-    /// caller with their own environment on the copies. An editor value holding a `--` word is
-    /// refused: with sudo it once ended the options and named more files (CVE-2023-22809). Here
-    /// no argument of the editor can add a file anyway; the refusal only makes the mistake visible.
+    /// caller with their own environment on the copies, through `env` so that the caller's PATH
+    /// finds it as the caller (jitexec never looks at a path the caller names with root's eyes). An
+    /// editor value holding a `--` word is refused: with sudo it once ended the options and named
+    /// more files (CVE-2023-22809). Here no argument of the editor can add a file anyway; the
+    /// refusal makes the mistake visible.
     func editorSpec(environment: [UserText], cwd: String?, usePTY: Bool) throws(JitError) -> ExecSpec {
         let words = try Self.editor(environment: environment)
-        let argv = words.map { UserText($0) } + files.map { UserText(folder + "/" + $0.copy) }
+        let argv =
+            [UserText("env"), UserText("--")] + words.map { UserText($0) }
+            + files.map { UserText(folder + "/" + $0.copy) }
         return ExecSpec(
-            path: words[0], argv: argv, environment: environment, identity: caller, umask: 0o077,
+            path: Self.env, argv: argv, environment: environment, identity: caller, umask: 0o077,
             cwd: cwd ?? caller.home, usePTY: usePTY)
     }
 
+    static let env = "/usr/bin/env"
     static let defaultEditors = ["/usr/bin/editor", "/usr/bin/vi", "/usr/bin/nano"]
 
-    /// The editor's words, its first an absolute path to an executable file.
+    /// The editor's words: the first of `SUDO_EDITOR`, `VISUAL`, `EDITOR` that has any, split at
+    /// blanks (no quoting, as sudo does), else the first of `defaultEditors` that exists.
     static func editor(environment: [UserText]) throws(JitError) -> [String] {
         func value(_ name: String) -> String? {
             let prefix = name + "="
@@ -292,35 +320,18 @@ final class EditSession {
         for variable in ["SUDO_EDITOR", "VISUAL", "EDITOR"] {
             guard let text = value(variable) else { continue }
             let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-            guard let first = words.first else { continue }
+            guard !words.isEmpty else { continue }
             if words.contains("--") {
                 throw .usage(
                     "\(variable) ('\(Escape.text(text))') contains '--', which could name more files to edit (as in sudo's CVE-2023-22809); set it to the editor and its options only"
                 )
             }
-            guard let path = resolve(first, path: value("PATH")) else {
-                throw .usage(
-                    "\(variable) names '\(Escape.text(first))', which is not an executable file found through your PATH"
-                )
-            }
-            return [path] + words.dropFirst()
+            return words
         }
         guard let fallback = defaultEditors.first(where: isExecutableFile) else {
             throw .usage("no editor: set EDITOR (none of \(defaultEditors.joined(separator: ", ")) exists)")
         }
         return [fallback]
-    }
-
-    /// `name` when absolute, else found in `path`'s absolute entries (it runs as the caller, so
-    /// this only saves the caller a full path).
-    static func resolve(_ name: String, path: String?) -> String? {
-        if name.hasPrefix("/") { return isExecutableFile(name) ? name : nil }
-        guard !name.contains("/") else { return nil }
-        for dir in (path ?? "/usr/bin:/bin").split(separator: ":") where dir.hasPrefix("/") {
-            let candidate = "\(dir)/\(name)"
-            if isExecutableFile(candidate) { return candidate }
-        }
-        return nil
     }
 
     static func isExecutableFile(_ path: String) -> Bool {
@@ -349,12 +360,13 @@ final class EditSession {
     }
 
     /// Reads each copy back and writes a changed one into its file (only when the editor
-    /// succeeded); the copies are removed unless something could not be written.
-    func finish(editorSucceeded: Bool) -> [Outcome] {
+    /// succeeded); the copies are removed unless the editor failed or something could not be
+    /// written (`kept`).
+    func finish(editorSucceeded: Bool) -> (outcomes: [Outcome], kept: Bool) {
         var outcomes: [Outcome] = []
         var keep = !editorSucceeded
         for f in files {
-            var outcome = Outcome(path: f.path, before: f.before?.sha256, after: nil, written: false, problem: nil)
+            var outcome = Outcome(path: f.path, before: f.before, after: nil, written: false, problem: nil)
             defer { outcomes.append(outcome) }
             let content: [UInt8]
             switch readCopy(f) {
@@ -364,7 +376,7 @@ final class EditSession {
                 continue
             }
             outcome.after = FileDigest.sha256(content)
-            let changed = f.fd == nil ? !content.isEmpty : outcome.after != outcome.before
+            let changed = f.fd == nil ? !content.isEmpty : content != f.content
             guard changed, editorSucceeded else { continue }
             if let why = write(content, into: f) {
                 outcome.problem = why
@@ -374,7 +386,7 @@ final class EditSession {
             }
         }
         if !keep { removeCopies() }
-        return outcomes
+        return (outcomes, keep)
     }
 
     /// The copy's bytes: a regular file of the caller's, opened without following a link
@@ -393,8 +405,7 @@ final class EditSession {
         }
         defer { close(fd) }
         var st = stat()
-        fstat(fd, &st)
-        guard (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == caller.uid else {
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == caller.uid else {
             return .problem("its copy is not a regular file of \(caller.name)'s; \(f.path) is unchanged")
         }
         guard st.st_size <= Self.maxBytes, let bytes = try? Self.readAll(fd) else {
@@ -410,7 +421,13 @@ final class EditSession {
         if f.fd == nil {
             fd = openat(f.parent, f.name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
             guard fd >= 0 else { return "cannot create it: \(errnoText())" }
-            if target.uid != 0 { _ = fchown(fd, target.uid, target.gid) }
+            // 0644 whatever jitexec's own umask, owned by the target.
+            guard fchmod(fd, 0o644) == 0, target.uid == 0 || fchown(fd, target.uid, target.gid) == 0 else {
+                let why = errnoText()
+                close(fd)
+                unlinkat(f.parent, f.name, 0)
+                return "cannot give it to \(target.name): \(why)"
+            }
         }
         defer { if f.fd == nil { close(fd) } }
         var written = 0
@@ -431,3 +448,7 @@ final class EditSession {
     }
 
 }
+
+/// `O_PATH` (asm-generic/fcntl.h), which Glibc's Swift module leaves out: a descriptor that names a
+/// file without opening it for reading or writing.
+private let openPathOnly: Int32 = 0o10_000_000

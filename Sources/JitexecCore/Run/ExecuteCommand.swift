@@ -101,7 +101,9 @@ enum ExecuteCommand {
             recording =
                 try run.rule.record ? SessionRecording.open(ctx, run, start.session, spec, policy.settings) : nil
             control = sessionControl(ctx, run, start: start, recorder: recording?.writer)
-            outcome = try supervise(ctx, spec, control: control, start: start)
+            // sudoedit's copies reach the caller only now, with the grant found in force.
+            outcome = try supervise(
+                ctx, spec, control: control, start: start, beforeStart: edit.map { e in e.handOver })
         } catch {
             try? pam.closeSession()
             _ = recording?.finish()
@@ -125,7 +127,7 @@ enum ExecuteCommand {
         files: [JSONValue], status: Int32
     ) {
         let succeeded = outcome.shellStatus == 0
-        let outcomes = edit.finish(editorSucceeded: succeeded)
+        let (outcomes, kept) = edit.finish(editorSucceeded: succeeded)
         var failed = !succeeded
         if !succeeded {
             ctx.complain(
@@ -140,7 +142,7 @@ enum ExecuteCommand {
                 ctx.complain("\(Escape.text(o.path)) unchanged")
             }
         }
-        if failed && succeeded && outcomes.contains(where: { $0.problem != nil }) {
+        if kept && succeeded {
             ctx.complain("your edited copies are kept in \(Escape.text(edit.folder))")
         }
         return (outcomes.map(\.json), failed ? max(outcome.shellStatus, 1) : 0)
@@ -264,20 +266,24 @@ enum ExecuteCommand {
     /// Runs the command to its end. Under a grant, the child is held until the grant is found in
     /// force once more, with the time of that moment: a revoke or the expiry that came after
     /// exec.start (however long this process was stopped in between) keeps the command from starting.
+    /// `beforeStart` runs just before the command is released (after that check under a grant).
     static func supervise(
-        _ ctx: Context, _ spec: ExecSpec, control: SessionControl, start: ExecStart
+        _ ctx: Context, _ spec: ExecSpec, control: SessionControl, start: ExecStart,
+        beforeStart: (() throws(JitError) -> Void)? = nil
     ) throws(JitError) -> ExitOutcome {
         var ended: JitError?
         let release: (() -> Bool)? = start.grant.map { used in
             { () -> Bool in
                 do throws(JitError) {
                     ended = try stillInForce(ctx, used)
+                    if ended == nil { try beforeStart?() }
                 } catch {
                     ended = error
                 }
                 return ended == nil
             }
         }
+        if start.grant == nil { try beforeStart?() }
         do {
             return try ctx.effects.supervise(spec, control, release)
         } catch {
