@@ -40,8 +40,18 @@ enum PolicyChecks {
                             "'sudoedit' must name the files it allows, each by its absolute path (globs allowed), and no '**'"
                         ))
                 }
-                for arg in pattern.args where !arg.hasPrefix("/") {
-                    out.append(.error(location, "sudoedit file \(named(arg)) is relative: write its absolute path"))
+                for arg in pattern.args {
+                    let names = Array(arg.utf8).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+                    if !arg.hasPrefix("/") {
+                        out.append(.error(location, "sudoedit file \(named(arg)) is relative: write its absolute path"))
+                    } else if names.dropFirst().contains(where: { $0.isEmpty || $0 == [0x2E] || $0 == [0x2E, 0x2E] }) {
+                        // jitexec -e matches canonical paths only: such a word could never match.
+                        out.append(
+                            .error(
+                                location,
+                                "sudoedit file \(named(arg)) is not a canonical path: no empty, '.' or '..' parts, no trailing '/'"
+                            ))
+                    }
                 }
                 continue
             }

@@ -17,6 +17,16 @@ import Testing
         #expect(try EditSession.canonicalPath(UserText(given), cwd: cwd) == canonical)
     }
 
+    @Test func pathsAreSplitOnTheByteSlashNotOnCharacters() throws {
+        // "/\u{301}" is one Swift Character; the kernel and fnmatch see a "/" and then a name.
+        #expect(try EditSession.canonicalPath(UserText("/etc/nginx/../\u{301}evil"), cwd: "/") == "/etc/\u{301}evil")
+        #expect(try EditSession.canonicalPath(UserText("/etc/nginx//\u{301}x"), cwd: "/") == "/etc/nginx/\u{301}x")
+        #expect(EditSession.components("/etc/\u{301}evil") == ["etc", "\u{301}evil"])
+        #expect(EditSession.components("/etc/../x") == nil)
+        #expect(EditSession.components("/etc//x") == nil)
+        #expect(EditSession.components("etc/x") == nil)
+    }
+
     @Test func theRootDirectoryAndEmptyNamesAreNotFiles() {
         #expect(throws: JitError.self) { try EditSession.canonicalPath(UserText("/.."), cwd: "/") }
         #expect(throws: JitError.self) { try EditSession.canonicalPath(UserText(""), cwd: "/") }

@@ -52,6 +52,16 @@ struct Expected: Sendable, CustomTestStringConvertible {
                 action = "allow"
                 """),
             Expected(
+                "sudoedit with a dot-dot file", "p.toml:4: error:",
+                "sudoedit file '/etc/a/../b' is not a canonical path",
+                """
+                [[rule]]
+                name = "r"
+                users = ["alice"]
+                commands = ["sudoedit /etc/a/../b"]
+                action = "allow"
+                """),
+            Expected(
                 "sudoedit without files", "p.toml:4: error:", "'sudoedit' must name the files it allows",
                 """
                 [[rule]]

@@ -9,11 +9,14 @@ import os
 import pwd
 import shutil
 import stat
+import subprocess
 import tempfile
+import time
 
 import pytest
 
-from loop_support import approve, clear_credential_cache, events, grant_id, password, request_id, run, show
+from loop_support import (approve, clear_credential_cache, environment, events, grant_id, password, request_id,
+                          run, show, user_kwargs)
 
 DEV = "jit-dev1"
 DIR = "/etc/jitexec-edit-test"
@@ -28,7 +31,7 @@ credential_cache = "0"
 [[rule]]
 name = "edit-conf"
 users = ["%jit-developers"]
-commands = ["sudoedit {DIR}/*.conf", "sudoedit {DIR}/open/*.conf"]
+commands = ["sudoedit {DIR}/*.conf", "sudoedit {DIR}/open/*.conf", "sudoedit {DIR}/*/*"]
 action = "allow"
 
 [[rule]]
@@ -250,3 +253,38 @@ def test_several_files_the_rule_names_are_edited_in_one_run(edit):
     r = jitexec_e(edit, CONF, SECRET)
     assert r.returncode == 1 and "may not run sudoedit as root" in one_line(r), r.stderr
     assert read(SECRET) == b"top secret\n"
+
+
+def test_a_slash_followed_by_a_combining_mark_cannot_smuggle_dot_dot_past_the_rule(edit):
+    """`/` then U+0301 is one Swift Character but a path separator to the kernel and fnmatch: a path
+    split by characters would keep `..` and match `DIR/*/*`, then open `DIR/../\u0301evil` (= /etc).
+    Paths are split on bytes, so `..` is taken out first and the result (/etc/\u0301evil) is denied."""
+    evil = "/etc/\u0301evil"
+    r = jitexec_e(edit, f"{DIR}/../\u0301evil")
+    assert r.returncode == 1 and "may not run sudoedit as root" in one_line(r), r.stderr
+    assert not os.path.exists(evil) and not os.path.exists("/var/tmp/\u0301evil")
+    assert events(edit, "exec.start") == []
+
+
+def test_a_stop_ends_the_edit_without_writing_even_if_the_editor_exits_zero(edit):
+    """An editor that traps the stop's signal and exits 0 writes nothing: the stop ended the edit."""
+    trapper = script(os.path.join(os.path.dirname(edit.editor), "trapper"),
+                     "#!/bin/sh\nfor f; do echo evil >> \"$f\"; done\ntrap 'exit 0' TERM HUP INT\n"
+                     "while :; do sleep 0.1; done\n")
+    proc = subprocess.Popen([edit.jitexec, "-S", "-e", CONF], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=environment({"EDITOR": trapper}), cwd="/",
+                            start_new_session=True, **user_kwargs(DEV))
+    proc.stdin.write((password(DEV) + "\n").encode())
+    proc.stdin.close()
+    deadline = time.monotonic() + 20
+    while not [e for e in events(edit, "exec.start")] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (start,) = events(edit, "exec.start")
+    stop = run([edit.jitctl, "stop", str(start["session"]), "-m", "wrong file"])
+    assert stop.returncode == 0, stop.stderr
+    proc.wait(timeout=30)
+    err = proc.stderr.read()
+    assert proc.returncode != 0 and b"nothing was written" in err, (proc.returncode, err)
+    assert read(CONF) == b"a=1\n"
+    (end,) = events(edit, "exec.end")
+    assert end["files"][0]["written"] is False, end

@@ -28,7 +28,8 @@ final class EditSession {
         /// Its directory, opened from `/` without following links.
         var parent: Int32
         var name: String
-        /// The file as opened at the start; nil when it does not exist yet (created if edited).
+        /// The file as found at the start (an O_PATH handle: it reads and writes nothing by itself);
+        /// nil when it does not exist yet (created if edited).
         var fd: Int32?
         /// Its bytes when opened (empty for a new file), and their SHA-256 (nil for a new file).
         var content: [UInt8]
@@ -76,16 +77,28 @@ final class EditSession {
             guard let cwd else { throw .usage("cannot tell where \(word.escaped) is: give its absolute path") }
             absolute = cwd + "/" + text
         }
-        var parts: [Substring] = []
-        for part in absolute.split(separator: "/") where part != "." {
-            if part == ".." {
+        // Bytes, not characters: a `/` followed by a combining mark is one Swift Character, but
+        // two path components to the kernel and to fnmatch.
+        var parts: [ArraySlice<UInt8>] = []
+        for part in Array(absolute.utf8).split(separator: slash) where part != [dot] {
+            if part == [dot, dot] {
                 if !parts.isEmpty { parts.removeLast() }
             } else {
                 parts.append(part)
             }
         }
         guard !parts.isEmpty else { throw .usage("-e edits files; / is a directory") }
-        return "/" + parts.joined(separator: "/")
+        return String(decoding: parts.flatMap { [slash] + $0 }, as: UTF8.self)
+    }
+
+    /// The components of a canonical path, split on the byte `/`; each is a name of one
+    /// directory entry (never empty, `.` or `..`, never holding a `/`), or nil.
+    static func components(_ path: String) -> [String]? {
+        let parts = Array(path.utf8).split(separator: slash, omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts[0].isEmpty else { return nil }
+        let names = parts.dropFirst()
+        guard names.allSatisfy({ !$0.isEmpty && $0 != [dot] && $0 != [dot, dot] }) else { return nil }
+        return names.map { String(decoding: $0, as: UTF8.self) }
     }
 
     // MARK: Opening
@@ -164,7 +177,9 @@ final class EditSession {
     /// following a link, a regular file the target may read and write.
     static func openFile(_ path: String, caller: Account, target: Account) throws(JitError) -> File {
         let shown = Escape.text(path)
-        let components = path.split(separator: "/").map(String.init)
+        guard let components = components(path) else {
+            throw .usage("\(shown) is not a canonical path (empty, '.' or '..' components)")
+        }
         var dir = Glibc.open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dir >= 0 else { throw .execFailed("cannot open /: \(errnoText())", status: 1) }
         var walked = ""
@@ -192,7 +207,7 @@ final class EditSession {
                 throw .notPermitted("\(shown): cannot check \(Escape.text(walked)): \(errnoText())")
             }
             let isParent = index == components.count - 2
-            if writable(st, by: caller) && (isParent || !(st.st_mode & S_ISVTX != 0 && st.st_uid == 0)) {
+            if writable(dir, st, by: caller) && (isParent || !(st.st_mode & S_ISVTX != 0 && st.st_uid == 0)) {
                 close(dir)
                 throw .notPermitted(
                     "\(shown) is in \(Escape.text(walked)), which you may write: edit it without jitexec (sudoedit refuses these too)"
@@ -229,39 +244,47 @@ final class EditSession {
                     ? "\(shown) is not a regular file"
                     : st.st_size > maxBytes
                         ? "\(shown) is larger than \(ByteSize.exact(Int64(maxBytes))); jitexec -e edits smaller files"
-                        : target.uid != 0 && !mayAccess(st, target, bits: 0o6)
-                            ? "\(target.name) may not read and write \(shown)" : nil
+                        : st.st_nlink != 1
+                            ? "\(shown) has \(st.st_nlink) hard links; jitexec -e edits files with one name only"
+                            : st.st_mode & (S_ISUID | S_ISGID) != 0
+                                ? "\(shown) is setuid or setgid; jitexec -e does not edit those"
+                                : target.uid != 0 && !mayAccess(st, target, bits: 0o6)
+                                    ? "\(target.name) may not read and write \(shown)" : nil
         var fd: Int32 = -1
         if problem == nil {
-            // The same file, now opened for reading and writing through the handle.
-            fd = Glibc.open("/proc/self/fd/\(handle)", O_RDWR | O_NOCTTY | O_CLOEXEC)
+            // The same file, opened for reading only through the handle: held open for writing
+            // during the edit, it could not be executed meanwhile (ETXTBSY).
+            fd = Glibc.open("/proc/self/fd/\(handle)", O_RDONLY | O_NOCTTY | O_CLOEXEC)
             if fd < 0 { problem = "cannot open \(shown): \(errnoText())" }
         }
-        close(handle)
         if let problem {
+            close(handle)
             close(dir)
             throw .notPermitted(problem)
         }
+        defer { close(fd) }
         let content: [UInt8]
         do {
             content = try readAll(fd)
         } catch {
-            close(fd)
+            close(handle)
             close(dir)
             throw .notPermitted("cannot read \(shown): \(error)")
         }
         return File(
-            path: path, parent: dir, name: name, fd: fd, content: content, before: FileDigest.sha256(content),
+            path: path, parent: dir, name: name, fd: handle, content: content, before: FileDigest.sha256(content),
             copy: name)
     }
 
-    /// Whether `account` may write in what `st` describes: it owns it (and so may chmod it), or
-    /// the mode lets its group or everyone write. Root is never stopped by this check.
-    static func writable(_ st: stat, by account: Account) -> Bool {
+    /// Whether `account` (the caller) may write in directory `dir`: it owns it (and so may chmod
+    /// it), or the kernel says so with the caller's own ids and session groups (ACLs included), as
+    /// sudo's `dir_is_writable` asks. A check that cannot be made counts as writable. Root is never
+    /// stopped by this check.
+    static func writable(_ dir: Int32, _ st: stat, by account: Account) -> Bool {
         guard account.uid != 0 else { return false }
         if st.st_uid == account.uid { return true }
-        if account.groupIDs.contains(st.st_gid) && st.st_mode & 0o020 != 0 { return true }
-        return st.st_mode & 0o002 != 0
+        let allowed = Privileges.asCallerEffective { faccessat(dir, ".", W_OK, AT_EACCESS) == 0 }
+        return allowed ?? true
     }
 
     /// Whether the mode bits give `account` every one of `bits` (4 read, 2 write, 1 search) in the
@@ -417,8 +440,12 @@ final class EditSession {
     /// Writes `content` into the file opened at the start (or creates it in its directory, no
     /// link followed, for a new one); nil when done and synced, else why not.
     private func write(_ content: [UInt8], into f: File) -> String? {
-        var fd = f.fd ?? -1
-        if f.fd == nil {
+        var fd: Int32 = -1
+        if let handle = f.fd {
+            // The very file found at the start, whatever was renamed meanwhile: no path is looked up.
+            fd = Glibc.open("/proc/self/fd/\(handle)", O_WRONLY | O_NOCTTY | O_CLOEXEC)
+            guard fd >= 0 else { return "cannot open it for writing: \(errnoText())" }
+        } else {
             fd = openat(f.parent, f.name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
             guard fd >= 0 else { return "cannot create it: \(errnoText())" }
             // 0644 whatever jitexec's own umask, owned by the target.
@@ -429,7 +456,7 @@ final class EditSession {
                 return "cannot give it to \(target.name): \(why)"
             }
         }
-        defer { if f.fd == nil { close(fd) } }
+        defer { close(fd) }
         var written = 0
         while written < content.count {
             let n = content[written...].withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(written)) }
@@ -452,3 +479,6 @@ final class EditSession {
 /// `O_PATH` (asm-generic/fcntl.h), which Glibc's Swift module leaves out: a descriptor that names a
 /// file without opening it for reading or writing.
 private let openPathOnly: Int32 = 0o10_000_000
+
+private let slash = UInt8(ascii: "/")
+private let dot = UInt8(ascii: ".")

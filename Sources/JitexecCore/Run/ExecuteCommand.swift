@@ -113,39 +113,51 @@ enum ExecuteCommand {
         }
         try? pam.closeSession()
         let digest = recording?.finish()
-        let edited = edit.map { finishEdit(ctx, $0, outcome: outcome) }
+        let edited = edit.map { finishEdit(ctx, $0, outcome: outcome, control: control, start: start) }
         commitExecEnd(
             ctx, run, start: start, outcome: outcome,
             session: SessionEndFields(control: control, recording: recording?.path, digest: digest),
             files: edited?.files)
+        // What sudoedit has to say comes after exec.end: a stderr nobody reads cannot hold it back.
+        edited?.messages.forEach(ctx.complain)
         return .finished(edited?.status ?? outcome.shellStatus)
     }
 
-    /// sudoedit's end: the changed copies written back when the editor succeeded, each file said
-    /// as sudoedit says it; the status is 1 when a file could not be written or the editor failed.
-    static func finishEdit(_ ctx: Context, _ edit: EditSession, outcome: ExitOutcome) -> (
-        files: [JSONValue], status: Int32
-    ) {
-        let succeeded = outcome.shellStatus == 0
-        let (outcomes, kept) = edit.finish(editorSucceeded: succeeded)
-        var failed = !succeeded
-        if !succeeded {
-            ctx.complain(
-                "the editor ended with status \(outcome.shellStatus): nothing was written; your copies are in \(Escape.text(edit.folder))"
-            )
+    /// sudoedit's end: the changed copies written back only when the editor succeeded, nothing
+    /// ended it (a stop, or its grant's revoke or end under `enforce_expiry`) and its grant is still
+    /// in force now; what to tell the caller, and the status (1 or the editor's when not written).
+    static func finishEdit(
+        _ ctx: Context, _ edit: EditSession, outcome: ExitOutcome, control: SessionControl, start: ExecStart
+    ) -> (files: [JSONValue], status: Int32, messages: [String]) {
+        var why: String?
+        if outcome.shellStatus != 0 {
+            why = "the editor ended with status \(outcome.shellStatus)"
+        } else if let ended = control.endedBy {
+            why = "the edit was ended (\(ended))"
+        } else if let grant = start.grant {
+            do throws(JitError) {
+                why = try stillInForce(ctx, grant).map { _ in "grant #\(grant.id) is no longer in force" }
+            } catch {
+                why = "grant #\(grant.id) could not be checked (\(error.description))"
+            }
+        }
+        let (outcomes, kept) = edit.finish(editorSucceeded: why == nil)
+        var messages: [String] = []
+        if let why {
+            messages.append("\(why): nothing was written; your copies are in \(Escape.text(edit.folder))")
         }
         for o in outcomes {
             if let problem = o.problem {
-                ctx.complain("\(Escape.text(o.path)) was not written: \(problem)")
-                failed = true
-            } else if succeeded && !o.written {
-                ctx.complain("\(Escape.text(o.path)) unchanged")
+                messages.append("\(Escape.text(o.path)) was not written: \(problem)")
+            } else if why == nil && !o.written {
+                messages.append("\(Escape.text(o.path)) unchanged")
             }
         }
-        if kept && succeeded {
-            ctx.complain("your edited copies are kept in \(Escape.text(edit.folder))")
+        if kept && why == nil {
+            messages.append("your edited copies are kept in \(Escape.text(edit.folder))")
         }
-        return (outcomes.map(\.json), failed ? max(outcome.shellStatus, 1) : 0)
+        let failed = why != nil || outcomes.contains { $0.problem != nil }
+        return (outcomes.map(\.json), failed ? max(outcome.shellStatus, 1) : 0, messages)
     }
 
     /// What the supervisor gets for the session: the recording, the monitor (a stop; under
