@@ -364,3 +364,15 @@ def test_approver_with_mesg_n_gets_nothing(notify, approver_terminal):
     shell.expect("lead\\$ ")
     m, _ = file_request(notify, "/usr/bin/true")
     shell.expect(rf"jitexec: {DEV} asks to run /usr/bin/true as root on \S+ \(request #{m}, rule restart\)", timeout=20)
+
+
+def test_logged_in_approver_is_told_of_a_break_glass_use_without_any_notify_section(notify, approver_terminal):
+    """The break-glass banner promises that approvers are told: with no [notify] at all, the logged-in
+    approver's terminal still gets who took access, what, where, until when and why."""
+    use_policy(notify, 'break_glass = true\n\n[oncall]\ngroup = "jit-developers"\n')
+    r = run([notify.jitexec, "-S", "--break-glass", "-r", "INC-77 disk full", "/usr/bin/id", "-u"], user=DEV,
+            input=password(DEV) + "\n")
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    shell = approver_terminal
+    shell.expect(rf"BREAK-GLASS: {DEV} took immediate access: /usr/bin/id -u as root on \S+ until "
+                 r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+, reason: INC-77 disk full; review with 'jitctl review'", timeout=20)
