@@ -32,6 +32,18 @@ def environment(env=None, base=True):
     return merged
 
 
+def with_policy(inst, text):
+    """A fixture's body: installs `text` as the policy (it must pass `jitctl check`) with no cached
+    credentials, yields the install, and afterwards checks that the audit chain still verifies."""
+    inst.write_policy(text)
+    clear_credential_cache(inst)
+    check = run([inst.jitctl, "check"])
+    assert check.returncode == 0, check.stdout + check.stderr
+    yield inst
+    v = run([inst.jitctl, "verify"])
+    assert v.returncode == 0, v.stdout + v.stderr
+
+
 def clear_credential_cache(inst):
     """Forgets every cached credential of the install (RUNDIR/jitexec)."""
     cache = f"{inst.prefix}/run/jitexec"

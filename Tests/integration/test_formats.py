@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from loop_support import approve, clear_credential_cache, grant_id, password, request_id, run
+from loop_support import approve, grant_id, password, request_id, run, with_policy
 
 DEV = "jit-dev1"
 LEAD = "jit-lead1"
@@ -128,11 +128,7 @@ def test_the_page_documents_every_schema_in_the_closed_type_vocabulary():
 
 @pytest.fixture
 def formats(inst):
-    inst.write_policy(POLICY)
-    clear_credential_cache(inst)
-    check = run([inst.jitctl, "check"])
-    assert check.returncode == 0, check.stdout + check.stderr
-    yield inst
+    yield from with_policy(inst, POLICY)
 
 
 def jitexec(inst, user, *argv):

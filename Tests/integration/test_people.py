@@ -10,7 +10,7 @@ import time
 import pexpect
 import pytest
 
-from loop_support import approve, clear_credential_cache, password, run, spawn
+from loop_support import approve, password, run, spawn, with_policy
 
 DEV = "jit-dev1"
 
@@ -43,13 +43,7 @@ STATUS = "\r\x1b[K"
 
 @pytest.fixture
 def people(inst):
-    inst.write_policy(POLICY)
-    clear_credential_cache(inst)
-    check = run([inst.jitctl, "check"])
-    assert check.returncode == 0, check.stdout + check.stderr
-    yield inst
-    v = run([inst.jitctl, "verify"])
-    assert v.returncode == 0, v.stdout + v.stderr
+    yield from with_policy(inst, POLICY)
 
 
 def waiting_lines(child, seconds):

@@ -76,3 +76,39 @@ def test_watch_shows_nothing_to_someone_who_may_not_decide(inst):
         child.expect("stopped watching", timeout=5)
     finally:
         child.close(force=True)
+
+
+RULE_AND_GLASS = POLICY + """
+[[rule]]
+name = "any-true"
+users = ["%jit-developers"]
+commands = ["/usr/bin/true", "/usr/bin/hostname **"]
+action = "approve"
+approvers = ["%jit-sre-leads"]
+scope = "rule"
+break_glass = true
+
+[oncall]
+group = "jit-developers"
+"""
+
+
+def test_watch_lists_a_rule_scope_requests_commands_and_shows_break_glass_uses(inst):
+    """A request for any command of its rule lists the rule's commands on the feed; a break-glass use
+    under a rule the watcher approves for appears with who, what, where and why."""
+    inst.write_policy(RULE_AND_GLASS)
+    child = spawn(inst, "jit-lead1", [inst.jitctl, "watch"], timeout=20)
+    try:
+        child.expect("watching requests jit-lead1 may decide; Ctrl-C stops")
+        n = file(inst, "/usr/bin/true")
+        child.expect(rf"new #{n} {DEV}: any command of rule 'any-true': /usr/bin/true, /usr/bin/hostname \*\* as root",
+                     timeout=10)
+        r = run([inst.jitexec, "-S", "--break-glass", "-r", "INC-5 outage", "/usr/bin/hostname"], user=DEV,
+                input=password(DEV) + "\n")
+        assert r.returncode == 0, r.stderr
+        child.expect(rf"\d\d:\d\d:\d\d BREAK-GLASS {DEV} took grant #\d+ on \S+ \(rule any-true\): ", timeout=10)
+        child.expect(r"reason: INC-5 outage - 'jitctl review'", timeout=5)
+        child.sendintr()
+        child.expect("stopped watching", timeout=5)
+    finally:
+        child.close(force=True)

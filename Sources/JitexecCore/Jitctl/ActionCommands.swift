@@ -26,12 +26,15 @@ public enum ActionCommands {
     ) -> Int32 {
         ctx.run { () throws -> Int32 in
             let maxSeconds = try grantLength(duration)
-            // What is being approved, before the password (or the cached credential) records it.
-            if let policy = try? ctx.loadPolicy(), let store = try? ctx.store(),
+            // What is being approved, on the approver's terminal (where the password is asked),
+            // before the password or a cached credential records it; never on stdout, which scripts read.
+            let terminal = ctx.effects.controllingTerminal()
+            if let fd = terminal.fd, let policy = try? ctx.loadPolicy(), let store = try? ctx.store(),
                 let preview = try? approvalPreview(ctx, policy, store, id: id, maxSeconds: maxSeconds)
             {
-                ctx.say(preview)
+                _ = FileSystem.writeAll(fd, Array((preview + "\n").utf8))
             }
+            terminal.close()
             let (policy, store) = try prepare(ctx, mode: mode)
             let now = ctx.clock()
             let outcome = try ctx.storeWrite(store) { w in
