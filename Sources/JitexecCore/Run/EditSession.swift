@@ -448,8 +448,8 @@ final class EditSession {
         } else {
             fd = openat(f.parent, f.name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
             guard fd >= 0 else { return "cannot create it: \(errnoText())" }
-            // 0644 whatever jitexec's own umask, owned by the target.
-            guard fchmod(fd, 0o644) == 0, target.uid == 0 || fchown(fd, target.uid, target.gid) == 0 else {
+            // 0644 whatever jitexec's own umask, owned by the target and its (-g) group.
+            guard fchmod(fd, 0o644) == 0, fchown(fd, target.uid, target.gid) == 0 else {
                 let why = errnoText()
                 close(fd)
                 unlinkat(f.parent, f.name, 0)

@@ -51,7 +51,10 @@ extension RunPipeline {
             let cwd = ctx.effects.workingDirectory()?.string
             var files: [UserText] = []
             for word in invocation.args.command {
-                files.append(UserText(try EditSession.canonicalPath(word, cwd: cwd)))
+                let file = UserText(try EditSession.canonicalPath(word, cwd: cwd))
+                // Before any request is filed: a request for the same file twice could never run.
+                guard !files.contains(file) else { throw .usage("\(file.escaped) is named twice; name each file once") }
+                files.append(file)
             }
             return ResolvedCommand(
                 path: EditSession.command, arguments: files, target: target, group: group, policyTarget: user.subject)
