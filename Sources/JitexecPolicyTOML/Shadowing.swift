@@ -7,7 +7,7 @@ import JitexecPolicy
 extension Rule {
     func shadows(_ later: Rule) -> Bool {
         Set(users).isSuperset(of: later.users) && Set(runAs).isSuperset(of: later.runAs)
-            && hostsCover(later.hosts)
+            && Set(runAsGroups ?? []).isSuperset(of: later.runAsGroups ?? []) && hostsCover(later.hosts)
             && later.commands.allSatisfy { theirs in commands.contains { $0.covers(theirs) } }
     }
 
@@ -23,6 +23,16 @@ extension CommandPattern {
     /// True when every (path, args) that `other` matches is also matched by this pattern.
     func covers(_ other: CommandPattern) -> Bool {
         guard coversPath(of: other) else { return false }
+        if !pathIsGlob && path == Self.sudoedit {
+            // Files: each of the other's must be one of mine, or a literal path one of mine matches
+            // (a `*` within one directory, as jitexec -e matches).
+            return other.args.allSatisfy { theirs in
+                args.contains { mine in
+                    mine == theirs
+                        || (!Glob.hasWildcards(theirs) && Glob.matchesPath(mine, Glob.literal(theirs)))
+                }
+            }
+        }
         if anyRest {
             guard other.args.count >= args.count else { return false }
         } else {

@@ -177,3 +177,65 @@ import Testing
         #expect(decide("/usr/bin/true", group: nil) == .allow(policy.rule(named: "logs")!))
     }
 }
+
+/// `jitctl check`'s "never reached" warning knows sudoedit's files and run_as_groups.
+@Suite struct ShadowingTests {
+    func warnings(_ text: String) -> [String] {
+        load(text).1.map(\.description).filter { $0.contains("never reached") }
+    }
+
+    @Test func aStarWithinOneDirectoryDoesNotShadowAFileBelowIt() {
+        #expect(
+            warnings(
+                """
+                [[rule]]
+                name = "etc"
+                users = ["alice"]
+                commands = ["sudoedit /etc/*"]
+                action = "allow"
+
+                [[rule]]
+                name = "nginx"
+                users = ["alice"]
+                commands = ["sudoedit /etc/nginx/nginx.conf"]
+                action = "allow"
+                """
+            ).isEmpty)
+        #expect(
+            warnings(
+                """
+                [[rule]]
+                name = "nginx-all"
+                users = ["alice"]
+                commands = ["sudoedit /etc/nginx/*.conf /etc/hosts"]
+                action = "allow"
+
+                [[rule]]
+                name = "nginx"
+                users = ["alice"]
+                commands = ["sudoedit /etc/nginx/nginx.conf"]
+                action = "allow"
+                """
+            ).count == 1)
+    }
+
+    @Test func aLaterRuleWithMoreRunAsGroupsIsReached() {
+        #expect(
+            warnings(
+                """
+                [[rule]]
+                name = "logs"
+                users = ["alice"]
+                commands = ["/usr/bin/journalctl **"]
+                action = "allow"
+
+                [[rule]]
+                name = "logs-as-adm"
+                users = ["alice"]
+                run_as_groups = ["adm"]
+                commands = ["/usr/bin/journalctl **"]
+                action = "allow"
+                """
+            ).isEmpty)
+    }
+}

@@ -226,6 +226,8 @@ def test_small_g_runs_with_the_group_a_rule_names_and_its_grant_covers_only_that
     root:adm, the command's primary group is adm (root's groups stay), a grant for root:adm does not
     cover a plain root run, and a group no rule names is denied with the explain hint."""
     asked.write_policy(GROUP_POLICY)
+    listed = run([asked.jitexec, "-l"], user=DEV).stdout
+    assert "approve (root : adm) /usr/bin/id -gn   [rule as-adm]" in listed, listed
     n, line = file(asked, "-g", "adm", "-r", "INC-10", "/usr/bin/id", "-gn")
     q = show(asked, n)
     assert q["run_as"] == "root:adm" and q["rule"] == "as-adm", q

@@ -60,7 +60,9 @@ enum ListCommand {
         let mine = policy.rules.filter { me.subject.isIn($0.users) && $0.appliesOnHost(ctx.host) }
         if mine.isEmpty { ctx.say("  no rule names you: every command is denied") }
         for rule in mine {
-            let targets = rule.runAs.map(\.description).joined(separator: ",")
+            // As sudo -l shows them: `(root : adm)` when the rule lets -g take a group.
+            let groups = (rule.runAsGroups ?? []).joined(separator: ",")
+            let targets = rule.runAs.map(\.description).joined(separator: ",") + (groups.isEmpty ? "" : " : \(groups)")
             let how: String
             switch rule.action {
             case .allow: how = "allow  "
