@@ -18,7 +18,8 @@ extension Request {
             "host": .string(host),
             "command": .array(command.map(\.jsonValue)),
             "rule": .string(rule),
-            "reason": reason.jsonValue,
+            // Absent is null, as everywhere in this JSON: a request filed without a reason has none.
+            "reason": reason.isEmpty ? .null : reason.jsonValue,
             "ticket": ticket?.jsonValue ?? .null,
             "created_at": .time(createdAt),
             "expires_at": .time(expiresAt),
