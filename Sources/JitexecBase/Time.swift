@@ -77,9 +77,7 @@ public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConv
 public enum LocalTime {
     /// `2026-12-03 13:05:09 JST`; RFC 3339 UTC when the instant cannot be shown locally.
     public static func format(_ instant: Instant) -> String {
-        var t = time_t(instant.wholeSeconds)
-        var tm = tm()
-        guard localtime_r(&t, &tm) != nil else { return instant.rfc3339 }
+        guard var tm = broken(instant) else { return instant.rfc3339 }
         var buffer = [CChar](repeating: 0, count: 64)
         guard strftime(&buffer, buffer.count, "%Y-%m-%d %H:%M:%S %Z", &tm) > 0 else { return instant.rfc3339 }
         return String(nulTerminated: buffer)
@@ -87,18 +85,15 @@ public enum LocalTime {
 
     /// `HH:MM:SS` of the local time (a line of `jitctl watch`); RFC 3339 UTC when it cannot be shown.
     public static func clock(_ instant: Instant) -> String {
-        var t = time_t(instant.wholeSeconds)
-        var tm = tm()
-        guard localtime_r(&t, &tm) != nil else { return instant.rfc3339 }
+        guard let tm = broken(instant) else { return instant.rfc3339 }
         return "\(RFC3339.pad(Int(tm.tm_hour), 2)):\(RFC3339.pad(Int(tm.tm_min), 2)):\(RFC3339.pad(Int(tm.tm_sec), 2))"
     }
 
-    /// The zone's abbreviation now (`JST`), for a table header.
-    public static func zone(at instant: Instant) -> String {
+    /// The instant in the host's zone; nil when localtime cannot hold it.
+    private static func broken(_ instant: Instant) -> tm? {
         var t = time_t(instant.wholeSeconds)
-        var tm = tm()
-        guard localtime_r(&t, &tm) != nil, let name = tm.tm_zone else { return "UTC" }
-        return String(cString: name)
+        var parts = tm()
+        return localtime_r(&t, &parts) != nil ? parts : nil
     }
 
     /// `format` with how far it is from `now`: `2026-12-03 13:05:09 JST (in 29m)`, `(4m ago)`.

@@ -50,3 +50,16 @@ import Testing
         #expect(words == ["/root/secret/ed", "-x"], "taken as given; env, running as the caller, finds it or not")
     }
 }
+
+/// `-u #UID` and `-g #GID` share one reading of numeric ids: digits only, below (uid_t)-1.
+@Suite struct NumericIDTests {
+    @Test(arguments: ["#-1", "#4294967295", "#99999999999", "#", "#1e3", "# 4", "#+4", "4"])
+    func malformedOrOverflowingIdsAreRefused(_ spec: String) {
+        #expect(UserSpec.numericID(spec) == nil)
+    }
+
+    @Test func plainDecimalIdsAreRead() {
+        #expect(UserSpec.numericID("#0") == 0)
+        #expect(UserSpec.numericID("#4294967294") == 4_294_967_294)
+    }
+}

@@ -197,7 +197,7 @@ final class EditSession {
                 case ENOENT: throw .usage("\(shown): the directory \(Escape.text(walked)) does not exist")
                 default:
                     throw .notPermitted(
-                        "\(shown): cannot open \(Escape.text(walked)): \(String(cString: strerror(why)))")
+                        "\(shown): cannot open \(Escape.text(walked)): \(errnoText(why))")
                 }
             }
             dir = next
@@ -222,7 +222,7 @@ final class EditSession {
         guard handle >= 0 else {
             guard why == ENOENT else {
                 close(dir)
-                throw .notPermitted("cannot open \(shown): \(String(cString: strerror(why)))")
+                throw .notPermitted("cannot open \(shown): \(errnoText(why))")
             }
             // A new file, created when the copy comes back with something in it; the target must be able to.
             var st = stat()
@@ -351,15 +351,10 @@ final class EditSession {
             }
             return words
         }
-        guard let fallback = defaultEditors.first(where: isExecutableFile) else {
+        guard let fallback = defaultEditors.first(where: { LiveSystem().fileKind($0) == .regularExecutable }) else {
             throw .usage("no editor: set EDITOR (none of \(defaultEditors.joined(separator: ", ")) exists)")
         }
         return [fallback]
-    }
-
-    static func isExecutableFile(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG && st.st_mode & 0o111 != 0
     }
 
     // MARK: Writing back

@@ -115,4 +115,5 @@ public enum TrustedFiles {
 }
 
 /// The text of the current errno.
-func errnoText() -> String { String(cString: strerror(errno)) }
+/// `strerror` of `code` (by default the current errno).
+func errnoText(_ code: Int32 = errno) -> String { String(cString: strerror(code)) }

@@ -9,17 +9,24 @@ enum UserSpec {
     static func account(_ spec: String, _ ctx: Context) throws(JitError) -> Account {
         let found: Account?
         if spec.hasPrefix("#") {
-            let digits = spec.dropFirst()
-            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.count <= 10,
-                let value = UInt64(digits), value < UInt64(UInt32.max)
-            else { throw .unknownUser(spec) }
-            found = try ctx.effects.accountWithUID(UInt32(value))
+            guard let value = numericID(spec) else { throw .unknownUser(spec) }
+            found = try ctx.effects.accountWithUID(value)
         } else {
             guard !spec.isEmpty, !spec.utf8.contains(0) else { throw .unknownUser(spec) }
             found = try ctx.effects.accountNamed(spec)
         }
         guard let found else { throw .unknownUser(spec) }
         return found
+    }
+
+    /// The id of `#ID`: decimal digits only, below (uid_t)-1; nil for anything else (a sign,
+    /// an overflow, -1, an empty id).
+    static func numericID(_ spec: String) -> UInt32? {
+        let digits = spec.dropFirst()
+        guard spec.hasPrefix("#"), !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+            digits.count <= 10, let value = UInt64(digits), value < UInt64(UInt32.max)
+        else { return nil }
+        return UInt32(value)
     }
 }
 
@@ -29,11 +36,10 @@ enum GroupSpec {
     static func apply(_ spec: String, to target: Account) throws(JitError) -> Account {
         let found: UserDatabase.Group?
         if spec.hasPrefix("#") {
-            let digits = spec.dropFirst()
-            guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), digits.count <= 10,
-                let value = UInt64(digits), value < UInt64(UInt32.max)
-            else { throw .usage("unknown group \(Escape.text(spec)); -g takes a group name or #GID") }
-            found = try lookingUp { () throws(UserDatabase.LookupError) in try UserDatabase.group(gid: gid_t(value)) }
+            guard let value = UserSpec.numericID(spec) else {
+                throw .usage("unknown group \(Escape.text(spec)); -g takes a group name or #GID")
+            }
+            found = try lookingUp { () throws(UserDatabase.LookupError) in try UserDatabase.group(gid: value) }
         } else {
             guard !spec.isEmpty, !spec.utf8.contains(0) else { throw .usage("-g needs a group name") }
             found = try lookingUp { () throws(UserDatabase.LookupError) in try UserDatabase.group(named: spec) }

@@ -1,5 +1,6 @@
 import Crypto
 import Glibc
+import JitexecBase
 
 /// The SHA-256 and size of a file, as `exec.end` records them for a session's recording and
 /// `jitctl verify` checks them.
@@ -13,12 +14,7 @@ public enum FileDigest {
     public static func sha256(_ bytes: [UInt8]) -> String {
         var hasher = SHA256()
         hasher.update(data: bytes)
-        return hex(hasher.finalize())
-    }
-
-    static func hex(_ digest: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+        return Hex.encode(Array(hasher.finalize()))
     }
 
     /// Reads `fd` from its start to its end; nil when it cannot be read.
@@ -34,7 +30,7 @@ public enum FileDigest {
             hasher.update(data: buffer[..<count])
             size += Int64(count)
         }
-        return Result(size: size, sha256: hex(hasher.finalize()))
+        return Result(size: size, sha256: Hex.encode(Array(hasher.finalize())))
     }
 
     /// The digest of the file at `path`, opened without following a final symbolic link.
