@@ -32,7 +32,7 @@ export JITEXEC_VERSION=$(VERSION)
 
 RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path $(SCRATCH)
 
-.PHONY: all build release install uninstall test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench fuzz test-asan test-tsan
+.PHONY: all build release install uninstall deb test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench fuzz test-asan test-tsan
 
 all: build
 
@@ -44,10 +44,12 @@ release:
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitctl
 
 # Debian packages the build needs (needs root and the network to Debian's mirrors).
-DEBS := libpam0g-dev libsqlite3-dev sqlite3 libpq-dev pkg-config passwd login curl
+DEBS := libpam0g-dev libsqlite3-dev sqlite3 libpq-dev pkg-config passwd login curl man-db
 # And what the tests drive: pamtester and a real sshd + ssh client for login gating, pytest and
-# pexpect (ptys) for the integration harness.
-TEST_DEBS := $(DEBS) pamtester openssh-server openssh-client sshpass asciinema postgresql openssl
+# pexpect (ptys) for the integration harness, dpkg-dev/lintian/man-db for the package test, and
+# the three shells whose Tab completion is tested.
+TEST_DEBS := $(DEBS) pamtester openssh-server openssh-client sshpass asciinema postgresql openssl \
+  dpkg-dev binutils lintian bash-completion zsh fish
 deps: check-root
 	$(call install-debs,$(DEBS))
 
@@ -74,37 +76,70 @@ first-run:
 	$(BINDIR)/jitctl check
 	$(BINDIR)/jitctl explain -- systemctl restart nginx || true
 	$(BINDIR)/jitctl verify
+	man -w jitexec jitctl jitexec.toml jitexec-formats
 
 check-root:
 	@[ "$$(id -u)" = 0 ] || { echo "make install must run as root (the binaries are setuid root)"; exit 1; }
 
-install: check-root release
-	install -d -o root -g root -m 0755 $(BINDIR)
-	install -o root -g root -m 4755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/jitexec" $(BINDIR)/jitexec
-	install -o root -g root -m 4755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/jitctl" $(BINDIR)/jitctl
-	install -d -o root -g root -m 0755 $(SHAREDIR)
-	install -o root -g root -m 0755 packaging/notify-webhook $(SHAREDIR)/notify-webhook
-	install -d -o root -g root -m 0755 $(MANDIR)/man5 $(MANDIR)/man8
-	install -o root -g root -m 0644 man/jitexec.toml.5 man/jitexec-formats.5 $(MANDIR)/man5/
-	install -o root -g root -m 0644 man/jitexec.8 man/jitctl.8 $(MANDIR)/man8/
-	install -d -o root -g root -m 0755 $(PAMDIR)
-	@if [ -e $(PAMFILE) ]; then echo "keeping existing $(PAMFILE)"; \
-	else install -o root -g root -m 0644 pam/jitexec $(PAMFILE); fi
-	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@PAM_SERVICE@|$(notdir $(PAMFILE))|g' pam/jitexec-login > $(PAMFILE)-login.tmp
-	chown root:root $(PAMFILE)-login.tmp && chmod 0644 $(PAMFILE)-login.tmp
-	mv $(PAMFILE)-login.tmp $(PAMFILE)-login
-	install -d -o root -g root -m 0755 $(CONFDIR) $(CONFDIR)/policy.d
-	@if [ -e $(CONFDIR)/policy.toml ]; then echo "keeping existing $(CONFDIR)/policy.toml"; \
-	else install -o root -g root -m 0644 packaging/policy.toml $(CONFDIR)/policy.toml; fi
-	install -d -o root -g root -m 0700 $(STATEDIR) $(LOGDIR) $(LOGDIR)/sessions
-	install -d -o root -g root -m 0755 $(RUNDIR)
-	install -d -o root -g root -m 0700 $(RUNDIR)/jitexec
-	@echo "installed jitexec $(VERSION): $(BINDIR)/jitexec (setuid root), policy $(CONFDIR)/policy.toml, state $(STATEDIR)"
+# DESTDIR stages an install for a package (make deb): nothing there needs root, the package gives
+# every file to root. Without DESTDIR this is the live install and needs root.
+DESTDIR ?=
+OWN     := $(if $(DESTDIR),,-o root -g root)
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/share/zsh/vendor-completions,$(PREFIX)/share/zsh/site-functions)
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+# The pages, the sample policy and the notifier name the installed paths: the default install's in
+# the repo, this install's once installed.
+SUBST := sed -e 's|/usr/local/bin/jitexec|$(BINDIR)/jitexec|g' -e 's|/usr/local/bin/jitctl|$(BINDIR)/jitctl|g' \
+             -e 's|/usr/local/share/jitexec|$(SHAREDIR)|g'
+D := $(DESTDIR)
+
+install: $(if $(DESTDIR),,check-root) release
+	install -d $(OWN) -m 0755 $(D)$(BINDIR)
+	install $(OWN) -m 4755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/jitexec" $(D)$(BINDIR)/jitexec
+	install $(OWN) -m 4755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/jitctl" $(D)$(BINDIR)/jitctl
+	install -d $(OWN) -m 0755 $(D)$(SHAREDIR)
+	$(SUBST) packaging/notify-webhook > $(D)$(SHAREDIR)/notify-webhook.tmp
+	chmod 0755 $(D)$(SHAREDIR)/notify-webhook.tmp && mv $(D)$(SHAREDIR)/notify-webhook.tmp $(D)$(SHAREDIR)/notify-webhook
+	install -d $(OWN) -m 0755 $(D)$(MANDIR)/man5 $(D)$(MANDIR)/man8
+	for page in jitexec.toml.5 jitexec-formats.5 jitexec.8 jitctl.8; do \
+	  $(SUBST) man/$$page > $(D)$(MANDIR)/man$${page##*.}/$$page && chmod 0644 $(D)$(MANDIR)/man$${page##*.}/$$page || exit 1; \
+	done
+	install -d $(OWN) -m 0755 $(D)$(BASHCOMPDIR) $(D)$(ZSHCOMPDIR) $(D)$(FISHCOMPDIR)
+	install $(OWN) -m 0644 packaging/completions/jitexec.bash $(D)$(BASHCOMPDIR)/jitexec
+	install $(OWN) -m 0644 packaging/completions/jitctl.bash $(D)$(BASHCOMPDIR)/jitctl
+	install $(OWN) -m 0644 packaging/completions/_jitexec packaging/completions/_jitctl $(D)$(ZSHCOMPDIR)/
+	install $(OWN) -m 0644 packaging/completions/jitexec.fish packaging/completions/jitctl.fish $(D)$(FISHCOMPDIR)/
+	install -d $(OWN) -m 0755 $(D)$(PAMDIR)
+	@if [ -e $(D)$(PAMFILE) ]; then echo "keeping existing $(PAMFILE)"; \
+	else install $(OWN) -m 0644 pam/jitexec $(D)$(PAMFILE); fi
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@PAM_SERVICE@|$(notdir $(PAMFILE))|g' pam/jitexec-login > $(D)$(PAMFILE)-login.tmp
+	$(if $(DESTDIR),,chown root:root $(PAMFILE)-login.tmp &&) chmod 0644 $(D)$(PAMFILE)-login.tmp
+	mv $(D)$(PAMFILE)-login.tmp $(D)$(PAMFILE)-login
+	install -d $(OWN) -m 0755 $(D)$(CONFDIR) $(D)$(CONFDIR)/policy.d
+	@if [ -e $(D)$(CONFDIR)/policy.toml ]; then echo "keeping existing $(CONFDIR)/policy.toml"; \
+	else $(SUBST) packaging/policy.toml > $(D)$(CONFDIR)/policy.toml && chmod 0644 $(D)$(CONFDIR)/policy.toml; fi
+	@# A package creates the state directories and RUNDIR/jitexec in its postinst / tmpfiles.d.
+	$(if $(DESTDIR),,install -d -o root -g root -m 0700 $(STATEDIR) $(LOGDIR) $(LOGDIR)/sessions)
+	$(if $(DESTDIR),,install -d -o root -g root -m 0755 $(RUNDIR))
+	$(if $(DESTDIR),,install -d -o root -g root -m 0700 $(RUNDIR)/jitexec)
+	@echo "installed jitexec $(VERSION): $(D)$(BINDIR)/jitexec (setuid root), policy $(D)$(CONFDIR)/policy.toml"
 
 uninstall: check-root
 	rm -f $(BINDIR)/jitexec $(BINDIR)/jitctl $(SHAREDIR)/notify-webhook
+	rmdir $(SHAREDIR) 2>/dev/null || true
 	rm -f $(MANDIR)/man5/jitexec.toml.5 $(MANDIR)/man5/jitexec-formats.5 $(MANDIR)/man8/jitexec.8 $(MANDIR)/man8/jitctl.8
-	@echo "kept $(CONFDIR), $(STATEDIR), $(PAMFILE) and $(PAMFILE)-login; remove them by hand if you mean it"
+	rm -f $(BASHCOMPDIR)/jitexec $(BASHCOMPDIR)/jitctl $(ZSHCOMPDIR)/_jitexec $(ZSHCOMPDIR)/_jitctl
+	rm -f $(FISHCOMPDIR)/jitexec.fish $(FISHCOMPDIR)/jitctl.fish
+	@echo "kept $(CONFDIR), $(STATEDIR), $(LOGDIR), $(PAMFILE) and $(PAMFILE)-login (your policy and the audit history); remove them by hand if you mean it"
+
+# A Debian package, jitexec_VERSION_ARCH.deb in DEB_OUT, built with dpkg-deb (see packaging/deb/build
+# and the README's "Debian package"). Its own build folder: its paths are /usr, /etc, /var, /run.
+DEB_OUT ?= .
+MAINTAINER ?= jitexec developers <jitexec@example.org>
+deb:
+	$(call install-debs,$(DEBS) dpkg-dev binutils)
+	bash packaging/deb/build '$(VERSION)' '$(DEB_OUT)' '$(MAINTAINER)'
 
 # The whole suite: what the tests need (installed when missing), unit tests, then the integration
 # tests against an installed setuid binary.

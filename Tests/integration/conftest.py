@@ -12,8 +12,11 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # A fixed prefix (not a random one) so repeated runs reuse the release build; wiped every session.
 # JITEXEC_IT_PREFIX / JITEXEC_IT_PAM_SERVICE let two checkouts run their suites side by side.
-PREFIX = os.environ.get("JITEXEC_IT_PREFIX", "/tmp/jitexec-it")
-PAM_SERVICE = os.environ.get("JITEXEC_IT_PAM_SERVICE", "jitexec-it")
+# JITEXEC_IT_PACKAGE=1 runs the suite (the subset Tests/integration/test_package.py picks) against the
+# binaries the Debian package installed in /usr, /etc and /var: no make install, PAM service jitexec.
+PACKAGE = os.environ.get("JITEXEC_IT_PACKAGE") == "1"
+PREFIX = "" if PACKAGE else os.environ.get("JITEXEC_IT_PREFIX", "/tmp/jitexec-it")
+PAM_SERVICE = "jitexec" if PACKAGE else os.environ.get("JITEXEC_IT_PAM_SERVICE", "jitexec-it")
 USERS = {"jit-dev1": ["jit-developers"], "jit-lead1": ["jit-sre-leads"], "jit-lead2": ["jit-sre-leads"], "jit-out": []}
 GROUPS = ["jit-developers", "jit-sre-leads", "jit-admins"]
 
@@ -29,6 +32,11 @@ class Install:
     db = f"{PREFIX}/var/lib/jitexec/jitexec.db"
     # Linux-PAM lowercases the service name before it looks for the file.
     pam = f"/etc/pam.d/{PAM_SERVICE.lower()}"
+    # Where the shell completions went: a package puts zsh's in Debian's vendor directory.
+    bash_completions = f"{PREFIX}/usr/share/bash-completion/completions"
+    zsh_completions = f"{PREFIX}/usr/share/zsh/{'vendor-completions' if PACKAGE else 'site-functions'}"
+    fish_completions = f"{PREFIX}/usr/share/fish/vendor_completions.d"
+    man = f"{PREFIX}/usr/share/man"
 
     def run(self, argv, user=None, env=None, input=None, timeout=60):
         """Runs argv, as `user` (real uid and groups of that account) when given."""
@@ -83,6 +91,11 @@ def installed():
         print(f"\nSKIPPING INTEGRATION TESTS: {message}; run 'sudo make integration-test'", file=sys.stderr)
         pytest.skip(message)
     ensure_accounts()
+    if PACKAGE:
+        # The package's own install: nothing is built or installed here.
+        status = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "jitexec"], capture_output=True, text=True)
+        assert status.stdout == "install ok installed", f"JITEXEC_IT_PACKAGE=1 needs the jitexec package installed: {status.stdout}"
+        return Install()
     shutil.rmtree(PREFIX, ignore_errors=True)
     if os.path.exists(Install.pam):
         os.unlink(Install.pam)

@@ -66,3 +66,18 @@ def test_first_use_creates_the_store_root_only(inst):
     for path in (inst.db, f"{inst.statedir}/policy.compiled.json"):
         st = os.stat(path)
         assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 0, 0o600), path
+
+
+def test_pages_and_completions_are_installed_root_owned(inst):
+    files = [f"{inst.man}/man8/jitexec.8", f"{inst.man}/man8/jitctl.8", f"{inst.man}/man5/jitexec.toml.5",
+             f"{inst.man}/man5/jitexec-formats.5", f"{inst.bash_completions}/jitexec", f"{inst.bash_completions}/jitctl",
+             f"{inst.zsh_completions}/_jitexec", f"{inst.zsh_completions}/_jitctl",
+             f"{inst.fish_completions}/jitexec.fish", f"{inst.fish_completions}/jitctl.fish"]
+    for f in files:
+        st = os.stat(f)
+        assert (st.st_uid, st.st_gid, mode(f)) == (0, 0, 0o644), f
+    # The sample policy and the notifier name this install's notifier path, not the default one.
+    with open(f"{inst.prefix}/usr/share/jitexec/notify-webhook") as f:
+        assert "/usr/local/share/jitexec" not in f.read()
+    with open(f"{inst.man}/man8/jitexec.8") as f:
+        assert inst.jitexec in f.read()

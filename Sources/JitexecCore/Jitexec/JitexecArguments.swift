@@ -32,9 +32,9 @@ struct JitexecArguments: Equatable, Sendable {
     static let usage = """
         usage: jitexec [-u USER] [-g GROUP] [-r REASON] [-T TICKET] [-d DURATION] [--once]
                        [--no-wait | --wait-timeout DUR] [--break-glass] [-n] [-S] [--] COMMAND [ARG...]
-               jitexec -i | -s [-u USER] [-r REASON] [-T TICKET] [-d DURATION] ...
-               jitexec -e [-u USER] [-r REASON] [-T TICKET] [-d DURATION] ... FILE...
-               jitexec -l [-U USER] [-u USER] [COMMAND [ARG...]]
+               jitexec -i | -s [-u USER] [-g GROUP] [-r REASON] [-T TICKET] [-d DURATION] [OPTIONS]
+               jitexec -e [-u USER] [-g GROUP] [-r REASON] [-T TICKET] [-d DURATION] [OPTIONS] FILE...
+               jitexec -l [-U USER] [-u USER] [-g GROUP] [COMMAND [ARG...]]
                jitexec -v | -k | -K | -h | -V
         """
 

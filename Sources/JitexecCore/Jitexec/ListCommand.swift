@@ -87,6 +87,9 @@ enum ListCommand {
         for r in open {
             ctx.say("  #\(r.id) \(ViewCommands.commandText(r, policy)) as \(r.runAs) (rule \(r.rule))")
         }
+        // As sudo -l shows its secure_path: where a bare command name is looked up (shell
+        // completion reads this line to offer commands).
+        ctx.say("secure_path: \(Escape.text(policy.settings.securePath.joined(separator: ":")))")
         return 0
     }
 }
