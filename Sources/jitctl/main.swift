@@ -60,6 +60,9 @@ struct Explain: ParsableCommand {
     @Option(help: "Host name (default this host).") var host: String?
     @Argument(parsing: .captureForPassthrough, help: "-- COMMAND [ARG...]") var command: [String] = []
     func run() throws {
+        // The command is captured whole, so `explain --help` would explain a command named --help:
+        // before a `--`, -h and --help ask for this help, as with every other verb.
+        if let first = command.first, first == "-h" || first == "--help" { throw CleanExit.helpRequest(self) }
         let words = command.first == "--" ? Array(command.dropFirst()) : command
         try finish(
             ExplainCommand.run(

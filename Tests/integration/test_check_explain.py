@@ -135,6 +135,15 @@ def test_explain_allow_deny_and_no_rule(inst):
     assert "not found in secure_path" in r.stdout and r.returncode == 1
 
 
+def test_explain_help_is_help_and_after_double_dash_a_command(inst):
+    for flag in ("--help", "-h"):
+        r = inst.run([inst.jitctl, "explain", flag], user="jit-dev1")
+        assert r.returncode == 0 and "USAGE: jitctl explain" in r.stdout and "resolved:" not in r.stdout, (flag, r.stdout, r.stderr)
+    # After --, it is the command's own word: explained like any other name.
+    r = inst.run([inst.jitctl, "explain", "--", "--help"], user="jit-dev1")
+    assert r.returncode == 1 and "USAGE" not in r.stdout and "not found in secure_path" in r.stdout, r.stdout + r.stderr
+
+
 def test_explain_against_the_sample_policy(inst):
     r = inst.run([inst.jitctl, "explain", "-U", "jit-out", "--", "journalctl", "-u", "nginx"], user="jit-out")
     assert r.returncode == 1
