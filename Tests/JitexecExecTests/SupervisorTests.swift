@@ -184,9 +184,11 @@ struct SupervisorTests {
         let helper = BackgroundThread {
             var output = Fixture.readUntil(reader, marker: "ready")
             // The supervisor stops this whole process once the command has stopped, as a shell job
-            // would; another process plays the shell's `fg`.
+            // would; another process plays the shell's `fg`. It keeps at it until it is killed below
+            // (or this process is gone): a bounded loop could end before a slow (sanitizer) run
+            // stopped itself, and left the test run stopped for good.
             let shell = Fixture.spawn(
-                "/bin/sh", ["sh", "-c", "for i in $(seq 20); do sleep 0.5; kill -CONT \(getpid()) || exit; done"])
+                "/bin/sh", ["sh", "-c", "while :; do sleep 0.5; kill -CONT \(getpid()) || exit; done"])
             Fixture.signalSupervisor(SIGTSTP)
             output += Fixture.readUntil(reader, marker: "continued", seconds: 8)
             seen.value = output
