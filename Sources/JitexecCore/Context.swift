@@ -116,6 +116,9 @@ public struct Context: Sendable {
     private let opened = Shared<(any JitStore)?>(nil)
     /// The `[notify] events` of the last policy loaded, for the audit sink (`Notifications`).
     private let notifyBox = Shared<Set<String>>([])
+    /// The rules of the last policy loaded that name `@automations` among their approvers: filing a
+    /// request of one starts the automation runner (`Notifications`).
+    private let automatedBox = Shared<Set<String>>([])
     /// The `[store]` of the last policy loaded: which store `store()` opens (`StoreAccess`).
     private let storeBox = Shared<StoreConfig?>(nil)
     /// What the audit sink could not do, recorded after the write that caused it (`storeWrite`).
@@ -180,12 +183,16 @@ public struct Context: Sendable {
     public func loadPolicy() throws(JitError) -> Policy {
         let policy = try policyLoader(self)
         notifyBox.value = Set(policy.notify?.events ?? [])
+        automatedBox.value = Set(policy.rules.filter { !policy.automations(of: $0).isEmpty }.map(\.name))
         storeBox.value = policy.store
         return policy
     }
 
     /// The events that start the notification runner besides `request.filed` (see `Notifications`).
     var notifyEvents: Set<String> { notifyBox.value }
+
+    /// The rules whose requests automations decide (see `AutomationRunner`).
+    var automatedRules: Set<String> { automatedBox.value }
 
     /// The `[store]` the policy names: the one loaded in this process, else the policy loaded now,
     /// else the last good one (so an invalid policy is still recorded where the fleet keeps its

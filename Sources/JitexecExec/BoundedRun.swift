@@ -1,13 +1,15 @@
+import CJitexecSystem
 import Glibc
 import JitexecBase
 import JitexecSystem
 
 /// Runs a helper command (not the user's command) as an unprivileged identity, in its own session
-/// and process group, with no input, its standard output collected up to a limit, and a deadline:
+/// and process group, with `input` (or nothing) on stdin, its standard output collected up to a
+/// limit, and a deadline:
 /// at the deadline the process group is killed and the run counts as timed out; a byte of output
 /// past the limit kills it too, and the run counts as over the limit (its output was not all
-/// read, so no part of it can be trusted). Used for `[oncall] command` (TimedRun is its
-/// counterpart that feeds input and reads nothing).
+/// read, so no part of it can be trusted). Used for `[oncall] command` and `[[automation]]`
+/// programs (TimedRun is its counterpart for notifiers, which feeds input and reads nothing).
 public enum BoundedRun {
     public enum Outcome: Sendable, Equatable {
         case finished(status: ExitOutcome.Termination, output: [UInt8])
@@ -18,7 +20,7 @@ public enum BoundedRun {
 
     public static func run(
         path: String, argv: [UserText], environment: [UserText], identity: Account, timeout: Duration,
-        outputLimit: Int = 64 * 1024
+        outputLimit: Int = 64 * 1024, input: [UInt8] = []
     ) throws(ExecError) -> Outcome {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else { throw .system(call: "pipe", errno: errno) }
@@ -29,13 +31,25 @@ public enum BoundedRun {
             close(pipeFDs[1])
             throw .system(call: "open /dev/null", errno: errno)
         }
+        // The input is a sealed in-memory file the command reads at its own pace: nothing to feed
+        // while it runs, and it can neither block nor signal this process by not reading.
+        var stdinFD = devNull
+        if !input.isEmpty {
+            do {
+                stdinFD = try Self.inputFile(input)
+            } catch {
+                for fd in [pipeFDs[0], pipeFDs[1], devNull] { close(fd) }
+                throw error
+            }
+        }
+        defer { if stdinFD != devNull { close(stdinFD) } }
         let spec = ExecSpec(
             path: path, argv: argv, environment: environment, identity: identity, umask: 0o077, cwd: "/", usePTY: false)
         let pid: pid_t
         do {
             try spec.validate()
             pid = try Spawn.child(
-                spec, descriptors: [devNull, pipeFDs[1], devNull], controllingTerminal: -1, newSession: true)
+                spec, descriptors: [stdinFD, pipeFDs[1], devNull], controllingTerminal: -1, newSession: true)
         } catch {
             close(pipeFDs[0])
             close(pipeFDs[1])
@@ -85,6 +99,32 @@ public enum BoundedRun {
                 nanosleep(&pause, nil)
             }
         }
+    }
+
+    /// A read-only, sealed memfd holding `input`, at offset 0.
+    static func inputFile(_ input: [UInt8]) throws(ExecError) -> Int32 {
+        let fd = jx_sealed_input_file()
+        guard fd >= 0 else { throw .system(call: "memfd_create", errno: errno) }
+        var offset = 0
+        while offset < input.count {
+            let n = input.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n > 0 {
+                offset += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                let code = errno
+                close(fd)
+                throw .system(call: "write", errno: code)
+            }
+        }
+        _ = jx_seal_input_file(fd)
+        guard lseek(fd, 0, SEEK_SET) == 0 else {
+            let code = errno
+            close(fd)
+            throw .system(call: "lseek", errno: code)
+        }
+        return fd
     }
 
     /// Kills the command and everything it started in its own process group, and reaps it.

@@ -1,21 +1,33 @@
 import JitexecBase
 
-/// The person asking, with the names of all their groups.
+/// The person asking, with the names of all their groups; or an automation (`@name`, no groups),
+/// which only an `@name` principal names.
 public struct Subject: Hashable, Sendable {
     public var user: String
     public var groups: [String]
+    /// An `[[automation]]`: `user` is `@name`. Never matched by a user name, whatever accounts the
+    /// name service holds.
+    public var isAutomation = false
 
     public init(user: String, groups: [String]) {
         self.user = user
         self.groups = groups
     }
 
-    /// True when the principal names this user or one of their groups.
+    /// The automation `@name`.
+    public init(automation name: String) {
+        self.user = "@" + name
+        self.groups = []
+        self.isAutomation = true
+    }
+
+    /// True when the principal names this user or one of their groups (or this automation).
     public func isIn(_ principals: [Principal]) -> Bool {
         principals.contains { principal in
             switch principal {
-            case .user(let name): return name == user
-            case .group(let name): return groups.contains(name)
+            case .user(let name): return !isAutomation && name == user
+            case .group(let name): return !isAutomation && groups.contains(name)
+            case .automation(let name): return isAutomation && user == "@" + name
             }
         }
     }
@@ -83,6 +95,11 @@ extension Policy {
     /// Everyone who may approve for a rule: existing users, groups expanded, sorted, deduplicated.
     public func possibleApprovers(_ rule: Rule, system: some SystemLookup) -> [String] {
         system.expand(rule.approvers)
+    }
+
+    /// The automations that may approve for a rule, as they are named (`@ticket-check`).
+    public func automationApprovers(_ rule: Rule) -> [String] {
+        automations(of: rule).map(\.principalName)
     }
 
     /// Everyone who may approve a login grant under `login`.

@@ -1,16 +1,18 @@
 import JitexecBase
 
-/// Who a rule is about: a user by name, or every member of a group (`%name` in the policy).
+/// Who a rule is about: a user by name, or every member of a group (`%name` in the policy); among
+/// a rule's approvers also a program that decides, an `[[automation]]` (`@name`).
 public enum Principal: Codable, Hashable, Sendable, CustomStringConvertible {
     case user(String)
     case group(String)
+    case automation(String)
 
-    /// Reads `alice` or `%developers`; nil for an empty name.
+    /// Reads `alice`, `%developers` or `@ticket-check`; nil for an empty name.
     public init?(parsing text: String) {
-        if text.hasPrefix("%") {
+        if text.hasPrefix("%") || text.hasPrefix("@") {
             let name = String(text.dropFirst())
             guard !name.isEmpty else { return nil }
-            self = .group(name)
+            self = text.hasPrefix("%") ? .group(name) : .automation(name)
         } else {
             guard !text.isEmpty else { return nil }
             self = .user(text)
@@ -22,7 +24,14 @@ public enum Principal: Codable, Hashable, Sendable, CustomStringConvertible {
         switch self {
         case .user(let name): return name
         case .group(let name): return "%" + name
+        case .automation(let name): return "@" + name
         }
+    }
+
+    /// The automation's name when this is `@name`.
+    public var automationName: String? {
+        if case .automation(let name) = self { return name }
+        return nil
     }
 }
 
@@ -210,7 +219,7 @@ public struct Notify: Codable, Hashable, Sendable {
         "request.filed", "request.approved", "request.denied", "request.expired", "request.cancelled",
         "approval.added", "grant.created", "grant.used", "grant.revoked", "grant.expired",
         "exec.start", "exec.end", "auth.failure", "policy.denied", "breakglass.used", "breakglass.reviewed",
-        "breakglass.refused", "login.allowed", "login.denied", "policy.invalid",
+        "breakglass.refused", "login.allowed", "login.denied", "policy.invalid", "automation.run",
     ]
     /// `events` when the policy does not list them.
     public static let defaultEvents = [
@@ -231,6 +240,42 @@ public struct Notify: Codable, Hashable, Sendable {
         self.timeout = timeout
         self.events = events
     }
+}
+
+/// One `[[automation]]`: a program that decides requests of the rules naming it (`@name` among
+/// their approvers). It runs as `runAs` (never root) with the request as JSON on stdin and answers
+/// approve, deny or abstain; anything else counts as abstain (`AutomationRunner`).
+public struct Automation: Codable, Hashable, Sendable {
+    public var name: String
+    /// An absolute path to a trusted file, then its arguments.
+    public var command: [String]
+    public var runAs: String
+    public var timeout: TimeSpan
+    /// While a request waits, run again this often; nil: once, when the request is filed.
+    public var every: TimeSpan?
+    /// The `[[automation]]` header.
+    public var location: SourceLocation
+    /// Where `command` is written, for `jitctl check`'s trust check.
+    public var commandLocation: SourceLocation
+
+    public static let defaultTimeout = TimeSpan(seconds: 10)
+
+    public init(
+        name: String, command: [String], runAs: String = "nobody", timeout: TimeSpan = Automation.defaultTimeout,
+        every: TimeSpan? = nil, location: SourceLocation = SourceLocation(file: "", line: 0),
+        commandLocation: SourceLocation? = nil
+    ) {
+        self.name = name
+        self.command = command
+        self.runAs = runAs
+        self.timeout = timeout
+        self.every = every
+        self.location = location
+        self.commandLocation = commandLocation ?? location
+    }
+
+    /// How it is named among approvers and in the records it leaves: `@name`.
+    public var principalName: String { "@" + name }
 }
 
 /// Where requests, grants and the audit chain live.
@@ -259,12 +304,14 @@ public struct Policy: Codable, Hashable, Sendable {
     public var logins: [LoginRule]
     public var notify: Notify?
     public var store: StoreConfig
+    public var automations: [Automation]
     /// The files it was read from, main policy first.
     public var files: [String]
 
     public init(
         settings: Settings = Settings(), rules: [Rule] = [], oncall: OnCall? = nil, logins: [LoginRule] = [],
-        notify: Notify? = nil, store: StoreConfig = StoreConfig(), files: [String] = []
+        notify: Notify? = nil, store: StoreConfig = StoreConfig(), automations: [Automation] = [],
+        files: [String] = []
     ) {
         self.settings = settings
         self.rules = rules
@@ -272,7 +319,16 @@ public struct Policy: Codable, Hashable, Sendable {
         self.logins = logins
         self.notify = notify
         self.store = store
+        self.automations = automations
         self.files = files
+    }
+
+    /// The `[[automation]]` with this name (without the `@`).
+    public func automation(named name: String) -> Automation? { automations.first { $0.name == name } }
+
+    /// The automations a rule names among its approvers, in the order it names them.
+    public func automations(of rule: Rule) -> [Automation] {
+        rule.approvers.compactMap { $0.automationName.flatMap(automation(named:)) }
     }
 
     /// The rule with this name.

@@ -28,6 +28,7 @@ extension SystemLookup {
         switch principal {
         case .user(let name): return userExists(name)
         case .group(let name): return groupExists(name)
+        case .automation: return true  // checked against the policy's [[automation]] tables, not the system
         }
     }
 
@@ -40,6 +41,8 @@ extension SystemLookup {
                 if userExists(name) { names.insert(name) }
             case .group(let name):
                 for member in groupMembers(name) ?? [] where userExists(member) { names.insert(member) }
+            case .automation:
+                continue  // a program, not a person
             }
         }
         return names.sorted()

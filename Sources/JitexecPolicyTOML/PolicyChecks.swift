@@ -89,6 +89,45 @@ enum PolicyChecks {
         return out
     }
 
+    /// An error for each automation name used before.
+    static func duplicateAutomations(_ automations: [Automation]) -> [Diagnostic] {
+        var seen: [String: SourceLocation] = [:]
+        var out: [Diagnostic] = []
+        for a in automations {
+            if let first = seen[a.name] {
+                out.append(.error(a.location, "duplicate automation name \(named(a.name)) (first defined at \(first))"))
+            } else {
+                seen[a.name] = a.location
+            }
+        }
+        return out
+    }
+
+    /// An error for each `@name` among a rule's approvers that no `[[automation]]` defines, and
+    /// for an automation approving a rule that does not ask for approval. While an `[[automation]]`
+    /// could not be read (`incomplete`), its own errors say enough.
+    static func automationApprovers(_ rules: [RuleDraft], automations: [Automation], incomplete: Bool)
+        -> [Diagnostic]
+    {
+        var out: [Diagnostic] = []
+        let names = Set(automations.map(\.name))
+        for draft in rules {
+            for approver in draft.approvers {
+                guard let name = approver.value.automationName, !names.contains(name), !incomplete else { continue }
+                let known =
+                    automations.isEmpty
+                    ? "the policy has no [[automation]]"
+                    : "defined: " + automations.map { "@" + $0.name }.joined(separator: ", ")
+                out.append(
+                    .error(
+                        approver.location,
+                        "'approvers': \(quoted("@" + name)) names no [[automation]] (\(known)); add one with name = \(quoted(name))"
+                    ))
+            }
+        }
+        return out
+    }
+
     /// A warning for each principal that names no existing user or group.
     static func unknownPrincipals(_ principals: [Located<Principal>], key: String, system: some SystemLookup)
         -> [Diagnostic]
@@ -102,10 +141,13 @@ enum PolicyChecks {
 
     /// An error when more approvals are needed than distinct existing people could give.
     static func approvalCount(
-        what: String, approvers: [Principal], approvals: Int, at location: SourceLocation, system: some SystemLookup
+        what: String, approvers: [Principal], approvals: Int, automations: [String] = [], at location: SourceLocation,
+        system: some SystemLookup
     ) -> [Diagnostic] {
         guard !approvers.isEmpty else { return [] }
-        let possible = system.expand(approvers)
+        // People, then the programs among the approvers: each counts once.
+        let programs = Set(approvers.compactMap(\.automationName)).intersection(automations).sorted().map { "@" + $0 }
+        let possible = system.expand(approvers) + programs
         guard approvals > possible.count else { return [] }
         let who = possible.isEmpty ? "" : " (\(possible.map { Escape.text($0) }.joined(separator: ", ")))"
         let message =

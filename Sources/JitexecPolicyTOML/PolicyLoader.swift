@@ -5,7 +5,7 @@ import TOMLKit
 /// TOML text -> validated, merged `Policy`, with `FILE:LINE` diagnostics.
 public enum PolicyLoader {
     /// The top-level tables a policy may have.
-    static let topLevelKeys = ["settings", "rule", "oncall", "login", "notify", "store"]
+    static let topLevelKeys = ["settings", "rule", "oncall", "login", "notify", "store", "automation"]
 
     /// Parses, validates and merges: `sources` = main policy.toml first, then policy.d/*.toml in name
     /// order. Returns the policy (nil when there is any error) and all diagnostics, errors and
@@ -60,8 +60,12 @@ public enum PolicyLoader {
         let settings = tables.singles["settings"].map { take(SettingsSections.settings($0)) } ?? SettingsDraft()
         diagnostics += PolicyChecks.unknownPrincipals(settings.admins, key: "admins", system: system)
 
+        let automations = tables.automations.compactMap { take(SettingsSections.automation($0, system: system)) }
+        diagnostics += PolicyChecks.duplicateAutomations(automations)
         var rules = tables.rules.compactMap { take(RuleSections.rule($0)) }
         diagnostics += PolicyChecks.duplicateNames(rules)
+        diagnostics += PolicyChecks.automationApprovers(
+            rules, automations: automations, incomplete: automations.count < tables.automations.count)
         var resolvedAll = true
         for index in rules.indices {
             let problems = PolicyChecks.resolveCommands(
@@ -76,7 +80,7 @@ public enum PolicyLoader {
             if draft.rule.action == .approve {
                 diagnostics += PolicyChecks.approvalCount(
                     what: "rule \(named(draft.rule.name))", approvers: draft.rule.approvers,
-                    approvals: draft.rule.approvals,
+                    approvals: draft.rule.approvals, automations: automations.map(\.name),
                     at: draft.approvalsLocation ?? draft.approversLocation ?? draft.rule.location, system: system)
             }
             diagnostics += PolicyChecks.grantCap(draft, settings: settings.settings)
@@ -96,7 +100,8 @@ public enum PolicyLoader {
             oncall: tables.singles["oncall"].map { take(SettingsSections.oncall($0, system: system)) },
             logins: logins.map(\.login),
             notify: tables.singles["notify"].flatMap { take(SettingsSections.notify($0, system: system)) },
-            store: tables.singles["store"].map { take(SettingsSections.store($0)) } ?? StoreConfig(), files: files)
+            store: tables.singles["store"].map { take(SettingsSections.store($0)) } ?? StoreConfig(),
+            automations: automations, files: files)
     }
 
     /// By file in the order given, then line; the order of discovery breaks ties.
@@ -119,6 +124,7 @@ private struct Tables {
     var singles: [String: Section] = [:]
     var rules: [Section] = []
     var logins: [Section] = []
+    var automations: [Section] = []
 
     mutating func collect(_ document: Document, into diagnostics: inout [Diagnostic]) {
         for (key, value) in document.table {
@@ -136,14 +142,18 @@ private struct Tables {
                         .warning(new.location, "'\(new.key)' in [\(key)] overrides the value set at \(old.location)"))
                 }
                 singles[key] = section
-            case "rule", "login":
+            case "rule", "login", "automation":
                 guard value.type == .array, let array = value.array, array.allSatisfy({ $0.type == .table }) else {
                     diagnostics.append(.error(location, "'\(key)' must be an array of tables: write [[\(key)]]"))
                     continue
                 }
                 for (index, element) in array.enumerated() {
                     let section = Section(element.table!, table: .arrayItem(key, index), name: key, in: document)
-                    if key == "rule" { rules.append(section) } else { logins.append(section) }
+                    switch key {
+                    case "rule": rules.append(section)
+                    case "login": logins.append(section)
+                    default: automations.append(section)
+                    }
                 }
             default:
                 var message =

@@ -70,7 +70,7 @@ enum RuleSections {
         let runAs = r.principals("run_as", nonEmpty: true)
         let commands = patterns(&r)
         let action = r.choice("action", RuleAction.self)
-        let approvers = r.principals("approvers") ?? []
+        let approvers = r.principals("approvers", automations: true) ?? []
         let approvals = positiveCount(&r)
         let maxGrant = r.duration("max_grant")
         let reason = r.choice("reason", ReasonMode.self)

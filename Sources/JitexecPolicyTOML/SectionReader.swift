@@ -157,12 +157,22 @@ struct SectionReader {
     }
 
     /// An array of `name` / `%group` strings.
-    mutating func principals(_ key: String, nonEmpty: Bool = false) -> [Located<Principal>]? {
+    /// Users and %groups; with `automations`, `@name` too (a `[[rule]]`'s approvers).
+    mutating func principals(_ key: String, nonEmpty: Bool = false, automations: Bool = false)
+        -> [Located<Principal>]?
+    {
         guard let texts = strings(key, nonEmpty: nonEmpty) else { return nil }
         var out: [Located<Principal>] = []
         for text in texts {
             guard let principal = Principal(parsing: text.value) else {
                 error(text.location, "'\(key)': \(quoted(text.value)) is not a user name or %group")
+                continue
+            }
+            if principal.automationName != nil && !automations {
+                error(
+                    text.location,
+                    "'\(key)': \(quoted(text.value)) names an automation; programs may only be among the approvers of a [[rule]]"
+                )
                 continue
             }
             out.append(Located(value: principal, location: text.location))

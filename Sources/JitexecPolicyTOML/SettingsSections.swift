@@ -16,6 +16,10 @@ enum SettingsSections {
     static let oncallKeys = ["group", "schedule", "command"]
     static let notifyKeys = ["command", "run_as", "timeout", "events"]
     static let storeKeys = ["backend", "url_file"]
+    static let automationKeys = ["name", "command", "run_as", "timeout", "every"]
+    /// The longest an automation may run: a run holds its `jitctl automate` process, and a request
+    /// should be decided in seconds.
+    static let maxAutomationTimeout = TimeSpan.minutes(5)
 
     static func settings(_ section: Section) -> (SettingsDraft, [Diagnostic]) {
         var r = SectionReader(section)
@@ -100,6 +104,55 @@ enum SettingsSections {
             command: command, runAs: runAs?.value ?? "nobody", timeout: timeout?.value ?? TimeSpan(seconds: 5),
             events: events?.map(\.value) ?? Notify.defaultEvents)
         return (notify, r.diagnostics)
+    }
+
+    /// One `[[automation]]`; nil when a required part is missing or unreadable.
+    static func automation(_ section: Section, system: some SystemLookup) -> (Automation?, [Diagnostic]) {
+        var r = SectionReader(section)
+        r.rejectUnknownKeys(allowed: automationKeys)
+        let complete = r.require(["name", "command"], what: "[[automation]]")
+        let name = r.string("name")
+        if let name, !isAutomationName(name.value) {
+            r.error(
+                name.location,
+                "'name' \(quoted(name.value)) must be letters, digits, '-' and '_', starting with a letter or digit (it is named \"@NAME\" among approvers)"
+            )
+        }
+        let command = r.commandLine("command")
+        let runAs = r.string("run_as")
+        if let runAs, runAs.value == "root" {
+            r.error(
+                runAs.location, "'run_as': automations run unprivileged; name a user other than root (default nobody)")
+        } else if let runAs, !system.userExists(runAs.value) {
+            r.warning(runAs.location, "'run_as': unknown user \(named(runAs.value))")
+        }
+        let timeout = r.duration("timeout")
+        if let timeout, timeout.value > maxAutomationTimeout {
+            r.error(
+                timeout.location, "'timeout' \(timeout.value) is longer than the most allowed, \(maxAutomationTimeout)")
+        }
+        let every = r.duration("every")
+        guard complete, let name, isAutomationName(name.value), let command,
+            r.diagnostics.allSatisfy({ $0.severity != .error })
+        else { return (nil, r.diagnostics) }
+        let automation = Automation(
+            name: name.value, command: command, runAs: runAs?.value ?? "nobody",
+            timeout: timeout?.value ?? Automation.defaultTimeout, every: every?.value, location: section.header,
+            commandLocation: r.location("command"))
+        return (automation, r.diagnostics)
+    }
+
+    /// `[A-Za-z0-9][A-Za-z0-9_-]*`, at most 64 bytes.
+    static func isAutomationName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...64).contains(bytes.count), bytes[0] != UInt8(ascii: "-"), bytes[0] != UInt8(ascii: "_") else {
+            return false
+        }
+        return bytes.allSatisfy { b in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) || b == UInt8(ascii: "-")
+                || b == UInt8(ascii: "_")
+        }
     }
 
     static func store(_ section: Section) -> (StoreConfig, [Diagnostic]) {

@@ -34,9 +34,12 @@ public enum CheckCommand {
             : IsolatedTOML.parsing(asUID: Privileges.caller.uid, gid: Privileges.caller.gid) {
                 PolicyLoader.load(sources, system: view)
             }
-        for d in diagnostics { ctx.say(Escape.text(d.description)) }
-        var errors = diagnostics.filter { $0.severity == .error }.count
-        var warnings = diagnostics.count - errors
+        // An automation's program must be a file only root can change, as jitctl automate checks
+        // before each run.
+        let all = diagnostics + (policy.map(AutomationRunner.untrustedPrograms) ?? [])
+        for d in all { ctx.say(Escape.text(d.description)) }
+        var errors = all.filter { $0.severity == .error }.count
+        var warnings = all.count - errors
         // The on-call rotation of the installed policy: a problem is a warning (nobody is on call by
         // schedule until it is fixed), never an error that would stop every run.
         if file == nil, let path = policy?.oncall?.schedule {

@@ -34,7 +34,7 @@ struct JitCtl: ParsableCommand {
         subcommands: [
             Requests.self, Show.self, RequestCmd.self, Approve.self, Deny.self, Cancel.self, Grants.self, Revoke.self,
             Log.self, Verify.self, Check.self, Explain.self, Review.self, Sessions.self, Replay.self, Attach.self,
-            Stop.self, Watch.self, Store.self, CompilePolicy.self, NotifyRun.self,
+            Stop.self, Watch.self, Store.self, CompilePolicy.self, NotifyRun.self, Automate.self,
         ])
 }
 
@@ -338,6 +338,15 @@ struct NotifyRun: ParsableCommand {
         shouldDisplay: false)
     @Argument(help: "The audit record's seq.") var seq: Int64
     func run() throws { try finish(NotifyRunner.run(try liveContext(), seq: seq)) }
+}
+
+struct Automate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "automate",
+        abstract: "Run the automations that decide the request filed in audit record SEQ (jitexec starts this itself).",
+        shouldDisplay: false)
+    @Argument(help: "The seq of the request.filed record.") var seq: Int64
+    func run() throws { try finish(AutomationRunner.run(try liveContext(), seq: seq)) }
 }
 
 /// jitctl's arguments are text (swift-argument-parser hands out Strings): a word that is not UTF-8

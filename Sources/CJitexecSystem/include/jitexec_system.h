@@ -81,6 +81,12 @@ int jx_spawn_detached(const char *path, char *const *argv, char *const *envp);
  * be single-threaded. Returns the child's pid, or -1 with errno (nothing forked). */
 pid_t jx_fork_isolated(uid_t uid, gid_t gid, int (*body)(void *), void *arg);
 
+/* A new close-on-exec memfd that can be sealed, for a helper command's input; -1 with errno. */
+int jx_sealed_input_file(void);
+
+/* Seals the memfd `fd` against any change (write, grow, shrink, more seals); 0, or -1 with errno. */
+int jx_seal_input_file(int fd);
+
 /* 1 when child `pid` has ended (it stays a zombie: not reaped, so its pid and process group id
  * cannot be reused yet), 0 while it runs, -1 with errno on failure. */
 int jx_child_has_ended(pid_t pid);

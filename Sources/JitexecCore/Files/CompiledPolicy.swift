@@ -17,7 +17,7 @@ import JitexecSystem
 /// has the installed jitctl compile it again first. An invalid policy is compiled too, as its errors,
 /// so every run refuses with the first one until the files change.
 public struct CompiledPolicy: Codable, Sendable {
-    static let format = 2
+    static let format = 3
     /// Recompiled at least this often, so that command paths canonicalized at compile time
     /// (symbolic links, bare names through secure_path) follow changes on the host.
     static let maxAgeSeconds: Int64 = 600

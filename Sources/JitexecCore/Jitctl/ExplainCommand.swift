@@ -73,7 +73,9 @@ public enum ExplainCommand {
                 return 0
             case .approve(let rule):
                 ctx.say(ruleLine(rule, pattern))
-                let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != subject.name }
+                let approvers =
+                    policy.possibleApprovers(rule, system: ctx.system).filter { $0 != subject.name }
+                    + policy.automationApprovers(rule)
                 let maxGrant = min(rule.maxGrant ?? policy.settings.maxGrant, policy.settings.maxGrant)
                 var details = [
                     "\(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
@@ -85,6 +87,9 @@ public enum ExplainCommand {
                     details.append("reason required" + (rule.reasonPattern.map { " matching \($0)" } ?? ""))
                 }
                 ctx.say("decision: approve: " + details.joined(separator: "; "))
+                for automation in policy.automations(of: rule) {
+                    ctx.say("automation: " + automationLine(automation))
+                }
                 return 0
             }
         } catch {
@@ -92,6 +97,17 @@ public enum ExplainCommand {
             ctx.complain(failure.description)
             return failure.exitStatus
         }
+    }
+
+    /// `@ticket-check: /usr/libexec/jitexec/ticket-check --api URL as jitexec-auto, timeout 10s,
+    /// when the request is filed and every 1m until it is decided`.
+    static func automationLine(_ automation: Automation) -> String {
+        let when =
+            automation.every.map { "when the request is filed and every \($0) until it is decided" }
+            ?? "when the request is filed"
+        return
+            "\(automation.principalName) runs \(Escape.argv(automation.command)) as \(Escape.text(automation.runAs)), "
+            + "timeout \(automation.timeout), \(when) (\(automation.location))"
     }
 
     private static func ruleLine(_ rule: Rule, _ pattern: CommandPattern?) -> String {

@@ -84,7 +84,7 @@ public enum ViewCommands {
                 lines.append(
                     "grant:      \(TimeSpan(seconds: length.seconds)) once approved (\(asked)"
                         + (length.cappedBy.map { "; shortened by \($0)" } ?? "") + ")")
-                let awaited = policy.possibleApprovers(rule, system: ctx.system)
+                let awaited = (policy.possibleApprovers(rule, system: ctx.system) + policy.automationApprovers(rule))
                     .filter { name in name != request.requester && !approvals.contains { $0.by == name } }
                 lines.append(
                     "approvers:  \(rule.approvers.map(\.description).joined(separator: ", "))"

@@ -6,7 +6,8 @@ import JitexecStore
 import JitexecSystem
 import Synchronization
 
-/// Which committed audit records start the notification runner, and starting it. The runner
+/// Which committed audit records start the notification runner (and, for a filed request that
+/// automations decide, the automation runner), and starting it. The runner
 /// (`jitctl notify-run SEQ`) is started detached, as root, with a fixed environment, and never
 /// waited for: a notifier's problems never change what the user's action does or its exit status,
 /// and cost it no more than one fork and exec.
@@ -30,6 +31,11 @@ enum Notifications {
         { record in
             AuditSyslog.send(record)
             if startsRunner(event: record.event, configured: ctx.notifyEvents), let failure = startRunner(ctx, record) {
+                ctx.notifyFailures.add(failure)
+            }
+            if record.event == filedEvent, case .string(let rule)? = record.fields["rule"],
+                ctx.automatedRules.contains(rule), let failure = AutomationRunner.startRunner(ctx, record)
+            {
                 ctx.notifyFailures.add(failure)
             }
         }

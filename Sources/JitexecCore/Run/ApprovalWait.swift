@@ -32,7 +32,9 @@ enum ApprovalWait {
             guard let span = TimeSpan.parse(t) else { throw .usage("--wait-timeout takes a duration like 5m") }
             timeout = span.seconds
         }
-        let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
+        let approvers =
+            policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
+            + policy.automationApprovers(rule)
         let named = rule.approvers.map(\.description)
         let live = ctx.effects.isTerminal(2)
         // Signals that stop the wait are blocked and collected while pausing (`Effects.pause`): no

@@ -27,7 +27,9 @@ enum RequestForRun {
         let now = ctx.clock()
         let filing = try ctx.storeWrite(store) { w in try Workflow.fileOrReuse(w, ask, policy: policy, now: now) }
         let request = filing.request
-        let approvers = policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
+        let approvers =
+            policy.possibleApprovers(rule, system: ctx.system).filter { $0 != ctx.invoker.name }
+            + policy.automationApprovers(rule)
         let need =
             "\(rule.approvals) approval\(rule.approvals == 1 ? "" : "s") from \(rule.approvers.map(\.description).joined(separator: ", "))"
         ctx.complain(

@@ -59,6 +59,11 @@ extension Workflow {
     ) throws -> ApproveOutcome {
         let request = try pendingRequest(w, id: id, actor: approver, policy: policy, now: now)
         let rule = try ruleOf(request, policy: policy)
+        guard !approver.name.hasPrefix("@") else {
+            // `@name` is how an automation's approval is recorded and counted.
+            throw JitError.notPermitted(
+                "account names starting with '@' are reserved for automations and cannot approve; ask another approver")
+        }
         guard approver.name != request.requester else {
             throw JitError.notPermitted("you cannot approve your own request #\(id); ask one of its approvers")
         }
@@ -68,29 +73,52 @@ extension Workflow {
             )
         }
         do {
-            try w.insertApproval(
-                Approval(requestID: id, by: approver.name, at: now, comment: comment, maxSeconds: maxSeconds))
+            return try addApproval(
+                w, request, rule: rule, by: approver.name, policy: policy, system: system, comment: comment,
+                maxSeconds: maxSeconds, now: now)
         } catch StoreError.duplicateApproval {
             throw JitError.notPermitted("you already approved request #\(id); it needs another approver")
         }
+    }
+
+    /// Adds the approval of the automation `@name` to the pending request `id`, with the same rules
+    /// as a person's: the request's rule must name it among its approvers now, and it counts once.
+    /// Throws `StoreError.duplicateApproval` when it approved before.
+    static func approveAsAutomation(
+        _ w: any StoreWriter, request: Request, automation: Automation, policy: Policy, system: some SystemLookup,
+        comment: UserText?, maxSeconds: Int64?, now: Instant
+    ) throws -> ApproveOutcome {
+        let rule = try ruleOf(request, policy: policy)
+        guard Subject(automation: automation.name).isIn(rule.approvers) else {
+            throw JitError.notPermitted("\(automation.principalName) is not an approver of rule '\(rule.name)'")
+        }
+        return try addApproval(
+            w, request, rule: rule, by: automation.principalName, policy: policy, system: system, comment: comment,
+            maxSeconds: maxSeconds, now: now)
+    }
+
+    /// Records the approval by `by` (checked by the caller) and, when it is the N-th that counts,
+    /// approves the request and creates the grant.
+    private static func addApproval(
+        _ w: any StoreWriter, _ request: Request, rule: Rule, by: String, policy: Policy, system: some SystemLookup,
+        comment: UserText?, maxSeconds: Int64?, now: Instant
+    ) throws -> ApproveOutcome {
+        let id = request.id
+        try w.insertApproval(Approval(requestID: id, by: by, at: now, comment: comment, maxSeconds: maxSeconds))
         let given = try w.approvals(requestID: id)
         let approvals = given.filter { a in
-            a.by == approver.name
-                || (a.by != request.requester
-                    && Subject(user: a.by, groups: system.groupsOfUser(a.by)).isIn(rule.approvers))
+            a.by == by || (a.by != request.requester && stillApproves(a.by, rule: rule, policy: policy, system: system))
         }
         var fields: [String: JSONValue] = [
             "request": .int(id), "count": .int(Int64(approvals.count)), "needed": .int(Int64(request.approvalsNeeded)),
         ]
         if let comment { fields["comment"] = comment.jsonValue }
         if let maxSeconds { fields["max_seconds"] = .int(maxSeconds) }
-        _ = try w.appendAudit(AuditEvent(event: "approval.added", actor: approver.name, fields: fields))
+        _ = try w.appendAudit(AuditEvent(event: "approval.added", actor: by, fields: fields))
         guard approvals.count >= request.approvalsNeeded else {
             return .recorded(count: approvals.count, needed: request.approvalsNeeded)
         }
-        guard
-            try w.setRequestStatus(id: id, from: .pending, to: .approved, at: now, by: approver.name, comment: comment)
-        else {
+        guard try w.setRequestStatus(id: id, from: .pending, to: .approved, at: now, by: by, comment: comment) else {
             throw JitError.notPermitted("request #\(id) was decided by someone else a moment ago")
         }
         let seconds = grantLength(request, rule: rule, policy: policy, approvals: given).seconds
@@ -101,7 +129,7 @@ extension Workflow {
         grant.id = try w.insertGrant(grant)
         _ = try w.appendAudit(
             AuditEvent(
-                event: "request.approved", actor: approver.name,
+                event: "request.approved", actor: by,
                 fields: requestFields(request).merging([
                     "request": .int(id), "grant": .int(grant.id), "approvers": .array(approvals.map { .string($0.by) }),
                     "expires_at": .string(grant.expiresAt.rfc3339),
@@ -113,8 +141,18 @@ extension Workflow {
         ]
         if let c = grant.command { grantFields["command"] = .array(c.map(\.jsonValue)) }
         if let u = grant.usesLeft { grantFields["uses"] = .int(u) }
-        _ = try w.appendAudit(AuditEvent(event: "grant.created", actor: approver.name, fields: grantFields))
+        _ = try w.appendAudit(AuditEvent(event: "grant.created", actor: by, fields: grantFields))
         return .granted(grant)
+    }
+
+    /// Whether an approval given by `name` earlier still counts: a person who is an approver of the
+    /// rule now, or `@name` while the rule names that automation and the policy defines it.
+    static func stillApproves(_ name: String, rule: Rule, policy: Policy, system: some SystemLookup) -> Bool {
+        if name.hasPrefix("@") {
+            let automation = String(name.dropFirst())
+            return policy.automation(named: automation) != nil && Subject(automation: automation).isIn(rule.approvers)
+        }
+        return Subject(user: name, groups: system.groupsOfUser(name)).isIn(rule.approvers)
     }
 
     /// How long the grant of an approved request is, and what shortened it.
@@ -167,7 +205,22 @@ extension Workflow {
                 "only an approver of rule '\(request.rule)' or an admin may deny request #\(id); to withdraw your own, run 'jitctl cancel \(id)'"
             )
         }
-        try close(w, request, to: .denied, event: "request.denied", actor: actor, comment: comment, now: now)
+        try close(w, request, to: .denied, event: "request.denied", actor: actor.name, comment: comment, now: now)
+    }
+
+    /// The automation `@name` denies the pending `request`: final, like a person's deny. The
+    /// request's rule must name it among its approvers now.
+    static func denyAsAutomation(
+        _ w: any StoreWriter, request: Request, automation: Automation, policy: Policy, comment: UserText?,
+        now: Instant
+    ) throws {
+        let rule = try ruleOf(request, policy: policy)
+        guard Subject(automation: automation.name).isIn(rule.approvers) else {
+            throw JitError.notPermitted("\(automation.principalName) is not an approver of rule '\(rule.name)'")
+        }
+        try close(
+            w, request, to: .denied, event: "request.denied", actor: automation.principalName, comment: comment,
+            now: now)
     }
 
     /// Withdraws a pending request: its requester or an admin.
@@ -176,23 +229,23 @@ extension Workflow {
         guard actor.name == request.requester || isAdmin(actor, policy) else {
             throw JitError.notPermitted("only the requester or an admin may cancel request #\(id)")
         }
-        try close(w, request, to: .cancelled, event: "request.cancelled", actor: actor, comment: nil, now: now)
+        try close(w, request, to: .cancelled, event: "request.cancelled", actor: actor.name, comment: nil, now: now)
     }
 
     private static func close(
-        _ w: any StoreWriter, _ request: Request, to status: RequestStatus, event: String, actor: Account,
+        _ w: any StoreWriter, _ request: Request, to status: RequestStatus, event: String, actor: String,
         comment: UserText?, now: Instant
     ) throws {
         guard
             try w.setRequestStatus(
-                id: request.id, from: .pending, to: status, at: now, by: actor.name, comment: comment)
+                id: request.id, from: .pending, to: status, at: now, by: actor, comment: comment)
         else {
             throw JitError.notPermitted("request #\(request.id) was decided by someone else a moment ago")
         }
         var fields = requestFields(request)
         fields["request"] = .int(request.id)
         if let comment { fields["comment"] = comment.jsonValue }
-        _ = try w.appendAudit(AuditEvent(event: event, actor: actor.name, fields: fields))
+        _ = try w.appendAudit(AuditEvent(event: event, actor: actor, fields: fields))
     }
 
     /// Revokes a grant: an admin, an approver of its rule, or the grantee ("done").

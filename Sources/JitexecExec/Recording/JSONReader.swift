@@ -1,5 +1,5 @@
 /// A JSON value as far as a recording line needs one.
-enum JSONItem {
+package enum JSONItem {
     case null
     case bool(Bool)
     /// The value, and the same as an integer when the text is one that fits in an Int64.
@@ -12,10 +12,10 @@ enum JSONItem {
 /// A strict JSON (RFC 8259) reader for one line of a recording: any value, nested at most
 /// `maxDepth` deep, strings of valid UTF-8, no duplicate keys, nothing after the value but
 /// whitespace. No Foundation: it runs in the same module as the setuid relay.
-struct JSONReader {
+package struct JSONReader {
     /// What is wrong with the text, for the person reading the error.
-    struct Failure: Error {
-        let reason: String
+    package struct Failure: Error {
+        package let reason: String
     }
 
     static let maxDepth = 32
@@ -24,7 +24,7 @@ struct JSONReader {
     private var at: Int
 
     /// The value that `line` is.
-    static func parse(_ line: ArraySlice<UInt8>) throws(Failure) -> JSONItem {
+    package static func parse(_ line: ArraySlice<UInt8>) throws(Failure) -> JSONItem {
         var reader = JSONReader(bytes: line, at: line.startIndex)
         reader.skipSpace()
         let value = try reader.value(depth: 0)
