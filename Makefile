@@ -15,6 +15,7 @@ BINDIR    := $(PREFIX)/bin
 # Linux-PAM lowercases the service name: PAM_SERVICE=jitexec-itF reads /etc/pam.d/jitexec-itf.
 PAMFILE   := $(PAMDIR)/$(shell printf '%s' '$(PAM_SERVICE)' | tr '[:upper:]' '[:lower:]')
 SHAREDIR  := $(PREFIX)/share/jitexec
+LIBEXECDIR := $(PREFIX)/libexec/jitexec
 CONFDIR   := $(SYSCONFDIR)/jitexec
 STATEDIR  := $(LOCALSTATEDIR)/lib/jitexec
 LOGDIR    := $(LOCALSTATEDIR)/log/jitexec
@@ -88,10 +89,13 @@ OWN     := $(if $(DESTDIR),,-o root -g root)
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  ?= $(if $(filter /usr,$(PREFIX)),$(PREFIX)/share/zsh/vendor-completions,$(PREFIX)/share/zsh/site-functions)
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
-# The pages, the sample policy and the notifier name the installed paths: the default install's in
-# the repo, this install's once installed.
-SUBST := sed -e 's|/usr/local/bin/jitexec|$(BINDIR)/jitexec|g' -e 's|/usr/local/bin/jitctl|$(BINDIR)/jitctl|g' \
-             -e 's|/usr/local/share/jitexec|$(SHAREDIR)|g'
+# The pages, the sample policy, the notifier and the automation programs name the installed paths:
+# the default install's in the repo, this install's once installed.
+SUBST := sed -e 's|/etc/jitexec|$(CONFDIR)|g' \
+             -e 's|/usr/local/bin/jitexec|$(BINDIR)/jitexec|g' -e 's|/usr/local/bin/jitctl|$(BINDIR)/jitctl|g' \
+             -e 's|/usr/local/share/jitexec|$(SHAREDIR)|g' -e 's|/usr/local/libexec/jitexec|$(LIBEXECDIR)|g'
+# The automated approvers jitexec ships (see jitexec.toml(5), [[automation]]).
+AUTOMATIONS := maintenance-window ticket-check
 D := $(DESTDIR)
 
 install: $(if $(DESTDIR),,check-root) release
@@ -101,6 +105,13 @@ install: $(if $(DESTDIR),,check-root) release
 	install -d $(OWN) -m 0755 $(D)$(SHAREDIR)
 	$(SUBST) packaging/notify-webhook > $(D)$(SHAREDIR)/notify-webhook.tmp
 	chmod 0755 $(D)$(SHAREDIR)/notify-webhook.tmp && mv $(D)$(SHAREDIR)/notify-webhook.tmp $(D)$(SHAREDIR)/notify-webhook
+	@# jitexec runs an automation only from a root-owned file that group and others cannot write.
+	install -d $(OWN) -m 0755 $(D)$(LIBEXECDIR)
+	for prog in $(AUTOMATIONS); do \
+	  $(SUBST) packaging/automation/$$prog > $(D)$(LIBEXECDIR)/$$prog.tmp \
+	    $(if $(DESTDIR),,&& chown root:root $(LIBEXECDIR)/$$prog.tmp) \
+	    && chmod 0755 $(D)$(LIBEXECDIR)/$$prog.tmp && mv $(D)$(LIBEXECDIR)/$$prog.tmp $(D)$(LIBEXECDIR)/$$prog || exit 1; \
+	done
 	install -d $(OWN) -m 0755 $(D)$(MANDIR)/man5 $(D)$(MANDIR)/man8
 	for page in jitexec.toml.5 jitexec-formats.5 jitexec.8 jitctl.8; do \
 	  $(SUBST) man/$$page > $(D)$(MANDIR)/man$${page##*.}/$$page && chmod 0644 $(D)$(MANDIR)/man$${page##*.}/$$page || exit 1; \
@@ -128,6 +139,8 @@ install: $(if $(DESTDIR),,check-root) release
 uninstall: check-root
 	rm -f $(BINDIR)/jitexec $(BINDIR)/jitctl $(SHAREDIR)/notify-webhook
 	rmdir $(SHAREDIR) 2>/dev/null || true
+	rm -f $(addprefix $(LIBEXECDIR)/,$(AUTOMATIONS))
+	rmdir $(LIBEXECDIR) 2>/dev/null || true
 	rm -f $(MANDIR)/man5/jitexec.toml.5 $(MANDIR)/man5/jitexec-formats.5 $(MANDIR)/man8/jitexec.8 $(MANDIR)/man8/jitctl.8
 	rm -f $(BASHCOMPDIR)/jitexec $(BASHCOMPDIR)/jitctl $(ZSHCOMPDIR)/_jitexec $(ZSHCOMPDIR)/_jitctl
 	rm -f $(FISHCOMPDIR)/jitexec.fish $(FISHCOMPDIR)/jitctl.fish

@@ -19,6 +19,8 @@ PREFIX = "" if PACKAGE else os.environ.get("JITEXEC_IT_PREFIX", "/tmp/jitexec-it
 PAM_SERVICE = "jitexec" if PACKAGE else os.environ.get("JITEXEC_IT_PAM_SERVICE", "jitexec-it")
 USERS = {"jit-dev1": ["jit-developers"], "jit-lead1": ["jit-sre-leads"], "jit-lead2": ["jit-sre-leads"], "jit-out": []}
 GROUPS = ["jit-developers", "jit-sre-leads", "jit-admins"]
+# System accounts with no password and no login: jit-auto is the run_as of the test automations.
+SYSTEM_USERS = ["jit-auto"]
 
 
 class Install:
@@ -80,6 +82,12 @@ def ensure_accounts():
         if groups:
             subprocess.run(["usermod", "-a", "-G", ",".join(groups), user], check=True)
         subprocess.run(["chpasswd"], input=f"{user}:pw-{user}-secret\n", text=True, check=True)
+    for user in SYSTEM_USERS:
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+                            "--shell", "/usr/sbin/nologin", user], check=True)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,21 @@ def test_notify_webhook_is_installed_root_owned_and_executable(inst):
     assert mode(f"{inst.prefix}/usr/share/jitexec") == 0o755
 
 
+def test_automation_programs_are_installed_root_owned_and_name_this_install(inst):
+    # jitexec runs an automation only from a trusted file: root-owned, not group- or other-writable.
+    libexec = f"{inst.prefix}/usr/libexec/jitexec"
+    assert (os.stat(libexec).st_uid, mode(libexec)) == (0, 0o755)
+    for program in ("maintenance-window", "ticket-check"):
+        path = f"{libexec}/{program}"
+        st = os.stat(path)
+        assert (st.st_uid, st.st_gid, mode(path)) == (0, 0, 0o755), path
+        with open(path) as f:
+            text = f.read()
+        assert f"/usr/libexec/jitexec/{program}" in text and "/usr/local/libexec" not in text, path
+    with open(f"{libexec}/maintenance-window") as f:
+        assert f"\nfile={inst.confdir}/maintenance-windows\n" in f.read()
+
+
 def test_config_pam_and_state_are_installed_root_only(inst):
     assert mode(inst.policy) == 0o644 and os.stat(inst.policy).st_uid == 0
     assert os.path.isdir(f"{inst.confdir}/policy.d")

@@ -121,7 +121,8 @@ def machine(debs):
     m = Machine()
     # A fresh machine as far as jitexec goes: the suite's `make install` (CI's quick start) leaves
     # /usr/local/bin/jitexec, /etc/jitexec and the rest behind; they are gone in the overlay only.
-    m.sh("rm -rf /usr/local/bin/jitexec /usr/local/bin/jitctl /usr/local/share/jitexec /usr/local/share/man/man*/jit* "
+    m.sh("rm -rf /usr/local/bin/jitexec /usr/local/bin/jitctl /usr/local/share/jitexec /usr/local/libexec/jitexec "
+         "/usr/local/share/man/man*/jit* "
          "/usr/local/share/bash-completion/completions/jit* /usr/local/share/zsh/site-functions/_jit* "
          "/usr/local/share/fish/vendor_completions.d/jit* /etc/jitexec /etc/pam.d/jitexec /etc/pam.d/jitexec-login "
          "/var/lib/jitexec /var/log/jitexec; dpkg --purge jitexec >/dev/null 2>&1 || true")
@@ -148,7 +149,8 @@ def test_package_holds_setuid_binaries_conffiles_and_exact_depends(debs):
     for f in ("usr/share/man/man8/jitexec.8.gz", "usr/share/man/man8/jitctl.8.gz", "usr/share/man/man5/jitexec.toml.5.gz",
               "usr/share/man/man5/jitexec-formats.5.gz", "usr/share/bash-completion/completions/jitctl",
               "usr/share/zsh/vendor-completions/_jitctl", "usr/share/fish/vendor_completions.d/jitctl.fish",
-              "usr/lib/tmpfiles.d/jitexec.conf", "usr/share/jitexec/notify-webhook", "usr/share/doc/jitexec/copyright"):
+              "usr/lib/tmpfiles.d/jitexec.conf", "usr/share/jitexec/notify-webhook", "usr/share/doc/jitexec/copyright",
+              "usr/libexec/jitexec/maintenance-window", "usr/libexec/jitexec/ticket-check"):
         assert f"./{f}\n" in listing + "\n", f"{f} missing:\n{listing}"
     # Nothing under /var or /run: the state directories are made by postinst, /run by tmpfiles.d.
     assert not re.search(r" \./(var|run)/", listing), listing
@@ -274,7 +276,8 @@ def test_install_use_upgrade_remove_purge(machine, debs):
 
     # Remove: the programs go; configuration, the store and the recordings stay.
     m.sh("dpkg -r jitexec")
-    for gone in ("/usr/bin/jitexec", "/usr/bin/jitctl", "/usr/share/man/man8/jitexec.8.gz", "/usr/share/jitexec"):
+    for gone in ("/usr/bin/jitexec", "/usr/bin/jitctl", "/usr/share/man/man8/jitexec.8.gz", "/usr/share/jitexec",
+                 "/usr/libexec/jitexec"):
         assert not m.exists(gone), gone
     for kept in ("/etc/jitexec/policy.toml", "/etc/pam.d/jitexec", "/var/lib/jitexec/jitexec.db", "/var/log/jitexec/sessions"):
         assert m.exists(kept), kept

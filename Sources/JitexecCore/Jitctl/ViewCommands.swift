@@ -109,8 +109,34 @@ public enum ViewCommands {
                         + (request.decidedAt.map { " at \(LocalTime.format($0))" } ?? "")
                         + (request.comment.map { ": \($0.escaped)" } ?? ""))
             }
+            lines += try automationLines(store, request)
             lines.forEach(ctx.say)
             return 0
+        }
+    }
+
+    /// The last verdict of each automation that ran for `request` (from its `automation.run`
+    /// records): `automation: @ticket-check abstained (run 2 at 10:01:02): ticket CHG-1 is open`.
+    static func automationLines(_ store: any JitStore, _ request: Request) throws -> [String] {
+        let runs = try store.read { r in
+            try r.auditRecords(AuditFilter(sinceTime: request.createdAt, event: Workflow.automationRunEvent))
+        }.filter { $0.fields["request"] == .int(request.id) && $0.actor.hasPrefix("@") }
+        var last: [String: AuditRecord] = [:]
+        var order: [String] = []
+        for run in runs {
+            if last[run.actor] == nil { order.append(run.actor) }
+            last[run.actor] = run
+        }
+        return order.compactMap { last[$0] }.map { run in
+            let verdict = run.fields["verdict"]?.stringValue ?? "?"
+            let did =
+                ["approve": "approved", "deny": "denied", "abstain": "abstained"][verdict] ?? Escape.text(verdict)
+            let count = run.fields["run"]?.intValue.map { "run \($0) at " } ?? ""
+            var why = [run.fields["comment"], run.fields["problem"], run.fields["ignored"]].compactMap { $0 }
+                .map { value in value.stringValue.map { Escape.text($0) } ?? Escape.text(value.canonical) }
+            if why.isEmpty { why = ["no comment"] }
+            return "automation: \(Escape.text(run.actor)) \(did) (\(count)\(LocalTime.format(run.time))): "
+                + why.joined(separator: "; ")
         }
     }
 
