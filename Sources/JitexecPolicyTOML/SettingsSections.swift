@@ -87,13 +87,7 @@ enum SettingsSections {
         r.rejectUnknownKeys(allowed: notifyKeys)
         _ = r.require(["command"], what: "[notify]")
         let command = r.commandLine("command")
-        let runAs = r.string("run_as")
-        if let runAs, runAs.value == "root" {
-            r.error(
-                runAs.location, "'run_as': notifiers run unprivileged; name a user other than root (default nobody)")
-        } else if let runAs, !system.userExists(runAs.value) {
-            r.warning(runAs.location, "'run_as': unknown user \(named(runAs.value))")
-        }
+        let runAs = unprivilegedUser(&r, system: system, who: "notifiers")
         let timeout = r.duration("timeout")
         let events = r.strings("events")
         for event in events ?? [] where !Notify.allEvents.contains(event.value) {
@@ -119,13 +113,7 @@ enum SettingsSections {
             )
         }
         let command = r.commandLine("command")
-        let runAs = r.string("run_as")
-        if let runAs, runAs.value == "root" {
-            r.error(
-                runAs.location, "'run_as': automations run unprivileged; name a user other than root (default nobody)")
-        } else if let runAs, !system.userExists(runAs.value) {
-            r.warning(runAs.location, "'run_as': unknown user \(named(runAs.value))")
-        }
+        let runAs = unprivilegedUser(&r, system: system, who: "automations")
         let timeout = r.duration("timeout")
         if let timeout, timeout.value > maxAutomationTimeout {
             r.error(
@@ -140,6 +128,19 @@ enum SettingsSections {
             timeout: timeout?.value ?? Automation.defaultTimeout, every: every?.value, location: section.header,
             commandLocation: r.location("command"))
         return (automation, r.diagnostics)
+    }
+
+    /// `run_as` of a helper jitexec starts (`who`: "notifiers"): never root; an unknown user is a warning.
+    private static func unprivilegedUser(_ r: inout SectionReader, system: some SystemLookup, who: String)
+        -> Located<String>?
+    {
+        let runAs = r.string("run_as")
+        if let runAs, runAs.value == "root" {
+            r.error(runAs.location, "'run_as': \(who) run unprivileged; name a user other than root (default nobody)")
+        } else if let runAs, !system.userExists(runAs.value) {
+            r.warning(runAs.location, "'run_as': unknown user \(named(runAs.value))")
+        }
+        return runAs
     }
 
     /// `[A-Za-z0-9][A-Za-z0-9_-]*`, at most 64 bytes.

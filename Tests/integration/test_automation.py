@@ -23,6 +23,7 @@ import time
 
 import pytest
 
+from test_formats import documented, problems
 from loop_support import (PASSWORD_PROMPT, approve, clear_credential_cache, events, finish, grant_id, grants,
                           password, request_id, run, show, spawn)
 
@@ -771,6 +772,16 @@ def test_the_program_gets_the_request_json_a_bare_environment_and_no_privilege(a
         {k: v for k, v in req.items() if k != "schema"}, (given["request"], req)
     assert given["request"]["id"] == n and given["request"]["status"] == "pending"
     assert given["request"]["ticket"] == "CHG-7" and given["request"]["reason"] == "deploy CHG-7 \u00e9"
+    # The input, and the automation.run record, are what jitexec-formats(5) documents.
+    schemas, documented_events = documented()
+    found = problems(given, schemas[("jitexec.automation.request", 1)], "stdin")
+    found += problems(given["request"], schemas[("jitexec.request", 1)], "stdin request")
+    log = run([auto.jitctl, "log", "--json", "--event", "automation.run"])
+    assert log.returncode == 0, log.stderr
+    for line in log.stdout.splitlines():
+        record = json.loads(line)
+        found += problems(record["fields"], documented_events["automation.run"], f"automation.run {record['seq']}")
+    assert not found, "\n".join(found)
 
     # The environment: exactly the documented list, nothing of the caller's.
     env = dict(e.split("=", 1) for e in seen["environ"])

@@ -100,24 +100,14 @@ public enum AutomationRunner {
         }
     }
 
-    /// The runner's fixed environment.
-    static let runnerEnvironment = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
-
     /// Starts `PREFIX/bin/jitctl automate SEQ` detached for a committed `request.filed` record;
     /// when it cannot start, the `automation.run` record that says so (best effort: the request
     /// stays pending for people, and the user's action goes on).
     static func startRunner(_ ctx: Context, _ record: AuditRecord) -> AuditEvent? {
-        let jitctl = ctx.paths.binary("jitctl")
-        let failure: String
-        do {
-            try TrustedFiles.requireRootOwned(jitctl, kind: .program)
-            let code = Spawn.detached(
-                path: jitctl, argv: ["jitctl", "automate", String(record.seq)], environment: runnerEnvironment)
-            if code == 0 { return nil }
-            failure = "cannot start \(jitctl) automate: \(String(cString: strerror(code)))"
-        } catch {
-            failure = "cannot start the automation runner: \(error.description)"
-        }
+        guard
+            let failure = Notifications.startDetached(
+                ctx, verb: "automate", seq: record.seq, what: "the automation runner")
+        else { return nil }
         var fields: [String: JSONValue] = [
             "verdict": .string(AutomationVerdict.Decision.abstain.rawValue), "problem": .string(failure),
         ]

@@ -47,18 +47,23 @@ enum Notifications {
     /// Starts `PREFIX/bin/jitctl notify-run SEQ` detached; when it cannot start, the `notify.failed`
     /// record that says why (best effort: the user's action goes on either way).
     static func startRunner(_ ctx: Context, _ record: AuditRecord) -> AuditEvent? {
+        startDetached(ctx, verb: "notify-run", seq: record.seq, what: "the notification runner").map {
+            failedEvent(ctx, record, command: nil, runAs: nil, reason: $0)
+        }
+    }
+
+    /// Starts `PREFIX/bin/jitctl VERB SEQ` detached, as root, with `runnerEnvironment`; nil when it
+    /// started, else why not.
+    static func startDetached(_ ctx: Context, verb: String, seq: Int64, what: String) -> String? {
         let jitctl = ctx.paths.binary("jitctl")
-        let failure: String
         do {
             try TrustedFiles.requireRootOwned(jitctl, kind: .program)
             let code = Spawn.detached(
-                path: jitctl, argv: ["jitctl", "notify-run", String(record.seq)], environment: runnerEnvironment)
-            if code == 0 { return nil }
-            failure = "cannot start \(jitctl) notify-run: \(String(cString: strerror(code)))"
+                path: jitctl, argv: ["jitctl", verb, String(seq)], environment: runnerEnvironment)
+            return code == 0 ? nil : "cannot start \(jitctl) \(verb): \(String(cString: strerror(code)))"
         } catch {
-            failure = "cannot start the notification runner: \(error.description)"
+            return "cannot start \(what): \(error.description)"
         }
-        return failedEvent(ctx, record, command: nil, runAs: nil, reason: failure)
     }
 
     /// `notify.failed` for `record`: which event, which notifier, and why.
