@@ -10,17 +10,53 @@ import JitexecSystem
 /// past the limit kills it too, and the run counts as over the limit (its output was not all
 /// read, so no part of it can be trusted). Used for `[oncall] command` and `[[automation]]`
 /// programs (TimedRun is its counterpart for notifiers, which feeds input and reads nothing).
+///
+/// `contained` (automations): this process becomes a child subreaper, so whatever the command
+/// starts stays below it however it detaches (setsid, double fork), and every such process is
+/// killed when the run ends, whatever the outcome: nothing a program starts outlives its run.
+/// `keepGoing`, asked twice a second while the command runs, ends it early (`.stopped`) when false.
 public enum BoundedRun {
     public enum Outcome: Sendable, Equatable {
         case finished(status: ExitOutcome.Termination, output: [UInt8])
         case timedOut
         /// The command wrote more than `outputLimit` bytes.
         case outputOverLimit
+        /// `keepGoing` said no: the command was killed before it ended.
+        case stopped
     }
 
     public static func run(
         path: String, argv: [UserText], environment: [UserText], identity: Account, timeout: Duration,
-        outputLimit: Int = 64 * 1024, input: [UInt8] = []
+        outputLimit: Int = 64 * 1024, input: [UInt8] = [], contained: Bool = false, keepGoing: (() -> Bool)? = nil
+    ) throws(ExecError) -> Outcome {
+        if contained { try ProcessTree.becomeSubreaper() }
+        let outcome = try runOnce(
+            path: path, argv: argv, environment: environment, identity: identity, timeout: timeout,
+            outputLimit: outputLimit, input: input, keepGoing: keepGoing)
+        if contained {
+            endDescendants()
+            _ = jx_set_child_subreaper(0)
+        }
+        return outcome
+    }
+
+    /// Kills every process below this one (a subreaper: what a command left behind) and reaps them.
+    static func endDescendants() {
+        ProcessTree.signalAll(below: getpid(), SIGKILL, rounds: 8)
+        var status: Int32 = 0
+        let deadline = Clocks.monotonic() + .seconds(2)
+        while Clocks.monotonic() < deadline {
+            let reaped = waitpid(-1, &status, WNOHANG)
+            if reaped > 0 { continue }
+            if reaped < 0 && errno == EINTR { continue }
+            if reaped < 0 || ProcessTree.descendants(of: getpid()).isEmpty { break }
+            usleep(10_000)  // a child killed but not yet a zombie
+        }
+    }
+
+    private static func runOnce(
+        path: String, argv: [UserText], environment: [UserText], identity: Account, timeout: Duration,
+        outputLimit: Int, input: [UInt8], keepGoing: (() -> Bool)?
     ) throws(ExecError) -> Outcome {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0 else { throw .system(call: "pipe", errno: errno) }
@@ -61,6 +97,7 @@ public enum BoundedRun {
         defer { close(pipeFDs[0]) }
 
         let deadline = Clocks.monotonic() + timeout
+        var nextAsk = Clocks.monotonic() + .milliseconds(500)
         var output: [UInt8] = []
         var open = true
         var exited: ExitOutcome.Termination?
@@ -80,6 +117,13 @@ public enum BoundedRun {
             if left <= .zero {
                 stop(pid, reaped: exited != nil)
                 return .timedOut
+            }
+            if let keepGoing, Clocks.monotonic() >= nextAsk {
+                nextAsk = Clocks.monotonic() + .milliseconds(500)
+                if !keepGoing() {
+                    stop(pid, reaped: exited != nil)
+                    return .stopped
+                }
             }
             if open {
                 var fd = pollfd(fd: pipeFDs[0], events: Int16(POLLIN), revents: 0)

@@ -103,6 +103,39 @@ enum PolicyChecks {
         return out
     }
 
+    /// A warning for each automation whose `run_as` another program shares (`nobody`, another
+    /// automation's, the notifier's): processes of one user can read and trace each other, so one
+    /// program could answer for another.
+    static func sharedAutomationUsers(_ automations: [Automation], notifier: String?) -> [Diagnostic] {
+        var seen: [String: String] = [:]
+        var out: [Diagnostic] = []
+        let fix = "give each automation a user of its own (useradd --system --shell /usr/sbin/nologin NAME)"
+        for a in automations {
+            let user = named(a.runAs)
+            if a.runAs == "nobody" {
+                out.append(
+                    .warning(
+                        a.location,
+                        "automation \(named(a.name)) runs as nobody, which other services share and which could read and trace its runs; \(fix)"
+                    ))
+            } else if let other = seen[a.runAs] {
+                out.append(
+                    .warning(
+                        a.location,
+                        "automation \(named(a.name)) runs as \(user) like automation \(named(other)): one could read and trace the other's runs and answer for it; \(fix)"
+                    ))
+            } else if a.runAs == notifier {
+                out.append(
+                    .warning(
+                        a.location,
+                        "automation \(named(a.name)) runs as \(user) like the notifier, which could read and trace its runs; \(fix)"
+                    ))
+            }
+            seen[a.runAs] = seen[a.runAs] ?? a.name
+        }
+        return out
+    }
+
     /// An error for each `@name` among a rule's approvers that no `[[automation]]` defines, and
     /// for an automation approving a rule that does not ask for approval. While an `[[automation]]`
     /// could not be read (`incomplete`), its own errors say enough.

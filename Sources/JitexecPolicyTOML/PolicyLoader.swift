@@ -60,8 +60,10 @@ public enum PolicyLoader {
         let settings = tables.singles["settings"].map { take(SettingsSections.settings($0)) } ?? SettingsDraft()
         diagnostics += PolicyChecks.unknownPrincipals(settings.admins, key: "admins", system: system)
 
+        let notify = tables.singles["notify"].flatMap { take(SettingsSections.notify($0, system: system)) }
         let automations = tables.automations.compactMap { take(SettingsSections.automation($0, system: system)) }
         diagnostics += PolicyChecks.duplicateAutomations(automations)
+        diagnostics += PolicyChecks.sharedAutomationUsers(automations, notifier: notify?.runAs)
         var rules = tables.rules.compactMap { take(RuleSections.rule($0)) }
         diagnostics += PolicyChecks.duplicateNames(rules)
         diagnostics += PolicyChecks.automationApprovers(
@@ -99,7 +101,7 @@ public enum PolicyLoader {
             settings: settings.settings, rules: rules.map(\.rule),
             oncall: tables.singles["oncall"].map { take(SettingsSections.oncall($0, system: system)) },
             logins: logins.map(\.login),
-            notify: tables.singles["notify"].flatMap { take(SettingsSections.notify($0, system: system)) },
+            notify: notify,
             store: tables.singles["store"].map { take(SettingsSections.store($0)) } ?? StoreConfig(),
             automations: automations, files: files)
     }

@@ -44,6 +44,38 @@ struct BoundedRunTests {
         #expect(Clocks.monotonic() - started < .seconds(5))
     }
 
+    /// The pid a script printed, still alive after its run or not.
+    private func survivor(_ outcome: BoundedRun.Outcome) -> (pid: pid_t, alive: Bool)? {
+        guard case .finished(.exited(0), let output) = outcome,
+            let pid = pid_t(String(decoding: output, as: UTF8.self).split(separator: "\n").first ?? "")
+        else { return nil }
+        return (pid, kill(pid, 0) == 0)
+    }
+
+    @Test func aContainedRunKillsWhatTheCommandLeftBehindInAnotherSession() throws {
+        let script = "setsid sh -c 'exec sleep 30' </dev/null >/dev/null 2>&1 & echo $!"
+        func run(contained: Bool) throws -> BoundedRun.Outcome {
+            try BoundedRun.run(
+                path: "/bin/sh", argv: ["sh", "-c", UserText(script)], environment: ["PATH=/usr/bin:/bin"],
+                identity: Fixture.nobody, timeout: .seconds(5), contained: contained)
+        }
+        // Not contained (the on-call command): the daemon outlives the run, as this control shows.
+        let loose = try #require(survivor(try run(contained: false)))
+        #expect(loose.alive)
+        kill(loose.pid, SIGKILL)
+        let kept = try #require(survivor(try run(contained: true)))
+        #expect(!kept.alive, "pid \(kept.pid) outlived a contained run")
+    }
+
+    @Test func keepGoingSayingNoStopsTheCommandEarly() throws {
+        let started = Clocks.monotonic()
+        let outcome = try BoundedRun.run(
+            path: "/bin/sh", argv: ["sh", "-c", "exec sleep 30"], environment: ["PATH=/usr/bin:/bin"],
+            identity: Fixture.nobody, timeout: .seconds(20), contained: true, keepGoing: { false })
+        #expect(outcome == .stopped)
+        #expect(Clocks.monotonic() - started < .seconds(3))
+    }
+
     @Test func missingCommandIsAnError() {
         #expect(throws: ExecError.notFound(path: "/nonexistent/who-is-oncall")) {
             try BoundedRun.run(

@@ -26,11 +26,12 @@ from conftest import PACKAGE, ROOT
 # test_failclosed, test_fleet and test_fleet_harness make installs of their own and a PostgreSQL
 # cluster; test_audit needs the stress tool of the debug build; test_login and the hardening files
 # rewrite sshd's and other services' PAM stacks and take minutes; test_load and test_watch are
-# timing-heavy and add nothing package-specific.
+# timing-heavy and add nothing package-specific; test_automation_programs runs the programs from
+# the checkout (test_automation runs the package's own /usr/libexec/jitexec ones).
 PACKAGE_SUBSET = [
     "test_loop.py", "test_people.py", "test_people_requests.py", "test_check_explain.py", "test_trust.py",
     "test_attacks.py", "test_workflow_attacks.py", "test_breakglass.py", "test_sessions.py", "test_sudoedit.py",
-    "test_notify.py", "test_formats.py", "test_completion.py", "test_manpages.py",
+    "test_notify.py", "test_formats.py", "test_completion.py", "test_manpages.py", "test_automation.py",
 ]
 DEBS = "/tmp/jitexec-debs"
 NEXT = "+next1"  # the upgrade: the same source built as a later version

@@ -31,8 +31,14 @@ enum AutomationProgram {
     /// The longest comment an answer may carry.
     static let maxComment = 1000
     static let answerKeys: Set<String> = ["decision", "comment", "duration"]
+    /// The longest `JITEXEC_REASON` / `JITEXEC_TICKET` value passed in the environment.
+    static let maxEnvironmentValue = 4096
 
-    static func run(_ automation: Automation, input: [UInt8], environment: [UserText]) -> AutomationVerdict {
+    /// Runs the program once; `keepGoing` (asked twice a second) stops it early when the request
+    /// was decided meanwhile. Whatever the program started is killed when the run ends (`contained`).
+    static func run(
+        _ automation: Automation, input: [UInt8], environment: [UserText], keepGoing: (() -> Bool)? = nil
+    ) -> AutomationVerdict {
         let path = automation.command[0]
         if let problem = untrusted(path) { return .failed(problem) }
         let identity: Account
@@ -52,7 +58,7 @@ enum AutomationProgram {
             outcome = try BoundedRun.run(
                 path: path, argv: automation.command.map { UserText($0) }, environment: environment,
                 identity: identity, timeout: .seconds(automation.timeout.seconds), outputLimit: outputLimit,
-                input: input)
+                input: input, contained: true, keepGoing: keepGoing)
         } catch {
             return .failed("could not start: \(error.description)")
         }
@@ -61,6 +67,8 @@ enum AutomationProgram {
             return .failed("timed out after \(automation.timeout) and was killed")
         case .outputOverLimit:
             return .failed("printed more than \(outputLimit / 1024) KiB and was killed")
+        case .stopped:
+            return .failed("was stopped: the request was decided while it ran")
         case .finished(.exited(0), let output):
             switch parse(output) {
             case .success(let verdict): return verdict
@@ -169,9 +177,12 @@ enum AutomationProgram {
             "PATH=/usr/bin:/bin", "LANG=C.UTF-8", "HOME=/", "JITEXEC_AUTOMATION=\(automation.name)",
             "JITEXEC_REQUEST=\(request.id)", "JITEXEC_REQUESTER=\(request.requester)", "JITEXEC_RULE=\(request.rule)",
         ].map { UserText($0) }
-        // Raw bytes as the requester gave them; a value that could not be passed (a NUL) is left out.
+        // Raw bytes as the requester gave them. A value that could not be passed (a NUL), or one
+        // longer than `maxEnvironmentValue` (which could make the program fail to start at all, so
+        // that no automation could deny it), is left out: stdin has it whole.
         func add(_ name: String, _ value: UserText?) {
-            guard let value, !value.isEmpty, !value.bytes.contains(0) else { return }
+            guard let value, !value.isEmpty, value.bytes.count <= maxEnvironmentValue, !value.bytes.contains(0)
+            else { return }
             env.append(UserText(bytes: Array("\(name)=".utf8) + value.bytes))
         }
         add("JITEXEC_TICKET", request.ticket)

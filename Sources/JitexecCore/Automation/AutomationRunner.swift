@@ -90,13 +90,31 @@ public enum AutomationRunner {
         else { return true }
         let input = AutomationProgram.input(
             automation, run: run, request: request, approvals: approvals, rule: rule, host: ctx.host, now: ctx.clock())
+        // Stopped early once the request is decided (cancelled, approved by a person, expired): a
+        // cancelled request's program does not keep running to its timeout.
         let verdict = AutomationProgram.run(
-            automation, input: input, environment: AutomationProgram.environment(automation, request: request))
+            automation, input: input, environment: AutomationProgram.environment(automation, request: request),
+            keepGoing: {
+                do {
+                    return try pending(ctx, store, id: id) != nil
+                } catch {
+                    return true  // a store that cannot answer now stops nothing; the record says later
+                }
+            })
+        // What the verdict may do is decided by the policy of now: it may have changed while the
+        // program ran (the rule no longer naming it, another max_grant).
+        var current = policy
+        var ignoring: String?
+        do {
+            current = try ctx.loadPolicy()
+        } catch {
+            ignoring = "the policy cannot be loaded now (\(error.description)); the verdict is not used"
+        }
         let now = ctx.clock()
         return try ctx.storeWrite(store) { w in
             try Workflow.recordAutomationRun(
-                w, requestID: id, automation: automation, run: run, verdict: verdict, policy: policy,
-                system: ctx.system, now: now)
+                w, requestID: id, automation: automation, run: run, verdict: verdict, policy: current,
+                system: ctx.system, now: now, ignoring: ignoring)
         }
     }
 
@@ -117,6 +135,26 @@ public enum AutomationRunner {
 }
 
 extension Workflow {
+    /// Why a verdict for `request` changes nothing, if it does not: the request was decided, the
+    /// policy no longer defines the automation or the rule no longer names it, or it approved before.
+    private static func whyIgnored(
+        _ w: any StoreWriter, _ request: Request, _ automation: Automation, _ verdict: AutomationVerdict,
+        policy: Policy
+    ) throws -> String? {
+        if request.status != .pending { return "request #\(request.id) is already \(request.status.rawValue)" }
+        if policy.automation(named: automation.name) == nil {
+            return "the policy no longer defines \(automation.principalName)"
+        }
+        guard let rule = policy.rule(named: request.rule), Subject(automation: automation.name).isIn(rule.approvers)
+        else { return "rule '\(request.rule)' no longer names \(automation.principalName) among its approvers" }
+        if verdict.decision == .approve,
+            try w.approvals(requestID: request.id).contains(where: { $0.by == automation.principalName })
+        {
+            return "\(automation.principalName) approved request #\(request.id) before; it counts once"
+        }
+        return nil
+    }
+
     /// The record of every automation run.
     static let automationRunEvent = "automation.run"
 
@@ -124,10 +162,11 @@ extension Workflow {
     /// and what its verdict does: approve adds its approval (which may approve the request), deny
     /// denies the request, abstain leaves it for the other approvers. A verdict for a request that
     /// was decided meanwhile, or from an automation its rule no longer names, is recorded and
-    /// changes nothing (`ignored`). True when the request is decided.
+    /// changes nothing (`ignored`, also given by the caller as `ignoring`). True when the request is
+    /// decided.
     static func recordAutomationRun(
         _ w: any StoreWriter, requestID: Int64, automation: Automation, run: Int, verdict: AutomationVerdict,
-        policy: Policy, system: some SystemLookup, now: Instant
+        policy: Policy, system: some SystemLookup, now: Instant, ignoring: String? = nil
     ) throws -> Bool {
         try expireStale(w, now: now)
         guard let request = try w.request(id: requestID) else { return true }
@@ -139,17 +178,7 @@ extension Workflow {
         if let comment = verdict.comment { fields["comment"] = comment.jsonValue }
         if let problem = verdict.problem { fields["problem"] = .string(problem) }
         if let seconds = verdict.maxSeconds { fields["max_seconds"] = .int(seconds) }
-        let rule = policy.rule(named: request.rule)
-        var ignored: String?
-        if request.status != .pending {
-            ignored = "request #\(requestID) is already \(request.status.rawValue)"
-        } else if rule.map({ !Subject(automation: automation.name).isIn($0.approvers) }) ?? true {
-            ignored = "rule '\(request.rule)' no longer names \(automation.principalName) among its approvers"
-        } else if verdict.decision == .approve,
-            try w.approvals(requestID: requestID).contains(where: { $0.by == automation.principalName })
-        {
-            ignored = "\(automation.principalName) approved request #\(requestID) before; it counts once"
-        }
+        let ignored = try ignoring ?? whyIgnored(w, request, automation, verdict, policy: policy)
         if let ignored { fields["ignored"] = .string(ignored) }
         _ = try w.appendAudit(AuditEvent(event: automationRunEvent, actor: automation.principalName, fields: fields))
         guard ignored == nil else { return request.status != .pending }

@@ -70,7 +70,7 @@ enum OnCallCheck {
             return .failure(Problem(message: "the on-call command \(shown) could not run: \(error.description)"))
         }
         switch outcome {
-        case .timedOut:
+        case .timedOut, .stopped:  // never stopped: it is not given a `keepGoing`
             return .failure(
                 Problem(
                     message:
