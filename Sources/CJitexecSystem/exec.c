@@ -68,8 +68,15 @@ static int reset_signals(int ignore_job_stops) {
     ign.sa_handler = SIG_IGN;
     for (int sig = 1; sig < NSIG; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
-        /* glibc-internal signals refuse with EINVAL: fine */
-        (void)sigaction(sig, ignore_job_stops && is_job_stop(sig) ? &ign : &dfl, NULL);
+        if (sigaction(sig, ignore_job_stops && is_job_stop(sig) ? &ign : &dfl, NULL) != 0 && errno == EINVAL) {
+            /* glibc keeps signals 32 and 33 for itself and refuses them; a caller can still leave
+             * them ignored (rt_sigaction by hand), and SIG_IGN survives exec: default them through
+             * the kernel. */
+            struct { void (*handler)(int); unsigned long flags; void (*restorer)(void); unsigned long mask; } k;
+            memset(&k, 0, sizeof k);
+            k.handler = SIG_DFL;
+            (void)syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof k.mask);
+        }
     }
     sigset_t none;
     sigemptyset(&none);

@@ -7,6 +7,7 @@ caller.
 The helpers and the `auto` fixture are test_automation.py's: an empty store per test, programs in a
 root-owned directory, jit-auto as their `run_as`, and afterwards a verifying chain with no runner
 and no jit-auto process left behind."""
+import ctypes
 import errno
 import grp
 import json
@@ -214,6 +215,14 @@ def test_a_hostile_reason_or_ticket_steers_ticket_check_nowhere(auto):
 
 # 5. The caller's descriptors, signal dispositions and terminal stay the caller's -------------------
 
+def ignore_through_the_kernel(sig):
+    """rt_sigaction(sig, SIG_IGN) as a raw system call (x86-64: 13), past glibc."""
+    action = (ctypes.c_ulong * 4)(1, 0, 0, 0)  # handler SIG_IGN, flags, restorer, mask
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(13, sig, ctypes.byref(action), None, 8) != 0:
+        os._exit(120)
+
+
 def test_the_callers_descriptors_and_signal_dispositions_do_not_reach_the_program(auto):
     record = record_program()
     use_policy(auto, automation("record", [record]) + rule(["%jit-sre-leads", "@record"]))
@@ -223,6 +232,10 @@ def test_the_callers_descriptors_and_signal_dispositions_do_not_reach_the_progra
     def hostile_start():
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGALRM, signal.SIGUSR2):
             signal.signal(sig, signal.SIG_IGN)
+        # 32 and 33, which glibc keeps for itself (its sigaction refuses them), ignored through the
+        # kernel directly: SIG_IGN survives exec.
+        for sig in (32, 33):
+            ignore_through_the_kernel(sig)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM, signal.SIGCHLD, signal.SIGALRM})
         os.umask(0)
 
