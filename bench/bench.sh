@@ -13,7 +13,7 @@ USER_B=jit-bench
 APPROVER=jit-benchapp
 RUNS=${BENCH_RUNS:-300}
 
-for pkg in hyperfine sudo opendoas; do
+for pkg in hyperfine sudo opendoas pamtester gcc; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need="${need:-} $pkg"
 done
 if [ -n "${need:-}" ]; then
@@ -54,6 +54,9 @@ runuser -u "$USER_B" -- "$P/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$
 runuser -u "$APPROVER" -- "$P/usr/bin/jitctl" approve 1 -S <<<"pw-$APPROVER-secret"
 
 mkdir -p "$P/out" && chown "$USER_B" "$P/out"
+# The floor's pieces (see bench/floor/floor.c) and the smallest static Swift program.
+gcc -O2 -o "$P/out/floor" bench/floor/floor.c -lutil
+swiftc -O -static-stdlib bench/floor/exit.swift -o "$P/out/swift-exit" 2>/dev/null
 cat > "$P/out/inner.sh" <<INNER
 set -e
 # Fresh credential cache for this terminal session, then everything inside the same session.
@@ -63,12 +66,28 @@ hyperfine -N --style basic --warmup 30 --runs $RUNS --export-json "$P/out/result
   -n direct '/usr/bin/true' \
   -n sudo 'sudo -n /usr/bin/true' \
   -n doas 'doas -n /usr/bin/true' \
-  -n jitexec-sqlite "$P/usr/bin/jitexec -n /usr/bin/true"
+  -n jitexec-sqlite "$P/usr/bin/jitexec -n /usr/bin/true" \
+  -n jitexec-start "$P/usr/bin/jitexec -V" \
+  -n jitexec-decide "$P/usr/bin/jitexec -n -l /usr/bin/true"
 INNER
 chmod 0755 "$P/out/inner.sh"
 # script(1) gives the run a terminal session, as a person at a shell would have.
 runuser -u "$USER_B" -- script -qec "bash $P/out/inner.sh" /dev/null
-python3 bench/report.py "$P/out/results.json"
+# The floor, measured right after in the same terminal session, as root (PAM's session phase
+# needs it, as it does for sudo and jitexec): each piece the contract requires and nothing else.
+cat > "$P/out/floor.sh" <<FLOOR
+set -e
+hyperfine -N --style basic --warmup 30 --runs $RUNS --export-json "$P/out/floor.json" \
+  -n direct '/usr/bin/true' \
+  -n c-process "$P/out/floor exit" \
+  -n swift-start "$P/out/swift-exit" \
+  -n pam-account-session "pamtester $SERVICE $USER_B acct_mgmt open_session close_session" \
+  -n fsync "$P/out/floor fsync $P/var/lib/jitexec" \
+  -n fork-exec "$P/out/floor spawn /usr/bin/true" \
+  -n pty-fork-exec "$P/out/floor pty /usr/bin/true"
+FLOOR
+script -qec "bash $P/out/floor.sh" /dev/null >/dev/null
+python3 bench/report.py "$P/out/results.json" "$P/out/floor.json"
 echo "audit records written by the jitexec runs: $("$P/usr/bin/jitctl" log --json --event exec.start | wc -l) exec.start"
 
 # The same hot path on the fleet store: a throwaway PostgreSQL cluster over loopback (scram, no TLS),

@@ -1,13 +1,58 @@
 """Prints each tool's overhead over running /usr/bin/true directly, and each jitexec run's ratio to
-sudo's overhead in the same hyperfine run."""
+sudo's overhead in the same hyperfine run; with a second file (the floor run, bench/bench.sh), the
+breakdown: what each piece of the floor costs, what the floor adds up to, and jitexec's phases.
+"""
 import json
 import sys
 
-results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+
+def load(path):
+    return {r["command"]: r for r in json.load(open(path))["results"]}
+
+
+def table(results, base):
+    print(f"{'':24} {'mean':>10} {'stddev':>10} {'overhead':>10}")
+    for name, r in results.items():
+        print(f"{name:24} {r['mean'] * 1000:8.2f}ms {r['stddev'] * 1000:8.2f}ms {(r['mean'] - base) * 1000:8.2f}ms")
+
+
+results = load(sys.argv[1])
 base = results["direct"]["mean"]
 sudo = results["sudo"]["mean"] - base
-print(f"{'':20} {'mean':>10} {'stddev':>10} {'overhead':>10}")
-for name, r in results.items():
-    print(f"{name:20} {r['mean'] * 1000:8.2f}ms {r['stddev'] * 1000:8.2f}ms {(r['mean'] - base) * 1000:8.2f}ms")
-for name in [n for n in results if n.startswith("jitexec")]:
+table(results, base)
+for name in [n for n in results if n.startswith("jitexec") and n not in ("jitexec-start", "jitexec-decide")]:
     print(f"{name}/sudo overhead ratio: {(results[name]['mean'] - base) / sudo:.2f} (target: at most 0.75)")
+
+if len(sys.argv) > 2:
+    floor = load(sys.argv[2])
+    fbase = floor["direct"]["mean"]
+    ms = lambda seconds: seconds * 1000
+
+    def over(name, minus="direct"):
+        return floor[name]["mean"] - floor[minus]["mean"]
+
+    print()
+    print("floor (as root, same terminal session):")
+    table(floor, fbase)
+    pieces = {
+        "Swift start (static runtime over a C process)": over("swift-start", "c-process"),
+        "a process of its own (C, over /usr/bin/true)": over("c-process"),
+        "PAM account + session (pamtester, less its own process)": over("pam-account-session", "c-process"),
+        "one fsync": over("fsync", "c-process"),
+        "fork/exec and wait of the command": over("fork-exec", "c-process"),
+        "a pty for it": over("pty-fork-exec", "fork-exec"),
+    }
+    total = sum(pieces.values())
+    for what, seconds in pieces.items():
+        print(f"  {what:58} {ms(seconds):6.2f}ms")
+    print(f"  {'the floor: all of the above':58} {ms(total):6.2f}ms = {total / sudo:.2f} x sudo's overhead")
+    if "jitexec-sqlite" in results:
+        run = results["jitexec-sqlite"]["mean"] - base
+        start = results["jitexec-start"]["mean"] - base
+        decide = results["jitexec-decide"]["mean"] - results["jitexec-start"]["mean"]
+        rest = results["jitexec-sqlite"]["mean"] - results["jitexec-decide"]["mean"]
+        print("jitexec's phases (same run as sudo):")
+        print(f"  {'start-up to main (jitexec -V over /usr/bin/true)':58} {ms(start):6.2f}ms")
+        print(f"  {'policy, identity, store, grant lookup (-l over -V)':58} {ms(decide):6.2f}ms")
+        print(f"  {'PAM, exec.start, pty, the command, exec.end (run over -l)':58} {ms(rest):6.2f}ms")
+        print(f"  {'jitexec over the floor':58} {ms(run - total):6.2f}ms")

@@ -1,5 +1,6 @@
-/// A JSON value as far as a recording line needs one.
-package enum JSONItem {
+/// A JSON value as `JSONReader` reads it (a recording's line, an automation's answer, the compiled
+/// policy, an audit record's fields).
+package enum JSONItem: Sendable {
     case null
     case bool(Bool)
     /// The value, and the same as an integer when the text is one that fits in an Int64.
@@ -9,13 +10,15 @@ package enum JSONItem {
     case object([String: JSONItem])
 }
 
-/// A strict JSON (RFC 8259) reader for one line of a recording: any value, nested at most
-/// `maxDepth` deep, strings of valid UTF-8, no duplicate keys, nothing after the value but
-/// whitespace. No Foundation: it runs in the same module as the setuid relay.
+/// A strict JSON (RFC 8259) reader: any value, nested at most `maxDepth` deep, strings of valid
+/// UTF-8, no duplicate keys, nothing after the value but whitespace. No Foundation and no Codable:
+/// the setuid hot path reads the compiled policy with it (`PolicyCoding`), so no generic metadata
+/// or protocol-conformance lookups run at start-up.
 package struct JSONReader {
     /// What is wrong with the text, for the person reading the error.
     package struct Failure: Error {
         package let reason: String
+        package init(reason: String) { self.reason = reason }
     }
 
     static let maxDepth = 32
@@ -211,6 +214,93 @@ package struct JSONReader {
         case UInt8(ascii: "a")...UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10
         case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
         default: nil
+        }
+    }
+}
+
+/// The fields of one JSON object, read by name with a typed accessor each; a missing key or a value
+/// of another type throws, naming the key. For JSON jitexec wrote itself (the compiled policy).
+package struct JSONFields {
+    package let object: [String: JSONItem]
+
+    package init(_ item: JSONItem, _ what: String = "value") throws(JSONReader.Failure) {
+        guard case .object(let object) = item else { throw JSONReader.Failure(reason: "\(what) is not an object") }
+        self.object = object
+    }
+
+    private func wrong(_ key: String, _ kind: String) -> JSONReader.Failure {
+        JSONReader.Failure(reason: object[key] == nil ? "'\(key)' is missing" : "'\(key)' is not \(kind)")
+    }
+
+    /// Whether the key is absent or null.
+    package func isNull(_ key: String) -> Bool {
+        if case .null? = object[key] { return true }
+        return object[key] == nil
+    }
+
+    package func string(_ key: String) throws(JSONReader.Failure) -> String {
+        guard case .string(let s)? = object[key] else { throw wrong(key, "a string") }
+        return s
+    }
+
+    package func int(_ key: String) throws(JSONReader.Failure) -> Int64 {
+        guard case .number(_, let integer?)? = object[key] else { throw wrong(key, "an integer") }
+        return integer
+    }
+
+    package func bool(_ key: String) throws(JSONReader.Failure) -> Bool {
+        guard case .bool(let b)? = object[key] else { throw wrong(key, "true or false") }
+        return b
+    }
+
+    package func array(_ key: String) throws(JSONReader.Failure) -> [JSONItem] {
+        guard case .array(let a)? = object[key] else { throw wrong(key, "an array") }
+        return a
+    }
+
+    package func strings(_ key: String) throws(JSONReader.Failure) -> [String] {
+        var out: [String] = []
+        for item in try array(key) {
+            guard case .string(let s) = item else { throw wrong(key, "an array of strings") }
+            out.append(s)
+        }
+        return out
+    }
+
+    package func fields(_ key: String) throws(JSONReader.Failure) -> JSONFields {
+        guard let item = object[key] else { throw wrong(key, "an object") }
+        return try JSONFields(item, "'\(key)'")
+    }
+
+    /// `body` of the value at `key`, or nil when it is absent or null.
+    package func optional<T>(_ key: String, _ body: (JSONFields, String) throws(JSONReader.Failure) -> T)
+        throws(JSONReader.Failure) -> T?
+    {
+        isNull(key) ? nil : try body(self, key)
+    }
+}
+
+extension JSONValue {
+    /// Parses JSON text (what jitexec itself wrote): integers only, no other numbers.
+    public static func parse(_ text: String) throws -> JSONValue {
+        try JSONValue(item: try JSONReader.parse(Array(text.utf8)[...]))
+    }
+
+    package init(item: JSONItem) throws(JSONReader.Failure) {
+        switch item {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .number(_, let integer?): self = .int(integer)
+        case .number: throw JSONReader.Failure(reason: "a number that is not an integer")
+        case .string(let s): self = .string(s)
+        case .array(let items):
+            var out: [JSONValue] = []
+            for i in items { out.append(try JSONValue(item: i)) }
+            self = .array(out)
+        case .object(let fields):
+            var out: [String: JSONValue] = [:]
+            for (k, v) in fields { out[k] = try JSONValue(item: v) }
+            self = .object(out)
         }
     }
 }

@@ -7,7 +7,7 @@
 /// A wall-clock instant: microseconds since the Unix epoch. Records, requests and grants carry
 /// their times as `Instant`s; lengths of time are `Duration`s (`+`, `-`), and the text a person or
 /// a script reads is `rfc3339` (whole seconds) or `RFC3339.format(_:)` (with the microseconds).
-public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConvertible,
+public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible,
     ExpressibleByIntegerLiteral
 {
     /// Microseconds since 1970-01-01T00:00:00Z (what the store keeps).
@@ -17,16 +17,6 @@ public struct Instant: Hashable, Comparable, Sendable, Codable, CustomStringConv
 
     /// A literal is microseconds since the epoch (fixed instants in tests and constants).
     public init(integerLiteral micros: Int64) { self.micros = micros }
-
-    /// Encoded as the bare number of microseconds.
-    public init(from decoder: any Decoder) throws {
-        micros = try decoder.singleValueContainer().decode(Int64.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(micros)
-    }
 
     public static func < (a: Instant, b: Instant) -> Bool { a.micros < b.micros }
 

@@ -25,7 +25,7 @@ public enum PatternError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 /// One command pattern from `commands`: argv-based, never a joined string.
-public struct CommandPattern: Codable, Hashable, Sendable, CustomStringConvertible {
+public struct CommandPattern: Hashable, Sendable, CustomStringConvertible {
     /// As written in the policy.
     public var source: String
     /// Absolute after load; canonicalized (realpath) at load when it is literal and exists.

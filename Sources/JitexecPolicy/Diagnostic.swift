@@ -1,9 +1,9 @@
 import JitexecBase
 
 /// One finding of the policy loader, shown as `FILE:LINE: error: message`.
-public struct Diagnostic: Codable, Hashable, Sendable, CustomStringConvertible {
+public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
     /// Errors make the policy unusable; warnings do not.
-    public enum Severity: String, Sendable, Codable {
+    public enum Severity: String, Sendable {
         case error, warning
     }
 

@@ -2,7 +2,7 @@ import JitexecBase
 
 /// Who a rule is about: a user by name, or every member of a group (`%name` in the policy); among
 /// a rule's approvers also a program that decides, an `[[automation]]` (`@name`).
-public enum Principal: Codable, Hashable, Sendable, CustomStringConvertible {
+public enum Principal: Hashable, Sendable, CustomStringConvertible {
     case user(String)
     case group(String)
     case automation(String)
@@ -36,17 +36,17 @@ public enum Principal: Codable, Hashable, Sendable, CustomStringConvertible {
 }
 
 /// What a matching rule does with a command.
-public enum RuleAction: String, Codable, Sendable, CaseIterable {
+public enum RuleAction: String, Sendable, CaseIterable {
     case allow, approve, deny
 }
 
 /// What an approved grant covers: exactly the approved argv, or any command of the rule.
-public enum GrantScope: String, Codable, Sendable, CaseIterable {
+public enum GrantScope: String, Sendable, CaseIterable {
     case command, rule
 }
 
 /// A place in a policy file.
-public struct SourceLocation: Codable, Hashable, Sendable, CustomStringConvertible {
+public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
     public var file: String
     public var line: Int
 
@@ -60,7 +60,7 @@ public struct SourceLocation: Codable, Hashable, Sendable, CustomStringConvertib
 }
 
 /// One `[[rule]]`: who may run which commands as whom, and how.
-public struct Rule: Codable, Hashable, Sendable {
+public struct Rule: Hashable, Sendable {
     public var name: String
     public var users: [Principal]
     public var runAs: [Principal]
@@ -122,7 +122,7 @@ public struct Rule: Codable, Hashable, Sendable {
 }
 
 /// `[settings]`, with the defaults of the spec's example policy.
-public struct Settings: Codable, Hashable, Sendable {
+public struct Settings: Hashable, Sendable {
     public static let defaultSecurePath = [
         "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin",
     ]
@@ -149,7 +149,7 @@ public struct Settings: Codable, Hashable, Sendable {
 }
 
 /// `[oncall]`: any of a group, a rotation file, or a command that prints who is on call.
-public struct OnCall: Codable, Hashable, Sendable {
+public struct OnCall: Hashable, Sendable {
     public var group: String?
     public var schedule: String?
     public var command: [String]?
@@ -167,7 +167,7 @@ public struct OnCall: Codable, Hashable, Sendable {
 
 /// One shift of the on-call rotation: `user` is on call from `from` (inclusive) to `to` (exclusive).
 /// Shifts may overlap.
-public struct Shift: Codable, Hashable, Sendable {
+public struct Shift: Hashable, Sendable {
     public var user: String
     public var from: Instant
     public var to: Instant
@@ -185,7 +185,7 @@ public struct Shift: Codable, Hashable, Sendable {
 }
 
 /// One `[[login]]`: shell logins of these users need a live login grant.
-public struct LoginRule: Codable, Hashable, Sendable {
+public struct LoginRule: Hashable, Sendable {
     public var users: [Principal]
     /// PAM service names (fnmatch patterns); default `["*"]`.
     public var services: [String]
@@ -213,7 +213,7 @@ public struct LoginRule: Codable, Hashable, Sendable {
 }
 
 /// `[notify]`: a command run (unprivileged, with a timeout) for each listed audit event.
-public struct Notify: Codable, Hashable, Sendable {
+public struct Notify: Hashable, Sendable {
     /// Every event name the audit log knows, the only values `events` may hold.
     public static let allEvents: [String] = [
         "request.filed", "request.approved", "request.denied", "request.expired", "request.cancelled",
@@ -245,7 +245,7 @@ public struct Notify: Codable, Hashable, Sendable {
 /// One `[[automation]]`: a program that decides requests of the rules naming it (`@name` among
 /// their approvers). It runs as `runAs` (never root) with the request as JSON on stdin and answers
 /// approve, deny or abstain; anything else counts as abstain (`AutomationRunner`).
-public struct Automation: Codable, Hashable, Sendable {
+public struct Automation: Hashable, Sendable {
     public var name: String
     /// An absolute path to a trusted file, then its arguments.
     public var command: [String]
@@ -279,12 +279,12 @@ public struct Automation: Codable, Hashable, Sendable {
 }
 
 /// Where requests, grants and the audit chain live.
-public enum StoreBackend: String, Codable, Sendable, CaseIterable {
+public enum StoreBackend: String, Sendable, CaseIterable {
     case sqlite, postgresql
 }
 
 /// `[store]`.
-public struct StoreConfig: Codable, Hashable, Sendable {
+public struct StoreConfig: Hashable, Sendable {
     public var backend: StoreBackend
     /// postgresql: a root-only file holding the connection URL.
     public var urlFile: String?
@@ -296,7 +296,7 @@ public struct StoreConfig: Codable, Hashable, Sendable {
 }
 
 /// A loaded, validated and merged policy.
-public struct Policy: Codable, Hashable, Sendable {
+public struct Policy: Hashable, Sendable {
     public var settings: Settings
     /// In file order; the first matching rule wins.
     public var rules: [Rule]

@@ -4,7 +4,7 @@ import JitexecBase
 ///
 /// A span that comes from text (`parse`) or from a compiled policy (`Decodable`) is never longer
 /// than `longest`, so `now ± span` in microseconds always fits in 64 bits.
-public struct TimeSpan: Codable, Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct TimeSpan: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var seconds: Int64
 
     public init(seconds: Int64) { self.seconds = seconds }
@@ -95,18 +95,4 @@ public struct TimeSpan: Codable, Hashable, Sendable, Comparable, CustomStringCon
     }
 
     public static func < (a: TimeSpan, b: TimeSpan) -> Bool { a.seconds < b.seconds }
-
-    private enum CodingKeys: String, CodingKey { case seconds }
-
-    /// Refuses a span longer than `longest` either way, as `parse` would have.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let seconds = try container.decode(Int64.self, forKey: .seconds)
-        guard seconds.magnitude <= TimeSpan.longest.seconds.magnitude else {
-            throw DecodingError.dataCorruptedError(
-                forKey: .seconds, in: container,
-                debugDescription: "a span of \(seconds)s is longer than \(TimeSpan.longest)")
-        }
-        self.seconds = seconds
-    }
 }

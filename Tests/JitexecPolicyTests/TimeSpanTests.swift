@@ -1,4 +1,3 @@
-import FoundationEssentials
 import JitexecBase
 import Testing
 
@@ -68,11 +67,11 @@ import Testing
     }
 
     @Test func aCompiledPolicyCannotCarryALongerSpan() throws {
-        let ok = try JSONDecoder().decode(TimeSpan.self, from: Data(#"{"seconds":3600}"#.utf8))
+        let ok = try TimeSpan(json: try JSONReader.parse(Array("3600".utf8)[...]))
         #expect(ok == TimeSpan(seconds: 3600))
-        #expect(String(decoding: try JSONEncoder().encode(ok), as: UTF8.self) == #"{"seconds":3600}"#)
-        #expect(throws: DecodingError.self) {
-            try JSONDecoder().decode(TimeSpan.self, from: Data(#"{"seconds":9223372036854775807}"#.utf8))
+        #expect(ok.json.canonical == "3600")
+        #expect(throws: JSONReader.Failure.self) {
+            try TimeSpan(json: try JSONReader.parse(Array("9223372036854775807".utf8)[...]))
         }
     }
 }

@@ -3,12 +3,6 @@ import JitexecBase
 import JitexecPolicy
 import JitexecSystem
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
 /// The policy as `jitctl` compiled it from TOML, kept root-only in the state directory. jitexec
 /// links no TOML parser (TOMLKit needs full Foundation, which costs every run milliseconds of
 /// start-up), so it reads this instead — but only while it matches the policy files exactly: the
@@ -16,8 +10,8 @@ import JitexecSystem
 /// already change the policy), written by this version, and at most `maxAge` old. Otherwise jitexec
 /// has the installed jitctl compile it again first. An invalid policy is compiled too, as its errors,
 /// so every run refuses with the first one until the files change.
-public struct CompiledPolicy: Codable, Sendable {
-    static let format = 3
+public struct CompiledPolicy: Sendable {
+    static let format = 4
     /// Recompiled at least this often, so that command paths canonicalized at compile time
     /// (symbolic links, bare names through secure_path) follow changes on the host.
     static let maxAgeSeconds: Int64 = 600
@@ -60,7 +54,7 @@ public struct CompiledPolicy: Codable, Sendable {
     }
 
     /// What identifies one policy file's contents without reading it.
-    public struct SourceStamp: Codable, Equatable, Sendable {
+    public struct SourceStamp: Equatable, Sendable {
         var path: String
         var device: UInt64
         var inode: UInt64
@@ -129,16 +123,13 @@ public struct CompiledPolicy: Codable, Sendable {
 
     static func read(paths: Paths) -> CompiledPolicy? {
         guard let bytes = try? TrustedFiles.readTrustedFile(path(paths: paths)) else { return nil }
-        return try? JSONDecoder().decode(CompiledPolicy.self, from: Data(bytes))
+        return try? CompiledPolicy(json: try JSONFields(JSONReader.parse(bytes[...])))
     }
 
     /// Writes it atomically (0600, rename over the old one) into the trusted state directory.
     public func write(_ ctx: Context) throws(JitError) {
         try StoreAccess.requireStateDirectory(ctx)
-        let data: Data
-        do { data = try JSONEncoder().encode(self) } catch {
-            throw .storeUnavailable("cannot encode the policy: \(error)")
-        }
+        let data = Array((json.canonical + "\n").utf8)
         let target = Self.path(ctx)
         let temporary = "\(target).\(getpid()).tmp"
         unlink(temporary)
@@ -177,5 +168,54 @@ public struct CompiledPolicy: Codable, Sendable {
         }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
+}
+
+// The compiled policy as JSON, by hand (see `PolicyCoding`): jitexec reads it on every run.
+extension CompiledPolicy.SourceStamp {
+    var json: JSONValue {
+        .object([
+            "path": .string(path), "device": .int(Int64(bitPattern: device)), "inode": .int(Int64(bitPattern: inode)),
+            "size": .int(size), "mtime": .int(mtime), "ctime": .int(ctime),
+        ])
+    }
+
+    init(json f: JSONFields) throws(JSONReader.Failure) {
+        self.init(
+            path: try f.string("path"), device: UInt64(bitPattern: try f.int("device")),
+            inode: UInt64(bitPattern: try f.int("inode")), size: try f.int("size"), mtime: try f.int("mtime"),
+            ctime: try f.int("ctime"))
+    }
+}
+
+extension CompiledPolicy {
+    var json: JSONValue {
+        .object([
+            "format": .int(Int64(format)), "version": .string(version), "compiled_at": .int(compiledAt),
+            "sources": .array(sources.map(\.json)), "policy": policy?.json ?? .null,
+            "errors": .array(errors.map(\.json)), "schedule": schedule?.json ?? .null,
+            "last_good": lastGood?.json ?? .null,
+        ])
+    }
+
+    init(json f: JSONFields) throws(JSONReader.Failure) {
+        // Another format is another shape: read no further (it is compiled again).
+        format = Int(clamping: try f.int("format"))
+        guard format == Self.format else { throw JSONReader.Failure(reason: "format \(format)") }
+        version = try f.string("version")
+        compiledAt = try f.int("compiled_at")
+        sources = try f.array("sources").map { (item) throws(JSONReader.Failure) in
+            try SourceStamp(json: try JSONFields(item))
+        }
+        policy = try f.optional("policy") { (f, k) throws(JSONReader.Failure) in try Policy(json: try f.fields(k)) }
+        errors = try f.array("errors").map { (item) throws(JSONReader.Failure) in
+            try Diagnostic(json: try JSONFields(item))
+        }
+        schedule = try f.optional("schedule") { (f, k) throws(JSONReader.Failure) in
+            try SourceStamp(json: try f.fields(k))
+        }
+        lastGood = try f.optional("last_good") { (f, k) throws(JSONReader.Failure) in
+            try Policy(json: try f.fields(k))
+        }
     }
 }

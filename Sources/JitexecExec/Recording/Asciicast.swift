@@ -1,3 +1,5 @@
+import JitexecBase
+
 /// A session recording read back (asciicast v2): what `jitctl replay`, `attach` and `sessions` show.
 public struct Asciicast: Equatable, Sendable {
     /// The first line.
