@@ -33,7 +33,7 @@ export JITEXEC_VERSION=$(VERSION)
 
 RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path $(SCRATCH)
 
-.PHONY: all build release install uninstall deb test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench fuzz test-asan test-tsan
+.PHONY: all build release install uninstall deb test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench bench-scale fuzz test-asan test-tsan
 
 all: build
 
@@ -216,6 +216,11 @@ fuzz:
 # Start-up cost against sudo and doas, one hyperfine run (root; see bench/bench.sh).
 bench:
 	bash bench/bench.sh
+
+# Does the hot path's cost grow with history? A fresh store against 1M audit records and 200k old
+# requests (SCALE_RECORDS, SCALE_REQUESTS), and verify/log/requests on it (root; see bench/scale.sh).
+bench-scale:
+	bash bench/scale.sh
 
 clean:
 	rm -rf .build .build-*

@@ -82,6 +82,9 @@ let package = Package(
             ],
             swiftSettings: strict),
         .executableTarget(
+            name: "jitexec-bench-scale", dependencies: ["JitexecStore", "JitexecSystem", "JitexecBase"],
+            path: "bench/scale", swiftSettings: strict),
+        .executableTarget(
             name: "jitexec-audit-stress", dependencies: ["JitexecStore", "JitexecSystem"], path: "Tests/AuditStress",
             swiftSettings: strict),
         .testTarget(name: "JitexecAuthTests", dependencies: ["JitexecAuth", "JitexecSystem"], swiftSettings: strict),

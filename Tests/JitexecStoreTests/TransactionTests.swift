@@ -143,3 +143,24 @@ import Testing
         #expect(try other.read { try $0.requests(status: nil, requester: nil) }.count == 1)
     }
 }
+
+/// The write-ahead log stays small however long the history: every short-lived process that opens
+/// the store reads what is in it (SQLite's recovery), so its size must not grow with use.
+@Suite struct WriteAheadLogTests {
+    @Test func theLogIsCheckpointedAndCutBackAsTheHistoryGrows() throws {
+        let f = try StoreFixture()
+        let frame = 4096 + 24
+        var largest = 0
+        for _ in 0..<40 {
+            try f.append(25)
+            var st = stat()
+            guard stat(f.path + "-wal", &st) == 0 else { continue }
+            largest = max(largest, Int(st.st_size))
+        }
+        // 1000 records, one commit each: without the checkpoints the log would hold every frame
+        // (well over 4 MB); with them it never holds much more than `walCheckpointFrames` frames
+        // beyond the size it is cut back to.
+        #expect(largest <= Database.walSizeLimit + (Database.walCheckpointFrames + 8) * frame, "\(largest)")
+        #expect(try f.verify().isIntact)
+    }
+}

@@ -60,7 +60,19 @@ final class Database: SQLEngine {
         try execute("PRAGMA foreign_keys = ON")
         try execute("PRAGMA synchronous = FULL")
         try enableWAL()
+        // Every jitexec run is a short-lived process that ends without closing its connection, so
+        // the next one rebuilds the WAL index by reading every frame written since the last
+        // checkpoint (SQLite's recovery). Checkpointing every `walCheckpointFrames` frames keeps
+        // that read, and the WAL file, small whatever the history: a run pays for a few dozen
+        // frames, not for up to a thousand (SQLite's default).
+        try execute("PRAGMA wal_autocheckpoint = \(Self.walCheckpointFrames)")
+        try execute("PRAGMA journal_size_limit = \(Self.walSizeLimit)")
     }
+
+    /// Frames in the WAL after which a commit checkpoints it (a run of jitexec writes about a dozen).
+    static let walCheckpointFrames = 64
+    /// The size the WAL file is cut back to when it is reused after a checkpoint.
+    static let walSizeLimit = 512 * 1024
 
     /// Switches to write-ahead logging. Several processes opening a brand-new file at once can
     /// see SQLITE_BUSY here without the busy handler being consulted, so retry until the timeout.

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# make bench-scale: does the cost grow with history? The same hot path as make bench (an
+# unprivileged user's `jitexec -n /usr/bin/true` under a live grant, in a terminal session) on a
+# fresh store and on one holding SCALE_RECORDS audit records (default 1M) and SCALE_REQUESTS old
+# decided requests with their grants (default 200k), built through the store's own API
+# (bench/scale, a valid chain); then jitctl verify, log --since 1h and requests on the big store.
+# Needs root (its own prefix, PAM service and users, like make bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "make bench-scale must run as root"; exit 1; }
+export PATH="/opt/swift/usr/bin:$PATH"
+
+P=/tmp/jitexec-scale
+SERVICE=jitexec-scale
+USER_B=jit-bench
+APPROVER=jit-benchapp
+RECORDS=${SCALE_RECORDS:-1000000}
+REQUESTS=${SCALE_REQUESTS:-200000}
+RUNS=${BENCH_RUNS:-200}
+
+for pkg in hyperfine; do dpkg -s "$pkg" >/dev/null 2>&1 || need="${need:-} $pkg"; done
+if [ -n "${need:-}" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+fi
+for u in "$USER_B" "$APPROVER"; do
+  id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"
+  echo "$u:pw-$u-secret" | chpasswd
+done
+
+rm -rf "$P" && mkdir -m 0755 "$P"
+rm -f "/etc/pam.d/$SERVICE"
+make -s install PREFIX="$P/usr" SYSCONFDIR="$P/etc" LOCALSTATEDIR="$P/var" RUNDIR=/run/jitexec-scale PAM_SERVICE="$SERVICE" >/dev/null
+swift build -c release --product jitexec-bench-scale >/dev/null
+BUILDER="$(swift build -c release --show-bin-path)/jitexec-bench-scale"
+cat > "$P/etc/jitexec/policy.toml" <<POLICY
+[settings]
+credential_cache = "30m"
+default_grant = "4h"
+max_grant = "4h"
+
+[[rule]]
+name = "bench"
+users = ["$USER_B"]
+commands = ["/usr/bin/true"]
+action = "approve"
+approvers = ["$APPROVER"]
+POLICY
+chmod 0644 "$P/etc/jitexec/policy.toml"
+mkdir -p "$P/out" && chown "$USER_B" "$P/out"
+DB="$P/var/lib/jitexec/jitexec.db"
+
+# A live grant for the bench user's /usr/bin/true (in this folder: command grants are bound to it).
+live_grant() {
+  runuser -u "$USER_B" -- "$P/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" 2>/dev/null || true
+  id=$("$P/usr/bin/jitctl" requests --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+  runuser -u "$APPROVER" -- "$P/usr/bin/jitctl" approve "$id" -S <<<"pw-$APPROVER-secret" >/dev/null
+}
+
+# The hot path, in a terminal session as a person would run it (see bench.sh).
+hot_path() {
+  cat > "$P/out/inner.sh" <<INNER
+set -e
+cd "$PWD"
+"$P/usr/bin/jitexec" -S -v <<<"pw-$USER_B-secret"
+"$P/usr/bin/jitexec" -n /usr/bin/true
+hyperfine -N --style basic --warmup 20 --runs $RUNS --export-json "$P/out/$1.json" \\
+  -n direct '/usr/bin/true' -n "jitexec-$1" "$P/usr/bin/jitexec -n /usr/bin/true"
+INNER
+  runuser -u "$USER_B" -- script -qec "bash $P/out/inner.sh" /dev/null >/dev/null
+}
+
+# 1. A fresh store.
+rm -f "$DB" "$DB-wal" "$DB-shm"
+live_grant
+hot_path fresh
+
+# 2. The same after the history: built first, then today's live grant on top of it.
+rm -f "$DB" "$DB-wal" "$DB-shm"
+echo "building a store of $RECORDS audit records and $REQUESTS decided requests..."
+started=$(date +%s)
+"$BUILDER" "$DB" "$RECORDS" "$REQUESTS"
+echo "built in $(( $(date +%s) - started ))s"
+live_grant
+hot_path history
+
+# 3. The admin's views of the big store, as root.
+hyperfine -N --style basic --warmup 1 --runs 5 --export-json "$P/out/views.json" \
+  -n verify "$P/usr/bin/jitctl verify" \
+  -n "log --since 1h" "$P/usr/bin/jitctl log --since 1h" \
+  -n requests "$P/usr/bin/jitctl requests" >/dev/null
+python3 bench/scale_report.py "$P/out/fresh.json" "$P/out/history.json" "$P/out/views.json" "$RECORDS" "$REQUESTS"
