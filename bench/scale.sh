@@ -30,8 +30,10 @@ done
 rm -rf "$P" && mkdir -m 0755 "$P"
 rm -f "/etc/pam.d/$SERVICE"
 make -s install PREFIX="$P/usr" SYSCONFDIR="$P/etc" LOCALSTATEDIR="$P/var" RUNDIR=/run/jitexec-scale PAM_SERVICE="$SERVICE" >/dev/null
-swift build -c release --product jitexec-bench-scale >/dev/null
-BUILDER="$(swift build -c release --show-bin-path)/jitexec-bench-scale"
+# The builder from the same build as the installed binaries (make install's flags and scratch folder).
+BUILD=(swift build -c release --static-swift-stdlib --scratch-path "${SCRATCH:-.build}")
+"${BUILD[@]}" --product jitexec-bench-scale >/dev/null
+BUILDER="$("${BUILD[@]}" --show-bin-path)/jitexec-bench-scale"
 cat > "$P/etc/jitexec/policy.toml" <<POLICY
 [settings]
 credential_cache = "30m"

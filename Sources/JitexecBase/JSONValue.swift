@@ -58,7 +58,14 @@ public enum JSONValue: Hashable, Sendable {
         a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
-    static func writeString(_ s: String, to out: inout String, printable: Bool = false) {
+    package static func writeString(_ s: String, to out: inout String, printable: Bool = false) {
+        // Most strings need no escape: copied whole (the same text the loop below writes).
+        if !printable, !needsEscape(s) {
+            out += "\""
+            out += s
+            out += "\""
+            return
+        }
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -78,6 +85,28 @@ public enum JSONValue: Hashable, Sendable {
             }
         }
         out += "\""
+    }
+
+    /// The canonical text of string `s` appended as UTF-8 bytes (the audit hash's input).
+    package static func writeString(_ s: String, to out: inout [UInt8]) {
+        guard needsEscape(s) else {
+            out.append(UInt8(ascii: "\""))
+            out.appendUTF8(s)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        var text = ""
+        writeString(s, to: &text)
+        out.appendUTF8(text)
+    }
+
+    /// Whether `s` holds a byte the canonical text escapes (C0 controls, quote, backslash).
+    private static func needsEscape(_ s: String) -> Bool {
+        var s = s
+        return s.withUTF8 { bytes in
+            for b in bytes where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return true }
+            return false
+        }
     }
 
     /// Scalars `printable` escapes besides C0: DEL, C1 controls, the line and paragraph
@@ -104,4 +133,12 @@ public enum JSONValue: Hashable, Sendable {
     public var intValue: Int64? { if case .int(let i) = self { return i } else { return nil } }
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
+}
+
+extension [UInt8] {
+    /// Appends the string's UTF-8 bytes in one copy.
+    package mutating func appendUTF8(_ s: String) {
+        var s = s
+        s.withUTF8 { append(contentsOf: $0) }
+    }
 }

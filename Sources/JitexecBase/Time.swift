@@ -133,10 +133,41 @@ public enum RFC3339 {
             s -= 1
             frac += 1_000_000
         }
+        if let fixed = fixedWidth(seconds: s, micros: frac) { return fixed }
         var text = format(seconds: s)
         guard text.hasSuffix("Z") else { return "@\(s).\(pad(Int(frac), 6))" }
         text.removeLast()
         return text + "." + pad(Int(frac), 6) + "Z"
+    }
+
+    /// `format(micros:)` written byte by byte for the years 0...9999 (every instant the audit
+    /// log holds; verify formats one per record); nil for the others, which `format` spells out.
+    private static func fixedWidth(seconds: Int64, micros: Int64) -> String? {
+        var t = time_t(seconds)
+        var tm = tm()
+        guard gmtime_r(&t, &tm) != nil else { return nil }
+        let year = Int(tm.tm_year) + 1900
+        guard (0...9999).contains(year) else { return nil }
+        return String(unsafeUninitializedCapacity: 27) { out in
+            var at = 0
+            func put(_ value: Int, _ width: Int, _ after: UInt8) {
+                var value = value
+                for i in stride(from: width - 1, through: 0, by: -1) {
+                    out[at + i] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                out[at + width] = after
+                at += width + 1
+            }
+            put(year, 4, UInt8(ascii: "-"))
+            put(Int(tm.tm_mon) + 1, 2, UInt8(ascii: "-"))
+            put(Int(tm.tm_mday), 2, UInt8(ascii: "T"))
+            put(Int(tm.tm_hour), 2, UInt8(ascii: ":"))
+            put(Int(tm.tm_min), 2, UInt8(ascii: ":"))
+            put(Int(tm.tm_sec), 2, UInt8(ascii: "."))
+            put(Int(micros), 6, UInt8(ascii: "Z"))
+            return at
+        }
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` (also a space or lower-case `t` as separator).

@@ -25,6 +25,28 @@ import Testing
         #expect(RFC3339.format(micros: -1_000_000) == "1969-12-31T23:59:59.000000Z")
         #expect(RFC3339.format(seconds: Int64.max) == "@9223372036854775807")
     }
+
+    /// Years 0...9999 are written byte by byte, the others spelled out: both agree with the
+    /// seconds form at every edge (the audit hash covers this text).
+    @Test func fixedWidthFormAgreesWithTheSecondsForm() {
+        let edges: [Int64] = [
+            -62_167_219_200, -62_167_219_201, 253_402_300_799, 253_402_300_800, 0, -1, 1_795_919_401, 951_782_400,
+        ]
+        var random = SplitMix(seed: 42)
+        let seconds =
+            edges + (0..<2000).map { _ in Int64(bitPattern: random.next() % 400_000_000_000) - 62_000_000_000 }
+        for s in seconds {
+            for fraction: Int64 in [0, 7, 999_999] {
+                let whole = RFC3339.format(seconds: s)
+                let expected =
+                    whole.hasSuffix("Z") ? String(whole.dropLast()) + "." + RFC3339.pad(Int(fraction), 6) + "Z" : nil
+                let micros = s.multipliedReportingOverflow(by: 1_000_000).partialValue + fraction
+                if let expected { #expect(RFC3339.format(micros: micros) == expected, "\(s)") }
+            }
+        }
+        #expect(RFC3339.format(micros: 253_402_300_800_000_001) == "10000-01-01T00:00:00.000001Z")
+        #expect(RFC3339.format(micros: -62_167_219_200_000_000) == "0000-01-01T00:00:00.000000Z")
+    }
 }
 
 /// Instants: lengths are Durations, arithmetic saturates, the text is RFC 3339.

@@ -58,6 +58,61 @@ import Testing
         #expect(try f.broken() == Broken(2, .edited))
     }
 
+    /// verify hashes the stored text as it is; the same content stored in another form (spaces,
+    /// another key order, an escape where none is needed) is not the text the hash covers.
+    @Test func fieldsRewrittenInAnotherFormAreEdited() throws {
+        for rewritten in [#"{ "i": 2 }"#, #"{"i":2 }"#, #"{"\u0069":2}"#] {
+            let f = try StoreFixture()
+            try f.append(5)
+            #expect(try f.verify().isIntact)
+            try f.raw().run("UPDATE audit SET fields = ? WHERE seq = 3", [.text(rewritten)])
+            #expect(try f.broken() == Broken(3, .edited))
+            guard case .broken(_, _, let problem) = try f.verify() else { continue }
+            #expect(problem.contains("rewritten"), "\(problem)")
+        }
+    }
+
+    /// Text that needs escapes (quotes, controls, backslashes, non-ASCII) in every hashed string:
+    /// the stored text hashes to the record's hash, so the chain is intact.
+    @Test func recordsWithTextThatNeedsEscapesVerify() throws {
+        let f = try StoreFixture()
+        let hostile = "a\"b\\c\n\u{1}\u{7f}é\u{202e}\u{1F600}"
+        _ = try f.store.write {
+            try $0.appendAudit(
+                AuditEvent(
+                    event: "ev\(hostile)", actor: hostile,
+                    fields: [
+                        hostile: .string(hostile), "list": .array([.string(hostile), .int(-3), .null, .bool(true)]),
+                    ]))
+        }
+        try f.append(2)
+        #expect(try f.verify() == .intact(count: 3, head: try f.store.read { try $0.auditHead() }!.hash))
+        let stored = try f.store.read { r in
+            var all: [StoredAuditRecord] = []
+            try r.forEachStoredAuditRecord { all.append($0) }
+            return all
+        }
+        #expect(stored.count == 3)
+        #expect(stored.allSatisfy { $0.hashesToItsHash(asSeq: $0.seq) })
+        #expect(try stored.map { try $0.record() } == f.store.read { try $0.auditRecords(AuditFilter()) })
+    }
+
+    @Test func recordsAreFoundByTheirStoredFieldsText() throws {
+        let f = try StoreFixture()
+        _ = try f.store.write { w in
+            _ = try w.appendAudit(AuditEvent(event: "exec.end", actor: "a", fields: ["recording": .string("/x")]))
+            _ = try w.appendAudit(AuditEvent(event: "exec.end", actor: "a", fields: ["note": .string("recording")]))
+            _ = try w.appendAudit(AuditEvent(event: "exec.end", actor: "a", fields: ["k": .string("50%_off!")]))
+            _ = try w.appendAudit(AuditEvent(event: "exec.end", actor: "a", fields: ["k": .string("50xyoff")]))
+        }
+        try f.store.read { r throws in
+            #expect(try r.auditRecords(AuditFilter(fieldsContaining: #""recording":"#)).map(\.seq) == [1])
+            #expect(try r.auditRecords(AuditFilter(fieldsContaining: "50%_off!")).map(\.seq) == [3])
+            #expect(
+                try r.auditRecords(AuditFilter(event: "exec.end", fieldsContaining: "recording")).map(\.seq) == [1, 2])
+        }
+    }
+
     @Test func deletedMiddleRecordIsNamed() throws {
         let f = try StoreFixture()
         try f.append(5)

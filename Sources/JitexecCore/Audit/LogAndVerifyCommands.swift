@@ -132,7 +132,11 @@ public enum VerifyCommand {
     /// Every recording an `exec.end` names, against the size and SHA-256 the chain holds for it:
     /// one line per recording removed, edited or truncated; 1 when there is any.
     static func recordings(_ ctx: Context, _ store: any JitStore) throws(JitError) -> Int32 {
-        let ends = try ctx.storeRead(store) { r in try r.auditRecords(AuditFilter(event: "exec.end")) }
+        // An intact chain holds every record's fields as their canonical text, so a recording
+        // field is there as `"recording":`; only those records are read.
+        let ends = try ctx.storeRead(store) { r in
+            try r.auditRecords(AuditFilter(event: "exec.end", fieldsContaining: "\"recording\":"))
+        }
         var checked = 0
         var bad = 0
         for record in ends {

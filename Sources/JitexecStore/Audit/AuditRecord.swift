@@ -52,3 +52,48 @@ public struct AuditRecord: Sendable, Equatable {
         ])
     }
 }
+
+/// What the chain's verifier needs of a record: its position, its links, and whether its content
+/// hashes to its own hash when taken as record `seq` (a moved record hashes under its old seq).
+public protocol AuditChainLink {
+    var seq: Int64 { get }
+    var prevHash: String { get }
+    var hash: String { get }
+    func hashesToItsHash(asSeq seq: Int64) -> Bool
+}
+
+extension AuditRecord: AuditChainLink {
+    public func hashesToItsHash(asSeq seq: Int64) -> Bool {
+        AuditChain.expectedHash(of: self, seq: seq) == hash
+    }
+}
+
+/// An audit record as stored, its fields still the text the store keeps (the canonical text the
+/// hash was computed over), so `verify` hashes it without reading the fields.
+public struct StoredAuditRecord: Sendable, AuditChainLink {
+    public var seq: Int64
+    public var time: Instant
+    public var host: String
+    public var event: String
+    public var actor: String
+    public var fieldsText: String
+    public var prevHash: String
+    public var hash: String
+
+    /// Hashes the stored text as it is: true only when it is the text the hash covers.
+    public func hashesToItsHash(asSeq seq: Int64) -> Bool {
+        AuditChain.hash(
+            prevHash: prevHash, seq: seq, time: time, host: host, event: event, actor: actor,
+            canonicalFields: fieldsText) == hash
+    }
+
+    /// The record with its fields read; `StoreError.corruptRecord` when they are not a JSON object.
+    public func record() throws -> AuditRecord {
+        guard let parsed = try? JSONValue.parse(fieldsText), case .object(let fields) = parsed else {
+            throw StoreError.corruptRecord(table: "audit", id: seq, problem: "its fields are not a JSON object")
+        }
+        return AuditRecord(
+            seq: seq, time: time, host: host, event: event, actor: actor, fields: fields, prevHash: prevHash,
+            hash: hash)
+    }
+}

@@ -45,7 +45,7 @@ public struct AuditChainVerifier: Sendable {
     public var result: VerifyResult { .intact(count: count, head: previousHash) }
 
     /// Nil when `record` links correctly after the records already checked; otherwise why not.
-    public mutating func check(_ record: AuditRecord) -> VerifyResult? {
+    public mutating func check(_ record: some AuditChainLink) -> VerifyResult? {
         let seq = record.seq
         if seq > expectedSeq {
             let missing =
@@ -57,7 +57,7 @@ public struct AuditChainVerifier: Sendable {
         if seq < expectedSeq {
             return .broken(seq: seq, kind: .reordered, problem: "record \(seq) appears after record \(expectedSeq - 1)")
         }
-        let selfConsistent = AuditChain.expectedHash(of: record) == record.hash
+        let selfConsistent = record.hashesToItsHash(asSeq: seq)
         let linked = record.prevHash == previousHash
         switch (selfConsistent, linked) {
         case (true, true):
@@ -79,6 +79,15 @@ public struct AuditChainVerifier: Sendable {
         return nil
     }
 
+    /// `check` for a record whose stored fields text did not hash to its hash: when its content,
+    /// read and written canonically, does, the stored text was rewritten (edited all the same).
+    public mutating func checkRewritten(_ record: AuditRecord) -> VerifyResult? {
+        check(record)
+            ?? .broken(
+                seq: record.seq, kind: .edited,
+                problem: "its fields are not stored as the canonical text its hash covers (rewritten)")
+    }
+
     /// A record whose seq field cannot be read back counts as edited.
     func unreadable(seq: Int64, problem: String) -> VerifyResult {
         .broken(seq: seq, kind: .edited, problem: "it cannot be read back (\(problem))")
@@ -86,9 +95,9 @@ public struct AuditChainVerifier: Sendable {
 
     /// Neither the hash nor the link is right. If the record is genuine under another seq, it was
     /// moved (or a record was inserted before it and the rest renumbered); otherwise it was edited.
-    private func unlinkedAndInconsistent(_ record: AuditRecord) -> VerifyResult {
+    private func unlinkedAndInconsistent(_ record: some AuditChainLink) -> VerifyResult {
         let seq = record.seq
-        if record.prevHash == hashBeforePrevious, AuditChain.expectedHash(of: record, seq: seq - 1) == record.hash {
+        if record.prevHash == hashBeforePrevious, record.hashesToItsHash(asSeq: seq - 1) {
             return .broken(
                 seq: seq - 1, kind: .inserted,
                 problem: "record \(seq) was originally record \(seq - 1): a record was inserted before it")
@@ -102,11 +111,11 @@ public struct AuditChainVerifier: Sendable {
     }
 
     /// The seq under which `record` hashes correctly, searched near its current position.
-    private func originalSeq(of record: AuditRecord) -> Int64? {
+    private func originalSeq(of record: some AuditChainLink) -> Int64? {
         let window: Int64 = 64
         for distance in 1...window {
             for candidate in [record.seq + distance, record.seq - distance] where candidate >= 1 {
-                if AuditChain.expectedHash(of: record, seq: candidate) == record.hash { return candidate }
+                if record.hashesToItsHash(asSeq: candidate) { return candidate }
             }
         }
         return nil

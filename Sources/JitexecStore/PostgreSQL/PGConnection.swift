@@ -218,17 +218,21 @@ struct PGRow: SQLRow {
 
     /// int8, int4, int2 and bool columns, sent big-endian.
     func int64(_ column: Int32) -> Int64 {
-        let raw = bytes(column)
-        guard !raw.isEmpty else { return 0 }
-        var value: Int64 = raw[0] & 0x80 != 0 && raw.count > 1 ? -1 : 0
-        for byte in raw { value = (value << 8) | Int64(byte) }
-        return value
+        withBytes(column) { raw in
+            guard !raw.isEmpty else { return 0 }
+            var value: Int64 = raw[0] & 0x80 != 0 && raw.count > 1 ? -1 : 0
+            for byte in raw { value = (value << 8) | Int64(byte) }
+            return value
+        }
     }
 
-    func bytes(_ column: Int32) -> [UInt8] {
-        guard !isNull(column), let base = jx_pq_getvalue(result.handle, row, column) else { return [] }
-        let count = Int(jx_pq_getlength(result.handle, row, column))
-        return Array(UnsafeRawBufferPointer(start: base, count: count))
+    func bytes(_ column: Int32) -> [UInt8] { withBytes(column) { Array($0) } }
+
+    func withBytes<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
+        guard !isNull(column), let base = jx_pq_getvalue(result.handle, row, column) else {
+            return try body(UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        return try body(UnsafeRawBufferPointer(start: base, count: Int(jx_pq_getlength(result.handle, row, column))))
     }
 }
 

@@ -30,6 +30,8 @@ protocol SQLRow: SendableMetatype {
     func int64(_ column: Int32) -> Int64
     /// The column's bytes exactly as stored, with no encoding conversion.
     func bytes(_ column: Int32) -> [UInt8]
+    /// The column's bytes where the engine keeps them, for the length of `body`.
+    func withBytes<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T
 }
 
 extension SQLRow {
@@ -39,7 +41,7 @@ extension SQLRow {
     func optionalInstant(_ column: Int32) -> Instant? { isNull(column) ? nil : instant(column) }
     func optionalBytes(_ column: Int32) -> [UInt8]? { isNull(column) ? nil : bytes(column) }
     /// For columns jitexec itself writes (names, states, JSON); user bytes go through `bytes`.
-    func text(_ column: Int32) -> String { String(decoding: bytes(column), as: UTF8.self) }
+    func text(_ column: Int32) -> String { withBytes(column) { String(decoding: $0, as: UTF8.self) } }
     func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
     func optionalUserText(_ column: Int32) -> UserText? { optionalBytes(column).map { UserText(bytes: $0) } }
 

@@ -28,10 +28,14 @@ final class Database: SQLEngine {
     /// Opens (creating if needed) the database at `path` and applies the connection settings jitexec
     /// relies on: a busy timeout, WAL, durable commits, foreign keys, no trusted schema, defensive mode.
     /// A symbolic link at `path` is refused.
+    ///
+    /// No SQLite mutex (NOMUTEX): the one `SQLiteStore` that owns the connection uses it only under
+    /// its own `SerialLock`, so SQLite's per-call locking would only cost time (verify reads a
+    /// million rows, several calls each).
     static func open(path: String, busyTimeoutMillis: Int32) throws -> Database {
         var raw: OpaquePointer?
         let flags =
-            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX
+            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX
             | SQLITE_OPEN_EXRESCODE
         let rc = sqlite3_open_v2(path, &raw, flags, nil)
         guard let raw else {

@@ -16,6 +16,8 @@ public protocol StoreReader {
     func auditRecords(_ filter: AuditFilter) throws -> [AuditRecord]
     /// Every audit record in seq order, one at a time (for `verify` over a large log).
     func forEachAuditRecord(_ body: (AuditRecord) throws -> Void) throws
+    /// The same, the fields still the stored text (`verify` reads them only when needed).
+    func forEachStoredAuditRecord(_ body: (StoredAuditRecord) throws -> Void) throws
     /// Break-glass uses, newest first; only those no admin reviewed yet when `unreviewedOnly`.
     func breakGlassUses(unreviewedOnly: Bool) throws -> [BreakGlassUse]
     func breakGlassUse(grantID: Int64) throws -> BreakGlassUse?
@@ -123,15 +125,19 @@ public struct AuditFilter: Sendable, Equatable {
     public var afterSeq: Int64?
     /// At most this many, the oldest matching first.
     public var limit: Int?
+    /// Records whose stored fields text contains this (the canonical text: `"recording":` finds
+    /// the records with a `recording` field), so only those are read.
+    public var fieldsContaining: String?
 
     public init(
         sinceTime: Instant? = nil, actor: String? = nil, event: String? = nil, afterSeq: Int64? = nil,
-        limit: Int? = nil
+        limit: Int? = nil, fieldsContaining: String? = nil
     ) {
         self.sinceTime = sinceTime
         self.actor = actor
         self.event = event
         self.afterSeq = afterSeq
         self.limit = limit
+        self.fieldsContaining = fieldsContaining
     }
 }

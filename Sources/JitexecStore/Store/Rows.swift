@@ -101,13 +101,12 @@ enum AuditRow {
     static let columns = "seq, time, host, event, actor, fields, prev_hash, hash"
 
     static func decode(_ row: some SQLRow) throws -> AuditRecord {
-        let seq = row.int64(0)
-        let text = row.text(5)
-        guard let parsed = try? JSONValue.parse(text), case .object(let fields) = parsed else {
-            throw StoreError.corruptRecord(table: "audit", id: seq, problem: "its fields are not a JSON object")
-        }
-        return AuditRecord(
-            seq: seq, time: row.instant(1), host: row.text(2), event: row.text(3), actor: row.text(4), fields: fields,
-            prevHash: row.text(6), hash: row.text(7))
+        try stored(row).record()
+    }
+
+    static func stored(_ row: some SQLRow) -> StoredAuditRecord {
+        StoredAuditRecord(
+            seq: row.int64(0), time: row.instant(1), host: row.text(2), event: row.text(3), actor: row.text(4),
+            fieldsText: row.text(5), prevHash: row.text(6), hash: row.text(7))
     }
 }

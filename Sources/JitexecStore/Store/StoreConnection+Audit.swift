@@ -24,6 +24,16 @@ extension StoreConnection {
             conditions.append("event = ?")
             values.append(.text(event))
         }
+        if let text = filter.fieldsContaining {
+            // LIKE on both engines (SQLite's ignores ASCII case: a few more rows, read and checked).
+            conditions.append("fields LIKE ? ESCAPE '!'")
+            var pattern = "%"
+            for c in text {
+                if c == "%" || c == "_" || c == "!" { pattern.append("!") }
+                pattern.append(c)
+            }
+            values.append(.text(pattern + "%"))
+        }
         if let after = filter.afterSeq {
             conditions.append("seq > ?")
             values.append(.int(after))
@@ -41,6 +51,11 @@ extension StoreConnection {
         try db.forEachRow("SELECT \(AuditRow.columns) FROM audit ORDER BY seq", []) {
             try body(try AuditRow.decode($0))
         }
+    }
+
+    func forEachStoredAuditRecord(_ body: (StoredAuditRecord) throws -> Void) throws {
+        try requireOpen()
+        try db.forEachRow("SELECT \(AuditRow.columns) FROM audit ORDER BY seq", []) { try body(AuditRow.stored($0)) }
     }
 
     /// Reads the head inside this write transaction (which holds the write lock since BEGIN
