@@ -45,7 +45,7 @@ release:
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitctl
 
 # Debian packages the build needs (needs root and the network to Debian's mirrors).
-DEBS := libpam0g-dev libsqlite3-dev sqlite3 libpq-dev pkg-config passwd login curl man-db
+DEBS := libpam0g-dev libsqlite3-dev sqlite3 libpq-dev nettle-dev pkg-config passwd login curl man-db
 # And what the tests drive: pamtester and a real sshd + ssh client for login gating, pytest and
 # pexpect (ptys) for the integration harness, dpkg-dev/lintian/man-db for the package test, and
 # the three shells whose Tab completion is tested.

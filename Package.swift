@@ -17,13 +17,14 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPAM", providers: [.apt(["libpam0g-dev"])]),
+        // SHA-256 (GNU Nettle): see Sources/CNettle/shim.h.
+        .systemLibrary(name: "CNettle", pkgConfig: "nettle", providers: [.apt(["nettle-dev"])]),
         // libpq, dlopen()ed by the PostgreSQL store on first use: nothing links it, so a host on
         // SQLite never loads it. Building needs Debian's libpq-dev for the header only.
         .target(name: "CJitexecPQ"),
@@ -60,8 +61,7 @@ let package = Package(
         .target(
             name: "JitexecStore",
             dependencies: [
-                "JitexecBase", "JitexecSystem", "CSQLite", "CJitexecPQ",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "JitexecBase", "JitexecSystem", "CSQLite", "CJitexecPQ", "CNettle",
             ],
             swiftSettings: strict),
         .target(

@@ -188,7 +188,9 @@ struct CacheEntry: Equatable {
 
     /// Parses a line strictly: six fields, each in its exact form.
     init?(line: String) {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        let fields = line.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map {
+            String(decoding: $0, as: UTF8.self)
+        }
         guard fields.count == 6, let uid = UInt32(fields[0]), Self.isToken(fields[1]),
             let pid = Int32(fields[3]), pid > 0, let start = UInt64(fields[4]), let time = Int64(fields[5])
         else { return nil }

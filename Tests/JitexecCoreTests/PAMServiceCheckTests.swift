@@ -13,6 +13,19 @@ import Testing
         #expect(!Authentication.mentionsRootOK(Array("# auth sufficient pam_rootok.so\n@include common-auth\n".utf8)))
     }
 
+    @Test func rootOKIsFoundInAPathAndAfterTabsAndSpaces() {
+        #expect(Authentication.mentionsRootOK(Array("auth  [success=done]\t/lib/security/pam_rootok.so\n".utf8)))
+        #expect(Authentication.mentionsRootOK(Array("\t auth sufficient pam_rootok.so\r\n".utf8)))
+        #expect(
+            !Authentication.mentionsRootOK(Array("  # auth sufficient pam_rootok.so\nauth required pam_unix.so\n".utf8))
+        )
+        #expect(!Authentication.mentionsRootOK(Array("auth required pam_root.so ok\n".utf8)))
+        #expect(
+            Authentication.includes(Array("@include\tcommon-auth\n  @include common-session\n".utf8)) == [
+                "common-auth", "common-session",
+            ])
+    }
+
     @Test func includesAreTheNamesAfterAtInclude() {
         let text = Array("#%PAM-1.0\nsession required pam_limits.so\n@include  common-auth\n@include /etc/x\n".utf8)
         #expect(Authentication.includes(text) == ["common-auth"])

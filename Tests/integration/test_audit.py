@@ -1,4 +1,5 @@
 """The audit chain on the installed store: many concurrent writers, log, verify, tampering."""
+import json
 import os
 import subprocess
 
@@ -48,6 +49,19 @@ def test_verify_names_an_edited_record(inst):
     sql(inst, "UPDATE audit SET actor = 'mallory' WHERE seq = 3")
     r = inst.run([inst.jitctl, "verify"], user="jit-dev1")
     assert r.returncode == 1 and "broken at record 3" in r.stderr
+
+
+def test_verify_names_fields_rewritten_in_another_form(inst):
+    # The same content in another form than the canonical text the hash covers: verify hashes the
+    # stored text, so this is an edit (what reads records by their text could be led past it).
+    fill(inst)
+    stored = subprocess.run(["sqlite3", inst.db, "SELECT fields FROM audit WHERE seq = 3"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    spaced = json.dumps(json.loads(stored), ensure_ascii=False)
+    assert spaced != stored and json.loads(spaced) == json.loads(stored)
+    sql(inst, "UPDATE audit SET fields = '" + spaced.replace("'", "''") + "' WHERE seq = 3")
+    r = inst.run([inst.jitctl, "verify"], user="jit-dev1")
+    assert r.returncode == 1 and "broken at record 3" in r.stderr and "rewritten" in r.stderr, r.stderr
 
 
 def test_verify_names_a_deleted_record(inst):

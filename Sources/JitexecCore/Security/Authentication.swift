@@ -132,22 +132,36 @@ enum Authentication {
 
     /// Whether a PAM file's non-comment lines name pam_rootok.
     static func mentionsRootOK(_ text: [UInt8]) -> Bool {
-        lines(text).contains { $0.contains("pam_rootok") }
+        let module = Array("pam_rootok".utf8)
+        return lines(text).contains { words in
+            words.contains { word in
+                word.count >= module.count
+                    && (0...(word.count - module.count)).contains {
+                        word[(word.startIndex + $0)...].starts(with: module)
+                    }
+            }
+        }
     }
 
     /// The files a PAM file pulls in with `@include NAME` (one level).
     static func includes(_ text: [UInt8]) -> [String] {
-        lines(text).compactMap { line in
-            let words = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard words.count >= 2, words[0] == "@include", !words[1].contains("/") else { return nil }
-            return String(words[1])
+        lines(text).compactMap { words in
+            guard words.count >= 2, words[0].elementsEqual("@include".utf8), !words[1].contains(UInt8(ascii: "/"))
+            else { return nil }
+            return String(decoding: words[1], as: UTF8.self)
         }
     }
 
-    private static func lines(_ text: [UInt8]) -> [String] {
-        String(decoding: text, as: UTF8.self).split(separator: "\n").map { line in
-            String(line.map { $0 == "\t" ? " " : $0 }).split(separator: " ").joined(separator: " ")
-        }.filter { !$0.hasPrefix("#") }
+    /// The words (split at spaces and tabs) of each line that is not a comment, as bytes: this
+    /// runs on every run, so no text is decoded into characters.
+    private static func lines(_ text: [UInt8]) -> [[ArraySlice<UInt8>]] {
+        text.split(separator: UInt8(ascii: "\n")).compactMap { line in
+            let words = line.split(omittingEmptySubsequences: true) {
+                $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t")
+            }
+            guard let first = words.first, first.first != UInt8(ascii: "#") else { return nil }
+            return words
+        }
     }
 
     /// `jitexec -k`: forgets the invoking user's cached credential (every session of theirs).

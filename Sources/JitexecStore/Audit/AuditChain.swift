@@ -1,4 +1,3 @@
-import Crypto
 import JitexecBase
 
 /// The audit hash chain, independent of where records are kept:
@@ -34,8 +33,8 @@ public enum AuditChain {
         JSONValue.writeString(RFC3339.format(time), to: &content)
         content.append(UInt8(ascii: "}"))
         var hasher = SHA256()
-        content.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        return hasher.finalize().withUnsafeBytes { Hex.encode($0) }
+        content.withUnsafeBytes { hasher.update($0) }
+        return hasher.hexDigest()
     }
 
     public static func hash(

@@ -1,4 +1,3 @@
-import Crypto
 import Glibc
 import JitexecBase
 
@@ -13,8 +12,8 @@ public enum FileDigest {
     /// The SHA-256 of `bytes`, in lower-case hex.
     public static func sha256(_ bytes: [UInt8]) -> String {
         var hasher = SHA256()
-        hasher.update(data: bytes)
-        return Hex.encode(Array(hasher.finalize()))
+        bytes.withUnsafeBytes { hasher.update($0) }
+        return hasher.hexDigest()
     }
 
     /// Reads `fd` from its start to its end; nil when it cannot be read.
@@ -27,10 +26,10 @@ public enum FileDigest {
             if count < 0 && errno == EINTR { continue }
             guard count >= 0 else { return nil }
             if count == 0 { break }
-            hasher.update(data: buffer[..<count])
+            buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
             size += Int64(count)
         }
-        return Result(size: size, sha256: Hex.encode(Array(hasher.finalize())))
+        return Result(size: size, sha256: hasher.hexDigest())
     }
 
     /// The digest of the file at `path`, opened without following a final symbolic link.
