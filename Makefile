@@ -50,7 +50,7 @@ DEBS := libpam0g-dev libsqlite3-dev sqlite3 libpq-dev nettle-dev pkg-config pass
 # pexpect (ptys) for the integration harness, dpkg-dev/lintian/man-db for the package test, and
 # the three shells whose Tab completion is tested.
 TEST_DEBS := $(DEBS) pamtester openssh-server openssh-client sshpass asciinema postgresql openssl \
-  dpkg-dev binutils lintian bash-completion zsh fish
+  dpkg-dev binutils lintian mandoc bash-completion zsh fish
 deps: check-root
 	$(call install-debs,$(DEBS))
 
