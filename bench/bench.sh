@@ -13,36 +13,10 @@ USER_B=jit-bench
 APPROVER=jit-benchapp
 RUNS=${BENCH_RUNS:-300}
 
-for pkg in hyperfine sudo opendoas pamtester gcc; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need="${need:-} $pkg"
-done
-if [ -n "${need:-}" ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
-fi
-
-for u in "$USER_B" "$APPROVER"; do
-  id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"
-  echo "$u:pw-$u-secret" | chpasswd
-done
-
-rm -rf "$P" /run/jitexec-bench && mkdir -m 0755 "$P"
-rm -f "/etc/pam.d/$SERVICE"
-make -s install PREFIX="$P/usr" SYSCONFDIR="$P/etc" LOCALSTATEDIR="$P/var" RUNDIR=/run/jitexec-bench PAM_SERVICE="$SERVICE" >/dev/null
-
-cat > "$P/etc/jitexec/policy.toml" <<POLICY
-[settings]
-credential_cache = "30m"
-default_grant = "1h"
-max_grant = "4h"
-
-[[rule]]
-name = "bench"
-users = ["$USER_B"]
-commands = ["/usr/bin/true"]
-action = "approve"
-approvers = ["$APPROVER"]
-POLICY
-chmod 0644 "$P/etc/jitexec/policy.toml"
+RUNDIR=/run/jitexec-bench
+. bench/common.sh
+bench_packages hyperfine sudo opendoas pamtester gcc
+bench_install 1h
 
 echo "$USER_B ALL=(root) NOPASSWD: /usr/bin/true" > /etc/sudoers.d/jitexec-bench
 chmod 0440 /etc/sudoers.d/jitexec-bench
@@ -53,7 +27,6 @@ chmod 0600 /etc/doas.conf
 runuser -u "$USER_B" -- "$P/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" 2>/dev/null || true
 runuser -u "$APPROVER" -- "$P/usr/bin/jitctl" approve 1 -S <<<"pw-$APPROVER-secret"
 
-mkdir -p "$P/out" && chown "$USER_B" "$P/out"
 # The floor's pieces (see bench/floor/floor.c) and the smallest static Swift program.
 gcc -O2 -o "$P/out/floor" bench/floor/floor.c -lutil
 swiftc -O -static-stdlib bench/floor/exit.swift -o "$P/out/swift-exit" 2>/dev/null

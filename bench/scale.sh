@@ -18,37 +18,14 @@ RECORDS=${SCALE_RECORDS:-1000000}
 REQUESTS=${SCALE_REQUESTS:-200000}
 RUNS=${BENCH_RUNS:-200}
 
-for pkg in hyperfine; do dpkg -s "$pkg" >/dev/null 2>&1 || need="${need:-} $pkg"; done
-if [ -n "${need:-}" ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
-fi
-for u in "$USER_B" "$APPROVER"; do
-  id "$u" >/dev/null 2>&1 || useradd -m -s /bin/bash "$u"
-  echo "$u:pw-$u-secret" | chpasswd
-done
-
-rm -rf "$P" && mkdir -m 0755 "$P"
-rm -f "/etc/pam.d/$SERVICE"
-make -s install PREFIX="$P/usr" SYSCONFDIR="$P/etc" LOCALSTATEDIR="$P/var" RUNDIR=/run/jitexec-scale PAM_SERVICE="$SERVICE" >/dev/null
+RUNDIR=/run/jitexec-scale
+. bench/common.sh
+bench_packages hyperfine
+bench_install 4h
 # The builder from the same build as the installed binaries (make install's flags and scratch folder).
 BUILD=(swift build -c release --static-swift-stdlib --scratch-path "${SCRATCH:-.build}")
 "${BUILD[@]}" --product jitexec-bench-scale >/dev/null
 BUILDER="$("${BUILD[@]}" --show-bin-path)/jitexec-bench-scale"
-cat > "$P/etc/jitexec/policy.toml" <<POLICY
-[settings]
-credential_cache = "30m"
-default_grant = "4h"
-max_grant = "4h"
-
-[[rule]]
-name = "bench"
-users = ["$USER_B"]
-commands = ["/usr/bin/true"]
-action = "approve"
-approvers = ["$APPROVER"]
-POLICY
-chmod 0644 "$P/etc/jitexec/policy.toml"
-mkdir -p "$P/out" && chown "$USER_B" "$P/out"
 DB="$P/var/lib/jitexec/jitexec.db"
 
 # A live grant for the bench user's /usr/bin/true (in this folder: command grants are bound to it).
