@@ -68,15 +68,9 @@ private func strlenPortable(_ p: UnsafePointer<CChar>) -> Int {
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
     public static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        Array(bytes).withUnsafeBytes { encode($0) }
     }
-    /// The same for a digest's bytes, without the generic walk (verify encodes one per record).
+    /// Lower-case hex of raw bytes, written in place (verify encodes one digest per record).
     public static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
         String(unsafeUninitializedCapacity: bytes.count * 2) { out in
             for (i, b) in bytes.enumerated() {

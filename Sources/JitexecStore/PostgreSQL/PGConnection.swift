@@ -226,8 +226,6 @@ struct PGRow: SQLRow {
         }
     }
 
-    func bytes(_ column: Int32) -> [UInt8] { withBytes(column) { Array($0) } }
-
     func withBytes<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
         guard !isNull(column), let base = jx_pq_getvalue(result.handle, row, column) else {
             return try body(UnsafeRawBufferPointer(start: nil, count: 0))

@@ -28,13 +28,14 @@ enum SQLValue {
 protocol SQLRow: SendableMetatype {
     func isNull(_ column: Int32) -> Bool
     func int64(_ column: Int32) -> Int64
-    /// The column's bytes exactly as stored, with no encoding conversion.
-    func bytes(_ column: Int32) -> [UInt8]
-    /// The column's bytes where the engine keeps them, for the length of `body`.
+    /// The column's bytes where the engine keeps them (exactly as stored, no encoding
+    /// conversion), for the length of `body`.
     func withBytes<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T
 }
 
 extension SQLRow {
+    /// The column's bytes exactly as stored, with no encoding conversion.
+    func bytes(_ column: Int32) -> [UInt8] { withBytes(column) { Array($0) } }
     func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
     /// A column holding an instant's microseconds.
     func instant(_ column: Int32) -> Instant { Instant(micros: int64(column)) }

@@ -89,8 +89,6 @@ final class Statement: SQLRow {
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
 
     /// The column's bytes exactly as stored, TEXT or BLOB, with no encoding conversion.
-    func bytes(_ column: Int32) -> [UInt8] { withBytes(column) { Array($0) } }
-
     func withBytes<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {
         guard let base = sqlite3_column_blob(handle, column) else {
             return try body(UnsafeRawBufferPointer(start: nil, count: 0))
