@@ -31,21 +31,40 @@ export JITEXEC_RUNDIR=$(RUNDIR)
 export JITEXEC_PAM_SERVICE=$(PAM_SERVICE)
 export JITEXEC_VERSION=$(VERSION)
 
-RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path $(SCRATCH)
+# The installed binaries carry the Swift runtime and, with it, its C++ and unwinder support
+# (libstdc++, libgcc_eh) statically: loading and relocating libstdc++.so and libgcc_s.so cost a
+# setuid start about 0.8 ms (see the README's "Performance"). The runtime's link line asks for
+# -lstdc++; a folder holding only libstdc++.a, searched first, makes that the static archive.
+# No -export-dynamic: nothing looks jitexec's own symbols up at run time, and an exported C symbol
+# could stand in for a library's (PAM modules resolve their symbols through the executable first).
+# Full RELRO (-z now): the GOT is read-only before main, as sudo's is.
+# `make link-flags` prints them in swiftc's form (make bench builds its smallest Swift program so).
+STATIC_CXX := $(abspath $(SCRATCH))/static-libstdc++
+LINKER_FLAGS := -Xlinker -L$(STATIC_CXX) -Xlinker --no-export-dynamic -Xlinker -z -Xlinker now
+LINK_FLAGS := $(LINKER_FLAGS) -Xclang-linker -static-libgcc
+RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path $(SCRATCH) $(LINKER_FLAGS) \
+  -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
 
-.PHONY: all build release install uninstall deb test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench bench-scale fuzz test-asan test-tsan
+.PHONY: all build release static-cxx link-flags install uninstall deb test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench bench-scale fuzz test-asan test-tsan
 
 all: build
 
 build:
 	$(SWIFT) build --scratch-path $(SCRATCH)
 
-release:
+release: static-cxx
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitexec
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitctl
 
+static-cxx:
+	@mkdir -p $(STATIC_CXX) && ln -sf "$$(clang -print-file-name=libstdc++.a)" $(STATIC_CXX)/libstdc++.a
+	@[ -f $(STATIC_CXX)/libstdc++.a ] || { echo "libstdc++.a not found (clang -print-file-name=libstdc++.a); run 'make deps'"; exit 1; }
+
+link-flags: static-cxx
+	@echo '$(LINK_FLAGS)'
+
 # Debian packages the build needs (needs root and the network to Debian's mirrors).
-DEBS := libpam0g-dev libsqlite3-dev sqlite3 libpq-dev nettle-dev pkg-config passwd login curl man-db
+DEBS := libpam0g-dev libsqlite3-dev libstdc++-12-dev sqlite3 libpq-dev nettle-dev pkg-config passwd login curl man-db
 # And what the tests drive: pamtester and a real sshd + ssh client for login gating, pytest and
 # pexpect (ptys) for the integration harness, dpkg-dev/lintian/man-db for the package test, and
 # the three shells whose Tab completion is tested.

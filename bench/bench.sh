@@ -27,9 +27,11 @@ chmod 0600 /etc/doas.conf
 runuser -u "$USER_B" -- "$P/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" 2>/dev/null || true
 runuser -u "$APPROVER" -- "$P/usr/bin/jitctl" approve 1 -S <<<"pw-$APPROVER-secret"
 
-# The floor's pieces (see bench/floor/floor.c) and the smallest static Swift program.
+# The floor's pieces (see bench/floor/floor.c) and the smallest static Swift program, linked as
+# the installed binaries are (make link-flags).
 gcc -O2 -o "$P/out/floor" bench/floor/floor.c -lutil
-swiftc -O -static-stdlib bench/floor/exit.swift -o "$P/out/swift-exit" 2>/dev/null
+# shellcheck disable=SC2046 # the flags are words
+swiftc -O -static-stdlib bench/floor/exit.swift -o "$P/out/swift-exit" $(make -s link-flags) 2>/dev/null
 cat > "$P/out/inner.sh" <<INNER
 set -e
 # Fresh credential cache for this terminal session, then everything inside the same session.

@@ -154,12 +154,21 @@ struct FleetStoreTests {
         #expect(throws: HostMigration.Failure.alreadyImported(origin: "db7")) {
             try HostMigration.copy(from: local, to: pg, origin: "db7")
         }
-        // An edited imported record is found.
-        _ = try pg.write { w in
-            try (w as? StoreConnection<PGConnection>)?.db.run(
-                "UPDATE imported_audit SET actor = 'mallory' WHERE seq = 1", [])
+        // Imported records are checked as the fleet's own are: each edit below is earlier in the
+        // chain than the one before, so each is the one reported.
+        func tamper(_ sql: String) throws -> String {
+            _ = try pg.write { w in try (w as? StoreConnection<PGConnection>)?.db.run(sql, []) }
+            return try #require(try HostMigration.verifyImported(pg).first?.problem)
         }
-        #expect(try HostMigration.verifyImported(pg).first?.problem?.contains("record 1 was edited") == true)
+        #expect(localRecords.count >= 3)
+        let unreadable = try tamper("UPDATE imported_audit SET fields = '{\"reason\":' WHERE seq = 3")
+        #expect(unreadable.hasPrefix("audit record 3 was edited: it cannot be read back"))
+        // The same content in another form (what finds records by their stored text could miss).
+        let rewritten = try tamper("UPDATE imported_audit SET fields = ' ' || fields || ' ' WHERE seq = 2")
+        #expect(rewritten.hasPrefix("audit record 2 was edited: its fields are not stored as the canonical text"))
+        #expect(rewritten.hasSuffix("(rewritten)"))
+        let edited = try tamper("UPDATE imported_audit SET actor = 'mallory' WHERE seq = 1")
+        #expect(edited.contains("record 1 was edited"))
     }
 
     @Test func aHostsRoleWorksTheWorkflowButCannotRewriteHistoryNorWriteAsAnotherHost() throws {

@@ -180,6 +180,25 @@ def test_package_holds_setuid_binaries_conffiles_and_exact_depends(debs):
     assert "libpq5" in re.search(r"^Recommends: (.*)$", fields, re.M).group(1), fields
 
 
+def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
+    # Full RELRO (the GOT is read-only before main) and PIE; no exported symbols, so no library
+    # symbol a PAM module looks up can resolve to jitexec's own; and the Swift runtime's C++ and
+    # unwinder support linked in, not loaded from libstdc++.so and libgcc_s.so at every start
+    # (the Makefile's RELEASE_FLAGS).
+    with tempfile.TemporaryDirectory() as unpacked:
+        subprocess.run(["dpkg-deb", "-x", deb(debs[0]), unpacked], check=True)
+        for b in ("jitexec", "jitctl"):
+            binary = f"{unpacked}/usr/bin/{b}"
+            dyn = subprocess.run(["readelf", "-dW", binary], capture_output=True, text=True, check=True).stdout
+            assert re.search(r"\(FLAGS\)\s+BIND_NOW", dyn) and re.search(r"\(FLAGS_1\)\s+Flags: NOW PIE", dyn), dyn
+            segments = subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True, check=True).stdout
+            assert "GNU_RELRO" in segments, segments
+            needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*?)\]", dyn)
+            assert "libc.so.6" in needed and not [n for n in needed if n.startswith(("libstdc++", "libgcc_s"))], needed
+            exported = subprocess.run(["nm", "-D", "--defined-only", binary], capture_output=True, text=True).stdout
+            assert exported.strip() == "", exported[:2000]
+
+
 def sqlite(m, sql):
     return m.sh(f"sqlite3 -readonly /var/lib/jitexec/jitexec.db {shlex.quote(sql)}").stdout.strip()
 

@@ -50,14 +50,24 @@ public enum AuditChain {
     public static func seal(
         _ event: AuditEvent, after head: (seq: Int64, hash: String)?, time: Instant, host: String
     ) -> AuditRecord {
+        sealForStore(event, after: head, time: time, host: host).record
+    }
+
+    /// `seal`, with the canonical text of the record's fields that its hash covers: the text the
+    /// store keeps (written once, not again for the INSERT).
+    public static func sealForStore(
+        _ event: AuditEvent, after head: (seq: Int64, hash: String)?, time: Instant, host: String
+    ) -> (record: AuditRecord, fieldsText: String) {
         let seq = (head?.seq ?? 0) + 1
         let prevHash = head?.hash ?? genesisHash
+        let fieldsText = JSONValue.object(event.fields).canonical
         let hash = hash(
             prevHash: prevHash, seq: seq, time: time, host: host, event: event.event, actor: event.actor,
-            fields: event.fields)
-        return AuditRecord(
+            canonicalFields: fieldsText)
+        let record = AuditRecord(
             seq: seq, time: time, host: host, event: event.event, actor: event.actor, fields: event.fields,
             prevHash: prevHash, hash: hash)
+        return (record, fieldsText)
     }
 
     /// The hash `record` should carry given its own content and prev_hash.
@@ -67,21 +77,15 @@ public enum AuditChain {
             event: record.event, actor: record.actor, fields: record.fields)
     }
 
-    /// Walks the whole log in seq order, stopping at the first bad record. Records that cannot
-    /// be read back at all (fields no longer JSON) count as edited.
-    /// The store keeps the canonical text the hash was computed over, so an intact record is hashed
-    /// as it is stored, its fields not read. A record whose stored text does not hash is read to
-    /// say how it was tampered with; one whose content still hashes once read was rewritten in
-    /// another form (so what finds records by their stored text could miss it): edited too.
+    /// Walks the whole log in seq order, stopping at the first bad record (see
+    /// `AuditChainVerifier.check(stored:)`). Records whose fields cannot be read back at all (no
+    /// longer JSON) count as edited.
     public static func verify(_ reader: any StoreReader) throws -> VerifyResult {
         var verifier = AuditChainVerifier()
         var broken: VerifyResult?
         do {
             try reader.forEachStoredAuditRecord { stored in
-                let problem =
-                    stored.hashesToItsHash(asSeq: stored.seq)
-                    ? verifier.check(HashedAsStored(stored: stored)) : verifier.checkRewritten(try stored.record())
-                if let problem {
+                if let problem = try verifier.check(stored: stored) {
                     broken = problem
                     throw StopWalking()
                 }
@@ -94,15 +98,4 @@ public enum AuditChain {
     }
 
     private struct StopWalking: Error {}
-
-    /// A stored record already found to hash to its own hash at its own seq (not hashed again).
-    private struct HashedAsStored: AuditChainLink {
-        let stored: StoredAuditRecord
-        var seq: Int64 { stored.seq }
-        var prevHash: String { stored.prevHash }
-        var hash: String { stored.hash }
-        func hashesToItsHash(asSeq seq: Int64) -> Bool {
-            seq == stored.seq || stored.hashesToItsHash(asSeq: seq)
-        }
-    }
 }

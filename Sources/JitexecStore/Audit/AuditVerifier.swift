@@ -79,13 +79,29 @@ public struct AuditChainVerifier: Sendable {
         return nil
     }
 
-    /// `check` for a record whose stored fields text did not hash to its hash: when its content,
-    /// read and written canonically, does, the stored text was rewritten (edited all the same).
-    public mutating func checkRewritten(_ record: AuditRecord) -> VerifyResult? {
-        check(record)
+    /// `check` for a record as the store keeps it. The store keeps the canonical text the hash was
+    /// computed over, so an intact record is hashed as stored, its fields not read. One whose stored
+    /// text does not hash is read to say how it was tampered with; if its content still hashes once
+    /// read, the text was rewritten in another form (so what finds records by their stored text
+    /// could miss it): edited too. Throws `StoreError.corruptRecord` when the fields are not JSON.
+    public mutating func check(stored: StoredAuditRecord) throws -> VerifyResult? {
+        if stored.hashesToItsHash(asSeq: stored.seq) { return check(HashedAsStored(stored: stored)) }
+        let record = try stored.record()
+        return check(record)
             ?? .broken(
                 seq: record.seq, kind: .edited,
                 problem: "its fields are not stored as the canonical text its hash covers (rewritten)")
+    }
+
+    /// A stored record already found to hash to its own hash at its own seq (not hashed again).
+    private struct HashedAsStored: AuditChainLink {
+        let stored: StoredAuditRecord
+        var seq: Int64 { stored.seq }
+        var prevHash: String { stored.prevHash }
+        var hash: String { stored.hash }
+        func hashesToItsHash(asSeq seq: Int64) -> Bool {
+            seq == stored.seq || stored.hashesToItsHash(asSeq: seq)
+        }
     }
 
     /// A record whose seq field cannot be read back counts as edited.

@@ -167,7 +167,13 @@ public enum HostMigration {
                     "SELECT \(AuditRow.columns) FROM imported_audit WHERE origin = ? ORDER BY seq", [.text(origin)]
                 ) { row in
                     guard problem == nil else { return }
-                    if let broken = verifier.check(try AuditRow.decode(row)) { problem = broken.description }
+                    // Each imported record is checked as the fleet chain's are (verify): as stored.
+                    let stored = AuditRow.stored(row)
+                    do {
+                        if let broken = try verifier.check(stored: stored) { problem = broken.description }
+                    } catch StoreError.corruptRecord(_, let seq, let reason) {
+                        problem = verifier.unreadable(seq: seq, problem: reason).description
+                    }
                 }
                 if problem == nil {
                     if let anchor = anchors[origin] {

@@ -60,17 +60,16 @@ final class Database: SQLEngine {
                 extendedCode: SQLITE_MISUSE, message: "defensive mode stayed off",
                 context: "enabling SQLITE_DBCONFIG_DEFENSIVE")
         }
-        try execute("PRAGMA trusted_schema = OFF")
-        try execute("PRAGMA foreign_keys = ON")
-        try execute("PRAGMA synchronous = FULL")
+        // One sqlite3_exec for several pragmas: each would otherwise be prepared and run alone.
+        try execute("PRAGMA trusted_schema = OFF; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL")
         try enableWAL()
         // Every jitexec run is a short-lived process that ends without closing its connection, so
         // the next one rebuilds the WAL index by reading every frame written since the last
         // checkpoint (SQLite's recovery). Checkpointing every `walCheckpointFrames` frames keeps
         // that read, and the WAL file, small whatever the history: a run pays for a few dozen
         // frames, not for up to a thousand (SQLite's default).
-        try execute("PRAGMA wal_autocheckpoint = \(Self.walCheckpointFrames)")
-        try execute("PRAGMA journal_size_limit = \(Self.walSizeLimit)")
+        try execute(
+            "PRAGMA wal_autocheckpoint = \(Self.walCheckpointFrames); PRAGMA journal_size_limit = \(Self.walSizeLimit)")
     }
 
     /// Frames in the WAL after which a commit checkpoints it (a run of jitexec writes about a dozen).

@@ -62,13 +62,13 @@ extension StoreConnection {
     /// IMMEDIATE), so appends from every process are serialized and the chain never forks.
     func appendAudit(_ event: AuditEvent) throws -> AuditRecord {
         try requireWritable()
-        let record = AuditChain.seal(event, after: try auditHead(), time: clock(), host: host)
+        let (record, fieldsText) = AuditChain.sealForStore(event, after: try auditHead(), time: clock(), host: host)
         do {
             try db.run(
                 "INSERT INTO audit (\(AuditRow.columns)) VALUES (\(placeholders(8)))",
                 [
                     .int(record.seq), .int(record.time), .text(record.host), .text(record.event), .text(record.actor),
-                    .text(JSONValue.object(record.fields).canonical), .text(record.prevHash), .text(record.hash),
+                    .text(fieldsText), .text(record.prevHash), .text(record.hash),
                 ])
         } catch let error as any SQLEngineError where !error.isOperational {
             // Locked, damaged, unreachable or full keep their own explanation; anything else is the
