@@ -37,12 +37,13 @@ export JITEXEC_VERSION=$(VERSION)
 # -lstdc++; a folder holding only libstdc++.a, searched first, makes that the static archive.
 # No -export-dynamic: nothing looks jitexec's own symbols up at run time, and an exported C symbol
 # could stand in for a library's (PAM modules resolve their symbols through the executable first).
-# Full RELRO (-z now): the GOT is read-only before main, as sudo's is.
+# Full RELRO (-z now): the GOT is read-only before main, as sudo's is. No $ORIGIN run path
+# (--disable-local-rpath): the libraries come from the system's directories only.
 # `make link-flags` prints them in swiftc's form (make bench builds its smallest Swift program so).
 STATIC_CXX := $(abspath $(SCRATCH))/static-libstdc++
 LINKER_FLAGS := -Xlinker -L$(STATIC_CXX) -Xlinker --no-export-dynamic -Xlinker -z -Xlinker now
 LINK_FLAGS := $(LINKER_FLAGS) -Xclang-linker -static-libgcc
-RELEASE_FLAGS := -c release --static-swift-stdlib --scratch-path $(SCRATCH) $(LINKER_FLAGS) \
+RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath --scratch-path $(SCRATCH) $(LINKER_FLAGS) \
   -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
 
 .PHONY: all build release static-cxx link-flags install uninstall deb test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench bench-scale fuzz test-asan test-tsan

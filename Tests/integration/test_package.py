@@ -181,7 +181,8 @@ def test_package_holds_setuid_binaries_conffiles_and_exact_depends(debs):
 
 
 def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
-    # Full RELRO (the GOT is read-only before main) and PIE; no exported symbols, so no library
+    # Full RELRO (the GOT is read-only before main) and PIE; no run path (libraries come from the
+    # system's directories only, never from beside the binary); no exported symbols, so no library
     # symbol a PAM module looks up can resolve to jitexec's own; and the Swift runtime's C++ and
     # unwinder support linked in, not loaded from libstdc++.so and libgcc_s.so at every start
     # (the Makefile's RELEASE_FLAGS).
@@ -191,6 +192,7 @@ def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
             binary = f"{unpacked}/usr/bin/{b}"
             dyn = subprocess.run(["readelf", "-dW", binary], capture_output=True, text=True, check=True).stdout
             assert re.search(r"\(FLAGS\)\s+BIND_NOW", dyn) and re.search(r"\(FLAGS_1\)\s+Flags: NOW PIE", dyn), dyn
+            assert not re.search(r"\((RUNPATH|RPATH)\)", dyn), dyn
             segments = subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True, check=True).stdout
             assert "GNU_RELRO" in segments, segments
             needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*?)\]", dyn)
