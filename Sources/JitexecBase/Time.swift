@@ -143,31 +143,62 @@ public enum RFC3339 {
     /// `format(micros:)` written byte by byte for the years 0...9999 (every instant the audit
     /// log holds; verify formats one per record); nil for the others, which `format` spells out.
     private static func fixedWidth(seconds: Int64, micros: Int64) -> String? {
+        var fits = false
+        let text = String(unsafeUninitializedCapacity: fixedWidthCount) { out in
+            fits = writeFixedWidth(seconds: seconds, micros: micros, to: out)
+            return fits ? fixedWidthCount : 0
+        }
+        return fits ? text : nil
+    }
+
+    /// `format(micros:)`'s bytes appended to `out`, when it has the fixed width (years 0...9999);
+    /// false, and `out` unchanged, otherwise.
+    package static func appendFixedWidth(micros: Int64, to out: inout [UInt8]) -> Bool {
+        var s = micros / 1_000_000
+        var frac = micros % 1_000_000
+        if frac < 0 {
+            s -= 1
+            frac += 1_000_000
+        }
+        var field = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))  // 32 bytes: room for the 27
+        let fits = withUnsafeMutableBytes(of: &field) { raw in
+            writeFixedWidth(seconds: s, micros: frac, to: raw.bindMemory(to: UInt8.self))
+        }
+        guard fits else { return false }
+        withUnsafeBytes(of: &field) { out.append(contentsOf: $0.prefix(fixedWidthCount)) }
+        return true
+    }
+
+    private static let fixedWidthCount = 27
+
+    /// Writes `2026-11-29T02:40:01.123456Z` into the first 27 bytes of `out`; false for a year
+    /// outside 0...9999 (or one gmtime cannot express).
+    private static func writeFixedWidth(seconds: Int64, micros: Int64, to out: UnsafeMutableBufferPointer<UInt8>)
+        -> Bool
+    {
         var t = time_t(seconds)
         var tm = tm()
-        guard gmtime_r(&t, &tm) != nil else { return nil }
+        guard gmtime_r(&t, &tm) != nil else { return false }
         let year = Int(tm.tm_year) + 1900
-        guard (0...9999).contains(year) else { return nil }
-        return String(unsafeUninitializedCapacity: 27) { out in
-            var at = 0
-            func put(_ value: Int, _ width: Int, _ after: UInt8) {
-                var value = value
-                for i in stride(from: width - 1, through: 0, by: -1) {
-                    out[at + i] = UInt8(ascii: "0") + UInt8(value % 10)
-                    value /= 10
-                }
-                out[at + width] = after
-                at += width + 1
+        guard (0...9999).contains(year), out.count >= fixedWidthCount else { return false }
+        var at = 0
+        func put(_ value: Int, _ width: Int, _ after: UInt8) {
+            var value = value
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                out[at + i] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
             }
-            put(year, 4, UInt8(ascii: "-"))
-            put(Int(tm.tm_mon) + 1, 2, UInt8(ascii: "-"))
-            put(Int(tm.tm_mday), 2, UInt8(ascii: "T"))
-            put(Int(tm.tm_hour), 2, UInt8(ascii: ":"))
-            put(Int(tm.tm_min), 2, UInt8(ascii: ":"))
-            put(Int(tm.tm_sec), 2, UInt8(ascii: "."))
-            put(Int(micros), 6, UInt8(ascii: "Z"))
-            return at
+            out[at + width] = after
+            at += width + 1
         }
+        put(year, 4, UInt8(ascii: "-"))
+        put(Int(tm.tm_mon) + 1, 2, UInt8(ascii: "-"))
+        put(Int(tm.tm_mday), 2, UInt8(ascii: "T"))
+        put(Int(tm.tm_hour), 2, UInt8(ascii: ":"))
+        put(Int(tm.tm_min), 2, UInt8(ascii: ":"))
+        put(Int(tm.tm_sec), 2, UInt8(ascii: "."))
+        put(Int(micros), 6, UInt8(ascii: "Z"))
+        return true
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` (also a space or lower-case `t` as separator).

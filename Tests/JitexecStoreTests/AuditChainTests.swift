@@ -97,6 +97,62 @@ import Testing
         #expect(try stored.map { try $0.record() } == f.store.read { try $0.auditRecords(AuditFilter()) })
     }
 
+    /// verify hashes most records straight from the stored bytes; on every record it takes (plain
+    /// ASCII) it must answer as the String path does, and leave the rest to it.
+    @Test func bytesPathAnswersAsTheStringPath() throws {
+        func answers(_ stored: StoredAuditRecord) -> (bytes: Bool?, strings: Bool) {
+            var scratch: [UInt8] = []
+            let bytes = Array(stored.host.utf8).withUnsafeBytes { host in
+                Array(stored.event.utf8).withUnsafeBytes { event in
+                    Array(stored.actor.utf8).withUnsafeBytes { actor in
+                        Array(stored.fieldsText.utf8).withUnsafeBytes { fields in
+                            Array(stored.prevHash.utf8).withUnsafeBytes { prev in
+                                Array(stored.hash.utf8).withUnsafeBytes { hash in
+                                    AuditChain.hashesAsStored(
+                                        AuditRowBytes(
+                                            seq: stored.seq, time: stored.time, host: host, event: event, actor: actor,
+                                            fields: fields, prevHash: prev, hash: hash), scratch: &scratch)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return (bytes, stored.hashesToItsHash(asSeq: stored.seq))
+        }
+        let plain = AuditChain.seal(
+            AuditEvent(event: "exec.start", actor: "alice", fields: ["argv": .array([.string("/usr/bin/id")])]),
+            after: (seq: 41, hash: String(repeating: "ab", count: 32)), time: 1_795_920_001_123_456, host: "web1")
+        let stored = StoredAuditRecord(
+            seq: plain.seq, time: plain.time, host: plain.host, event: plain.event, actor: plain.actor,
+            fieldsText: JSONValue.object(plain.fields).canonical, prevHash: plain.prevHash, hash: plain.hash)
+        #expect(answers(stored) == (true, true))
+        var changed = stored
+        for edit: (inout StoredAuditRecord) -> Void in [
+            { $0.hash = $0.hash.uppercased() }, { $0.hash.removeLast() }, { $0.seq += 1 },
+            { $0.time = $0.time + .seconds(1) }, { $0.fieldsText = " " + $0.fieldsText },
+            { $0.actor = "alicf" }, { $0.prevHash = String(repeating: "0", count: 64) },
+        ] {
+            changed = stored
+            edit(&changed)
+            #expect(answers(changed) == (false, false))
+        }
+        // Text the bytes path does not take as it is: the String path decides.
+        for actor in ["al\"ice", "al\\ice", "al\nice", "alicé"] {
+            changed = stored
+            changed.actor = actor
+            #expect(answers(changed).bytes == nil)
+        }
+        for fields in [#"{"argv":["/usr/bin/é"]}"#, #"{"é":1}"#, #"{"argv":["/usr/bin/ab", "é"]}"#] {
+            changed = stored
+            changed.fieldsText = fields  // non-ASCII in the eight-byte words and in the tail
+            #expect(answers(changed).bytes == nil)
+        }
+        changed = stored
+        changed.time = Instant(micros: Int64.max)
+        #expect(answers(changed).bytes == nil)
+    }
+
     @Test func recordsAreFoundByTheirStoredFieldsText() throws {
         let f = try StoreFixture()
         _ = try f.store.write { w in

@@ -37,6 +37,62 @@ public enum AuditChain {
         return hasher.hexDigest()
     }
 
+    /// `hash(…canonicalFields:) == hash` for a row read as its stored bytes, the text built in
+    /// `scratch` (reused from row to row). Nil when the row holds a byte this path does not take
+    /// as it is: text above ASCII, where reading it as a String may change it (invalid UTF-8 is
+    /// repaired), a byte the canonical text escapes in a name, or a time `RFC3339` spells out.
+    /// `StoredAuditRecord.hashesToItsHash` decides those.
+    static func hashesAsStored(_ row: AuditRowBytes, scratch content: inout [UInt8]) -> Bool? {
+        func plain(_ text: UnsafeRawBufferPointer) -> Bool {
+            for b in text where b < 0x20 || b >= 0x80 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                return false
+            }
+            return true
+        }
+        func ascii(_ text: UnsafeRawBufferPointer) -> Bool {
+            // Eight bytes at a time, then the rest.
+            var at = 0
+            while at + 8 <= text.count {
+                if text.loadUnaligned(fromByteOffset: at, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+                at += 8
+            }
+            for b in text[at...] where b >= 0x80 { return false }
+            return true
+        }
+        guard plain(row.actor), plain(row.event), plain(row.host), ascii(row.fields), ascii(row.prevHash) else {
+            return nil
+        }
+        content.removeAll(keepingCapacity: true)
+        content.append(contentsOf: row.prevHash)
+        content.append(contentsOf: Literal.actor)
+        content.append(contentsOf: row.actor)
+        content.append(contentsOf: Literal.event)
+        content.append(contentsOf: row.event)
+        content.append(contentsOf: Literal.fields)
+        content.append(contentsOf: row.fields)
+        content.append(contentsOf: Literal.host)
+        content.append(contentsOf: row.host)
+        content.append(contentsOf: Literal.seq)
+        content.appendUTF8(String(row.seq))
+        content.append(contentsOf: Literal.time)
+        guard RFC3339.appendFixedWidth(micros: row.time.micros, to: &content) else { return nil }
+        content.append(contentsOf: Literal.end)
+        var hasher = SHA256()
+        content.withUnsafeBytes { hasher.update($0) }
+        return hasher.digestMatches(hex: row.hash)
+    }
+
+    /// The hashed text's fixed parts around the row's bytes (as arrays: appended in one copy).
+    private enum Literal {
+        static let actor = Array(#"{"actor":""#.utf8)
+        static let event = Array(#"","event":""#.utf8)
+        static let fields = Array(#"","fields":"#.utf8)
+        static let host = Array(#","host":""#.utf8)
+        static let seq = Array(#"","seq":"#.utf8)
+        static let time = Array(#","time":""#.utf8)
+        static let end = Array(#""}"#.utf8)
+    }
+
     public static func hash(
         prevHash: String, seq: Int64, time: Instant, host: String, event: String, actor: String,
         fields: [String: JSONValue]
@@ -83,13 +139,17 @@ public enum AuditChain {
     public static func verify(_ reader: any StoreReader) throws -> VerifyResult {
         var verifier = AuditChainVerifier()
         var broken: VerifyResult?
+        var scratch: [UInt8] = []
+        scratch.reserveCapacity(4096)
         do {
-            try reader.forEachStoredAuditRecord { stored in
-                if let problem = try verifier.check(stored: stored) {
-                    broken = problem
-                    throw StopWalking()
-                }
-            }
+            try reader.forEachStoredAuditRecord(
+                passing: { verifier.pass($0, scratch: &scratch) },
+                { stored in
+                    if let problem = try verifier.check(stored: stored) {
+                        broken = problem
+                        throw StopWalking()
+                    }
+                })
         } catch is StopWalking {
         } catch StoreError.corruptRecord(let table, let seq, let problem) where table == "audit" {
             return verifier.unreadable(seq: seq, problem: problem)

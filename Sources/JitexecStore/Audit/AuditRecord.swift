@@ -97,3 +97,16 @@ public struct StoredAuditRecord: Sendable, AuditChainLink {
             hash: hash)
     }
 }
+
+/// An audit row's columns as the store keeps them, lent for one call: `verify` hashes most
+/// records straight from these bytes (see `AuditChainVerifier.pass`).
+public struct AuditRowBytes {
+    public var seq: Int64
+    public var time: Instant
+    public var host: UnsafeRawBufferPointer
+    public var event: UnsafeRawBufferPointer
+    public var actor: UnsafeRawBufferPointer
+    public var fields: UnsafeRawBufferPointer
+    public var prevHash: UnsafeRawBufferPointer
+    public var hash: UnsafeRawBufferPointer
+}

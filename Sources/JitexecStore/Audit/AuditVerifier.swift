@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// What kind of tampering a broken link looks like.
 public enum AuditTampering: String, Sendable, Equatable {
     /// The record's content (or its hash) no longer matches its hash.
@@ -77,6 +81,29 @@ public struct AuditChainVerifier: Sendable {
         count += 1
         expectedSeq += 1
         return nil
+    }
+
+    /// The fast path of `check(stored:)` for a record read as bytes: true, and the verifier moves
+    /// past it, when it is the next seq, links to the record before and hashes as stored. False
+    /// changes nothing; `check(stored:)` then says what is wrong with it, or reads the text this
+    /// path leaves alone (see `AuditChain.hashesAsStored`).
+    mutating func pass(_ row: AuditRowBytes, scratch: inout [UInt8]) -> Bool {
+        guard row.seq == expectedSeq, Self.equal(row.prevHash, previousHash),
+            AuditChain.hashesAsStored(row, scratch: &scratch) == true
+        else { return false }
+        hashBeforePrevious = previousHash
+        previousHash = String(decoding: row.hash, as: UTF8.self)
+        count += 1
+        expectedSeq += 1
+        return true
+    }
+
+    private static func equal(_ bytes: UnsafeRawBufferPointer, _ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { utf8 in
+            utf8.count == bytes.count
+                && (bytes.isEmpty || memcmp(utf8.baseAddress!, bytes.baseAddress!, bytes.count) == 0)
+        }
     }
 
     /// `check` for a record as the store keeps it. The store keeps the canonical text the hash was

@@ -18,4 +18,24 @@ struct SHA256 {
         digest.withUnsafeMutableBufferPointer { nettle_sha256_digest(&context, $0.count, $0.baseAddress) }
         return digest.withUnsafeBytes { Hex.encode($0) }
     }
+
+    /// Whether the digest, in lower-case hex, is exactly `hex` (`hexDigest() == hex`, without
+    /// making either string); the hasher starts over.
+    mutating func digestMatches(hex: UnsafeRawBufferPointer) -> Bool {
+        var digest = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        withUnsafeMutableBytes(of: &digest) { raw in
+            nettle_sha256_digest(&context, raw.count, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
+        guard hex.count == 64 else { return false }
+        func digit(_ nibble: UInt8) -> UInt8 {
+            nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+        }
+        return withUnsafeBytes(of: &digest) { raw in
+            for (i, byte) in raw.enumerated()
+            where hex[2 * i] != digit(byte >> 4) || hex[2 * i + 1] != digit(byte & 0xf) {
+                return false
+            }
+            return true
+        }
+    }
 }

@@ -18,6 +18,11 @@ public protocol StoreReader {
     func forEachAuditRecord(_ body: (AuditRecord) throws -> Void) throws
     /// The same, the fields still the stored text (`verify` reads them only when needed).
     func forEachStoredAuditRecord(_ body: (StoredAuditRecord) throws -> Void) throws
+    /// The same for `verify`: `passing` sees each row's bytes first and returns true when that
+    /// record needs nothing more; the others go to `body`.
+    func forEachStoredAuditRecord(
+        passing: (AuditRowBytes) -> Bool, _ body: (StoredAuditRecord) throws -> Void
+    ) throws
     /// Break-glass uses, newest first; only those no admin reviewed yet when `unreviewedOnly`.
     func breakGlassUses(unreviewedOnly: Bool) throws -> [BreakGlassUse]
     func breakGlassUse(grantID: Int64) throws -> BreakGlassUse?

@@ -104,6 +104,26 @@ enum AuditRow {
         try stored(row).record()
     }
 
+    /// The row's columns lent as bytes for the length of `body`.
+    static func withBytes<T>(_ row: some SQLRow, _ body: (AuditRowBytes) -> T) -> T {
+        row.withBytes(2) { host in
+            row.withBytes(3) { event in
+                row.withBytes(4) { actor in
+                    row.withBytes(5) { fields in
+                        row.withBytes(6) { prevHash in
+                            row.withBytes(7) { hash in
+                                body(
+                                    AuditRowBytes(
+                                        seq: row.int64(0), time: row.instant(1), host: host, event: event,
+                                        actor: actor, fields: fields, prevHash: prevHash, hash: hash))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     static func stored(_ row: some SQLRow) -> StoredAuditRecord {
         StoredAuditRecord(
             seq: row.int64(0), time: row.instant(1), host: row.text(2), event: row.text(3), actor: row.text(4),

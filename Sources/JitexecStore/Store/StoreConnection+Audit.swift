@@ -54,8 +54,17 @@ extension StoreConnection {
     }
 
     func forEachStoredAuditRecord(_ body: (StoredAuditRecord) throws -> Void) throws {
+        try forEachStoredAuditRecord(passing: { _ in false }, body)
+    }
+
+    func forEachStoredAuditRecord(
+        passing: (AuditRowBytes) -> Bool, _ body: (StoredAuditRecord) throws -> Void
+    ) throws {
         try requireOpen()
-        try db.forEachRow("SELECT \(AuditRow.columns) FROM audit ORDER BY seq", []) { try body(AuditRow.stored($0)) }
+        try db.forEachRow("SELECT \(AuditRow.columns) FROM audit ORDER BY seq", []) { row in
+            if AuditRow.withBytes(row, passing) { return }
+            try body(AuditRow.stored(row))
+        }
     }
 
     /// Reads the head inside this write transaction (which holds the write lock since BEGIN
