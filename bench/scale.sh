@@ -59,6 +59,9 @@ echo "building a store of $RECORDS audit records and $REQUESTS decided requests.
 started=$(date +%s)
 "$BUILDER" "$DB" "$RECORDS" "$REQUESTS"
 echo "built in $(( $(date +%s) - started ))s"
+# The builder leaves a few hundred MB of dirty pages: written back during the runs below, they
+# would slow every fsync of theirs (measured: 1.27x instead of 1.03x when alternated by hand).
+sync
 live_grant
 hot_path history
 
