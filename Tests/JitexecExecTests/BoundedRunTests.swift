@@ -53,7 +53,14 @@ struct BoundedRunTests {
     }
 
     @Test func aContainedRunKillsWhatTheCommandLeftBehindInAnotherSession() throws {
-        let script = "setsid sh -c 'exec sleep 30' </dev/null >/dev/null 2>&1 & echo $!"
+        // The script waits until the daemon leads its own session (field 6 of /proc/PID/stat):
+        // the run kills the command's process group when it ends, and a daemon still in it then
+        // (a loaded machine, before setsid ran) would die for that reason, not the one tested here.
+        let script = """
+            setsid sh -c 'exec sleep 30' </dev/null >/dev/null 2>&1 & p=$!; i=0
+            while [ "$(cut -d' ' -f6 /proc/$p/stat 2>/dev/null)" != "$p" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done
+            echo $p
+            """
         func run(contained: Bool) throws -> BoundedRun.Outcome {
             try BoundedRun.run(
                 path: "/bin/sh", argv: ["sh", "-c", UserText(script)], environment: ["PATH=/usr/bin:/bin"],
