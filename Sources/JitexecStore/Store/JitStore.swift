@@ -16,10 +16,9 @@ public protocol StoreReader {
     func auditRecords(_ filter: AuditFilter) throws -> [AuditRecord]
     /// Every audit record in seq order, one at a time (for `verify` over a large log).
     func forEachAuditRecord(_ body: (AuditRecord) throws -> Void) throws
-    /// The same, the fields still the stored text (`verify` reads them only when needed).
-    func forEachStoredAuditRecord(_ body: (StoredAuditRecord) throws -> Void) throws
-    /// The same for `verify`: `passing` sees each row's bytes first and returns true when that
-    /// record needs nothing more; the others go to `body`.
+    /// The same, the fields still the stored text (`verify` reads them only when needed):
+    /// `passing` sees each row's bytes first and returns true when that record needs nothing
+    /// more; the others go to `body`.
     func forEachStoredAuditRecord(
         passing: (AuditRowBytes) -> Bool, _ body: (StoredAuditRecord) throws -> Void
     ) throws
@@ -144,5 +143,12 @@ public struct AuditFilter: Sendable, Equatable {
         self.afterSeq = afterSeq
         self.limit = limit
         self.fieldsContaining = fieldsContaining
+    }
+}
+
+extension StoreReader {
+    /// Every audit record as stored, each given to `body`.
+    func forEachStoredAuditRecord(_ body: (StoredAuditRecord) throws -> Void) throws {
+        try forEachStoredAuditRecord(passing: { _ in false }, body)
     }
 }

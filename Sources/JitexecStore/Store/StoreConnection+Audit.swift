@@ -53,10 +53,6 @@ extension StoreConnection {
         }
     }
 
-    func forEachStoredAuditRecord(_ body: (StoredAuditRecord) throws -> Void) throws {
-        try forEachStoredAuditRecord(passing: { _ in false }, body)
-    }
-
     func forEachStoredAuditRecord(
         passing: (AuditRowBytes) -> Bool, _ body: (StoredAuditRecord) throws -> Void
     ) throws {
