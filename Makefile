@@ -33,7 +33,7 @@ export JITEXEC_VERSION=$(VERSION)
 
 # The installed binaries carry the Swift runtime and, with it, its C++ and unwinder support
 # (libstdc++, libgcc_eh) statically: loading and relocating libstdc++.so and libgcc_s.so cost a
-# setuid start about 0.8 ms (see the README's "Performance"). The runtime's link line asks for
+# setuid start about 0.8 ms (see the README's "Benchmark"). The runtime's link line asks for
 # -lstdc++; a folder holding only libstdc++.a, searched first, makes that the static archive.
 # No -export-dynamic: nothing looks jitexec's own symbols up at run time, and an exported C symbol
 # could stand in for a library's (PAM modules resolve their symbols through the executable first).
