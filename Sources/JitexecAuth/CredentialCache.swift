@@ -12,8 +12,9 @@ import JitexecSystem
 ///
 /// One file per uid (named by the decimal uid) in a root-only directory. A file that is not a
 /// regular, single-link file owned by the effective user (root in the setuid binary) with mode
-/// 0600 is ignored and replaced. Writes go to a temporary file in the same directory, are
-/// synced, and renamed over the old file. The caller checks the directories above `directory`.
+/// 0600 is ignored and replaced. Writes go to a temporary file in the same directory and are
+/// renamed over the old file; a refresh that would write the text already there (the same session
+/// again within the same second) writes nothing. The caller checks the directories above `directory`.
 public struct CredentialCache: Sendable {
     /// At most this many sessions of one user are remembered; the oldest go first.
     public static let maxEntries = 16
@@ -62,9 +63,14 @@ public struct CredentialCache: Sendable {
         // Serialises writers, so two sessions refreshing at once do not drop each other.
         while flock(dir, LOCK_EX) != 0 && errno == EINTR {}
         let now = bootClock()
-        var entries = readEntries(dir, uid: uid).filter { $0.scope != scope && isLive($0, now: now) }
+        let recorded = readEntries(dir, uid: uid)
+        var entries = recorded.filter { $0.scope != scope && isLive($0, now: now) }
         entries.append(CacheEntry(uid: uid, bootID: bootID, scope: scope, time: now))
-        let text = entries.suffix(Self.maxEntries).map(\.line).joined()
+        entries = Array(entries.suffix(Self.maxEntries))
+        // The file already says exactly this (a run in the same second as the last one, in the
+        // same session): rewriting it would change nothing a reader sees, so it is left as it is.
+        guard entries != recorded else { return }
+        let text = entries.map(\.line).joined()
         try writeAtomically(dir, name: String(uid), contents: Array(text.utf8))
     }
 

@@ -45,6 +45,41 @@ let uid: UInt32 = 1000
         #expect(!cache.isFresh(uid: uid, scope: terminalScope))
     }
 
+    @Test func aRefreshInTheSameSecondLeavesTheFileAndALaterOneExtendsIt() throws {
+        let fixture = CacheFixture()
+        defer { fixture.remove() }
+        let cache = fixture.cache(ttl: 300)
+        try cache.refresh(uid: uid, scope: terminalScope)
+        let first = try #require(fileStatus(fixture.file(uid))?.st_ino)
+        // Same second, same session: the file would be written with the same text, so it is not.
+        try cache.refresh(uid: uid, scope: terminalScope)
+        #expect(fileStatus(fixture.file(uid))?.st_ino == first)
+        // A later second: rewritten, and the TTL counts from the new time.
+        fixture.clock.set(1200)
+        try cache.refresh(uid: uid, scope: terminalScope)
+        #expect(fileStatus(fixture.file(uid))?.st_ino != first)
+        fixture.clock.set(1499)
+        #expect(cache.isFresh(uid: uid, scope: terminalScope))
+        fixture.clock.set(1500)
+        #expect(!cache.isFresh(uid: uid, scope: terminalScope))
+    }
+
+    @Test func aRefreshInTheSameSecondStillRecordsAnotherSession() throws {
+        let fixture = CacheFixture()
+        defer { fixture.remove() }
+        let cache = fixture.cache()
+        let other = SessionScope(terminalDevice: 34817, processID: 4300, processStartTime: 900)
+        try cache.refresh(uid: uid, scope: terminalScope)
+        try cache.refresh(uid: uid, scope: other)
+        try cache.refresh(uid: uid, scope: terminalScope)
+        #expect(cache.isFresh(uid: uid, scope: terminalScope))
+        #expect(cache.isFresh(uid: uid, scope: other))
+        // The last refresh moved this session to the end: the file names both, this one last.
+        let lines = try #require(readFile(fixture.file(uid))).split(separator: 0x0a)
+        #expect(lines.count == 2)
+        #expect(lines.last.map { String(decoding: $0, as: UTF8.self).hasSuffix(" 4242 777 1000") } == true)
+    }
+
     @Test(arguments: [
         SessionScope(terminalDevice: 34817, processID: 4242, processStartTime: 777),
         SessionScope(terminalDevice: 34816, processID: 4243, processStartTime: 777),
