@@ -1,6 +1,6 @@
-// jitexec-audit-stress DBPATH COUNT
+// jitexec-audit-stress DBPATH COUNT [ACTOR]
 //
-// Appends COUNT audit events to the store at DBPATH, each in its own write transaction, so that
+// Appends COUNT audit events (by ACTOR, default "stress") to the store at DBPATH, each in its own write transaction, so that
 // many copies started at once hammer the chain from separate processes. The integration test
 // then runs `jitctl verify`: the chain must hold COUNT × copies records with no gap or fork.
 import JitexecBase
@@ -20,9 +20,10 @@ func fail(_ message: String) -> Never {
 }
 
 let arguments = CommandLine.arguments
-guard arguments.count == 3, let count = Int(arguments[2]), count >= 0 else {
-    fail("usage: jitexec-audit-stress DBPATH COUNT")
+guard arguments.count == 3 || arguments.count == 4, let count = Int(arguments[2]), count >= 0 else {
+    fail("usage: jitexec-audit-stress DBPATH COUNT [ACTOR]")
 }
+let actor = arguments.count == 4 ? arguments[3] : "stress"
 
 do {
     let store = try SQLiteStore(
@@ -31,7 +32,7 @@ do {
     for i in 0..<count {
         _ = try store.write { writer in
             try writer.appendAudit(
-                AuditEvent(event: "test.append", actor: "stress", fields: ["pid": .int(pid), "i": .int(Int64(i))]))
+                AuditEvent(event: "test.append", actor: actor, fields: ["pid": .int(pid), "i": .int(Int64(i))]))
         }
     }
 } catch {

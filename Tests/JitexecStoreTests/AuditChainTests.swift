@@ -58,6 +58,38 @@ import Testing
         #expect(try f.broken() == Broken(2, .edited))
     }
 
+    /// Reading stored text as a String repairs invalid UTF-8 into U+FFFD: text that held U+FFFD,
+    /// edited into an invalid sequence, would read back as exactly the text that was hashed.
+    @Test func textEditedIntoInvalidUTF8IsEdited() throws {
+        for column in ["actor", "fields", "host", "event"] {
+            let f = try StoreFixture(host: "w\u{FFFD}b1")
+            try f.append(2)
+            _ = try f.store.write {
+                try $0.appendAudit(
+                    AuditEvent(event: "test.\u{FFFD}", actor: "al\u{FFFD}ce", fields: ["note": .string("\u{FFFD}")]))
+            }
+            try f.append(2)
+            #expect(try f.verify().isIntact)
+            try f.raw().run(
+                "UPDATE audit SET \(column) = CAST(REPLACE(CAST(\(column) AS BLOB), X'EFBFBD', X'FF') AS TEXT) WHERE seq = 3"
+            )
+            #expect(
+                try f.raw().queryInt("SELECT instr(CAST(\(column) AS BLOB), X'FF') FROM audit WHERE seq = 3") ?? 0 > 0)
+            #expect(try f.broken() == Broken(3, .edited), "\(column)")
+            guard case .broken(_, _, let problem) = try f.verify() else { continue }
+            #expect(problem.contains("not valid UTF-8"), "\(problem)")
+        }
+    }
+
+    /// A record with invalid text that is also out of place is named for where it is.
+    @Test func invalidTextAfterAGapIsNamedAsTheGap() throws {
+        let f = try StoreFixture()
+        try f.append(5)
+        try f.raw().run("UPDATE audit SET actor = CAST(X'FF' AS TEXT) WHERE seq = 4")
+        try f.raw().run("DELETE FROM audit WHERE seq = 3")
+        #expect(try f.broken() == Broken(3, .deleted))
+    }
+
     /// verify hashes the stored text as it is; the same content stored in another form (spaces,
     /// another key order, an escape where none is needed) is not the text the hash covers.
     @Test func fieldsRewrittenInAnotherFormAreEdited() throws {

@@ -64,6 +64,22 @@ def test_verify_names_fields_rewritten_in_another_form(inst):
     assert r.returncode == 1 and "broken at record 3" in r.stderr and "rewritten" in r.stderr, r.stderr
 
 
+def test_verify_names_a_record_edited_into_invalid_utf8(inst):
+    # Reading stored text as a string replaces an invalid byte with U+FFFD. An actor that held
+    # U+FFFD, edited to a lone 0xFF byte, would read back as the text that was hashed: verify must
+    # still call it an edit.
+    stress = os.environ["AUDIT_STRESS"]
+    subprocess.run([stress, inst.db, "5", "st\ufffdress"], check=True)
+    ok = inst.run([inst.jitctl, "verify"], user="jit-dev1")
+    assert ok.returncode == 0 and "audit chain intact: 5 records" in ok.stdout, ok.stdout + ok.stderr
+    sql(inst, "UPDATE audit SET actor = CAST(REPLACE(CAST(actor AS BLOB), X'EFBFBD', X'FF') AS TEXT) WHERE seq = 3")
+    stored = subprocess.run(["sqlite3", inst.db, "SELECT hex(actor) FROM audit WHERE seq = 3"], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert stored == "st".encode().hex().upper() + "FF" + "ress".encode().hex().upper()
+    r = inst.run([inst.jitctl, "verify"], user="jit-dev1")
+    assert r.returncode == 1 and "broken at record 3" in r.stderr, r.stdout + r.stderr
+
+
 def test_verify_names_a_deleted_record(inst):
     fill(inst)
     sql(inst, "DELETE FROM audit WHERE seq = 4")

@@ -79,6 +79,9 @@ public struct StoredAuditRecord: Sendable, AuditChainLink {
     public var fieldsText: String
     public var prevHash: String
     public var hash: String
+    /// False when a text column was not valid UTF-8 as stored: the strings above are then the
+    /// repaired text (U+FFFD for each bad sequence), which may be exactly the text that was hashed.
+    public var storedAsValidUTF8 = true
 
     /// Hashes the stored text as it is: true only when it is the text the hash covers.
     public func hashesToItsHash(asSeq seq: Int64) -> Bool {

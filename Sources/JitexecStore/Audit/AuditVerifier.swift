@@ -112,12 +112,30 @@ public struct AuditChainVerifier: Sendable {
     /// read, the text was rewritten in another form (so what finds records by their stored text
     /// could miss it): edited too. Throws `StoreError.corruptRecord` when the fields are not JSON.
     public mutating func check(stored: StoredAuditRecord) throws -> VerifyResult? {
+        // jitexec writes only valid UTF-8, and reading invalid bytes as text repairs them: a record
+        // holding U+FFFD, edited into an invalid sequence, would read back as the text it hashed.
+        guard stored.storedAsValidUTF8 else {
+            let invalid = VerifyResult.broken(
+                seq: stored.seq, kind: .edited,
+                problem: "its stored text is not valid UTF-8, which jitexec never writes")
+            if stored.seq == expectedSeq { return invalid }
+            return check(Unverifiable(seq: stored.seq, prevHash: stored.prevHash, hash: stored.hash)) ?? invalid
+        }
         if stored.hashesToItsHash(asSeq: stored.seq) { return check(HashedAsStored(stored: stored)) }
         let record = try stored.record()
         return check(record)
             ?? .broken(
                 seq: record.seq, kind: .edited,
                 problem: "its fields are not stored as the canonical text its hash covers (rewritten)")
+    }
+
+    /// A record whose content cannot be trusted to hash, out of its place: `check` says whether
+    /// records are missing before it or it was moved.
+    private struct Unverifiable: AuditChainLink {
+        let seq: Int64
+        let prevHash: String
+        let hash: String
+        func hashesToItsHash(asSeq seq: Int64) -> Bool { false }
     }
 
     /// A stored record already found to hash to its own hash at its own seq (not hashed again).

@@ -44,6 +44,8 @@ extension SQLRow {
     /// For columns jitexec itself writes (names, states, JSON); user bytes go through `bytes`.
     func text(_ column: Int32) -> String { withBytes(column) { String(decoding: $0, as: UTF8.self) } }
     func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+    /// The column as text only when it is valid UTF-8 as stored (`text` would repair it).
+    func validText(_ column: Int32) -> String? { withBytes(column) { String(validating: $0, as: UTF8.self) } }
     func optionalUserText(_ column: Int32) -> UserText? { optionalBytes(column).map { UserText(bytes: $0) } }
 
     /// A column holding one of `E`'s raw values; anything else is a damaged row.

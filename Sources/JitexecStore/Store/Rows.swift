@@ -125,8 +125,16 @@ enum AuditRow {
     }
 
     static func stored(_ row: some SQLRow) -> StoredAuditRecord {
-        StoredAuditRecord(
-            seq: row.int64(0), time: row.instant(1), host: row.text(2), event: row.text(3), actor: row.text(4),
-            fieldsText: row.text(5), prevHash: row.text(6), hash: row.text(7))
+        var valid = true
+        func text(_ column: Int32) -> String {
+            if let text = row.validText(column) { return text }
+            valid = false
+            return row.text(column)
+        }
+        var record = StoredAuditRecord(
+            seq: row.int64(0), time: row.instant(1), host: text(2), event: text(3), actor: text(4),
+            fieldsText: text(5), prevHash: text(6), hash: text(7))
+        record.storedAsValidUTF8 = valid
+        return record
     }
 }
