@@ -42,7 +42,8 @@ export JITEXEC_VERSION=$(VERSION)
 # `make link-flags` prints them in swiftc's form (make bench builds its smallest Swift program so).
 STATIC_CXX := $(abspath $(SCRATCH))/static-libstdc++
 LINKER_FLAGS := -Xlinker -L$(STATIC_CXX) -Xlinker --no-export-dynamic -Xlinker -z -Xlinker now
-LINK_FLAGS := $(LINKER_FLAGS) -Xclang-linker -static-libgcc
+# swiftc's own -L: a -Xlinker -L lands after the compiler's library folders, which hold libstdc++.so.
+LINK_FLAGS := -L$(STATIC_CXX) -Xlinker --no-export-dynamic -Xlinker -z -Xlinker now -Xclang-linker -static-libgcc
 RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath --scratch-path $(SCRATCH) $(LINKER_FLAGS) \
   -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
 

@@ -32,6 +32,12 @@ runuser -u "$APPROVER" -- "$P/usr/bin/jitctl" approve 1 -S <<<"pw-$APPROVER-secr
 gcc -O2 -o "$P/out/floor" bench/floor/floor.c -lutil
 # shellcheck disable=SC2046 # the flags are words
 swiftc -O -static-stdlib bench/floor/exit.swift -o "$P/out/swift-exit" $(make -s link-flags) 2>/dev/null
+for b in "$P/out/swift-exit" "$P/usr/bin/jitexec"; do
+  if readelf -d "$b" | grep -q 'NEEDED.*lib\(stdc++\|gcc_s\)'; then
+    echo "make bench: $b loads libstdc++ or libgcc_s; the floor and jitexec must be linked alike (make link-flags)"
+    exit 1
+  fi
+done
 cat > "$P/out/inner.sh" <<INNER
 set -e
 # Fresh credential cache for this terminal session, then everything inside the same session.

@@ -127,12 +127,7 @@ public enum RFC3339 {
 
     /// The same for microseconds since the epoch.
     public static func format(micros: Int64) -> String {
-        var s = micros / 1_000_000
-        var frac = micros % 1_000_000
-        if frac < 0 {
-            s -= 1
-            frac += 1_000_000
-        }
+        let (s, frac) = secondsAndFraction(micros)
         if let fixed = fixedWidth(seconds: s, micros: frac) { return fixed }
         var text = format(seconds: s)
         guard text.hasSuffix("Z") else { return "@\(s).\(pad(Int(frac), 6))" }
@@ -154,12 +149,7 @@ public enum RFC3339 {
     /// `format(micros:)`'s bytes appended to `out`, when it has the fixed width (years 0...9999);
     /// false, and `out` unchanged, otherwise.
     package static func appendFixedWidth(micros: Int64, to out: inout [UInt8]) -> Bool {
-        var s = micros / 1_000_000
-        var frac = micros % 1_000_000
-        if frac < 0 {
-            s -= 1
-            frac += 1_000_000
-        }
+        let (s, frac) = secondsAndFraction(micros)
         var field = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))  // 32 bytes: room for the 27
         let fits = withUnsafeMutableBytes(of: &field) { raw in
             writeFixedWidth(seconds: s, micros: frac, to: raw.bindMemory(to: UInt8.self))
@@ -170,6 +160,12 @@ public enum RFC3339 {
     }
 
     private static let fixedWidthCount = 27
+
+    /// Whole seconds (rounded down) and the non-negative microseconds past them.
+    private static func secondsAndFraction(_ micros: Int64) -> (seconds: Int64, micros: Int64) {
+        let fraction = micros % 1_000_000
+        return fraction < 0 ? (micros / 1_000_000 - 1, fraction + 1_000_000) : (micros / 1_000_000, fraction)
+    }
 
     /// Writes `2026-11-29T02:40:01.123456Z` into the first 27 bytes of `out`; false for a year
     /// outside 0...9999 (or one gmtime cannot express).

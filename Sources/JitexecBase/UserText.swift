@@ -80,6 +80,15 @@ public enum Hex {
             return bytes.count * 2
         }
     }
+    /// Whether `hex` is exactly the lower-case hex of `bytes`, compared in place.
+    public static func matches(_ bytes: UnsafeRawBufferPointer, hex: UnsafeRawBufferPointer) -> Bool {
+        guard hex.count == bytes.count * 2 else { return false }
+        for (i, b) in bytes.enumerated()
+        where hex[2 * i] != digits[Int(b >> 4)] || hex[2 * i + 1] != digits[Int(b & 0x0f)] {
+            return false
+        }
+        return true
+    }
     public static func decode(_ text: String) -> [UInt8]? {
         let u = Array(text.utf8)
         guard u.count % 2 == 0 else { return nil }

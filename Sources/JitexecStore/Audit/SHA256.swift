@@ -26,16 +26,6 @@ struct SHA256 {
         withUnsafeMutableBytes(of: &digest) { raw in
             nettle_sha256_digest(&context, raw.count, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
         }
-        guard hex.count == 64 else { return false }
-        func digit(_ nibble: UInt8) -> UInt8 {
-            nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
-        }
-        return withUnsafeBytes(of: &digest) { raw in
-            for (i, byte) in raw.enumerated()
-            where hex[2 * i] != digit(byte >> 4) || hex[2 * i + 1] != digit(byte & 0xf) {
-                return false
-            }
-            return true
-        }
+        return withUnsafeBytes(of: &digest) { Hex.matches($0, hex: hex) }
     }
 }
