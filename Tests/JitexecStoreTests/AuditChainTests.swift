@@ -33,6 +33,24 @@ import Testing
         #expect(try f.store.read { try $0.auditHead() }! == (2, second.hash))
     }
 
+    /// Several records in one write transaction (exec.start with grant.used): each links to the
+    /// one appended before it, and the next transaction continues from the last.
+    @Test func recordsAppendedInOneTransactionFormOneChain() throws {
+        let f = try StoreFixture()
+        try f.append(1)
+        let (a, b, c) = try f.store.write { w in
+            (
+                try w.appendAudit(AuditEvent(event: "a", actor: "alice")),
+                try w.appendAudit(AuditEvent(event: "b", actor: "alice")),
+                try w.appendAudit(AuditEvent(event: "c", actor: "alice"))
+            )
+        }
+        #expect([a.seq, b.seq, c.seq] == [2, 3, 4])
+        #expect(b.prevHash == a.hash && c.prevHash == b.hash)
+        try f.append(1)
+        #expect(try f.verify() == .intact(count: 5, head: try f.store.read { try $0.auditHead() }!.hash))
+    }
+
     @Test func intactChainVerifiesWithItsCountAndHead() throws {
         let f = try StoreFixture()
         #expect(try f.verify() == .intact(count: 0, head: AuditChain.genesisHash))

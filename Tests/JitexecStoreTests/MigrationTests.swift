@@ -96,9 +96,27 @@ import Testing
         #expect(try db.queryInt("PRAGMA synchronous") == 2)
         #expect(try db.queryInt("PRAGMA trusted_schema") == 0)
         #expect(try db.queryInt("PRAGMA busy_timeout") == 5000)
+        #expect(try db.queryInt("PRAGMA wal_autocheckpoint") == Int64(Database.walCheckpointFrames))
+        #expect(try db.queryInt("PRAGMA journal_size_limit") == Int64(Database.walSizeLimit))
         var defensive: Int32 = -1
         #expect(csqlite_db_config_int(db.handle, SQLITE_DBCONFIG_DEFENSIVE, -1, &defensive) == SQLITE_OK)
         #expect(defensive == 1)
+    }
+
+    /// A relaxed write (exec.end) commits without a sync and puts FULL back; a synced write makes
+    /// the connection FULL first whatever it was left at.
+    @Test func aRelaxedWriteLeavesTheConnectionSyncingEveryCommit() throws {
+        let f = try StoreFixture()
+        let db = f.store.connection.db
+        #expect(db.synchronous == .full)
+        _ = try f.store.writeRelaxed { try $0.appendAudit(AuditEvent(event: "test.relaxed", actor: "a", fields: [:])) }
+        #expect(try db.queryInt("PRAGMA synchronous") == 2)
+        #expect(db.synchronous == .full)
+        try db.setSynchronous(.normal)
+        #expect(try db.queryInt("PRAGMA synchronous") == 1)
+        _ = try f.store.write { try $0.appendAudit(AuditEvent(event: "test.synced", actor: "a", fields: [:])) }
+        #expect(try db.queryInt("PRAGMA synchronous") == 2)
+        #expect(try f.verify() == .intact(count: 2, head: try f.store.read { try $0.auditHead() }!.hash))
     }
 
     @Test func busyTimeoutIsConfigurable() throws {

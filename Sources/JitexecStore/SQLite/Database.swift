@@ -61,15 +61,36 @@ final class Database: SQLEngine {
                 context: "enabling SQLITE_DBCONFIG_DEFENSIVE")
         }
         // One sqlite3_exec for several pragmas: each would otherwise be prepared and run alone.
-        try execute("PRAGMA trusted_schema = OFF; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL")
-        try enableWAL()
         // Every jitexec run is a short-lived process that ends without closing its connection, so
         // the next one rebuilds the WAL index by reading every frame written since the last
         // checkpoint (SQLite's recovery). Checkpointing every `walCheckpointFrames` frames keeps
         // that read, and the WAL file, small whatever the history: a run pays for a few dozen
-        // frames, not for up to a thousand (SQLite's default).
+        // frames, not for up to a thousand (SQLite's default). Both settings are the connection's,
+        // whatever its journal mode, so they are made here with the others.
         try execute(
-            "PRAGMA wal_autocheckpoint = \(Self.walCheckpointFrames); PRAGMA journal_size_limit = \(Self.walSizeLimit)")
+            "PRAGMA trusted_schema = OFF; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; "
+                + "PRAGMA wal_autocheckpoint = \(Self.walCheckpointFrames); PRAGMA journal_size_limit = \(Self.walSizeLimit)"
+        )
+        synchronous = .full
+        try enableWAL()
+    }
+
+    enum Synchronous: String {
+        /// Every commit is synced (the connection's setting between writes).
+        case full = "FULL"
+        /// The commit is not synced; a later synced one, or a checkpoint, makes it durable.
+        case normal = "NORMAL"
+    }
+
+    /// The setting last applied; nil until it is known (a failed change leaves it unknown).
+    private(set) var synchronous: Synchronous?
+
+    /// `PRAGMA synchronous`, run only when the connection is not known to have it already.
+    func setSynchronous(_ mode: Synchronous) throws {
+        guard synchronous != mode else { return }
+        synchronous = nil
+        try execute("PRAGMA synchronous = \(mode.rawValue)")
+        synchronous = mode
     }
 
     /// Frames in the WAL after which a commit checkpoints it (a run of jitexec writes about a dozen).

@@ -55,19 +55,19 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
     }
 
     public func write<T>(_ body: (any StoreWriter) throws -> T) throws -> T {
-        try write(synchronous: "FULL", body)
+        try write(synchronous: .full, body)
     }
 
     public func writeRelaxed<T>(_ body: (any StoreWriter) throws -> T) throws -> T {
-        try write(synchronous: "NORMAL", body)
+        try write(synchronous: .normal, body)
     }
 
-    private func write<T>(synchronous: String, _ body: (any StoreWriter) throws -> T) throws -> T {
+    private func write<T>(synchronous: Database.Synchronous, _ body: (any StoreWriter) throws -> T) throws -> T {
         let (value, appended) = try TerminalSignals.holding {
             try lock.withLock { () throws -> (T, [AuditRecord]) in
                 try storeErrors { () throws -> (T, [AuditRecord]) in
-                    try connection.db.execute("PRAGMA synchronous = \(synchronous)")
-                    defer { if synchronous != "FULL" { try? connection.db.execute("PRAGMA synchronous = FULL") } }
+                    try connection.db.setSynchronous(synchronous)
+                    defer { if synchronous != .full { try? connection.db.setSynchronous(.full) } }
                     return try connection.db.transaction(.immediate) {
                         try connection.during(.writing) { (try body(connection), connection.appended) }
                     }

@@ -64,10 +64,12 @@ extension StoreConnection {
     }
 
     /// Reads the head inside this write transaction (which holds the write lock since BEGIN
-    /// IMMEDIATE), so appends from every process are serialized and the chain never forks.
+    /// IMMEDIATE), so appends from every process are serialized and the chain never forks. After
+    /// an append in the same transaction, that record is the head: nobody else can have written.
     func appendAudit(_ event: AuditEvent) throws -> AuditRecord {
         try requireWritable()
-        let (record, fieldsText) = AuditChain.sealForStore(event, after: try auditHead(), time: clock(), host: host)
+        let head = try appended.last.map { (seq: $0.seq, hash: $0.hash) } ?? auditHead()
+        let (record, fieldsText) = AuditChain.sealForStore(event, after: head, time: clock(), host: host)
         do {
             try db.run(
                 "INSERT INTO audit (\(AuditRow.columns)) VALUES (\(placeholders(8)))",
