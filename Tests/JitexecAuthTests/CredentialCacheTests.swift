@@ -39,10 +39,7 @@ let uid: UInt32 = 1000
         #expect(!cache.isFresh(uid: uid, scope: terminalScope))
         try cache.refresh(uid: uid, scope: terminalScope)
         #expect(cache.isFresh(uid: uid, scope: terminalScope))
-        fixture.clock.set(1299)
-        #expect(cache.isFresh(uid: uid, scope: terminalScope))
-        fixture.clock.set(1300)
-        #expect(!cache.isFresh(uid: uid, scope: terminalScope))
+        expectFresh(cache, fixture.clock, until: 1300)
     }
 
     @Test func aRefreshInTheSameSecondLeavesTheFileAndALaterOneExtendsIt() throws {
@@ -58,10 +55,18 @@ let uid: UInt32 = 1000
         fixture.clock.set(1200)
         try cache.refresh(uid: uid, scope: terminalScope)
         #expect(fileStatus(fixture.file(uid))?.st_ino != first)
-        fixture.clock.set(1499)
-        #expect(cache.isFresh(uid: uid, scope: terminalScope))
-        fixture.clock.set(1500)
-        #expect(!cache.isFresh(uid: uid, scope: terminalScope))
+        expectFresh(cache, fixture.clock, until: 1500)
+    }
+
+    /// Fresh in the last second before `end`, and not from `end` on.
+    func expectFresh(
+        _ cache: CredentialCache, _ clock: FakeBootClock, until end: Int64,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        clock.set(end - 1)
+        #expect(cache.isFresh(uid: uid, scope: terminalScope), sourceLocation: sourceLocation)
+        clock.set(end)
+        #expect(!cache.isFresh(uid: uid, scope: terminalScope), sourceLocation: sourceLocation)
     }
 
     @Test func aRefreshInTheSameSecondStillRecordsAnotherSession() throws {
