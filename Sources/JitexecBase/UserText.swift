@@ -89,6 +89,7 @@ public enum Hex {
         }
         return true
     }
+
     public static func decode(_ text: String) -> [UInt8]? {
         let u = Array(text.utf8)
         guard u.count % 2 == 0 else { return nil }

@@ -26,9 +26,18 @@ struct CacheFixture {
 
     func file(_ uid: UInt32) -> String { directory + "/\(uid)" }
     func remove() { root.remove() }
+
+    /// A cache where `uid` authenticated in `terminalScope`, then in `otherTerminalScope`.
+    func cacheWithTwoSessions() throws -> CredentialCache {
+        let cache = cache()
+        try cache.refresh(uid: uid, scope: terminalScope)
+        try cache.refresh(uid: uid, scope: otherTerminalScope)
+        return cache
+    }
 }
 
 let terminalScope = SessionScope(terminalDevice: 34816, processID: 4242, processStartTime: 777)
+let otherTerminalScope = SessionScope(terminalDevice: 34817, processID: 5000, processStartTime: 9)
 let uid: UInt32 = 1000
 
 @Suite struct CredentialCacheTests {
@@ -72,10 +81,8 @@ let uid: UInt32 = 1000
     @Test func aRefreshInTheSameSecondStillRecordsAnotherSession() throws {
         let fixture = CacheFixture()
         defer { fixture.remove() }
-        let cache = fixture.cache()
-        let other = SessionScope(terminalDevice: 34817, processID: 4300, processStartTime: 900)
-        try cache.refresh(uid: uid, scope: terminalScope)
-        try cache.refresh(uid: uid, scope: other)
+        let cache = try fixture.cacheWithTwoSessions()
+        let other = otherTerminalScope
         try cache.refresh(uid: uid, scope: terminalScope)
         #expect(cache.isFresh(uid: uid, scope: terminalScope))
         #expect(cache.isFresh(uid: uid, scope: other))
@@ -142,10 +149,8 @@ let uid: UInt32 = 1000
     @Test func removingOneScopeKeepsTheUsersOtherSessions() throws {
         let fixture = CacheFixture()
         defer { fixture.remove() }
-        let cache = fixture.cache()
-        let other = SessionScope(terminalDevice: 34817, processID: 5000, processStartTime: 9)
-        try cache.refresh(uid: uid, scope: terminalScope)
-        try cache.refresh(uid: uid, scope: other)
+        let cache = try fixture.cacheWithTwoSessions()
+        let other = otherTerminalScope
         try cache.remove(uid: uid, scope: terminalScope)
         #expect(!cache.isFresh(uid: uid, scope: terminalScope))
         #expect(cache.isFresh(uid: uid, scope: other), "-k forgets this terminal only")
