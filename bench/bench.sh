@@ -38,6 +38,10 @@ for b in "$P/out/swift-exit" "$P/usr/bin/jitexec"; do
     exit 1
   fi
 done
+if grep -q com.apple.main-thread "$P/usr/bin/jitexec"; then
+  echo "make bench: jitexec carries libdispatch (its constructor runs at every start); see Package.swift's jitexec target"
+  exit 1
+fi
 cat > "$P/out/inner.sh" <<INNER
 set -e
 # Fresh credential cache for this terminal session, then everything inside the same session.

@@ -96,7 +96,11 @@ public enum Environment {
         guard let text = UserText(bytes: name).string else { return true }
         if deniedNames.contains(text) { return true }
         if deniedPrefixes.contains(where: { text.hasPrefix($0) }) { return true }
-        return text.contains("%%")  // bash exported functions: BASH_FUNC_name%%
+        // bash exported functions: BASH_FUNC_name%%. Compared as bytes: String.contains(String)
+        // would link _StringProcessing (and through it _Concurrency and libdispatch, whose
+        // constructor runs at every start) into the setuid binary for this one call.
+        let percent = UInt8(ascii: "%")
+        return zip(name, name.dropFirst()).contains { $0 == percent && $1 == percent }
     }
 
     /// The value check for `name`: never a shell function, locale and terminal names without

@@ -34,11 +34,16 @@ import Testing
             "PERL5OPT=-Mevil", "PYTHONPATH=/tmp", "PYTHONSTARTUP=/tmp/x.py", "RUBYOPT=-r/tmp/x",
             "GLIBC_TUNABLES=glibc.malloc.check=3", "GCONV_PATH=/tmp", "NODE_OPTIONS=--require=/tmp/x",
             "PAGER=/tmp/sh", "SYSTEMD_PAGER=/tmp/sh", "EDITOR=/tmp/sh", "JITEXEC_GRANT=forged",
-            "JITEXEC_REQUEST=forged",
+            "JITEXEC_REQUEST=forged", "ls%%=() { /tmp/evil; }", "X%%Y=1", "%%=1",
         ])
     func deniedNameIsDropped(entry: String) {
         let name = String(entry.prefix { $0 != "=" })
         #expect(Self.sanitize([UserText(entry)], keep: ["*"])[name] == nil)
+    }
+
+    @Test("a name with one % or with %% apart is not taken for a bash function", arguments: ["A%B", "A%B%C", "A%"])
+    func singlePercentNamePasses(name: String) {
+        #expect(Self.sanitize([UserText(name + "=1")], keep: ["*"])[name] == Array("1".utf8))
     }
 
     @Test(

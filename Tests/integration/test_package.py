@@ -183,9 +183,9 @@ def test_package_holds_setuid_binaries_conffiles_and_exact_depends(debs):
 def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
     # Full RELRO (the GOT is read-only before main) and PIE; no run path (libraries come from the
     # system's directories only, never from beside the binary); no exported symbols, so no library
-    # symbol a PAM module looks up can resolve to jitexec's own; and the Swift runtime's C++ and
+    # symbol a PAM module looks up can resolve to jitexec's own; the Swift runtime's C++ and
     # unwinder support linked in, not loaded from libstdc++.so and libgcc_s.so at every start
-    # (the Makefile's RELEASE_FLAGS).
+    # (the Makefile's RELEASE_FLAGS); and no libdispatch in jitexec.
     with tempfile.TemporaryDirectory() as unpacked:
         subprocess.run(["dpkg-deb", "-x", deb(debs[0]), unpacked], check=True)
         for b in ("jitexec", "jitctl"):
@@ -199,6 +199,11 @@ def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
             assert "libc.so.6" in needed and not [n for n in needed if n.startswith(("libstdc++", "libgcc_s"))], needed
             exported = subprocess.run(["nm", "-D", "--defined-only", binary], capture_output=True, text=True).stdout
             assert exported.strip() == "", exported[:2000]
+        # jitexec carries no concurrency runtime and no libdispatch, whose constructor would run at
+        # every start (jitexec's main.swift is built in the Swift 5 mode; see Package.swift). Its
+        # main queue's name is a string of libdispatch's own, present even when symbols are stripped.
+        with open(f"{unpacked}/usr/bin/jitexec", "rb") as f:
+            assert b"com.apple.main-thread" not in f.read()
 
 
 def sqlite(m, sql):
