@@ -33,17 +33,25 @@ public enum Environment {
         from env: [UserText], keep: [String], target: Account, securePath: String,
         extra: [(String, String)], zoneinfo: String
     ) -> [UserText] {
-        var result: [[UInt8]: [UInt8]] = [:]
-        var seen = Set<[UInt8]>()
-        for entry in env {
+        // Sorted by name, then by position: the first of each run of one name is the one getenv
+        // sees, and only that one is considered. No hashing: a Set or Dictionary of byte arrays
+        // costs the hot path its generic metadata and conformance lookups (README, "Benchmark").
+        var candidates: [(name: [UInt8], value: [UInt8], position: Int)] = []
+        for (position, entry) in env.enumerated() {
             guard let split = entry.bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
             let name = Array(entry.bytes[..<split])
-            let value = Array(entry.bytes[(split + 1)...])
-            guard isValidName(name), seen.insert(name).inserted else { continue }
+            guard isValidName(name) else { continue }
+            candidates.append((name, Array(entry.bytes[(split + 1)...]), position))
+        }
+        candidates.sort { $0.name == $1.name ? $0.position < $1.position : $0.name.lexicographicallyPrecedes($1.name) }
+        var result: [(name: [UInt8], value: [UInt8])] = []
+        var previous: [UInt8]?
+        for (name, value, _) in candidates where name != previous {
+            previous = name
             guard isKept(name, patterns: keep), !isDenied(name),
                 isSafeValue(value, for: name, zoneinfo: zoneinfo)
             else { continue }
-            result[name] = value
+            result.append((name, value))
         }
         let forced = [
             ("HOME", target.home), ("USER", target.name), ("LOGNAME", target.name),
@@ -53,11 +61,14 @@ public enum Environment {
             let nameBytes = Array(name.utf8)
             let valueBytes = Array(value.utf8)
             guard isValidName(nameBytes), !valueBytes.contains(0) else { continue }
-            result[nameBytes] = valueBytes
+            if let i = result.firstIndex(where: { $0.name == nameBytes }) {
+                result[i].value = valueBytes
+            } else {
+                result.append((nameBytes, valueBytes))
+            }
         }
-        return result.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { name in
-            UserText(bytes: name + [UInt8(ascii: "=")] + result[name]!)
-        }
+        result.sort { $0.name.lexicographicallyPrecedes($1.name) }
+        return result.map { UserText(bytes: $0.name + [UInt8(ascii: "=")] + $0.value) }
     }
 
     /// A name execve can carry and a shell could see: not empty, no `=`, no NUL.
@@ -74,7 +85,7 @@ public enum Environment {
 
     /// Names that never pass, whatever `env_keep` says: loader, interpreter and shell hooks, and
     /// the names jitexec sets itself.
-    static let deniedNames: Set<String> = [
+    static let deniedNames = [
         "BASH_ENV", "ENV", "IFS", "PATH", "SHELLOPTS", "BASHOPTS", "PS4", "PS1", "PS2",
         "PROMPT_COMMAND", "CDPATH", "GLOBIGNORE", "FPATH", "ZDOTDIR", "HOME", "USER", "LOGNAME",
         "SHELL", "MAIL", "TMPDIR", "GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN",

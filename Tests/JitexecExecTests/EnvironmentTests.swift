@@ -151,6 +151,15 @@ import Testing
             ])
     }
 
+    @Test("of several entries with one name only the first counts: a refused first is not replaced by a later one")
+    func refusedFirstOfDuplicatesIsNotReplaced() {
+        let table = Self.sanitize(
+            ["TERM=../../x", "LANG=C", "TERM=xterm", "LANG=fr_FR.UTF-8", "TERM=vt100", "LANG=de_DE"],
+            keep: Self.policyKeep)
+        #expect(table["TERM"] == nil)
+        #expect(table["LANG"] == Array("C".utf8))
+    }
+
     @Test func nonUTF8ValueOfAKeptVariablePassesByteForByte() {
         let entry = UserText(bytes: Array("COLORTERM=".utf8) + [0xff, 0xfe])
         #expect(Self.sanitize([entry], keep: Self.policyKeep)["COLORTERM"] == [0xff, 0xfe])
