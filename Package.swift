@@ -9,10 +9,8 @@ func path(_ key: String, _ fallback: String) -> CSetting {
 }
 
 // `make test` (and so CI) sets JITEXEC_WERROR=1: our own targets build with no warnings at all.
-let werror: [SwiftSetting] = env["JITEXEC_WERROR"] == "1" ? [.unsafeFlags(["-warnings-as-errors"])] : []
-let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)] + werror
-// jitexec's entry point (main.swift only): the Swift 5 language mode, for the reason at its target.
-let entryPoint: [SwiftSetting] = [.swiftLanguageMode(.v5)] + werror
+let strict: [SwiftSetting] =
+    [.swiftLanguageMode(.v6)] + (env["JITEXEC_WERROR"] == "1" ? [.unsafeFlags(["-warnings-as-errors"])] : [])
 
 let package = Package(
     name: "jitexec",
@@ -75,11 +73,7 @@ let package = Package(
             swiftSettings: strict),
         // Linked into the setuid executables only: it empties the environment before the runtime reads it.
         .target(name: "CJitexecStartup"),
-        // jitexec's main.swift is the one file in the Swift 5 language mode: in the Swift 6 mode
-        // top-level code runs on the main actor, and the check of that links the concurrency
-        // runtime and libdispatch (whose constructor runs at every start) into the setuid binary.
-        .executableTarget(
-            name: "jitexec", dependencies: ["JitexecCore", "CJitexecStartup"], swiftSettings: entryPoint),
+        .executableTarget(name: "jitexec", dependencies: ["JitexecCore", "CJitexecStartup"], swiftSettings: strict),
         .executableTarget(
             name: "jitctl",
             dependencies: [

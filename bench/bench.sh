@@ -39,7 +39,7 @@ for b in "$P/out/swift-exit" "$P/usr/bin/jitexec"; do
   fi
 done
 if grep -q com.apple.main-thread "$P/usr/bin/jitexec"; then
-  echo "make bench: jitexec carries libdispatch (its constructor runs at every start); see Package.swift's jitexec target"
+  echo "make bench: jitexec carries libdispatch (its constructor runs at every start); see the comment in Sources/jitexec/main.swift"
   exit 1
 fi
 cat > "$P/out/inner.sh" <<INNER

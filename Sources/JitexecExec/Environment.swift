@@ -33,42 +33,42 @@ public enum Environment {
         from env: [UserText], keep: [String], target: Account, securePath: String,
         extra: [(String, String)], zoneinfo: String
     ) -> [UserText] {
-        // Sorted by name, then by position: the first of each run of one name is the one getenv
-        // sees, and only that one is considered. No hashing: a Set or Dictionary of byte arrays
-        // costs the hot path its generic metadata and conformance lookups (README, "Benchmark").
-        var candidates: [(name: [UInt8], value: [UInt8], position: Int)] = []
+        // Every candidate with its rank; sorted by name, then rank, only the first of each name is
+        // considered. jitexec's own values (the target's, then the extras: the later one of a name
+        // first) rank before the caller's, so they replace them; of the caller's entries of one
+        // name, the first is the one getenv sees. Sorting, not a Set or Dictionary of byte arrays:
+        // their first use costs the hot path generic metadata and conformance lookups (README,
+        // "Benchmark").
+        let forced = [
+            ("HOME", target.home), ("USER", target.name), ("LOGNAME", target.name),
+            ("SHELL", target.shell), ("PATH", securePath),
+        ]
+        var candidates: [(name: [UInt8], value: [UInt8], rank: Int)] = []
+        for (index, (name, value)) in (forced + extra).enumerated() {
+            let nameBytes = Array(name.utf8)
+            let valueBytes = Array(value.utf8)
+            guard isValidName(nameBytes), !valueBytes.contains(0) else { continue }
+            candidates.append((nameBytes, valueBytes, -1 - index))
+        }
         for (position, entry) in env.enumerated() {
             guard let split = entry.bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
             let name = Array(entry.bytes[..<split])
             guard isValidName(name) else { continue }
             candidates.append((name, Array(entry.bytes[(split + 1)...]), position))
         }
-        candidates.sort { $0.name == $1.name ? $0.position < $1.position : $0.name.lexicographicallyPrecedes($1.name) }
-        var result: [(name: [UInt8], value: [UInt8])] = []
+        candidates.sort { $0.name == $1.name ? $0.rank < $1.rank : $0.name.lexicographicallyPrecedes($1.name) }
+        var result: [UserText] = []
         var previous: [UInt8]?
-        for (name, value, _) in candidates where name != previous {
+        for (name, value, rank) in candidates where name != previous {
             previous = name
-            guard isKept(name, patterns: keep), !isDenied(name),
-                isSafeValue(value, for: name, zoneinfo: zoneinfo)
+            guard
+                rank < 0
+                    || (isKept(name, patterns: keep) && !isDenied(name)
+                        && isSafeValue(value, for: name, zoneinfo: zoneinfo))
             else { continue }
-            result.append((name, value))
+            result.append(UserText(bytes: name + [UInt8(ascii: "=")] + value))
         }
-        let forced = [
-            ("HOME", target.home), ("USER", target.name), ("LOGNAME", target.name),
-            ("SHELL", target.shell), ("PATH", securePath),
-        ]
-        for (name, value) in forced + extra {
-            let nameBytes = Array(name.utf8)
-            let valueBytes = Array(value.utf8)
-            guard isValidName(nameBytes), !valueBytes.contains(0) else { continue }
-            if let i = result.firstIndex(where: { $0.name == nameBytes }) {
-                result[i].value = valueBytes
-            } else {
-                result.append((nameBytes, valueBytes))
-            }
-        }
-        result.sort { $0.name.lexicographicallyPrecedes($1.name) }
-        return result.map { UserText(bytes: $0.name + [UInt8(ascii: "=")] + $0.value) }
+        return result
     }
 
     /// A name execve can carry and a shell could see: not empty, no `=`, no NUL.
@@ -108,8 +108,7 @@ public enum Environment {
         if deniedNames.contains(text) { return true }
         if deniedPrefixes.contains(where: { text.hasPrefix($0) }) { return true }
         // bash exported functions: BASH_FUNC_name%%. Compared as bytes: String.contains(String)
-        // would link _StringProcessing (and through it _Concurrency and libdispatch, whose
-        // constructor runs at every start) into the setuid binary for this one call.
+        // would link the regex engine (_StringProcessing) into the setuid binary for this one call.
         let percent = UInt8(ascii: "%")
         return zip(name, name.dropFirst()).contains { $0 == percent && $1 == percent }
     }

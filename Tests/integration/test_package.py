@@ -200,8 +200,8 @@ def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
             exported = subprocess.run(["nm", "-D", "--defined-only", binary], capture_output=True, text=True).stdout
             assert exported.strip() == "", exported[:2000]
         # jitexec carries no concurrency runtime and no libdispatch, whose constructor would run at
-        # every start (jitexec's main.swift is built in the Swift 5 mode; see Package.swift). Its
-        # main queue's name is a string of libdispatch's own, present even when symbols are stripped.
+        # every start (see the comment in Sources/jitexec/main.swift). Its main queue's name is a
+        # string of libdispatch's own, present even when symbols are stripped.
         with open(f"{unpacked}/usr/bin/jitexec", "rb") as f:
             assert b"com.apple.main-thread" not in f.read()
 
