@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "JitexecStore",
             dependencies: [
-                "JitexecBase", "JitexecSystem", "CSQLite", "CJitexecPQ", "CNettle",
+                "JitexecBase", "JitexecSystem", "CJitexecSystem", "CSQLite", "CJitexecPQ", "CNettle",
             ],
             swiftSettings: strict),
         .target(

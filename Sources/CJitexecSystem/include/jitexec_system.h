@@ -2,8 +2,8 @@
 #define JITEXEC_EXEC_H
 /*
  * The part of running a command that must be C: everything between fork() and execve(), where
- * only async-signal-safe calls are allowed, plus the signal handlers and the terminal ioctls
- * (variadic, so Swift cannot call them). The Swift side (JitexecExec) owns all policy.
+ * only async-signal-safe calls are allowed, plus the signal handlers, the terminal ioctls and
+ * syslog (variadic, so Swift cannot call them). The Swift side (JitexecExec) owns all policy.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -135,5 +135,8 @@ int jx_signalfd(const sigset_t *signals);
 
 /* Takes one signal from a jx_signalfd descriptor: its number, or 0 when none is pending. */
 int jx_signalfd_take(int fd);
+
+/* syslog(priority, "%s", text): one line, never a format string. */
+void jx_syslog(int priority, const char *text);
 
 #endif

@@ -1,3 +1,4 @@
+import CJitexecSystem
 import JitexecBase
 
 #if canImport(Glibc)
@@ -27,9 +28,7 @@ public enum AuditSyslog {
     /// Sends `record` to syslog. Never fails the caller: syslog itself drops what it cannot deliver.
     public static func send(_ record: AuditRecord) {
         _ = opened
-        line(record).withCString { text in
-            withVaList([text]) { vsyslog(LOG_AUTHPRIV | LOG_NOTICE, "%s", $0) }
-        }
+        line(record).withCString { jx_syslog(LOG_AUTHPRIV | LOG_NOTICE, $0) }
     }
 
     /// openlog keeps the ident pointer, so it points at static storage; opened once per process.

@@ -22,8 +22,49 @@ final class Database: SQLEngine {
     }
 
     // The last connection's close checkpoints the WAL under an exclusive lock: terminal signals are
-    // held meanwhile, as during a transaction (see TerminalSignals).
-    deinit { TerminalSignals.holding { _ = sqlite3_close_v2(handle) } }
+    // held meanwhile, as during a transaction (see TerminalSignals). No `Statement` is alive here
+    // (each keeps its database); the idle ones are finalized first, so the close is not deferred.
+    deinit {
+        for statement in idle { sqlite3_finalize(statement.handle) }
+        TerminalSignals.holding { _ = sqlite3_close_v2(handle) }
+    }
+
+    // MARK: Prepared statements kept for reuse
+
+    /// A compiled statement nobody uses, reset and with no parameters bound.
+    private struct IdleStatement {
+        let sql: String
+        let handle: OpaquePointer
+    }
+
+    /// Statements kept after use, one per SQL text. A process runs the same few statements
+    /// several times (the grant read by the pre-check and by exec.start, every audit append, BEGIN
+    /// and COMMIT), and compiling one costs more than running it. Raw handles, so the cache keeps
+    /// no `Statement`, and so not this database, alive.
+    private var idle: [IdleStatement] = []
+
+    /// At most this many statements are kept; more are finalized after use. jitexec's hot path uses
+    /// about a dozen distinct ones.
+    static let idleLimit = 32
+
+    /// A kept statement for `sql`, now owned by the caller; nil when none is kept.
+    func takeIdle(_ sql: String) -> OpaquePointer? {
+        guard let index = idle.firstIndex(where: { $0.sql == sql }) else { return nil }
+        return idle.remove(at: index).handle
+    }
+
+    /// Takes back a statement its `Statement` is done with: reset (which ends its read, if a row
+    /// was left unread), unbound and kept, or finalized when one for the same SQL is kept already
+    /// or the cache is full.
+    func recycle(_ statement: OpaquePointer, sql: String) {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+        if idle.count < Self.idleLimit, !idle.contains(where: { $0.sql == sql }) {
+            idle.append(IdleStatement(sql: sql, handle: statement))
+        } else {
+            sqlite3_finalize(statement)
+        }
+    }
 
     /// Opens (creating if needed) the database at `path` and applies the connection settings jitexec
     /// relies on: a busy timeout, WAL, durable commits, foreign keys, no trusted schema, defensive mode.
@@ -89,7 +130,7 @@ final class Database: SQLEngine {
     func setSynchronous(_ mode: Synchronous) throws {
         guard synchronous != mode else { return }
         synchronous = nil
-        try execute("PRAGMA synchronous = \(mode.rawValue)")
+        try run("PRAGMA synchronous = \(mode.rawValue)")
         synchronous = mode
     }
 
@@ -176,11 +217,12 @@ final class Database: SQLEngine {
     }
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it or the COMMIT throws.
+    /// BEGIN and COMMIT are prepared statements like any other, so they are compiled once.
     func transaction<T>(_ kind: TransactionKind, _ body: () throws -> T) throws -> T {
-        try execute("BEGIN \(kind.rawValue)")
+        try run("BEGIN \(kind.rawValue)")
         do {
             let value = try body()
-            try execute("COMMIT")
+            try run("COMMIT")
             return value
         } catch {
             rollbackIfActive()

@@ -1,23 +1,29 @@
 import CSQLite
 import JitexecBase
 
-/// One prepared statement. It owns the `sqlite3_stmt*` and finalizes it in `deinit`, the only
-/// place it is finalized; it keeps its `Database` alive for as long as it exists.
+/// One prepared statement in use. It owns the `sqlite3_stmt*` while it exists and hands it back
+/// to its `Database` in `deinit` (reset, to be reused or finalized: `Database.recycle`); it keeps
+/// that database alive for as long as it exists.
 final class Statement: SQLRow {
     private let handle: OpaquePointer
     let database: Database
     let sql: String
 
+    /// The database's kept statement for `sql`, or a newly compiled one.
     init(_ database: Database, sql: String) throws {
-        var raw: OpaquePointer?
-        let rc = sqlite3_prepare_v3(database.handle, sql, -1, 0, &raw, nil)
-        guard rc == SQLITE_OK, let raw else { throw database.error(rc == SQLITE_OK ? SQLITE_MISUSE : rc, context: sql) }
-        self.handle = raw
         self.database = database
         self.sql = sql
+        if let kept = database.takeIdle(sql) {
+            self.handle = kept
+            return
+        }
+        var raw: OpaquePointer?
+        let rc = sqlite3_prepare_v3(database.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        guard rc == SQLITE_OK, let raw else { throw database.error(rc == SQLITE_OK ? SQLITE_MISUSE : rc, context: sql) }
+        self.handle = raw
     }
 
-    deinit { sqlite3_finalize(handle) }
+    deinit { database.recycle(handle, sql: sql) }
 
     // MARK: Binding (indexes start at 1, as in SQLite)
 
