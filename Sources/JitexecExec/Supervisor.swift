@@ -13,11 +13,10 @@ public enum Supervisor {
     /// Runs `spec` to completion. Throws before the command runs (not found, not executable,
     /// identity, working directory, setup); once it runs, its end is the outcome.
     ///
-    /// With `release`, the child is forked and set up but held before it takes the target identity
-    /// and executes; `release` runs meanwhile (the caller's last checks and records, with the
-    /// forwarded signals already caught, so Ctrl-Z cannot stop this process in between) and the
-    /// child goes on only when it returns true. Otherwise the child ends unexecuted and `run`
-    /// throws `.notReleased`.
+    /// With `release`, the command starts only when it returns true: it runs once the terminal and
+    /// the child's arguments are ready, right before the child is started (the caller's last checks
+    /// and records, with the forwarded signals already caught, so Ctrl-Z cannot stop this process
+    /// between them and the start). Otherwise nothing is started and `run` throws `.notReleased`.
     public static func run(
         _ spec: ExecSpec, control: SessionControl? = nil, release: (() -> Bool)? = nil
     ) throws(ExecError) -> ExitOutcome {

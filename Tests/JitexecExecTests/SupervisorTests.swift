@@ -205,6 +205,54 @@ struct SupervisorTests {
         #expect(Fixture.contains(seen.value, Array("continued".utf8)))
         #expect(outcome.termination == .exited(5))
     }
+
+    /// This process's children, by pid (from /proc: every process whose parent is this one).
+    static func children() -> Set<pid_t> {
+        var found = Set<pid_t>()
+        guard let dir = opendir("/proc") else { return found }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self))
+            }
+            guard let pid = pid_t(name) else { continue }
+            let fd = open("/proc/\(name)/status", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            let status = Self.text(Fixture.readAll(fd))
+            close(fd)
+            if status.split(separator: "\n").contains("PPid:\t\(getpid())") { found.insert(pid) }
+        }
+        return found
+    }
+
+    /// The caller's last check (a grant still in force) runs when everything else is ready and no
+    /// process of the command exists yet; when it says no, nothing is started.
+    @Test(arguments: [false, true])
+    func theReleaseCheckRunsBeforeTheCommandExists(released: Bool) throws {
+        let mark = "/tmp/jitexec-release-test-\(getpid())"
+        unlink(mark)
+        defer { unlink(mark) }
+        let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(devNull) }
+        let spec = ExecSpec(
+            path: "/usr/bin/touch", argv: ["touch", UserText(bytes: Array(mark.utf8))],
+            environment: ["PATH=/usr/bin:/bin"], identity: Fixture.nobody, umask: 0o022, cwd: nil,
+            standardInput: devNull, standardOutput: devNull, standardError: devNull)
+        let before = Self.children()
+        var newDuringCheck: Set<pid_t>?
+        let release = { () -> Bool in
+            newDuringCheck = Self.children().subtracting(before)
+            return released
+        }
+        if released {
+            #expect(try Supervisor.run(spec, release: release).termination == .exited(0))
+            #expect(access(mark, F_OK) == 0)
+        } else {
+            #expect(throws: ExecError.notReleased) { try Supervisor.run(spec, release: release) }
+            #expect(access(mark, F_OK) != 0)
+        }
+        #expect(newDuringCheck == [])
+    }
 }
 
 /// Helper commands with input, a deadline and a process group of their own (the notifier).

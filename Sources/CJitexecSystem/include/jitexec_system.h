@@ -25,9 +25,6 @@ typedef struct jx_child_spec {
     int fds[3];          /* descriptors that become 0, 1 and 2 in the command */
     int controlling_tty; /* -1, or a pty slave made the controlling terminal of a new session */
     int new_session;     /* non-zero: setsid() even without a terminal (its own process group) */
-    int release_fd;      /* -1, or the read end of the release pipe: the child goes on only after
-                            reading one byte from it (EOF: it exits 127 without running anything) */
-    int release_other;   /* -1, or the release pipe's write end, which the child closes first */
     int parent_death_signal; /* 0, or the signal the command gets when this process dies (set after
                                 the identity change, which would clear it) */
 } jx_child_spec;
@@ -46,7 +43,6 @@ typedef enum jx_step {
     JX_STEP_VERIFY = 9,
     JX_STEP_CHDIR = 10,
     JX_STEP_EXEC = 11,
-    JX_STEP_RELEASE = 12,
 } jx_step;
 
 /* One failure report from the child; a successful execve closes the pipe without writing. */
@@ -55,9 +51,12 @@ typedef struct jx_child_failure {
     int32_t error;
 } jx_child_failure;
 
-/* Forks. The child sets itself up as described by spec and executes it, or writes one
- * jx_child_failure to the pipe and _exit(127)s. Returns the child's pid and stores the read end
- * of the report pipe (CLOEXEC) in *report_fd; -1 with errno on failure (nothing forked). */
+/* Starts the child as posix_spawn does: in this process's memory (clone with CLONE_VM and
+ * CLONE_VFORK, on a stack of its own), so nothing is copied and this thread is suspended until the
+ * child has executed or ended. The child sets itself up as described by spec and executes it, or
+ * writes one jx_child_failure to the pipe and _exit(127)s. Returns the child's pid and stores the
+ * read end of the report pipe (CLOEXEC) in *report_fd; -1 with errno on failure (nothing started).
+ * Under a sanitizer it forks instead (the sanitizer's run-time state would be shared). */
 pid_t jx_spawn(const jx_child_spec *spec, int *report_fd);
 
 /* prctl(PR_SET_CHILD_SUBREAPER, on): orphaned descendants are re-parented to this process instead

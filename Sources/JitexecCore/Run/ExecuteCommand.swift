@@ -275,9 +275,10 @@ enum ExecuteCommand {
             usePTY: ctx.effects.isTerminal(0) || ctx.effects.isTerminal(1))
     }
 
-    /// Runs the command to its end. Under a grant, the child is held until the grant is found in
-    /// force once more, with the time of that moment: a revoke or the expiry that came after
-    /// exec.start (however long this process was stopped in between) keeps the command from starting.
+    /// Runs the command to its end. Under a grant, the command starts only once the grant is found
+    /// in force again, right before the child is started, with the time of that moment: a revoke
+    /// or the expiry that came after exec.start (however long this process was stopped in between)
+    /// keeps the command from starting.
     /// `beforeStart` runs just before the command is released (after that check under a grant).
     static func supervise(
         _ ctx: Context, _ spec: ExecSpec, control: SessionControl, start: ExecStart,

@@ -120,7 +120,7 @@ public enum ExecError: Error, Sendable, Equatable, CustomStringConvertible {
     case system(call: String, errno: Int32)
     /// The spec cannot be executed as given.
     case invalidSpec(String)
-    /// The caller's last check before the release said no: the child was ended unexecuted.
+    /// The caller's last check before the start said no: nothing was started.
     case notReleased
 
     /// 127 not found, 126 not executable, 1 for everything that failed before running.
@@ -178,7 +178,6 @@ public enum ExecError: Error, Sendable, Equatable, CustomStringConvertible {
         case JX_STEP_SESSION: self = .childSetup(step: "setsid", errno: code)
         case JX_STEP_CTTY: self = .childSetup(step: "controlling terminal", errno: code)
         case JX_STEP_CLOSE_FDS: self = .childSetup(step: "closing descriptors", errno: code)
-        case JX_STEP_RELEASE: self = .notReleased
         default: self = .childSetup(step: "step \(failure.step)", errno: code)
         }
     }

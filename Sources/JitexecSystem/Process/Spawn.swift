@@ -5,24 +5,20 @@ import Glibc
 /// (`jx_spawn`, `jx_spawn_detached`, `jx_fork_isolated` in CJitexecSystem): it runs only
 /// async-signal-safe calls, takes the identity irreversibly and closes every other descriptor.
 public enum Spawn {
-    /// Forks the child (C, async-signal-safe), releases it when `release` (if any) says so, and
-    /// waits for it to exec or report its failure.
+    /// Starts the child (C, async-signal-safe) and waits for it to exec or report its failure.
+    /// `release`, when given, is the caller's last check: it runs after everything else is ready,
+    /// right before the child is started, and when it says no nothing is started (`.notReleased`).
     public static func child(
         _ spec: ExecSpec, descriptors: [Int32], controllingTerminal: Int32, newSession: Bool = false,
         parentDeathSignal: Int32 = 0, release: (() -> Bool)? = nil
     ) throws(ExecError) -> pid_t {
-        var gate: [Int32] = [-1, -1]
-        if release != nil {
-            guard pipe(&gate) == 0 else { throw .system(call: "pipe", errno: errno) }
-            for fd in gate { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        }
-        defer { for fd in gate where fd >= 0 { close(fd) } }
         let strings = CStrings()
         defer { strings.free() }
         let path = strings.make(Array(spec.path.utf8))
         let cwd = spec.cwd.map { strings.make(Array($0.utf8)) }
         let argv = strings.makeArray(spec.argv.map(\.bytes))
         let envp = strings.makeArray(spec.environment.map(\.bytes))
+        if let release, !release() { throw .notReleased }
 
         var report: Int32 = -1
         let pid = spec.identity.groupIDs.withUnsafeBufferPointer { groups in
@@ -31,21 +27,10 @@ public enum Spawn {
                 groups: groups.baseAddress, ngroups: groups.count, umask: spec.umask, cwd: cwd,
                 fds: (descriptors[0], descriptors[1], descriptors[2]),
                 controlling_tty: controllingTerminal, new_session: newSession ? 1 : 0,
-                release_fd: gate[0], release_other: gate[1], parent_death_signal: parentDeathSignal)
+                parent_death_signal: parentDeathSignal)
             return jx_spawn(&child, &report)
         }
         guard pid > 0 else { throw .system(call: "fork", errno: errno) }
-        var released = true
-        if let release {
-            close(gate[0])
-            gate[0] = -1
-            var go: UInt8 = release() ? UInt8(ascii: "G") : 0
-            // A refusal, like a failed write, ends the child: it reads EOF (or no 'G') and exits.
-            if go != 0 && write(gate[1], &go, 1) != 1 { go = 0 }
-            close(gate[1])
-            gate[1] = -1
-            released = go != 0
-        }
 
         var failure = jx_child_failure()
         let size = MemoryLayout<jx_child_failure>.size
@@ -54,13 +39,6 @@ public enum Spawn {
             count = withUnsafeMutableBytes(of: &failure) { read(report, $0.baseAddress, size) }
         } while count < 0 && errno == EINTR
         close(report)
-        guard released else {
-            // Whatever the pipe said (a child killed before it read the gate also gives EOF), it
-            // was not let go: nothing ran.
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-            throw .notReleased
-        }
         guard count == size else { return pid }  // EOF: execve succeeded
 
         var status: Int32 = 0
