@@ -59,7 +59,7 @@ __attribute__((noreturn)) static void fail(int report, jx_step step, int error) 
 static int is_job_stop(int sig) { return sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU; }
 
 /* Every signal back to its default disposition (the job-control stops ignored instead when asked)
- * and nothing blocked, as a fresh login would have. The caller forks with every signal blocked, so
+ * and nothing blocked, as a fresh login would have. The child starts with every signal blocked, so
  * nothing is delivered before the dispositions are set. */
 static int reset_signals(int ignore_job_stops) {
     struct sigaction dfl, ign;
@@ -246,16 +246,55 @@ __attribute__((noreturn)) static void run_child(const jx_child_spec *spec, int r
     fail(report, JX_STEP_EXEC, errno);
 }
 
-/* Forks with every signal blocked (no handler may run in the child before it resets the
- * dispositions) and a CLOEXEC report pipe. In the child: returns 0, *report is the write end. In the
- * parent: the child's pid, *report is the read end; or -1 with errno, nothing forked or left open. */
-static pid_t fork_reporting(int *report) {
+/* The child's stack when it shares this process's memory: run_child needs a few kilobytes
+ * (close_listed_fds' buffer is the largest). */
+#define JX_CHILD_STACK (256 * 1024)
+
+struct jx_shared_child {
+    const jx_child_spec *spec;
+    int report;
+};
+
+static int run_shared_child(void *arg) {
+    const struct jx_shared_child *child = arg;
+    run_child(child->spec, child->report);
+}
+
+/* Starts a child with every signal blocked (no handler may run in it before it resets the
+ * dispositions) and a CLOEXEC report pipe. Parent: returns the child's pid, *report is the read
+ * end; or -1 with errno, nothing started or left open.
+ *
+ * Without `shared`, it forks: in the child it returns 0, *report is the write end.
+ *
+ * With `shared`, the child runs run_child(shared, write end) in this process's memory, as
+ * posix_spawn's does (clone with CLONE_VM and CLONE_VFORK, on a stack of its own), and only the
+ * parent returns, once the child has executed or ended. fork() would copy this process's page
+ * tables and leave every page the parent writes afterwards to be copied again: for a process of
+ * jitexec's size about half a millisecond a run. While this thread waits, the child writes nothing
+ * of the parent's but errno and drop_privileges' group buffer, and it starts with every signal
+ * blocked, so no handler of the parent's runs in it; it has its own copy of the descriptor table
+ * and of the signal dispositions (no CLONE_FILES, no CLONE_SIGHAND). */
+static pid_t start_reporting(int *report, const jx_child_spec *shared) {
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
+    void *stack = NULL;
+    if (shared != NULL) {
+        stack = mmap(NULL, JX_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED) {
+            int saved = errno;
+            (void)close(pipe_fds[0]);
+            (void)close(pipe_fds[1]);
+            errno = saved;
+            return -1;
+        }
+    }
+    struct jx_shared_child child = {.spec = shared, .report = pipe_fds[1]};
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t pid = fork();
+    pid_t pid = shared != NULL
+        ? clone(run_shared_child, (char *)stack + JX_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &child)
+        : fork();
     if (pid == 0) {
         (void)close(pipe_fds[0]);
         *report = pipe_fds[1];
@@ -263,6 +302,7 @@ static pid_t fork_reporting(int *report) {
     }
     int saved = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (stack != NULL) (void)munmap(stack, JX_CHILD_STACK);
     (void)close(pipe_fds[1]);
     if (pid < 0) {
         (void)close(pipe_fds[0]);
@@ -275,6 +315,8 @@ static pid_t fork_reporting(int *report) {
 
 int jx_set_child_subreaper(int on) { return prctl(PR_SET_CHILD_SUBREAPER, on ? 1 : 0, 0, 0, 0); }
 
+/* Under a sanitizer the command's child is forked: a child sharing the memory would also share
+ * the sanitizer's run-time state, which its interceptors would change. */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
 #define JX_SANITIZED 1
@@ -284,63 +326,17 @@ int jx_set_child_subreaper(int on) { return prctl(PR_SET_CHILD_SUBREAPER, on ? 1
 #define JX_SANITIZED 1
 #endif
 
-#ifdef JX_SANITIZED
 pid_t jx_spawn(const jx_child_spec *spec, int *report_fd) {
     int report;
-    pid_t pid = fork_reporting(&report);
+#ifdef JX_SANITIZED
+    pid_t pid = start_reporting(&report, NULL);
     if (pid == 0) run_child(spec, report);
+#else
+    pid_t pid = start_reporting(&report, spec);
+#endif
     if (pid > 0) *report_fd = report;
     return pid;
 }
-#else
-/* The child's stack: run_child needs a few kilobytes (close_listed_fds' buffer is the largest). */
-#define JX_CHILD_STACK (256 * 1024)
-
-struct jx_spawn_args {
-    const jx_child_spec *spec;
-    int report;
-};
-
-static int spawn_child(void *arg) {
-    const struct jx_spawn_args *args = arg;
-    run_child(args->spec, args->report);
-}
-
-/* fork() would copy this process's page tables and leave every page it writes afterwards to be
- * copied again: for a process of jitexec's size, about half a millisecond a run. The child here
- * shares the memory instead, on a stack of its own, while this thread waits (CLONE_VFORK): it
- * writes nothing of the parent's but errno and the group buffer above, and it starts with every
- * signal blocked, so no handler of the parent's runs in it. It gets its own copy of the descriptor
- * table and of the signal dispositions (no CLONE_FILES, no CLONE_SIGHAND). */
-pid_t jx_spawn(const jx_child_spec *spec, int *report_fd) {
-    int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return -1;
-    void *stack = mmap(NULL, JX_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
-        int saved = errno;
-        (void)close(pipe_fds[0]);
-        (void)close(pipe_fds[1]);
-        errno = saved;
-        return -1;
-    }
-    struct jx_spawn_args args = {.spec = spec, .report = pipe_fds[1]};
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t pid = clone(spawn_child, (char *)stack + JX_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
-    int saved = errno;
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    (void)munmap(stack, JX_CHILD_STACK);
-    (void)close(pipe_fds[1]);
-    if (pid < 0) {
-        (void)close(pipe_fds[0]);
-        errno = saved;
-        return -1;
-    }
-    *report_fd = pipe_fds[0];
-    return pid;
-}
-#endif
 
 /* The grandchild of jx_spawn_detached, from the second fork to execve(). Never returns. */
 __attribute__((noreturn)) static void run_detached(const char *path, char *const *argv, char *const *envp, int report) {
@@ -363,7 +359,7 @@ __attribute__((noreturn)) static void run_detached(const char *path, char *const
 
 int jx_spawn_detached(const char *path, char *const *argv, char *const *envp) {
     int report;
-    pid_t pid = fork_reporting(&report);
+    pid_t pid = start_reporting(&report, NULL);
     if (pid == 0) {
         if (reset_signals(0) != 0) fail(report, JX_STEP_SIGNALS, errno);
         if (setsid() < 0) fail(report, JX_STEP_SESSION, errno);
