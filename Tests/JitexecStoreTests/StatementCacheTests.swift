@@ -11,6 +11,14 @@ import Testing
 /// A connection keeps the statements it compiled and reuses them (Database.recycle): the same SQL
 /// is compiled once per process, and a kept statement never holds a read, a binding or the file.
 @Suite struct StatementCacheTests {
+    /// A database file of its own, removed with its directory; `open` gives another connection to it.
+    private struct Scratch {
+        let directory: TemporaryDirectory
+        init() throws { directory = try TemporaryDirectory() }
+        var path: String { directory.file("cache.db") }
+        func open() throws -> Database { try Database.open(path: path, busyTimeoutMillis: 5000) }
+    }
+
     /// Every statement the connection has compiled and not finalized.
     private func compiled(_ db: Database) -> Int {
         var count = 0
@@ -23,8 +31,8 @@ import Testing
     }
 
     @Test func theSameSQLIsCompiledOnceAndRunsAgainWithItsNewValues() throws {
-        let directory = try TemporaryDirectory()
-        let db = try Database.open(path: directory.file("cache.db"), busyTimeoutMillis: 5000)
+        let scratch = try Scratch()
+        let db = try scratch.open()
         try db.execute("CREATE TABLE t (a INTEGER)")
         let before = compiled(db)
         for value in 1...5 { try db.run("INSERT INTO t (a) VALUES (?)", [.int(Int64(value))]) }
@@ -40,25 +48,23 @@ import Testing
     }
 
     @Test func aKeptStatementNoLongerHoldsTheReadItLeftUnfinished() throws {
-        let directory = try TemporaryDirectory()
-        let path = directory.file("cache.db")
-        let db = try Database.open(path: path, busyTimeoutMillis: 5000)
+        let scratch = try Scratch()
+        let db = try scratch.open()
         try db.execute("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1), (2), (3)")
         // queryInt reads the first of three rows and stops: the statement goes back to the cache
         // with rows left, and must not keep its snapshot open.
         #expect(try db.queryInt("SELECT a FROM t ORDER BY a") == 1)
-        let other = try Database.open(path: path, busyTimeoutMillis: 5000)
+        let other = try scratch.open()
         try other.run("DELETE FROM t WHERE a = 1")
         #expect(try db.queryInt("SELECT a FROM t ORDER BY a") == 2)
     }
 
     @Test func aKeptStatementIsRecompiledAfterTheSchemaChanges() throws {
-        let directory = try TemporaryDirectory()
-        let path = directory.file("cache.db")
-        let db = try Database.open(path: path, busyTimeoutMillis: 5000)
+        let scratch = try Scratch()
+        let db = try scratch.open()
         try db.execute("CREATE TABLE t (a INTEGER)")
         try db.run("INSERT INTO t (a) VALUES (?)", [.int(Int64(1))])
-        let other = try Database.open(path: path, busyTimeoutMillis: 5000)
+        let other = try scratch.open()
         try other.execute("DROP TABLE t; CREATE TABLE t (b TEXT, a INTEGER NOT NULL)")
         try db.run("INSERT INTO t (a) VALUES (?)", [.int(Int64(2))])
         #expect(try other.queryInt("SELECT a FROM t WHERE b IS NULL") == 2)
@@ -66,10 +72,9 @@ import Testing
     }
 
     @Test func theCacheIsBoundedAndClosingLeavesNoStatementOrLogBehind() throws {
-        let directory = try TemporaryDirectory()
-        let path = directory.file("cache.db")
+        let scratch = try Scratch()
         do {
-            let db = try Database.open(path: path, busyTimeoutMillis: 5000)
+            let db = try scratch.open()
             try db.execute("CREATE TABLE t (a INTEGER)")
             for n in 0..<(Database.idleLimit * 2) {
                 try db.run("INSERT INTO t (a) VALUES (\(n))")
@@ -79,8 +84,8 @@ import Testing
         }
         // The last connection's close checkpoints and removes the log; a statement left unfinalized
         // would defer the close and leave it.
-        #expect(access(path + "-wal", F_OK) != 0)
-        let reopened = try Database.open(path: path, busyTimeoutMillis: 5000)
+        #expect(access(scratch.path + "-wal", F_OK) != 0)
+        let reopened = try scratch.open()
         #expect(try reopened.queryInt("SELECT count(*) FROM t") == Int64(Database.idleLimit * 2))
     }
 }

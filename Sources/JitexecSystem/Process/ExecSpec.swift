@@ -116,7 +116,7 @@ public enum ExecError: Error, Sendable, Equatable, CustomStringConvertible {
     case identity(step: String, user: String, errno: Int32)
     /// A step of the child's setup (signals, descriptors, session, terminal) failed.
     case childSetup(step: String, errno: Int32)
-    /// A system call in jitexec itself failed (fork, pipe, pty).
+    /// A system call in jitexec itself failed (starting the command, pipe, pty).
     case system(call: String, errno: Int32)
     /// The spec cannot be executed as given.
     case invalidSpec(String)

@@ -30,7 +30,7 @@ public enum Spawn {
                 parent_death_signal: parentDeathSignal)
             return jx_spawn(&child, &report)
         }
-        guard pid > 0 else { throw .system(call: "fork", errno: errno) }
+        guard pid > 0 else { throw .system(call: "starting the command", errno: errno) }
 
         var failure = jx_child_failure()
         let size = MemoryLayout<jx_child_failure>.size
