@@ -121,6 +121,13 @@ public final class PAMSession {
         }
     }
 
+    /// Makes `name` the transaction's user (PAM_USER) for what follows: as sudo does, the account
+    /// check is the invoking user's and the credentials and session are the target's, so the
+    /// target's `pam_limits` entries (not the invoker's) apply to the command.
+    public func switchUser(to name: String) throws(AuthError) {
+        try setItem(PAM_USER, name)
+    }
+
     /// `pam_setcred(PAM_ESTABLISH_CRED)`, undone by `closeSession()`.
     public func establishCredentials() throws(AuthError) {
         try require(call { pam_setcred($0, Int32(PAM_ESTABLISH_CRED)) })

@@ -321,6 +321,32 @@ struct PAMFixture {
     }
 }
 
+@Suite struct PAMSessionUserTests {
+    /// The account check is the invoking user's; the credentials and the session are the target's
+    /// (sudo's order), so the session's modules see the target in PAM_USER.
+    @Test func theSessionIsTheTargetsAfterTheInvokersAccountCheck() throws {
+        let pam = PAMFixture()
+        defer { pam.remove() }
+        pam.service(
+            "targeted",
+            """
+            auth required pam_permit.so
+            account required pam_succeed_if.so quiet user = nobody
+            session required pam_succeed_if.so quiet user = root
+            """)
+        let session = try pam.session(ScriptedPrompter([]), service: "targeted")
+        try session.checkAccount()
+        try session.switchUser(to: "root")
+        try session.establishCredentials()
+        try session.openSession()
+        try session.closeSession()
+        // The control: without the switch the same session module refuses the invoking user.
+        let unswitched = try pam.session(ScriptedPrompter([]), service: "targeted")
+        try unswitched.checkAccount()
+        #expect(throws: AuthError.self) { try unswitched.openSession() }
+    }
+}
+
 @Suite struct PasswordPromptTests {
     @Test func theGenericPasswordPromptNamesTheProgramAndUser() throws {
         let pam = PAMFixture()

@@ -66,7 +66,7 @@ import Testing
         #expect(try f.records("exec.start").first?.fields["grant"] == .int(grant.id))
     }
 
-    @Test func thePAMSessionIsOpenedBeforeExecStartAndClosedAfterTheCommand() throws {
+    @Test func thePAMSessionIsTheTargetsOpenedBeforeExecStartAndClosedAfterTheCommand() throws {
         let f = try WorkflowFixture()
         _ = try granted(f)
         let pam = FakePAM()
@@ -76,7 +76,7 @@ import Testing
                 return Self.ran
             })
         #expect(jitexec(ctx, ["-n", "systemctl", "restart", "nginx"]).status == 0)
-        #expect(pam.calls == ["credentials", "open", "close"])
+        #expect(pam.calls == ["user root", "credentials", "open", "close"])
     }
 
     @Test func theCommandsExitStatusIsJitexecsAndIsRecordedInExecEnd() throws {
@@ -152,7 +152,7 @@ import Testing
         #expect(try f.records("grant.used").map(\.fields["grant"]) == [.int(grant.id)])
         #expect(try f.records("exec.start").isEmpty)
         #expect(try f.requests().filter { $0.status == .pending }.count == 1)
-        #expect(pam.calls == ["credentials", "open", "close"])
+        #expect(pam.calls == ["user root", "credentials", "open", "close"])
     }
 
     @Test func withoutAGrantTheRunFilesARequestAndNoWaitExits75() throws {
@@ -205,7 +205,7 @@ import Testing
             })
         #expect(jitexec(ctx, ["-n", "systemctl", "restart", "nginx"]) == (0, nil))
         #expect(pauses.withLock { $0 } == 3)
-        #expect(pam.calls == ["account", "credentials", "open", "close"])
+        #expect(pam.calls == ["account", "user root", "credentials", "open", "close"])
         let start = try #require(try f.records("exec.start").first)
         #expect(start.fields["request"] == .int(try #require(try f.requests().first).id))
     }

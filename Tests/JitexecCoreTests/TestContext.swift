@@ -119,6 +119,7 @@ final class FakePAM: PAMTransaction, @unchecked Sendable {
     var onOpenSession: () -> Void = {}
 
     func checkAccount() throws(AuthError) { calls.append("account") }
+    func switchUser(to name: String) throws(AuthError) { calls.append("user \(name)") }
     func establishCredentials() throws(AuthError) { calls.append("credentials") }
     func openSession() throws(AuthError) {
         calls.append("open")

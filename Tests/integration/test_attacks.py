@@ -267,6 +267,20 @@ def test_caller_missing_from_passwd_is_refused(attack):
     assert events(attack, "exec.start") == []
 
 
+def test_the_command_gets_the_targets_pam_limits_not_the_callers(attack):
+    """The PAM session is the target's (PAM_USER switched after the caller's account check, as sudo
+    does): pam_limits applies root's limits.d entry to a command run as root, not the caller's."""
+    conf = "/etc/security/limits.d/jitexec-it-target.conf"
+    with open(conf, "w") as f:
+        f.write(f"root soft nofile 3333\n{DEV} soft nofile 2222\n")
+    try:
+        out = ok(jitexec(attack, "/usr/bin/bash", "-c", "ulimit -Sn; id -un"))
+    finally:
+        os.unlink(conf)
+    assert out.split() == ["3333", "root"], out
+    assert [e["event"] for e in events(attack, "exec.start", "exec.end")] == ["exec.start", "exec.end"]
+
+
 @pytest.mark.parametrize("spec", ["#-1", "#4294967295", "#4294967296", "#-4294967295", "#0x0", "# 0", "#+0",
                                   "nosuchuser", "root\nx", ""])
 def test_target_user_ids_that_are_not_real_accounts_are_refused(attack, spec):

@@ -10,6 +10,7 @@ import JitexecSystem
 /// test's stand-in.
 protocol PAMTransaction: AnyObject {
     func checkAccount() throws(AuthError)
+    func switchUser(to name: String) throws(AuthError)
     func establishCredentials() throws(AuthError)
     func openSession() throws(AuthError)
     func closeSession() throws(AuthError)
@@ -58,7 +59,7 @@ enum ExecuteCommand {
             ? EditSession.open(paths: run.arguments.compactMap(\.string), caller: ctx.invoker, target: run.target)
             : nil
         do {
-            try openSession(pam)
+            try openSession(pam, target: run.target.name)
         } catch {
             edit?.removeCopies()
             throw error
@@ -187,9 +188,12 @@ enum ExecuteCommand {
         }
     }
 
-    /// The PAM session (credentials, then session) opened for the target.
-    static func openSession(_ pam: any PAMTransaction) throws(JitError) {
+    /// The PAM session (credentials, then session) opened for the target: PAM_USER becomes the
+    /// target first, as with sudo, so the session's modules (`pam_limits`) apply the target's
+    /// settings to the command, not the invoking user's (whose account was checked).
+    static func openSession(_ pam: any PAMTransaction, target: String) throws(JitError) {
         do {
+            try pam.switchUser(to: target)
             try pam.establishCredentials()
             try pam.openSession()
         } catch {
