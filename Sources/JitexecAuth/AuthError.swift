@@ -67,8 +67,12 @@ public let maxAnswerBytes = Int(PAM_MAX_RESP_SIZE) - 1
 /// The file Linux-PAM reads for `service` in `directory`: `pam_start` lowercases the service name
 /// (ASCII, as in the C locale), so service "Jitexec" is configured by /etc/pam.d/jitexec.
 public func pamServiceFile(_ service: String, directory: String = "/etc/pam.d") -> String {
-    let lowered = service.utf8.map { (0x41...0x5a).contains($0) ? $0 + 0x20 : $0 }
-    return "\(directory)/\(String(decoding: lowered, as: UTF8.self))"
+    "\(directory)/\(pamServiceFileName(service))"
+}
+
+/// The name of `service`'s file in the PAM directory (lowercased, see `pamServiceFile`).
+public func pamServiceFileName(_ service: String) -> String {
+    String(decoding: service.utf8.map { (0x41...0x5a).contains($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
 }
 
 /// `pam_strerror`'s text for `code`. It needs a handle only for localisation, so nil is fine.

@@ -99,6 +99,61 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: geteuid() == 0, "needs root to create root-owned files"))
+    func aTrustedDirectoryReadsItsFilesAndRefusesWhatATrustedFileCannotBe() throws {
+        let ok = file("ok")
+        let fd = open(ok, O_WRONLY | O_TRUNC)
+        _ = write(fd, "text", 4)
+        close(fd)
+        let folder = try TrustedFiles.Directory(dir)
+        #expect(try folder.read("ok") == Array("text".utf8))
+        #expect(try folder.read("none") == nil)
+        symlink(ok, "\(dir)/link")
+        #expect(throws: JitError.untrusted(path: "\(dir)/link", problem: .symlink)) { try folder.read("link") }
+        let writable = file("gw", mode: 0o664)
+        #expect(throws: JitError.untrusted(path: writable, problem: .writableByOthers(mode: S_IFREG | 0o664))) {
+            try folder.read("gw")
+        }
+        Glibc.link(ok, "\(dir)/hard")
+        #expect(throws: JitError.untrusted(path: "\(dir)/hard", problem: .hardLinked(count: 2))) {
+            try folder.read("hard")
+        }
+        // A FIFO is refused without waiting for a writer.
+        mkfifo("\(dir)/fifo", 0o644)
+        #expect(throws: JitError.untrusted(path: "\(dir)/fifo", problem: .notRegularFile)) { try folder.read("fifo") }
+        for name in ["../ok", "", ".", ".."] {
+            #expect(throws: JitError.self) { try folder.read(name) }
+        }
+        chmod(dir, 0o775)
+        #expect(throws: JitError.untrusted(path: dir, problem: .writableByOthers(mode: S_IFDIR | 0o775))) {
+            try TrustedFiles.Directory(dir)
+        }
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "needs root to create root-owned files"))
+    func pamRootOKIsRefusedInTheServiceFileAndInAFileItIncludes() throws {
+        func write(_ name: String, _ text: String) {
+            let fd = open(file(name), O_WRONLY | O_TRUNC)
+            _ = text.utf8CString.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count - 1) }
+            close(fd)
+        }
+        write("inc-clean", "auth required pam_unix.so\n")
+        write("inc-rootok", "auth sufficient pam_rootok.so\n")
+        write("svc-clean", "@include inc-clean\n@include inc-missing\n")
+        write("svc-own", "auth sufficient pam_rootok.so\n@include inc-clean\n")
+        write("svc-included", "@include inc-clean\n@include inc-rootok\n")
+        try Authentication.requireServiceFile("svc-clean", directory: dir)
+        for service in ["svc-own", "svc-included"] {
+            #expect(
+                throws: JitError.notPermitted(
+                    "\(dir)/\(service) uses pam_rootok.so, which would pass every caller (jitexec runs PAM as root); remove it from jitexec's PAM service"
+                )
+            ) {
+                try Authentication.requireServiceFile(service, directory: dir)
+            }
+        }
+    }
+
     @Test func ancestorsListsEveryDirectoryAbove() {
         #expect(TrustedFiles.ancestors(of: "/etc/jitexec/policy.toml") == ["/", "/etc", "/etc/jitexec"])
         #expect(TrustedFiles.ancestors(of: "/x") == ["/"])

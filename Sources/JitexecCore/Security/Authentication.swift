@@ -105,28 +105,32 @@ enum Authentication {
     /// Linux-PAM silently uses /etc/pam.d/other (on Debian common-auth, which would let the
     /// password through under rules nobody wrote for jitexec). Throws `AuthError.serviceMissing`
     /// (audited like any authentication failure) or `JitError.untrusted`. `directory` is for tests.
+    /// The directory is checked once; the service file and the files it includes are read through it.
     static func requireServiceFile(_ service: String, directory: String = "/etc/pam.d") throws {
         let file = pamServiceFile(service, directory: directory)
-        guard let text = try readServiceFile(file) else { throw AuthError.serviceMissing(service: service) }
-        // PAM runs with root as the real uid: pam_rootok would let every caller through.
+        let folder: TrustedFiles.Directory
+        do {
+            folder = try TrustedFiles.Directory(directory)
+        } catch {
+            // A missing service file is reported as such whatever else is wrong above it.
+            var st = stat()
+            if case .untrusted(_, .missing) = error { throw AuthError.serviceMissing(service: service) }
+            if lstat(file, &st) != 0 && errno == ENOENT { throw AuthError.serviceMissing(service: service) }
+            throw error
+        }
+        guard let text = try folder.read(pamServiceFileName(service)) else {
+            throw AuthError.serviceMissing(service: service)
+        }
+        // PAM runs with root as the real uid: pam_rootok would let every caller through. An
+        // included file that cannot be read safely is PAM's to refuse; it is not searched here.
         if mentionsRootOK(text)
             || includes(text).contains(where: { name in
-                (try? TrustedFiles.readTrustedFile("\(directory)/\(name)")).map(mentionsRootOK) ?? false
+                (try? folder.read(name)).flatMap { $0 }.map(mentionsRootOK) ?? false
             })
         {
             throw JitError.notPermitted(
                 "\(file) uses pam_rootok.so, which would pass every caller (jitexec runs PAM as root); remove it from jitexec's PAM service"
             )
-        }
-    }
-
-    /// The trusted service file's text; nil when it does not exist.
-    private static func readServiceFile(_ file: String) throws(JitError) -> [UInt8]? {
-        do {
-            return try TrustedFiles.readTrustedFile(file)
-        } catch {
-            if case .untrusted(_, .missing) = error { return nil }
-            throw error
         }
     }
 

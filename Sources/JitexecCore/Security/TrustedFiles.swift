@@ -47,6 +47,61 @@ public enum TrustedFiles {
         return try readAll(fd, path: path)
     }
 
+    /// A trusted directory checked once and kept open, whose files are then checked and read through
+    /// it: several files in one directory (a PAM service and the files it includes) cost one walk up
+    /// to "/" instead of one each. The directory must be root's and writable by root only (as a
+    /// file's last directory, not sticky); nothing but root can then add, swap or re-point its
+    /// entries, and each file is checked on the descriptor it is read through.
+    final class Directory {
+        /// The directory's canonical path.
+        let path: String
+        private let fd: Int32
+
+        /// Checks `path` and opens it. Throws `JitError.untrusted` (`.missing` when it is not there).
+        init(_ path: String) throws(JitError) {
+            let canonical = try requireRootOwned(path, kind: .directory)
+            var checked = stat()
+            guard lstat(canonical, &checked) == 0 else {
+                throw .untrusted(path: path, problem: .cannotInspect(errnoText()))
+            }
+            let fd = open(canonical, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { throw .unreadable(path: path, reason: errnoText()) }
+            var opened = stat()
+            guard fstat(fd, &opened) == 0, opened.st_dev == checked.st_dev, opened.st_ino == checked.st_ino else {
+                close(fd)
+                throw .untrusted(path: path, problem: .cannotInspect("it changed while being checked"))
+            }
+            self.path = canonical
+            self.fd = fd
+        }
+
+        deinit { close(fd) }
+
+        /// The checked contents of the file `name` (one path component) in this directory, or nil
+        /// when there is none. A symbolic link, a non-regular file, a file with more than one link,
+        /// one not owned by root or writable by others is refused (`JitError.untrusted`).
+        func read(_ name: String) throws(JitError) -> [UInt8]? {
+            let file = path == "/" ? "/" + name : path + "/" + name
+            guard !name.isEmpty, name != ".", name != "..", !name.utf8.contains(UInt8(ascii: "/")) else {
+                throw .untrusted(path: file, problem: .cannotInspect("not a file name"))
+            }
+            // O_NONBLOCK: a FIFO opens without waiting for a writer, and is then refused.
+            let opened = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+            guard opened >= 0 else {
+                switch errno {
+                case ENOENT: return nil
+                case ELOOP: throw .untrusted(path: file, problem: .symlink)
+                default: throw .unreadable(path: file, reason: errnoText())
+                }
+            }
+            defer { close(opened) }
+            var st = stat()
+            guard fstat(opened, &st) == 0 else { throw .untrusted(path: file, problem: .cannotInspect(errnoText())) }
+            try requireRootOwnedEntry(file, st: st, kind: .file)
+            return try readAll(opened, path: file)
+        }
+    }
+
     /// Reads everything from an open descriptor (bounded at 16 MiB: no policy is that large).
     static func readAll(_ fd: Int32, path: String, limit: Int = 16 << 20) throws(JitError) -> [UInt8] {
         var out = [UInt8]()
@@ -86,7 +141,7 @@ public enum TrustedFiles {
         }
     }
 
-    private static func requireRootOwnedEntry(_ path: String, st: stat, kind: Kind) throws(JitError) {
+    static func requireRootOwnedEntry(_ path: String, st: stat, kind: Kind) throws(JitError) {
         switch kind {
         case .file, .program:
             guard (st.st_mode & S_IFMT) == S_IFREG else { throw .untrusted(path: path, problem: .notRegularFile) }
