@@ -71,7 +71,9 @@ private struct Supervision {
     let notices: Int32
     /// Set once the command is being ended: when SIGKILL follows.
     private var killAt: Duration?
-    private var nextCheck = Duration.zero
+    /// The monitor's first check is one interval after the start: the caller read the grant and
+    /// committed the session right before the start, so a command that ends sooner costs no read.
+    private var nextCheck: Duration
     private var lastNotice: String?
     private var refusedJobControl = false
 
@@ -82,7 +84,11 @@ private struct Supervision {
         self.control = control
         self.usePTY = usePTY
         self.notices = notices
+        nextCheck = Clocks.monotonic() + Self.checkInterval
     }
+
+    /// How often the monitor is asked.
+    static let checkInterval = Duration.milliseconds(500)
 
     /// Relays and forwards until the command has exited; returns its wait status.
     mutating func waitForExit(relay: inout PTYRelay?, tap: inout OutputTap?) -> Int32 {
@@ -144,7 +150,7 @@ private struct Supervision {
             return
         }
         guard let monitor = control.monitor, now >= nextCheck else { return }
-        nextCheck = now + .milliseconds(500)
+        nextCheck = now + Self.checkInterval
         switch monitor() {
         case .keep: break
         case .notice(let text):

@@ -91,6 +91,20 @@ struct SessionControlTests {
         for pid in detached { #expect(Self.isGone(pid), "pid \(pid) outlived the ending") }
     }
 
+    /// The session and its grant were read right before the start: the monitor is first asked one
+    /// interval later, so a command that ends at once costs no read, and a longer one is watched.
+    @Test func theMonitorIsFirstAskedOneIntervalAfterTheStart() throws {
+        let checks = Shared(0)
+        let control = SessionControl(monitor: {
+            checks.value += 1
+            return .keep
+        })
+        _ = try Self.run("exit 0", control: control)
+        #expect(checks.value == 0)
+        _ = try Self.run("sleep 1.2", control: control)
+        #expect((1...3).contains(checks.value))
+    }
+
     @Test func recordLimitEndsTheCommand() throws {
         let (writer, path, fd) = try Self.recorder(limit: 64 << 10)
         defer {
