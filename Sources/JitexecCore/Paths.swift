@@ -14,7 +14,9 @@ public struct Paths: Sendable, Equatable {
     var policyFile: String { "\(sysconfdir)/jitexec/policy.toml" }
     var policyDir: String { "\(sysconfdir)/jitexec/policy.d" }
     var stateDir: String { "\(localstatedir)/lib/jitexec" }
-    var database: String { "\(stateDir)/jitexec.db" }
+    var database: String { "\(stateDir)/\(Self.databaseName)" }
+    /// The SQLite store's file name in the state directory.
+    static var databaseName: String { "jitexec.db" }
     var credentialDir: String { "\(rundir)/jitexec" }
     /// Session recordings (asciicast v2), root-only.
     var sessionsDir: String { "\(localstatedir)/log/jitexec/sessions" }

@@ -131,6 +131,33 @@ import Testing
     }
 
     @Test(.enabled(if: geteuid() == 0, "needs root to create root-owned files"))
+    func anEntryOfACheckedDirectoryIsCheckedWithoutTheWalkAbove() throws {
+        let checked = try TrustedFiles.requireRootOwned(dir, kind: .directory)
+        let ok = file("ok.db", mode: 0o600)
+        #expect(try TrustedFiles.requireRootOwned("ok.db", inCheckedDirectory: checked, kind: .file) == ok)
+        #expect(throws: JitError.untrusted(path: "\(dir)/none.db", problem: .missing)) {
+            try TrustedFiles.requireRootOwned("none.db", inCheckedDirectory: checked, kind: .file)
+        }
+        symlink(ok, "\(dir)/link.db")
+        #expect(throws: JitError.untrusted(path: "\(dir)/link.db", problem: .symlink)) {
+            try TrustedFiles.requireRootOwned("link.db", inCheckedDirectory: checked, kind: .file)
+        }
+        let writable = file("gw.db", mode: 0o620)
+        #expect(throws: JitError.untrusted(path: writable, problem: .writableByOthers(mode: S_IFREG | 0o620))) {
+            try TrustedFiles.requireRootOwned("gw.db", inCheckedDirectory: checked, kind: .file)
+        }
+        chown(ok, 1, 0)
+        #expect(throws: JitError.untrusted(path: ok, problem: .notOwnedByRoot(uid: 1))) {
+            try TrustedFiles.requireRootOwned("ok.db", inCheckedDirectory: checked, kind: .file)
+        }
+        for name in ["../ok.db", "", ".."] {
+            #expect(throws: JitError.self) {
+                try TrustedFiles.requireRootOwned(name, inCheckedDirectory: checked, kind: .file)
+            }
+        }
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "needs root to create root-owned files"))
     func pamRootOKIsRefusedInTheServiceFileAndInAFileItIncludes() throws {
         func write(_ name: String, _ text: String) {
             let fd = open(file(name), O_WRONLY | O_TRUNC)

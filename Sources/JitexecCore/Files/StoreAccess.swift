@@ -15,11 +15,12 @@ public enum StoreAccess {
     @Sendable static func openLive(_ ctx: Context) throws(JitError) -> any JitStore {
         let config = ctx.storeConfig
         if config.backend == .postgresql { return try openFleet(ctx, urlFile: config.urlFile) }
-        try requireStateDirectory(ctx)
+        let stateDir = try requireStateDirectory(ctx)
         var st = stat()
         let db = ctx.paths.database
         if lstat(db, &st) == 0 {
-            try TrustedFiles.requireRootOwned(db, kind: .file)
+            // The database lives in the state directory just checked: only its own entry is left.
+            try TrustedFiles.requireRootOwned(Paths.databaseName, inCheckedDirectory: stateDir, kind: .file)
         }
         do {
             return try SQLiteStore(path: db, host: ctx.host, clock: ctx.clock, auditSink: Notifications.sink(ctx))
@@ -69,14 +70,15 @@ public enum StoreAccess {
         return url
     }
 
-    /// The state directory, created when missing, checked trusted.
-    static func requireStateDirectory(_ ctx: Context) throws(JitError) {
+    /// The state directory, created when missing, checked trusted; its canonical path.
+    @discardableResult
+    static func requireStateDirectory(_ ctx: Context) throws(JitError) -> String {
         let dir = ctx.paths.stateDir
         var st = stat()
         if lstat(dir, &st) != 0 && errno == ENOENT {
             try createStateDirectory(dir)
         }
-        try TrustedFiles.requireRootOwned(dir, kind: .directory)
+        return try TrustedFiles.requireRootOwned(dir, kind: .directory)
     }
 
     /// Creates a missing state directory (mode 0700) when its parent is trusted.

@@ -30,6 +30,26 @@ public enum TrustedFiles {
         return canonical
     }
 
+    /// Checks `name` (one path component) in `directory`, which `requireRootOwned(_:kind: .directory)`
+    /// accepted and returned (canonical): only root can add, swap or re-point its entries, so the walk
+    /// above it is not repeated. Returns the entry's path; throws like `requireRootOwned`.
+    @discardableResult
+    static func requireRootOwned(_ name: String, inCheckedDirectory directory: String, kind: Kind) throws(JitError)
+        -> String
+    {
+        let path = directory == "/" ? "/" + name : directory + "/" + name
+        guard !name.isEmpty, name != ".", name != "..", !name.utf8.contains(UInt8(ascii: "/")) else {
+            throw .untrusted(path: path, problem: .cannotInspect("not a file name"))
+        }
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            throw .untrusted(path: path, problem: errno == ENOENT ? .missing : .cannotInspect(errnoText()))
+        }
+        if (st.st_mode & S_IFMT) == S_IFLNK { throw .untrusted(path: path, problem: .symlink) }
+        try requireRootOwnedEntry(path, st: st, kind: kind)
+        return path
+    }
+
     /// Checks a trusted file and reads it through a descriptor proven to be the file that was checked.
     public static func readTrustedFile(_ path: String) throws(JitError) -> [UInt8] {
         let canonical = try requireRootOwned(path, kind: .file)
