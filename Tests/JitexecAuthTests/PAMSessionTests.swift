@@ -55,6 +55,13 @@ struct PAMFixture {
             confdir: confdir)
     }
 
+    /// Establishes the credentials, opens the session and closes both, as a run does.
+    func openAndClose(_ session: PAMSession) throws {
+        try session.establishCredentials()
+        try session.openSession()
+        try session.closeSession()
+    }
+
     /// The lines the checker logged.
     var seen: [String] {
         guard let bytes = readFile(seenLog) else { return [] }
@@ -307,10 +314,7 @@ struct PAMFixture {
             auth required pam_permit.so
             session required pam_permit.so
             """)
-        let session = try pam.session(ScriptedPrompter([]), service: "permit")
-        try session.establishCredentials()
-        try session.openSession()
-        try session.closeSession()
+        try pam.openAndClose(pam.session(ScriptedPrompter([]), service: "permit"))
         pam.service("badsession", "session required pam_debug.so open_session=session_err")
         #expect(
             throws: AuthError.pam(
@@ -337,9 +341,7 @@ struct PAMFixture {
         let session = try pam.session(ScriptedPrompter([]), service: "targeted")
         try session.checkAccount()
         try session.switchUser(to: "root")
-        try session.establishCredentials()
-        try session.openSession()
-        try session.closeSession()
+        try pam.openAndClose(session)
         // The control: without the switch the same session module refuses the invoking user.
         let unswitched = try pam.session(ScriptedPrompter([]), service: "targeted")
         try unswitched.checkAccount()

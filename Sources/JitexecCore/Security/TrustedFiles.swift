@@ -52,19 +52,27 @@ public enum TrustedFiles {
 
     /// Checks a trusted file and reads it through a descriptor proven to be the file that was checked.
     public static func readTrustedFile(_ path: String) throws(JitError) -> [UInt8] {
-        let canonical = try requireRootOwned(path, kind: .file)
+        let (_, fd) = try openChecked(path, kind: .file, flags: O_RDONLY | O_NOCTTY)
+        defer { close(fd) }
+        return try readAll(fd, path: path)
+    }
+
+    /// Checks `path` as `kind` and opens it (with `flags`, never following a link); the descriptor is
+    /// proven to be what was checked. Returns the canonical path and the descriptor (the caller's).
+    private static func openChecked(_ path: String, kind: Kind, flags: Int32) throws(JitError) -> (String, Int32) {
+        let canonical = try requireRootOwned(path, kind: kind)
         var checked = stat()
         guard lstat(canonical, &checked) == 0 else {
             throw .untrusted(path: path, problem: .cannotInspect(errnoText()))
         }
-        let fd = open(canonical, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)
+        let fd = open(canonical, flags | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw .unreadable(path: path, reason: errnoText()) }
-        defer { close(fd) }
         var opened = stat()
         guard fstat(fd, &opened) == 0, opened.st_dev == checked.st_dev, opened.st_ino == checked.st_ino else {
+            close(fd)
             throw .untrusted(path: path, problem: .cannotInspect("it changed while being checked"))
         }
-        return try readAll(fd, path: path)
+        return (canonical, fd)
     }
 
     /// A trusted directory checked once and kept open, whose files are then checked and read through
@@ -79,20 +87,7 @@ public enum TrustedFiles {
 
         /// Checks `path` and opens it. Throws `JitError.untrusted` (`.missing` when it is not there).
         init(_ path: String) throws(JitError) {
-            let canonical = try requireRootOwned(path, kind: .directory)
-            var checked = stat()
-            guard lstat(canonical, &checked) == 0 else {
-                throw .untrusted(path: path, problem: .cannotInspect(errnoText()))
-            }
-            let fd = open(canonical, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            guard fd >= 0 else { throw .unreadable(path: path, reason: errnoText()) }
-            var opened = stat()
-            guard fstat(fd, &opened) == 0, opened.st_dev == checked.st_dev, opened.st_ino == checked.st_ino else {
-                close(fd)
-                throw .untrusted(path: path, problem: .cannotInspect("it changed while being checked"))
-            }
-            self.path = canonical
-            self.fd = fd
+            (self.path, fd) = try openChecked(path, kind: .directory, flags: O_RDONLY | O_DIRECTORY)
         }
 
         deinit { close(fd) }
