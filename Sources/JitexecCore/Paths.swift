@@ -11,8 +11,12 @@ public struct Paths: Sendable, Equatable {
     var pamService: String
     public var version: String
 
-    var policyFile: String { "\(sysconfdir)/jitexec/policy.toml" }
-    var policyDir: String { "\(sysconfdir)/jitexec/policy.d" }
+    /// The folder of the installed policy: policy.toml and policy.d.
+    var policyFolder: String { "\(sysconfdir)/jitexec" }
+    var policyFile: String { "\(policyFolder)/\(Self.policyFileName)" }
+    var policyDir: String { "\(policyFolder)/\(Self.dropInFolderName)" }
+    static var policyFileName: String { "policy.toml" }
+    static var dropInFolderName: String { "policy.d" }
     var stateDir: String { "\(localstatedir)/lib/jitexec" }
     var database: String { "\(stateDir)/\(Self.databaseName)" }
     /// The SQLite store's file name in the state directory.

@@ -181,6 +181,42 @@ import Testing
         }
     }
 
+    /// The policy folder is walked once and its files checked as its entries; whatever that check
+    /// refuses is checked file by file again, so the result and every refusal are what they were.
+    @Test(.enabled(if: geteuid() == 0, "needs root to create root-owned files"))
+    func policyStampsCheckTheFolderOnceAndRefuseAsBefore() throws {
+        let f = try WorkflowFixture()
+        var ctx = TestContext(f, invoker: People.alice).context()
+        ctx.paths = Paths(
+            prefix: "/usr", sysconfdir: dir, localstatedir: dir, rundir: dir, pamService: "jitexec", version: "t")
+        mkdir("\(dir)/jitexec", 0o755)
+        mkdir("\(dir)/jitexec/policy.d", 0o755)
+        #expect(throws: JitError.untrusted(path: ctx.paths.policyFile, problem: .missing)) {
+            try CompiledPolicy.stamps(ctx)
+        }
+        for name in ["jitexec/policy.toml", "jitexec/policy.d/b.toml", "jitexec/policy.d/a.toml"] { _ = file(name) }
+        _ = file("jitexec/policy.d/.hidden.toml")
+        _ = file("jitexec/policy.d/notes.txt")
+        let expected = [ctx.paths.policyFile, "\(ctx.paths.policyDir)/a.toml", "\(ctx.paths.policyDir)/b.toml"]
+        #expect(try CompiledPolicy.stamps(ctx).map(\.path) == expected)
+        // A sticky folder writable by all is refused as the files' own folder but accepted above
+        // them, as it always was: the file-by-file check decides.
+        chmod("\(dir)/jitexec", 0o1777)
+        #expect(try CompiledPolicy.stamps(ctx).map(\.path) == expected)
+        chmod("\(dir)/jitexec", 0o755)
+        chmod("\(dir)/jitexec/policy.d/b.toml", 0o664)
+        #expect(
+            throws: JitError.untrusted(
+                path: "\(ctx.paths.policyDir)/b.toml", problem: .writableByOthers(mode: S_IFREG | 0o664))
+        ) {
+            try CompiledPolicy.stamps(ctx)
+        }
+        // No policy.d: the policy file alone.
+        for name in ["a.toml", "b.toml", ".hidden.toml", "notes.txt"] { unlink("\(ctx.paths.policyDir)/\(name)") }
+        rmdir(ctx.paths.policyDir)
+        #expect(try CompiledPolicy.stamps(ctx).map(\.path) == [ctx.paths.policyFile])
+    }
+
     @Test func ancestorsListsEveryDirectoryAbove() {
         #expect(TrustedFiles.ancestors(of: "/etc/jitexec/policy.toml") == ["/", "/etc", "/etc/jitexec"])
         #expect(TrustedFiles.ancestors(of: "/x") == ["/"])

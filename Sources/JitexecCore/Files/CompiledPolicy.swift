@@ -82,14 +82,47 @@ public struct CompiledPolicy: Sendable {
 
     /// The installed policy files (trusted-file checks included), stamped.
     public static func stamps(_ ctx: Context) throws(JitError) -> [SourceStamp] {
+        // policy.toml and policy.d share one folder: checked once, then each file as an entry of
+        // it (or of policy.d). Anything that check refuses is checked again file by file, so a
+        // refusal names what it always named.
+        if let stamps = try? stampsInCheckedFolder(ctx.paths) { return stamps }
         var result: [SourceStamp] = []
         for path in [ctx.paths.policyFile] + (try PolicyFiles.dropIns(ctx.paths.policyDir)) {
             try TrustedFiles.requireRootOwned(path, kind: .file)
-            let stamp = stamp(path)
-            guard stamp.inode != 0 else { throw .unreadable(path: path, reason: "it disappeared while being checked") }
-            result.append(stamp)
+            result.append(try existingStamp(path))
         }
         return result
+    }
+
+    /// `stamps` with the configuration folder walked once; throws whenever anything is not as
+    /// expected (the caller then checks file by file).
+    private static func stampsInCheckedFolder(_ paths: Paths) throws(JitError) -> [SourceStamp] {
+        let folder = paths.policyFolder
+        guard paths.policyFile == "\(folder)/\(Paths.policyFileName)",
+            paths.policyDir == "\(folder)/\(Paths.dropInFolderName)"
+        else { throw .untrusted(path: folder, problem: .cannotInspect("not the expected layout")) }
+        let checked = try TrustedFiles.requireRootOwned(folder, kind: .directory)
+        try TrustedFiles.requireRootOwned(Paths.policyFileName, inCheckedDirectory: checked, kind: .file)
+        var result = [try existingStamp(paths.policyFile)]
+        var st = stat()
+        guard lstat(paths.policyDir, &st) == 0 else {
+            guard errno == ENOENT else { throw .untrusted(path: paths.policyDir, problem: .cannotInspect(errnoText())) }
+            return result
+        }
+        let dropIns = try TrustedFiles.requireRootOwned(
+            Paths.dropInFolderName, inCheckedDirectory: checked, kind: .directory)
+        for name in try PolicyFiles.dropInNames(dropIns) {
+            try TrustedFiles.requireRootOwned(name, inCheckedDirectory: dropIns, kind: .file)
+            result.append(try existingStamp("\(paths.policyDir)/\(name)"))
+        }
+        return result
+    }
+
+    /// The stamp of a file just checked; it must still be there.
+    private static func existingStamp(_ path: String) throws(JitError) -> SourceStamp {
+        let stamp = stamp(path)
+        guard stamp.inode != 0 else { throw .unreadable(path: path, reason: "it disappeared while being checked") }
+        return stamp
     }
 
     /// jitexec's policy loader: the compiled policy when it is current, else compile it first.

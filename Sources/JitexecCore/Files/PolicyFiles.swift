@@ -27,8 +27,13 @@ enum PolicyFiles {
         var st = stat()
         if lstat(dir, &st) != 0 && errno == ENOENT { return [] }
         try TrustedFiles.requireRootOwned(dir, kind: .directory)
+        return try dropInNames(dir).map { "\(dir)/\($0)" }
+    }
+
+    /// The names of the `*.toml` files in `dir` (hidden files skipped), sorted by name bytes.
+    static func dropInNames(_ dir: String) throws(JitError) -> [String] {
         guard let all = FileSystem.entries(of: dir) else { throw .unreadable(path: dir, reason: errnoText()) }
         let names = all.filter { !$0.hasPrefix(".") && $0.hasSuffix(".toml") }
-        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { "\(dir)/\($0)" }
+        return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 }
