@@ -118,8 +118,12 @@ void jx_suspend_self(int signo) {
         sigemptyset(&dfl.sa_mask);
         restore = sigaction(SIGTSTP, &dfl, &previous) == 0;
     }
-    /* A signal sent to oneself and not blocked is delivered before kill() returns. */
-    (void)kill(getpid(), signo);
+    /* Sent to this thread (raise is tgkill), so it is delivered here before raise() returns, with
+     * the default action just set. kill(getpid()) would let the kernel pick another thread of a
+     * threaded process (the unit tests run the supervisor on a worker thread): this thread could
+     * put the handler back first, and the late signal would then be caught and forwarded to the
+     * command as a second stop that nobody continues. jitexec itself has one thread. */
+    (void)raise(signo);
     if (restore) (void)sigaction(SIGTSTP, &previous, NULL);
 }
 
