@@ -94,13 +94,10 @@ public struct CompiledPolicy: Sendable {
         return result
     }
 
-    /// `stamps` with the configuration folder walked once; throws whenever anything is not as
-    /// expected (the caller then checks file by file).
+    /// `stamps` with the policy folder walked once (`Paths` puts policy.toml and policy.d in it);
+    /// throws whenever anything is not as expected (the caller then checks file by file).
     private static func stampsInCheckedFolder(_ paths: Paths) throws(JitError) -> [SourceStamp] {
         let folder = paths.policyFolder
-        guard paths.policyFile == "\(folder)/\(Paths.policyFileName)",
-            paths.policyDir == "\(folder)/\(Paths.dropInFolderName)"
-        else { throw .untrusted(path: folder, problem: .cannotInspect("not the expected layout")) }
         let checked = try TrustedFiles.requireRootOwned(folder, kind: .directory)
         try TrustedFiles.requireRootOwned(Paths.policyFileName, inCheckedDirectory: checked, kind: .file)
         var result = [try existingStamp(paths.policyFile)]

@@ -37,16 +37,22 @@ public enum TrustedFiles {
     static func requireRootOwned(_ name: String, inCheckedDirectory directory: String, kind: Kind) throws(JitError)
         -> String
     {
-        let path = directory == "/" ? "/" + name : directory + "/" + name
-        guard !name.isEmpty, name != ".", name != "..", !name.utf8.contains(UInt8(ascii: "/")) else {
-            throw .untrusted(path: path, problem: .cannotInspect("not a file name"))
-        }
+        let path = try entryPath(name, in: directory)
         var st = stat()
         guard lstat(path, &st) == 0 else {
             throw .untrusted(path: path, problem: errno == ENOENT ? .missing : .cannotInspect(errnoText()))
         }
         if (st.st_mode & S_IFMT) == S_IFLNK { throw .untrusted(path: path, problem: .symlink) }
         try requireRootOwnedEntry(path, st: st, kind: kind)
+        return path
+    }
+
+    /// `directory`'s entry `name`, which must be one path component (no "/", not "." or "..").
+    private static func entryPath(_ name: String, in directory: String) throws(JitError) -> String {
+        let path = directory == "/" ? "/" + name : directory + "/" + name
+        guard !name.isEmpty, name != ".", name != "..", !name.utf8.contains(UInt8(ascii: "/")) else {
+            throw .untrusted(path: path, problem: .cannotInspect("not a file name"))
+        }
         return path
     }
 
@@ -96,10 +102,7 @@ public enum TrustedFiles {
         /// when there is none. A symbolic link, a non-regular file, a file with more than one link,
         /// one not owned by root or writable by others is refused (`JitError.untrusted`).
         func read(_ name: String) throws(JitError) -> [UInt8]? {
-            let file = path == "/" ? "/" + name : path + "/" + name
-            guard !name.isEmpty, name != ".", name != "..", !name.utf8.contains(UInt8(ascii: "/")) else {
-                throw .untrusted(path: file, problem: .cannotInspect("not a file name"))
-            }
+            let file = try entryPath(name, in: path)
             // O_NONBLOCK: a FIFO opens without waiting for a writer, and is then refused.
             let opened = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
             guard opened >= 0 else {
