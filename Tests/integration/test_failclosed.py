@@ -363,6 +363,21 @@ def test_untrusted_pam_service_refuses(fc):
     no_exec(fc)
 
 
+def test_pam_folder_writable_by_all_refuses_even_when_sticky(fc):
+    """Linux-PAM reads an `@include`d file whoever owns it: in a sticky /etc/pam.d that anyone may
+    write, anyone could create a missing one. Sticky folders are allowed above a trusted file, not
+    as the PAM service's own folder."""
+    mode = os.stat("/etc/pam.d").st_mode & 0o7777
+    os.chmod("/etc/pam.d", 0o1777)
+    try:
+        r = jitexec(fc, "/usr/bin/touch", ALLOWED_MARK)
+    finally:
+        os.chmod("/etc/pam.d", mode)
+    refused(r, "/etc/pam.d", "writable by group or others", "chmod go-w")
+    nothing_ran()
+    no_exec(fc)
+
+
 @pytest.mark.parametrize("auth_line,needles,reason", [
     ("auth required pam_jitexec_itF_no_such_module.so", ("PAM error", "Module is unknown", "system log"), "pam_error"),
     # Refused without a prompt: one line naming the service file, not three "incorrect password" tries.
