@@ -262,9 +262,9 @@ def test_largest_single_argument_reason_is_stored_and_shown_byte_exact(wl):
 
 
 def send_all(child, data, chunk=4096):
-    """Types `data` on the terminal, reading back the echo as it goes so neither side blocks;
-    returns what was read meanwhile (a refusal printed while the rest is still being typed lands
-    there, not in the next `expect`'s `before`)."""
+    """Types `data` on the terminal, reading back the echo as it goes so neither side blocks. What was
+    read meanwhile goes back in front of pexpect's buffer, so the next `expect` sees it: a refusal (or
+    the shell's next line) printed while the rest is still being typed is matched there."""
     read = []
     for i in range(0, len(data), chunk):
         os.write(child.child_fd, data[i:i + chunk].encode())
@@ -272,7 +272,7 @@ def send_all(child, data, chunk=4096):
             read.append(child.read_nonblocking(1 << 20, timeout=0))
         except (pexpect.TIMEOUT, pexpect.EOF):
             pass
-    return "".join(read)
+    child.buffer = "".join(read) + child.buffer
 
 
 def test_mebibyte_reason_typed_at_the_prompt_is_refused_not_cut(wl):
@@ -285,10 +285,10 @@ def test_mebibyte_reason_typed_at_the_prompt_is_refused_not_cut(wl):
         child.expect(PASSWORD_PROMPT)
         child.sendline(password(DEV))
         child.expect_exact("Reason for using rule 'reasoned': ")
-        typed = send_all(child, "echo LEAKED-" + "r" * (1 << 20) + "\n")
+        send_all(child, "echo LEAKED-" + "r" * (1 << 20) + "\n")
         child.expect(r"rc=(\d+)\r?\n", timeout=60)
         status = int(child.match.group(1))
-        seen = typed + child.before
+        seen = child.before
         child.expect_exact(sh_prompt)
         # Nothing typed for the reason reaches the shell afterwards.
         child.sendline("echo after-the-reason")
