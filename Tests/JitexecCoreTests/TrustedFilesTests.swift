@@ -17,9 +17,11 @@ import Testing
         chmod(dir, 0o755)
     }
 
-    func file(_ name: String, mode: mode_t = 0o644) -> String {
+    /// A file in the test's folder, with `contents` and `mode`.
+    func file(_ name: String, mode: mode_t = 0o644, contents: String = "") -> String {
         let path = "\(dir)/\(name)"
         let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, mode)
+        _ = contents.utf8CString.withUnsafeBytes { write(fd, $0.baseAddress, $0.count - 1) }
         close(fd)
         chmod(path, mode)
         return path
@@ -101,10 +103,7 @@ import Testing
 
     @Test(.enabled(if: geteuid() == 0, "needs root to create root-owned files"))
     func aTrustedDirectoryReadsItsFilesAndRefusesWhatATrustedFileCannotBe() throws {
-        let ok = file("ok")
-        let fd = open(ok, O_WRONLY | O_TRUNC)
-        _ = write(fd, "text", 4)
-        close(fd)
+        let ok = file("ok", contents: "text")
         let folder = try TrustedFiles.Directory(dir)
         #expect(try folder.read("ok") == Array("text".utf8))
         #expect(try folder.read("none") == nil)
@@ -159,16 +158,11 @@ import Testing
 
     @Test(.enabled(if: geteuid() == 0, "needs root to create root-owned files"))
     func pamRootOKIsRefusedInTheServiceFileAndInAFileItIncludes() throws {
-        func write(_ name: String, _ text: String) {
-            let fd = open(file(name), O_WRONLY | O_TRUNC)
-            _ = text.utf8CString.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count - 1) }
-            close(fd)
-        }
-        write("inc-clean", "auth required pam_unix.so\n")
-        write("inc-rootok", "auth sufficient pam_rootok.so\n")
-        write("svc-clean", "@include inc-clean\n@include inc-missing\n")
-        write("svc-own", "auth sufficient pam_rootok.so\n@include inc-clean\n")
-        write("svc-included", "@include inc-clean\n@include inc-rootok\n")
+        _ = file("inc-clean", contents: "auth required pam_unix.so\n")
+        _ = file("inc-rootok", contents: "auth sufficient pam_rootok.so\n")
+        _ = file("svc-clean", contents: "@include inc-clean\n@include inc-missing\n")
+        _ = file("svc-own", contents: "auth sufficient pam_rootok.so\n@include inc-clean\n")
+        _ = file("svc-included", contents: "@include inc-clean\n@include inc-rootok\n")
         try Authentication.requireServiceFile("svc-clean", directory: dir)
         for service in ["svc-own", "svc-included"] {
             #expect(

@@ -2,6 +2,7 @@
 binaries as real users without a terminal (each run in a new session, so no controlling terminal
 is ever inherited from whoever started pytest), in the background while someone else approves,
 and through a real pseudo-terminal with pexpect."""
+import contextlib
 import json
 import os
 import pwd
@@ -288,3 +289,24 @@ def together(count, work):
     for i, r in enumerate(results):
         assert not isinstance(r, BaseException), f"worker {i}: {r!r}"
     return results
+
+
+@contextlib.contextmanager
+def pam_service(inst, text):
+    """Replaces the PAM service file (None: removes it) and puts the installed one back afterwards."""
+    with open(inst.pam, "rb") as f:
+        saved = f.read()
+    os.unlink(inst.pam)
+    try:
+        if text is not None:
+            with open(inst.pam, "w") as f:
+                f.write(text)
+            os.chmod(inst.pam, 0o644)
+        yield
+    finally:
+        if os.path.exists(inst.pam):
+            os.unlink(inst.pam)
+        with open(inst.pam, "wb") as f:
+            f.write(saved)
+        os.chown(inst.pam, 0, 0)
+        os.chmod(inst.pam, 0o644)

@@ -2,7 +2,6 @@
 run as a real unprivileged user against the installed setuid binary. Every test shows what the user
 sees (exit status, output, audit records, files) and would fail if the defence went away; where the
 attack is only meaningful if it works without jitexec, a control run proves that first."""
-import glob
 import json
 import os
 import re
@@ -17,8 +16,8 @@ import pexpect
 import pytest
 
 from loop_support import (PASSWORD_PROMPT, Background, approve, clear_credential_cache,
-                          environment, events, finish, password, request_id, requests, run,
-                          show, spawn, user_kwargs)
+                          environment, events, finish, pam_service, password, request_id, requests,
+                          run, show, spawn, user_kwargs)
 
 DEV = "jit-dev1"
 DEV_PW = password(DEV) + "\n"
@@ -270,29 +269,23 @@ def test_caller_missing_from_passwd_is_refused(attack):
 
 def test_the_command_gets_the_targets_pam_limits_not_the_callers(attack):
     """The PAM session is the target's (PAM_USER switched after the caller's account check, as sudo
-    does): pam_limits applies root's limits.d entry to a command run as root, not the caller's.
-    The item is the POSIX message-queue size, which machines rarely configure, and the file's name
-    sorts last, since pam_limits lets a later file's entry for the same user win: with `nofile` and
-    an earlier-sorting name, one CI machine showed the inherited 20000 instead of root's entry. A
-    failure prints the machine's own entries."""
-    conf = "/etc/security/limits.d/zzz-jitexec-it-target.conf"
+    does): pam_limits applies root's entry to a command run as root, not the caller's.
+    The entries are in a file of the test's own, read by a pam_limits line added last to the
+    service (`conf=` reads that file alone), so the machine's limits.conf and limits.d cannot
+    decide the outcome: on one CI machine an entry in limits.d did not reach the command, which
+    showed the inherited 20000 open files."""
+    conf = "/etc/security/jitexec-it-target-limits.conf"
     with open(conf, "w") as f:
         f.write(f"root soft msgqueue 3333\n{DEV} soft msgqueue 2222\n")
+    with open(attack.pam) as f:
+        service = f.read()
     try:
-        out = ok(jitexec(attack, "/usr/bin/bash", "-c", "ulimit -Sq; id -un"))
+        with pam_service(attack, service + f"session required pam_limits.so conf={conf}\n"):
+            out = ok(jitexec(attack, "/usr/bin/bash", "-c", "ulimit -Sq; id -un"))
     finally:
         os.unlink(conf)
-    assert out.split() == ["3333", "root"], (out, machine_limits())
+    assert out.split() == ["3333", "root"], out
     assert [e["event"] for e in events(attack, "exec.start", "exec.end")] == ["exec.start", "exec.end"]
-
-
-def machine_limits():
-    """The machine's own pam_limits entries, for a failure message."""
-    found = {}
-    for path in ["/etc/security/limits.conf"] + sorted(glob.glob("/etc/security/limits.d/*")):
-        with open(path, errors="replace") as f:
-            found[path] = [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
-    return found
 
 
 @pytest.mark.parametrize("spec", ["#-1", "#4294967295", "#4294967296", "#-4294967295", "#0x0", "# 0", "#+0",

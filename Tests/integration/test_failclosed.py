@@ -18,8 +18,8 @@ import time
 import pexpect
 import pytest
 
-from loop_support import (PASSWORD_PROMPT, approve, clear_credential_cache, events, grant_id, password, request_id, requests, run,
-                          spawn)
+from loop_support import (PASSWORD_PROMPT, approve, clear_credential_cache, events, grant_id, pam_service, password,
+                          request_id, requests, run, spawn)
 
 MARK = "/tmp/jitexec-itF-mark"
 OTHER_MARK = "/tmp/jitexec-itF-mark-2"
@@ -313,27 +313,6 @@ def test_full_state_directory_refuses(fc):
 
 
 # 5. The PAM service ------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def pam_service(inst, text):
-    """Replaces the PAM service file (None: removes it) and puts the installed one back afterwards."""
-    with open(inst.pam, "rb") as f:
-        saved = f.read()
-    os.unlink(inst.pam)
-    try:
-        if text is not None:
-            with open(inst.pam, "w") as f:
-                f.write(text)
-            os.chmod(inst.pam, 0o644)
-        yield
-    finally:
-        if os.path.exists(inst.pam):
-            os.unlink(inst.pam)
-        with open(inst.pam, "wb") as f:
-            f.write(saved)
-        os.chown(inst.pam, 0, 0)
-        os.chmod(inst.pam, 0o644)
-
 
 def test_missing_pam_service_refuses_instead_of_falling_back_to_other(fc):
     # /etc/pam.d/other on Debian includes common-auth: the right password would authenticate.
