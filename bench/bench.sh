@@ -15,7 +15,7 @@ RUNS=${BENCH_RUNS:-300}
 
 RUNDIR=/run/jitexec-bench
 . bench/common.sh
-bench_packages hyperfine sudo opendoas pamtester gcc
+bench_packages hyperfine sudo opendoas pamtester gcc linux-perf
 bench_install 1h
 
 echo "$USER_B ALL=(root) NOPASSWD: /usr/bin/true" > /etc/sudoers.d/jitexec-bench
@@ -74,6 +74,8 @@ FLOOR
 script -qec "bash $P/out/floor.sh" /dev/null >/dev/null
 python3 bench/report.py "$P/out/results.json" "$P/out/floor.json"
 echo "audit records written by the jitexec runs: $("$P/usr/bin/jitctl" log --json --event exec.start | wc -l) exec.start"
+# Where a run's time goes, phase by phase (see bench/timeline.sh), with the same install and grant.
+bash bench/timeline.sh "$P" "$USER_B" "$RUNS"
 
 # The same hot path on the fleet store: a throwaway PostgreSQL cluster over loopback (scram, no TLS),
 # its own hyperfine run beside sudo (see bench/fleet.sh).
