@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The hot path's timeline (called by bench.sh after the ratio): uprobes on the library calls that
 # bound each phase of `jitexec -n /usr/bin/true` under a live grant, recorded for RUNS runs by the
-# bench user in a terminal session, and the median of each phase (bench/timeline.py). Each probe hit
-# costs a microsecond or two, so the phases add up to a little more than a run without them.
+# bench user in a terminal session, and the median of each phase (bench/timeline.py). The probes
+# cost time of their own (inserting them at each exec most, then a microsecond or two a hit), so
+# the phases add up to more than a run without them: they show where the time goes, not the total.
 set -euo pipefail
 P=$1 USER_B=$2 RUNS=$3
 J="$P/usr/bin/jitexec"
