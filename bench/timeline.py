@@ -30,7 +30,8 @@ def runs(lines):
         # perf names a return probe EVENT__return.
         by_pid.setdefault(pid, []).append((time, event.split(":", 1)[1].removesuffix("__return")))
     for events in by_pid.values():
-        marks, syncs, groups = {}, [], []
+        # Calls probed on entry and return (fdatasync, getgrouplist): [entry, return] per call.
+        marks, calls = {}, {"sync": [], "groups": []}
         for time, event in events:
             if event == "sched_process_fork":
                 marks.setdefault("fork", time)
@@ -38,16 +39,14 @@ def runs(lines):
                 marks["exit"] = time
             elif event == "sched_process_exec":
                 marks.setdefault("exec", time)
-            elif event == "sync":
-                syncs.append([time, None])
-            elif event == "sync_ret" and syncs:
-                syncs[-1][1] = time
-            elif event == "groups":
-                groups.append([time, None])
-            elif event == "groups_ret" and groups:
-                groups[-1][1] = time
+            elif event in calls:
+                calls[event].append([time, None])
+            elif (call := calls.get(event.removesuffix("_ret"))) is not None and event.endswith("_ret"):
+                if call:
+                    call[-1][1] = time
             else:
                 marks.setdefault(event, time)
+        syncs, groups = calls["sync"], calls["groups"]
         if "fork" not in marks:
             continue
         before = [s for s in syncs if s[1] is not None and s[1] < marks["fork"]]
@@ -70,8 +69,8 @@ for what, start, end in PHASES:
     print(f"  {what:58} {ms(statistics.median(m[end] - m[start] for m, _, _ in found)):6.2f}ms")
 total = statistics.median(m["exit"] - m["exec"] for m, _, _ in found)
 print(f"  {'exec to exit':58} {ms(total):6.2f}ms")
-print(f"  {'of which the invoking user group lookup (getgrouplist)':58}"
-      f" {ms(statistics.median(g[0][1] - g[0][0] for _, _, g in found)):6.2f}ms")
+lookup = "of which the invoking user's group lookup (getgrouplist)"
+print(f"  {lookup:58} {ms(statistics.median(g[0][1] - g[0][0] for _, _, g in found)):6.2f}ms")
 synced = [sum(e - s for s, e in syncs if e is not None) for _, syncs, _ in found]
 print(f"  {'of which fsync (mean a run, checkpoints included)':58} {ms(statistics.mean(synced)):6.2f}ms"
       f" in {statistics.mean(len(s) for _, s, _ in found):.2f} calls")
