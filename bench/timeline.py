@@ -1,5 +1,6 @@
 """Reads `perf script` output of bench/timeline.sh (comm, pid, time, event, trace) and prints the
 median of each phase of a jitexec run, from its exec to its exit, with the probes that bound them.
+Events are grouped by process: the store opens on a thread of its own while PAM checks the account.
 A run counts when it reached every boundary once in the expected order; the first run (the
 credential refresh) never does, since it starts no command."""
 import statistics
@@ -9,7 +10,7 @@ PHASES = [
     ("start-up to main", "exec", "main"),
     ("identity, policy, PAM service file (main to pam_start)", "main", "pam_start"),
     ("PAM start and account check", "pam_start", "acct_ret"),
-    ("store open, grant read (to pam_setcred)", "acct_ret", "setcred"),
+    ("grant read, rest of the store's open (to pam_setcred)", "acct_ret", "setcred"),
     ("PAM credentials and session", "setcred", "session_ret"),
     ("exec.start committed (its last fsync returned)", "session_ret", "last_sync_ret"),
     ("pty, last grant check, start of the command", "last_sync_ret", "fork"),
@@ -31,10 +32,10 @@ def runs(lines):
         by_pid.setdefault(pid, []).append((time, event.split(":", 1)[1].removesuffix("__return")))
     for events in by_pid.values():
         # Calls probed on entry and return (fdatasync, getgrouplist): [entry, return] per call.
-        marks, calls = {}, {"sync": [], "groups": []}
+        marks, calls, forks = {}, {"sync": [], "groups": []}, []
         for time, event in events:
             if event == "sched_process_fork":
-                marks.setdefault("fork", time)
+                forks.append(time)
             elif event == "sched_process_exit":
                 marks["exit"] = time
             elif event == "sched_process_exec":
@@ -47,8 +48,12 @@ def runs(lines):
             else:
                 marks.setdefault(event, time)
         syncs, groups = calls["sync"], calls["groups"]
-        if "fork" not in marks:
+        # The command's fork is the first after the session opened; the thread that opens the
+        # store while PAM checks the account is created (a fork event too) before PAM starts.
+        command = [t for t in forks if "session_ret" in marks and t > marks["session_ret"]]
+        if not command:
             continue
+        marks["fork"] = command[0]
         before = [s for s in syncs if s[1] is not None and s[1] < marks["fork"]]
         if not before or not groups or groups[0][1] is None:
             continue

@@ -114,6 +114,10 @@ public struct Context: Sendable {
     var effects: Effects
     /// The store once opened: one connection per process, however many steps use it.
     private let opened = Shared<(any JitStore)?>(nil)
+    /// The store being opened on a thread of its own (`openStoreInBackground`).
+    private let opening = Shared<BackgroundOpen?>(nil)
+    /// Why the open `settleStore` waited for failed, for the `store()` call that comes next.
+    private let openFailure = Shared<JitError?>(nil)
     /// The `[notify] events` of the last policy loaded, for the audit sink (`Notifications`).
     private let notifyBox = Shared<Set<String>>([])
     /// The rules of the last policy loaded that name `@automations` among their approvers: filing a
@@ -170,9 +174,50 @@ public struct Context: Sendable {
     /// The store, opened on first use (trusted-file checks, migrations) and reused after.
     public func store() throws(JitError) -> any JitStore {
         if let store = opened.value { return store }
+        settleStore()
+        if let store = opened.value { return store }
+        if let failure = openFailure.take() { throw failure }
         let store = try openStore(self)
         opened.value = store
         return store
+    }
+
+    /// Starts opening the store on a thread of its own, for a step that takes time and needs
+    /// nothing from it (the hot path's PAM account check, which the open then costs no time). The
+    /// next `store()` takes what it opened, or throws why it could not.
+    ///
+    /// Until the open is joined this thread holds the terminal signals, as during a transaction
+    /// (`TerminalSignals`): the open takes the store's locks, and a stop or end of the process
+    /// meanwhile would stall everyone else. The hold ends when `store()` or `settleStore()` joins
+    /// it, which `Authentication` does before anything is asked or shown on the terminal.
+    func openStoreInBackground() {
+        guard opened.value == nil, opening.value == nil else { return }
+        let hold = TerminalSignals.Hold()
+        let open = openStore
+        let ctx = self
+        let thread = BackgroundThread.start { () -> Result<any JitStore, JitError> in
+            do throws(JitError) { return .success(try open(ctx)) } catch { return .failure(error) }
+        }
+        guard let thread else {
+            // No thread: the store opens when first used, as without this call.
+            hold.end()
+            return
+        }
+        opening.value = BackgroundOpen(thread: thread, hold: hold)
+    }
+
+    /// Waits for the store being opened in the background, if any, and ends the hold on the
+    /// terminal signals; what it opened, or why it failed, is kept for `store()`. Called by the
+    /// thread that started it before that thread reads or writes the terminal, and before the
+    /// process ends (a thread must not be left running into exit).
+    func settleStore() {
+        guard let pending = opening.take() else { return }
+        let result = pending.thread.join()
+        pending.hold.end()
+        switch result {
+        case .success(let store): opened.value = store
+        case .failure(let error): openFailure.value = error
+        }
     }
 
     public func say(_ line: String) { output.out(line) }
@@ -211,5 +256,25 @@ final class Shared<Value: Sendable>: Sendable {
     var value: Value {
         get { storage.withLock { $0 } }
         set { storage.withLock { $0 = newValue } }
+    }
+
+    /// The value, leaving nil in its place.
+    func take<Wrapped>() -> Value where Value == Wrapped? {
+        storage.withLock { value in
+            defer { value = nil }
+            return value
+        }
+    }
+}
+
+/// A store being opened on a thread of its own, and the hold on the terminal signals that the
+/// thread which started it keeps until it joins it (`Context.openStoreInBackground`).
+final class BackgroundOpen: @unchecked Sendable {
+    // Used only by the thread that started the open (joined once, through `Shared.take`).
+    let thread: BackgroundThread<Result<any JitStore, JitError>>
+    let hold: TerminalSignals.Hold
+    init(thread: BackgroundThread<Result<any JitStore, JitError>>, hold: TerminalSignals.Hold) {
+        self.thread = thread
+        self.hold = hold
     }
 }

@@ -16,6 +16,7 @@ import pwd
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import time
 
@@ -599,6 +600,66 @@ def test_1_ctrl_z_while_filing_a_request_never_leaves_the_store_locked(hp):
             assert sh.match.group(1) == "0" and "uid=0(root)" in sh.before, sh.before
         finally:
             sh.close(force=True)
+
+
+def unindexed_wal(inst, frames):
+    """Leaves `frames` committed frames in the store's write-ahead log that no process has indexed:
+    a child writes them and ends without closing, as a jitexec does. Each commit changes the last
+    audit row and puts it back in one transaction (SQLite writes no frame for a row set to what it
+    held), so no committed state differs. The next process to open the store rebuilds the index from
+    every frame, holding the write lock meanwhile (SQLite's recovery: about 40 ms for 10,000)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            con = sqlite3.connect(inst.db, isolation_level=None, timeout=30)
+            con.execute("PRAGMA synchronous = OFF")
+            con.execute("PRAGMA wal_autocheckpoint = 0")
+            (last,) = con.execute("SELECT max(seq) FROM audit").fetchone()
+            for _ in range(frames):
+                con.executescript(
+                    f"BEGIN; UPDATE audit SET host = host || 'x' WHERE seq = {last};"
+                    f" UPDATE audit SET host = substr(host, 1, length(host) - 1) WHERE seq = {last}; COMMIT;")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def test_1_ctrl_z_while_the_store_opens_beside_pam_never_leaves_it_locked(hp):
+    """Attack: the store opens on a thread of its own while PAM starts. jit-dev1 makes that open slow
+    (thousands of unindexed frames in the write-ahead log, rebuilt under the write lock) and, in an
+    interactive shell, runs `jitexec -S bash -c ...` and types Ctrl-Z the moment /proc/locks shows
+    it holding the lock (root watches; <= 10 tries).
+    Must hold: the stop waits for the open (the terminal signals are held meanwhile), so jitexec
+    stops holding nothing: other users' jitctl and root's jitexec work within seconds, and `fg`
+    asks nothing more and runs the command."""
+    assert run([hp.jitexec, "/usr/bin/true"]).returncode == 0  # the store exists
+    sh = shell(hp, DEV)
+    try:
+        for attempt in range(10):
+            unindexed_wal(hp, 10000)
+            sh.sendline(f"{hp.jitexec} -S /usr/bin/bash -c 'echo ran-$((6 * 7))' <<< '{password(DEV)}'; echo rc=$?")
+            pid = jitexec_in(sh, hp)
+            hp.leftovers.append(pid)
+            if not watch_write_lock(pid):  # missed: let it finish and try again
+                sh.expect(r"rc=0", timeout=30)
+                sh.expect_exact(PROMPT)
+                continue
+            ctrl_z(sh)
+            i = sh.expect(["Stopped", pexpect.TIMEOUT], timeout=30)
+            assert i == 0, f"after Ctrl-Z jitexec did not stop: {state(pid)}: {sh.before[-300:]!r}"
+            sh.expect(r"rc=\d+", timeout=30)
+            sh.expect_exact(PROMPT)
+            assert state(pid) == "T", f"Ctrl-Z did not stop jitexec (state {state(pid)})"
+            others_still_work(hp, f"while {DEV}'s jitexec was stopped by Ctrl-Z as the store opened (attempt {attempt + 1})")
+            sh.sendline("fg; echo rc=$?")
+            sh.expect(r"rc=(\d+)", timeout=30)
+            assert sh.match.group(1) == "0" and "ran-42" in sh.before, sh.before
+            sh.expect_exact(PROMPT)
+            break
+        else:
+            pytest.fail("the write lock was never seen while the store opened, in 10 runs")
+    finally:
+        sh.close(force=True)
 
 
 def test_1_jitexec_blocked_on_a_full_stderr_pipe_holds_nothing(hp):

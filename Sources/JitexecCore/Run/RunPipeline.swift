@@ -11,7 +11,8 @@ import JitexecSystem
 ///    known (`Context.live`), and the compiled policy is loaded (`JitexecMain`);
 /// 1. `resolveCommand`: the command's canonical path through `secure_path`;
 /// 2. `decide`: the policy's verdict; a denial is audited and refused;
-/// 3. `authenticate`: PAM authentication and account check (`Authentication`);
+/// 3. `authenticate`: PAM authentication and account check (`Authentication`), while the store
+///    opens on a thread of its own (`Context.openStoreInBackground`);
 /// 4. `hasCoveringGrant` / `awaitApproval`: a live grant covers the run, or a request is filed (or
 ///    reused) and approved while the caller waits (`RequestForRun`, `ApprovalWait`);
 /// 5. `execute` (`ExecuteCommand`): PAM session opened, `exec.start` committed with the grant's
@@ -29,6 +30,9 @@ enum RunPipeline {
         }
         let terminal = ctx.effects.controllingTerminal()
         defer { terminal.close() }
+        // The store opens on a thread of its own while PAM checks the account; step 4 or 5 takes it.
+        ctx.openStoreInBackground()
+        defer { ctx.settleStore() }
         let pam = try authenticate(ctx, invocation, policy: policy, terminal: terminal)
         guard run.needsGrant else {
             return try ExecuteCommand.run(

@@ -69,12 +69,15 @@ enum Authentication {
         _ ctx: Context, policy: Policy, mode: PromptMode, terminal: ControllingTerminal, forcePassword: Bool = false
     ) throws(JitError) -> PAMSession {
         let user = ctx.invoker
-        let prompter: any Prompter
+        let asking: any Prompter
         switch mode {
-        case .never: prompter = NonInteractivePrompter()
-        case .stdin: prompter = StdinPrompter()
-        case .terminal: prompter = terminal.fd.map { TerminalPrompter(fileDescriptor: $0) } ?? TerminalPrompter()
+        case .never: asking = NonInteractivePrompter()
+        case .stdin: asking = StdinPrompter()
+        case .terminal: asking = terminal.fd.map { TerminalPrompter(fileDescriptor: $0) } ?? TerminalPrompter()
         }
+        // The store may be opening in the background, with the terminal signals held meanwhile
+        // (`Context.openStoreInBackground`): that ends before PAM asks or shows anything.
+        let prompter = SettlingPrompter(asking) { ctx.settleStore() }
         let session: PAMSession
         do {
             try requireServiceFile(ctx.paths.pamService)
@@ -225,5 +228,42 @@ enum Authentication {
             try Workflow.appendBounded(
                 w, AuditEvent(event: "auth.failure", actor: ctx.invoker.name, fields: fields), now: now)
         }
+    }
+}
+
+/// A prompter that first waits for the store being opened in the background (and so ends the hold
+/// on the terminal signals that goes with it), whatever PAM asks or shows first.
+private final class SettlingPrompter: Prompter {
+    private let inner: any Prompter
+    private var settle: (() -> Void)?
+
+    init(_ inner: any Prompter, settle: @escaping () -> Void) {
+        self.inner = inner
+        self.settle = settle
+    }
+
+    private func settled() {
+        settle?()
+        settle = nil
+    }
+
+    func promptHidden(_ message: String) throws(AuthError) -> [UInt8] {
+        settled()
+        return try inner.promptHidden(message)
+    }
+
+    func promptVisible(_ message: String) throws(AuthError) -> [UInt8] {
+        settled()
+        return try inner.promptVisible(message)
+    }
+
+    func info(_ message: String) {
+        settled()
+        inner.info(message)
+    }
+
+    func error(_ message: String) {
+        settled()
+        inner.error(message)
     }
 }
