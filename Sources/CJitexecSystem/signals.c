@@ -207,3 +207,35 @@ int jx_signalfd_take(int fd) {
 /* Swift reaches vsyslog only through withVaList, whose CVarArg casts scan the binary's protocol
  * conformances on every record. */
 void jx_syslog(int priority, const char *text) { syslog(priority, "%s", text); }
+
+/* The scheduler may queue a new thread behind its creator on the creator's CPU until the creator
+ * blocks; on another CPU it starts at once. */
+static int cpus_beside(cpu_set_t *cpus) {
+    if (sched_getaffinity(0, sizeof *cpus, cpus) != 0) return 0;
+    int here = sched_getcpu();
+    if (here >= 0 && here < CPU_SETSIZE) CPU_CLR(here, cpus);
+    return CPU_COUNT(cpus);
+}
+
+int jx_cpus_beside(void) {
+    cpu_set_t cpus;
+    return cpus_beside(&cpus);
+}
+
+int jx_thread_start_beside(pthread_t *thread, void *(*start)(void *), void *arg) {
+    cpu_set_t cpus;
+    if (cpus_beside(&cpus) == 0) return EAGAIN;
+    pthread_attr_t attr;
+    int failed = pthread_attr_init(&attr);
+    if (failed != 0) return failed;
+    failed = pthread_attr_setaffinity_np(&attr, sizeof cpus, &cpus);
+    sigset_t all, saved;
+    sigfillset(&all);
+    if (failed == 0) failed = pthread_sigmask(SIG_SETMASK, &all, &saved);
+    if (failed == 0) {
+        failed = pthread_create(thread, &attr, start, arg);
+        pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    }
+    pthread_attr_destroy(&attr);
+    return failed;
+}

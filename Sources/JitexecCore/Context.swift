@@ -182,9 +182,11 @@ public struct Context: Sendable {
         return store
     }
 
-    /// Starts opening the store on a thread of its own, for a step that takes time and needs
-    /// nothing from it (the hot path's PAM account check, which the open then costs no time). The
-    /// next `store()` takes what it opened, or throws why it could not.
+    /// Starts opening the store on a thread of its own (`BackgroundThread`), for steps that take
+    /// time and need nothing from it (on the hot path the command's resolution and decision and
+    /// PAM's account check, which the open then costs no time). The next `store()` takes what it
+    /// opened, or throws why it could not. With no other CPU to run it, nothing starts and
+    /// `store()` opens the store as without this call.
     ///
     /// Until the open is joined this thread holds the terminal signals, as during a transaction
     /// (`TerminalSignals`): the open takes the store's locks, and a stop or end of the process

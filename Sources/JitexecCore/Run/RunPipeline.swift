@@ -11,17 +11,22 @@ import JitexecSystem
 ///    known (`Context.live`), and the compiled policy is loaded (`JitexecMain`);
 /// 1. `resolveCommand`: the command's canonical path through `secure_path`;
 /// 2. `decide`: the policy's verdict; a denial is audited and refused;
-/// 3. `authenticate`: PAM authentication and account check (`Authentication`), while the store
-///    opens on a thread of its own (`Context.openStoreInBackground`);
+/// 3. `authenticate`: PAM authentication and account check (`Authentication`);
 /// 4. `hasCoveringGrant` / `awaitApproval`: a live grant covers the run, or a request is filed (or
 ///    reused) and approved while the caller waits (`RequestForRun`, `ApprovalWait`);
 /// 5. `execute` (`ExecuteCommand`): PAM session opened, `exec.start` committed with the grant's
 ///    use, environment built, the command released only while its grant is in force and
 ///    supervised, `exec.end` committed.
 ///
+/// Steps 1 to 3 need no store: it opens on a thread of its own meanwhile
+/// (`Context.openStoreInBackground`), and the first step that uses it takes it.
+///
 /// Break-glass (`BreakGlassRun`) takes the same steps with a grant it creates in place of step 4.
 enum RunPipeline {
     static func run(_ ctx: Context, _ invocation: Invocation, policy: Policy) throws(JitError) -> Int32 {
+        // Steps 1 to 3 run while the store opens on a thread of its own; the first use takes it.
+        ctx.openStoreInBackground()
+        defer { ctx.settleStore() }
         let resolved = try resolveCommand(ctx, invocation, policy: policy)
         let run = try decide(ctx, resolved, invocation, policy: policy)
         if invocation.args.breakGlass && run.needsGrant {
@@ -30,9 +35,6 @@ enum RunPipeline {
         }
         let terminal = ctx.effects.controllingTerminal()
         defer { terminal.close() }
-        // The store opens on a thread of its own while PAM checks the account; step 4 or 5 takes it.
-        ctx.openStoreInBackground()
-        defer { ctx.settleStore() }
         let pam = try authenticate(ctx, invocation, policy: policy, terminal: terminal)
         guard run.needsGrant else {
             return try ExecuteCommand.run(

@@ -1,14 +1,13 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
+import CJitexecSystem
+import Glibc
 
 /// One closure run on a thread of its own while the caller goes on, and its result handed over by
 /// `join`. The thread starts with every signal blocked: signals stay the starting thread's to take,
 /// as in a process with one thread, so what a signal does (and when a held one is delivered) does
-/// not change. Used where a step can wait on nothing but itself (the store's open while PAM checks
-/// the account, see `Context.openStoreInBackground`).
+/// not change. It runs on another CPU than the caller's: the scheduler may otherwise queue it
+/// behind the caller until the caller blocks, and the two would take turns instead of running side
+/// by side (on a machine with one CPU no thread is started). Used where a step can wait on nothing
+/// but itself (the store's open while PAM checks the account, see `Context.openStoreInBackground`).
 public final class BackgroundThread<Value>: @unchecked Sendable {
     // Written by the thread before it ends, read by `join` after pthread_join: no lock needed.
     private var value: Value?
@@ -17,17 +16,12 @@ public final class BackgroundThread<Value>: @unchecked Sendable {
 
     private init() {}
 
-    /// Starts `body` on a new thread; nil when no thread could be made (the caller then runs it itself).
+    /// Starts `body` on a new thread; nil when no thread could be made, or no other CPU may run it
+    /// (the caller then runs it itself).
     public static func start(_ body: @escaping @Sendable () -> Value) -> BackgroundThread? {
         let task = BackgroundThread()
         let start = Unmanaged.passRetained(ThreadStart { task.value = body() }).toOpaque()
-        var all = sigset_t()
-        var saved = sigset_t()
-        sigfillset(&all)
-        pthread_sigmask(SIG_SETMASK, &all, &saved)
-        let rc = pthread_create(&task.thread, nil, backgroundThreadMain, start)
-        pthread_sigmask(SIG_SETMASK, &saved, nil)
-        guard rc == 0 else {
+        guard jx_thread_start_beside(&task.thread, backgroundThreadMain, start) == 0 else {
             Unmanaged<ThreadStart>.fromOpaque(start).release()
             return nil
         }
@@ -43,6 +37,9 @@ public final class BackgroundThread<Value>: @unchecked Sendable {
         return value!
     }
 }
+
+/// Whether `BackgroundThread.start` can start a thread: a CPU other than the caller's may run it.
+public var backgroundThreadCanStart: Bool { jx_cpus_beside() > 0 }
 
 /// The closure a new thread runs, retained for it until it starts.
 private final class ThreadStart {
