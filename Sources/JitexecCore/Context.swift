@@ -198,7 +198,14 @@ public struct Context: Sendable {
         let open = openStore
         let ctx = self
         let thread = BackgroundThread.start { () -> Result<any JitStore, JitError> in
-            do throws(JitError) { return .success(try open(ctx)) } catch { return .failure(error) }
+            do throws(JitError) {
+                let store = try open(ctx)
+                // The thread has time to spare: the run's statements are compiled here too.
+                store.compileRunStatements()
+                return .success(store)
+            } catch {
+                return .failure(error)
+            }
         }
         guard let thread else {
             // No thread: the store opens when first used, as without this call.

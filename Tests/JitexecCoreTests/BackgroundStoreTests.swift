@@ -142,4 +142,28 @@ import Testing
             #expect(try f.events().suffix(2) == ["exec.start", "exec.end"])
         }
     }
+
+    @Test(.enabled(if: TestBackend.postgresURL == nil, "the SQLite pass: only SQLite compiles statements ahead"))
+    func aRunCompilesNoStatementAfterTheBackgroundOpenCompiledTheRunsStatements() throws {
+        try Self.unheld {
+            let f = try WorkflowFixture()
+            _ = try f.grant(f.file(f.ask("restarts")))
+            // A connection of its own, as a run's process has (the fixture's ran the steps above).
+            let fixtureStore = try #require(f.store as? SQLiteStore)
+            let store = try SQLiteStore(
+                path: fixtureStore.path, host: f.host, clock: { f.clock.now }, auditSink: { _ in })
+            store.compileRunStatements()
+            let compiled = try store.statementsCompiled()
+            var effects = Effects.caller(pam: FakePAM()) { _, _, release throws(ExecError) in
+                #expect(release?() == true)
+                return ExitOutcome(termination: .exited(0), duration: .milliseconds(5))
+            }
+            effects.workingDirectory = { "/srv/app" }
+            let ctx = context(f, effects) { _ throws(JitError) in store }
+            let args = try JitexecArguments.parse(["-n", "systemctl", "restart", "nginx"].map { UserText($0) })
+            #expect(try JitexecMain.run(ctx, Invocation(args: args, environment: ["TERM=xterm"], umask: 0o022)) == 0)
+            #expect(try f.events().suffix(2) == ["exec.start", "exec.end"])
+            #expect(try store.statementsCompiled() == compiled)
+        }
+    }
 }

@@ -84,9 +84,12 @@ extension SQLEngine {
         return rows
     }
 
+    /// What `insertReturningID` appends to its INSERT.
+    static var returningID: String { " RETURNING id" }
+
     /// Runs an `INSERT … RETURNING id`; the id.
     func insertReturningID(_ sql: String, _ values: [SQLValue]) throws -> Int64 {
-        guard let id = try query(sql + " RETURNING id", values, { $0.int64(0) }).first else {
+        guard let id = try query(sql + Self.returningID, values, { $0.int64(0) }).first else {
             throw StoreError.invalidRecord("the database returned no id for a new row")
         }
         return id

@@ -47,6 +47,19 @@ final class Database: SQLEngine {
     /// about a dozen distinct ones.
     static let idleLimit = 32
 
+    /// Statements compiled by this connection (not taken from the kept ones): what the tests of
+    /// `SQLiteStore.compileRunStatements` count.
+    private(set) var compiled = 0
+
+    /// Compiles `sql` and keeps it, unless one is kept already (or the cache is full).
+    func keepCompiled(_ sql: String) throws {
+        guard idle.count < Self.idleLimit, !idle.contains(where: { $0.sql == sql }) else { return }
+        _ = try Statement(self, sql: sql)  // its deinit hands it back to `idle`
+    }
+
+    /// Counts a statement compiled for this connection (`Statement.init`).
+    func countCompiled() { compiled += 1 }
+
     /// A kept statement for `sql`, now owned by the caller; nil when none is kept.
     func takeIdle(_ sql: String) -> OpaquePointer? {
         guard let index = idle.firstIndex(where: { $0.sql == sql }) else { return nil }
@@ -121,6 +134,8 @@ final class Database: SQLEngine {
         case full = "FULL"
         /// The commit is not synced; a later synced one, or a checkpoint, makes it durable.
         case normal = "NORMAL"
+
+        var pragma: String { "PRAGMA synchronous = \(rawValue)" }
     }
 
     /// The setting last applied; nil until it is known (a failed change leaves it unknown).
@@ -130,7 +145,7 @@ final class Database: SQLEngine {
     func setSynchronous(_ mode: Synchronous) throws {
         guard synchronous != mode else { return }
         synchronous = nil
-        try run("PRAGMA synchronous = \(mode.rawValue)")
+        try run(mode.pragma)
         synchronous = mode
     }
 
@@ -214,15 +229,19 @@ final class Database: SQLEngine {
         case deferred = "DEFERRED"
         /// Takes the write lock at once (waiting up to the busy timeout): writers are serialized.
         case immediate = "IMMEDIATE"
+
+        var begin: String { "BEGIN \(rawValue)" }
     }
+
+    static let commit = "COMMIT"
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it or the COMMIT throws.
     /// BEGIN and COMMIT are prepared statements like any other, so they are compiled once.
     func transaction<T>(_ kind: TransactionKind, _ body: () throws -> T) throws -> T {
-        try run("BEGIN \(kind.rawValue)")
+        try run(kind.begin)
         do {
             let value = try body()
-            try run("COMMIT")
+            try run(Self.commit)
             return value
         } catch {
             rollbackIfActive()

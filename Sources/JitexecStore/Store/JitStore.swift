@@ -92,11 +92,15 @@ public protocol JitStore: AnyObject, Sendable {
     /// waiter polls). Once it was readable, `takeChanges` reads what arrived.
     func changeDescriptor() -> Int32?
     func takeChanges()
+    /// Prepares what a run of jitexec will ask of the store, so the run's steps cost less (SQLite:
+    /// compiles its statements); nothing where there is nothing to prepare.
+    func compileRunStatements()
 }
 
 extension JitStore {
     public func changeDescriptor() -> Int32? { nil }
     public func takeChanges() {}
+    public func compileRunStatements() {}
 }
 
 /// Which audit records `auditRecords` returns. Every condition set must hold.

@@ -3,6 +3,9 @@ import JitexecBase
 // How records map to table rows: column lists in one place, next to their encoders and decoders.
 
 /// argv as one BLOB: every word followed by a NUL byte. `[]` is the empty blob, `[""]` one NUL.
+/// `count` parameters: "?, ?, …".
+func sqlPlaceholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
+
 enum ArgvCoding {
     static func encode(_ argv: [UserText]) throws -> [UInt8] {
         var blob: [UInt8] = []
@@ -32,6 +35,7 @@ enum RequestRow {
         """
     static let insertCount = 21
     static let columns = "id, " + insertColumns
+    static let byIDSQL = "SELECT \(columns) FROM requests WHERE id = ?"
 
     static func values(_ r: Request) throws -> [SQLValue] {
         [
@@ -76,6 +80,15 @@ enum GrantRow {
         """
     static func liveValues(_ now: Instant) -> [SQLValue] { [.int(now), .int(now)] }
 
+    static let byIDSQL = "SELECT \(columns) FROM grants WHERE id = ?"
+    /// A user's live grants, newest first; bind the user, then `liveValues(now)`.
+    static let liveOfUserSQL = "SELECT \(columns) FROM grants WHERE \"user\" = ? AND \(liveCondition) ORDER BY id DESC"
+    /// Takes one use of a live grant; bind its id, then `liveValues(now)`.
+    static let useSQL = """
+        UPDATE grants SET uses_left = uses_left - 1
+        WHERE id = ? AND \(liveCondition)
+        """
+
     static func values(_ g: Grant) throws -> [SQLValue] {
         [
             .int(g.requestID), .text(g.user), .text(g.runAs), .text(g.host), .text(g.scope.rawValue),
@@ -99,6 +112,8 @@ enum GrantRow {
 /// `audit` rows. `fields` is stored as its canonical JSON object text.
 enum AuditRow {
     static let columns = "seq, time, host, event, actor, fields, prev_hash, hash"
+    static let headSQL = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1"
+    static let insertSQL = "INSERT INTO audit (\(columns)) VALUES (\(sqlPlaceholders(8)))"
 
     static func decode(_ row: some SQLRow) throws -> AuditRecord {
         try stored(row).record()

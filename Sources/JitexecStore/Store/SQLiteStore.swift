@@ -44,6 +44,15 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
         try TerminalSignals.holding { try readHolding(body) }
     }
 
+    /// Compiles the statements a run executes (`RunStatements`) and keeps them on the connection.
+    /// Best effort: one that does not compile now is compiled, or fails, when it is used.
+    public func compileRunStatements() {
+        _ = try? lock.withLock { for sql in RunStatements.sql { try? connection.db.keepCompiled(sql) } }
+    }
+
+    /// Statements this connection has compiled so far (not taken from the kept ones).
+    public func statementsCompiled() throws -> Int { try lock.withLock { connection.db.compiled } }
+
     private func readHolding<T>(_ body: (any StoreReader) throws -> T) throws -> T {
         try lock.withLock {
             try storeErrors {

@@ -3,7 +3,7 @@ import JitexecBase
 extension StoreConnection {
     func auditHead() throws -> (seq: Int64, hash: String)? {
         try requireOpen()
-        return try query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", []) { row in
+        return try query(AuditRow.headSQL, []) { row in
             (seq: row.int64(0), hash: row.text(1))
         }.first
     }
@@ -72,7 +72,7 @@ extension StoreConnection {
         let (record, fieldsText) = AuditChain.sealForStore(event, after: head, time: clock(), host: host)
         do {
             try db.run(
-                "INSERT INTO audit (\(AuditRow.columns)) VALUES (\(placeholders(8)))",
+                AuditRow.insertSQL,
                 [
                     .int(record.seq), .int(record.time), .text(record.host), .text(record.event), .text(record.actor),
                     .text(fieldsText), .text(record.prevHash), .text(record.hash),

@@ -3,11 +3,15 @@ import JitexecBase
 extension StoreConnection {
     func grant(id: Int64) throws -> Grant? {
         try requireOpen()
-        return try query("SELECT \(GrantRow.columns) FROM grants WHERE id = ?", [.int(id)], GrantRow.decode).first
+        return try query(GrantRow.byIDSQL, [.int(id)], GrantRow.decode).first
     }
 
     func grants(user: String?, liveAt: Instant?) throws -> [Grant] {
         try requireOpen()
+        if let user, let liveAt {
+            // A run's question, asked with the text compiled ahead (`RunStatements`).
+            return try query(GrantRow.liveOfUserSQL, [.text(user)] + GrantRow.liveValues(liveAt), GrantRow.decode)
+        }
         var conditions: [String] = []
         var values: [SQLValue] = []
         if let user {
@@ -38,12 +42,7 @@ extension StoreConnection {
     /// last use of a grant cannot both win.
     func consumeGrantUse(id: Int64, at: Instant) throws -> Bool {
         try requireWritable()
-        return try db.run(
-            """
-            UPDATE grants SET uses_left = uses_left - 1
-            WHERE id = ? AND \(GrantRow.liveCondition)
-            """,
-            [.int(id)] + GrantRow.liveValues(at)) == 1
+        return try db.run(GrantRow.useSQL, [.int(id)] + GrantRow.liveValues(at)) == 1
     }
 
     func unrecordedExpiries(at: Instant) throws -> [Grant] {

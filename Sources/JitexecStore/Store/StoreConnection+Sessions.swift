@@ -3,9 +3,7 @@ import JitexecBase
 extension StoreConnection {
     func insertSession(_ session: Session) throws -> Int64 {
         try requireWritable()
-        return try db.insertReturningID(
-            "INSERT INTO sessions (\(SessionRow.insertColumns)) VALUES (\(placeholders(SessionRow.insertCount)))",
-            try SessionRow.values(session))
+        return try db.insertReturningID(SessionRow.insertSQL, try SessionRow.values(session))
     }
 
     func setSessionRecording(id: Int64, path: String) throws {
@@ -56,10 +54,7 @@ extension StoreConnection {
     func endSession(id: Int64, _ outcome: SessionOutcome) throws -> Bool {
         try requireWritable()
         return try db.run(
-            """
-            UPDATE sessions SET ended_at = ?, ended = ?, exit_status = ?, recording_size = ?, recording_sha256 = ?
-            WHERE id = ? AND ended_at IS NULL
-            """,
+            SessionRow.endSQL,
             [
                 .int(outcome.at), .text(outcome.ended.rawValue), .int(outcome.exitStatus.map(Int64.init)),
                 .int(outcome.recordingSize), .text(outcome.recordingSHA256), .int(id),
@@ -73,6 +68,11 @@ enum SessionRow {
         "user", run_as, host, command, rule, grant_id, request_id, started_at, pid, pid_start, enforce_expiry, recording
         """
     static let insertCount = 12
+    static let insertSQL = "INSERT INTO sessions (\(insertColumns)) VALUES (\(sqlPlaceholders(insertCount)))"
+    static let endSQL = """
+        UPDATE sessions SET ended_at = ?, ended = ?, exit_status = ?, recording_size = ?, recording_sha256 = ?
+        WHERE id = ? AND ended_at IS NULL
+        """
     static let columns = """
         id, \(insertColumns), ended_at, ended, exit_status, recording_size, recording_sha256, stop_by, stop_comment, \
         stop_at

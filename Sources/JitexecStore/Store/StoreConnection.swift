@@ -39,8 +39,7 @@ final class StoreConnection<Engine: SQLEngine>: StoreWriter {
 
     func request(id: Int64) throws -> Request? {
         try requireOpen()
-        return try query("SELECT \(RequestRow.columns) FROM requests WHERE id = ?", [.int(id)], RequestRow.decode)
-            .first
+        return try query(RequestRow.byIDSQL, [.int(id)], RequestRow.decode).first
     }
 
     func requests(status: RequestStatus?, requester: String?) throws -> [Request] {
@@ -121,5 +120,5 @@ final class StoreConnection<Engine: SQLEngine>: StoreWriter {
         conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
     }
 
-    func placeholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
+    func placeholders(_ count: Int) -> String { sqlPlaceholders(count) }
 }
