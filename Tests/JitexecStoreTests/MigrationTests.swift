@@ -119,6 +119,27 @@ import Testing
         #expect(try f.verify() == .intact(count: 2, head: try f.store.read { try $0.auditHead() }!.hash))
     }
 
+    /// SQLite applies `PRAGMA synchronous` when it compiles it: one compiled ahead with the run's
+    /// statements would set it then and change nothing when run (every exec.end was synced, one
+    /// more fsync a run, until this was seen in the bench's timeline). Each relaxed write must still
+    /// run relaxed, and the next write synced.
+    @Test func everyRelaxedWriteIsRelaxedAlsoAfterTheRunsStatementsWereCompiledAhead() throws {
+        let f = try StoreFixture()
+        f.store.compileRunStatements()
+        let db = f.store.connection.db
+        for n in 1...3 {
+            _ = try f.store.writeRelaxed { w in
+                #expect(try db.queryInt("PRAGMA synchronous") == 1, "relaxed write \(n)")
+                return try w.appendAudit(AuditEvent(event: "test.relaxed", actor: "a", fields: [:]))
+            }
+            #expect(try db.queryInt("PRAGMA synchronous") == 2, "after relaxed write \(n)")
+            _ = try f.store.write { w in
+                #expect(try db.queryInt("PRAGMA synchronous") == 2, "synced write \(n)")
+                return try w.appendAudit(AuditEvent(event: "test.synced", actor: "a", fields: [:]))
+            }
+        }
+    }
+
     @Test func busyTimeoutIsConfigurable() throws {
         let dir = try TemporaryDirectory()
         let store = try StoreFixture.open(dir.file("db"), busyTimeoutMillis: 1234)

@@ -141,11 +141,14 @@ final class Database: SQLEngine {
     /// The setting last applied; nil until it is known (a failed change leaves it unknown).
     private(set) var synchronous: Synchronous?
 
-    /// `PRAGMA synchronous`, run only when the connection is not known to have it already.
+    /// `PRAGMA synchronous`, run only when the connection is not known to have it already. Never
+    /// a kept statement: SQLite applies this pragma when it compiles it (a kept one is compiled
+    /// again each time it runs), so one compiled ahead of its turn would set it then and do
+    /// nothing at its turn.
     func setSynchronous(_ mode: Synchronous) throws {
         guard synchronous != mode else { return }
         synchronous = nil
-        try run(mode.pragma)
+        try execute(mode.pragma)
         synchronous = mode
     }
 

@@ -19,9 +19,8 @@ enum RunStatements {
         SessionRow.insertSQL + Database.returningID,
         // The grant read again right before the command starts.
         GrantRow.byIDSQL,
-        // exec.end, committed without fsync.
-        Database.Synchronous.normal.pragma,
+        // exec.end, committed without fsync (`PRAGMA synchronous` is never kept: see
+        // `Database.setSynchronous`).
         SessionRow.endSQL,
-        Database.Synchronous.full.pragma,
     ]
 }
