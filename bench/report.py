@@ -62,5 +62,6 @@ if len(sys.argv) > 2:
         print("jitexec's phases (same run as sudo):")
         print(f"  {'start-up to main (jitexec -V over /usr/bin/true)':58} {ms(start):6.2f}ms")
         print(f"  {'policy, identity, store, grant lookup (-l over -V)':58} {ms(decide):6.2f}ms")
+        # A run opens the store beside PAM (on a thread of its own); -l opens it before anything.
         print(f"  {'PAM, exec.start, pty, the command, exec.end (run over -l)':58} {ms(rest):6.2f}ms")
         print(f"  {'jitexec over the floor':58} {ms(run - total):6.2f}ms")
