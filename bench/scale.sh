@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "make bench-scale must run as root"; exit 1; }
 export PATH="/opt/swift/usr/bin:$PATH"
 
-P=/tmp/jitexec-scale
+P=/tmp/jitexec-scale          # the big store's install
+PF=/tmp/jitexec-scale-fresh   # a fresh store's, measured beside it
 SERVICE=jitexec-scale
 USER_B=jit-bench
 APPROVER=jit-benchapp
@@ -22,38 +23,26 @@ RUNDIR=/run/jitexec-scale
 . bench/common.sh
 bench_packages hyperfine
 bench_install 4h
+P=$PF SERVICE=$SERVICE-fresh RUNDIR=$RUNDIR-fresh bench_install 4h
 # The builder from the same build as the installed binaries (make install's flags and scratch folder).
 BUILD=(swift build -c release --static-swift-stdlib --scratch-path "${SCRATCH:-.build}")
 "${BUILD[@]}" --product jitexec-bench-scale >/dev/null
 BUILDER="$("${BUILD[@]}" --show-bin-path)/jitexec-bench-scale"
 DB="$P/var/lib/jitexec/jitexec.db"
 
-# A live grant for the bench user's /usr/bin/true (in this folder: command grants are bound to it).
+# A live grant for the bench user's /usr/bin/true in the install at $1 (in this folder: command
+# grants are bound to it).
 live_grant() {
-  runuser -u "$USER_B" -- "$P/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" 2>/dev/null || true
-  id=$("$P/usr/bin/jitctl" requests --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
-  runuser -u "$APPROVER" -- "$P/usr/bin/jitctl" approve "$id" -S <<<"pw-$APPROVER-secret" >/dev/null
+  runuser -u "$USER_B" -- "$1/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" 2>/dev/null || true
+  id=$("$1/usr/bin/jitctl" requests --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+  runuser -u "$APPROVER" -- "$1/usr/bin/jitctl" approve "$id" -S <<<"pw-$APPROVER-secret" >/dev/null
 }
 
-# The hot path, in a terminal session as a person would run it (see bench.sh).
-hot_path() {
-  cat > "$P/out/inner.sh" <<INNER
-set -e
-cd "$PWD"
-"$P/usr/bin/jitexec" -S -v <<<"pw-$USER_B-secret"
-"$P/usr/bin/jitexec" -n /usr/bin/true
-hyperfine -N --style basic --warmup 20 --runs $RUNS --export-json "$P/out/$1.json" \\
-  -n direct '/usr/bin/true' -n "jitexec-$1" "$P/usr/bin/jitexec -n /usr/bin/true"
-INNER
-  runuser -u "$USER_B" -- script -qec "bash $P/out/inner.sh" /dev/null >/dev/null
-}
+# 1. A fresh store, in an install of its own.
+rm -f "$PF/var/lib/jitexec/jitexec.db"{,-wal,-shm}
+live_grant "$PF"
 
-# 1. A fresh store.
-rm -f "$DB" "$DB-wal" "$DB-shm"
-live_grant
-hot_path fresh
-
-# 2. The same after the history: built first, then today's live grant on top of it.
+# 2. The big store: the history built first, then today's live grant on top of it.
 rm -f "$DB" "$DB-wal" "$DB-shm"
 echo "building a store of $RECORDS audit records and $REQUESTS decided requests..."
 started=$(date +%s)
@@ -62,12 +51,28 @@ echo "built in $(( $(date +%s) - started ))s"
 # The builder leaves a few hundred MB of dirty pages: written back during the runs below, they
 # would slow every fsync of theirs (measured: 1.27x instead of 1.03x when alternated by hand).
 sync
-live_grant
-hot_path history
+live_grant "$P"
+
+# The hot path on both, in a terminal session as a person would run it (see bench.sh), side by side
+# in one hyperfine run, fresh and big twice each in turn: measured minutes apart, the machine's
+# drift alone moved the ratio by 0.3.
+cat > "$P/out/inner.sh" <<INNER
+set -e
+cd "$PWD"
+for prefix in "$PF" "$P"; do
+  "\$prefix/usr/bin/jitexec" -S -v <<<"pw-$USER_B-secret"
+  "\$prefix/usr/bin/jitexec" -n /usr/bin/true
+done
+hyperfine -N --style basic --warmup 20 --runs $((RUNS / 2)) --export-json "$P/out/hot.json" \\
+  -n direct '/usr/bin/true' \\
+  -n jitexec-fresh "$PF/usr/bin/jitexec -n /usr/bin/true" -n jitexec-history "$P/usr/bin/jitexec -n /usr/bin/true" \\
+  -n jitexec-fresh-2 "$PF/usr/bin/jitexec -n /usr/bin/true" -n jitexec-history-2 "$P/usr/bin/jitexec -n /usr/bin/true"
+INNER
+runuser -u "$USER_B" -- script -qec "bash $P/out/inner.sh" /dev/null >/dev/null
 
 # 3. The admin's views of the big store, as root.
 hyperfine -N --style basic --warmup 1 --runs 5 --export-json "$P/out/views.json" \
   -n verify "$P/usr/bin/jitctl verify" \
   -n "log --since 1h" "$P/usr/bin/jitctl log --since 1h" \
   -n requests "$P/usr/bin/jitctl requests" >/dev/null
-python3 bench/scale_report.py "$P/out/fresh.json" "$P/out/history.json" "$P/out/views.json" "$RECORDS" "$REQUESTS"
+python3 bench/scale_report.py "$P/out/hot.json" "$P/out/views.json" "$RECORDS" "$REQUESTS"
