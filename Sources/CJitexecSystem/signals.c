@@ -1,7 +1,7 @@
 /*
  * The parent side: signal handlers that only write a record into a self-pipe (the supervisor's
- * poll loop does the work), self-suspension for job control, the pseudo-terminal ioctls, and
- * syslog.
+ * poll loop does the work), self-suspension for job control, the pseudo-terminal ioctls,
+ * syslog, and a thread started on another CPU with every signal blocked.
  */
 #define _GNU_SOURCE
 #include "jitexec_system.h"

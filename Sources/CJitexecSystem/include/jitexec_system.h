@@ -2,8 +2,9 @@
 #define JITEXEC_EXEC_H
 /*
  * The part of running a command that must be C: everything between fork() and execve(), where
- * only async-signal-safe calls are allowed, plus the signal handlers, the terminal ioctls and
- * syslog (variadic, so Swift cannot call them). The Swift side (JitexecExec) owns all policy.
+ * only async-signal-safe calls are allowed, plus the signal handlers, the terminal ioctls,
+ * syslog (variadic, so Swift cannot call them) and the start of a thread on another CPU (the CPU
+ * set macros are not Swift's either). The Swift side (JitexecExec) owns all policy.
  */
 #include <pthread.h>
 #include <stddef.h>

@@ -2,10 +2,10 @@ import JitexecBase
 
 // How records map to table rows: column lists in one place, next to their encoders and decoders.
 
-/// argv as one BLOB: every word followed by a NUL byte. `[]` is the empty blob, `[""]` one NUL.
 /// `count` parameters: "?, ?, …".
 func sqlPlaceholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
 
+/// argv as one BLOB: every word followed by a NUL byte. `[]` is the empty blob, `[""]` one NUL.
 enum ArgvCoding {
     static func encode(_ argv: [UserText]) throws -> [UInt8] {
         var blob: [UInt8] = []
