@@ -5,6 +5,11 @@ import JitexecBase
 /// `count` parameters: "?, ?, …".
 func sqlPlaceholders(_ count: Int) -> String { Array(repeating: "?", count: count).joined(separator: ", ") }
 
+/// A WHERE clause requiring every condition; empty for none.
+func sqlWhere(_ conditions: [String]) -> String {
+    conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+}
+
 /// argv as one BLOB: every word followed by a NUL byte. `[]` is the empty blob, `[""]` one NUL.
 enum ArgvCoding {
     static func encode(_ argv: [UserText]) throws -> [UInt8] {
@@ -80,9 +85,16 @@ enum GrantRow {
         """
     static func liveValues(_ now: Instant) -> [SQLValue] { [.int(now), .int(now)] }
 
+    static let userCondition = "\"user\" = ?"
+
+    /// The grants that meet every condition, newest first.
+    static func selectSQL(where conditions: [String]) -> String {
+        "SELECT \(columns) FROM grants \(sqlWhere(conditions)) ORDER BY id DESC"
+    }
+
     static let byIDSQL = "SELECT \(columns) FROM grants WHERE id = ?"
-    /// A user's live grants, newest first; bind the user, then `liveValues(now)`.
-    static let liveOfUserSQL = "SELECT \(columns) FROM grants WHERE \"user\" = ? AND \(liveCondition) ORDER BY id DESC"
+    /// A user's live grants, newest first: bind the user, then `liveValues(now)`.
+    static let liveOfUserSQL = selectSQL(where: [userCondition, liveCondition])
     /// Takes one use of a live grant; bind its id, then `liveValues(now)`.
     static let useSQL = """
         UPDATE grants SET uses_left = uses_left - 1

@@ -8,23 +8,18 @@ extension StoreConnection {
 
     func grants(user: String?, liveAt: Instant?) throws -> [Grant] {
         try requireOpen()
-        if let user, let liveAt {
-            // A run's question, asked with the text compiled ahead (`RunStatements`).
-            return try query(GrantRow.liveOfUserSQL, [.text(user)] + GrantRow.liveValues(liveAt), GrantRow.decode)
-        }
         var conditions: [String] = []
         var values: [SQLValue] = []
         if let user {
-            conditions.append("\"user\" = ?")
+            conditions.append(GrantRow.userCondition)
             values.append(.text(user))
         }
         if let liveAt {
             conditions.append(GrantRow.liveCondition)
             values += GrantRow.liveValues(liveAt)
         }
-        return try query(
-            "SELECT \(GrantRow.columns) FROM grants \(whereClause(conditions)) ORDER BY id DESC", values,
-            GrantRow.decode)
+        // With both, the text is `GrantRow.liveOfUserSQL`, which a run compiles ahead.
+        return try query(GrantRow.selectSQL(where: conditions), values, GrantRow.decode)
     }
 
     func insertGrant(_ grant: Grant) throws -> Int64 {

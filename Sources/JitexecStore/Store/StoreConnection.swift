@@ -116,9 +116,7 @@ final class StoreConnection<Engine: SQLEngine>: StoreWriter {
         try db.query(sql, values, decode)
     }
 
-    func whereClause(_ conditions: [String]) -> String {
-        conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-    }
+    func whereClause(_ conditions: [String]) -> String { sqlWhere(conditions) }
 
     func placeholders(_ count: Int) -> String { sqlPlaceholders(count) }
 }
