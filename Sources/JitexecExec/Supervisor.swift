@@ -190,8 +190,9 @@ private struct Supervision {
     /// after SIGHUP/SIGTERM and the grace when `endLeftovers` asks), and every adopted zombie is reaped.
     private func endLeftovers() {
         guard let control, control.contain else { return }
+        var left = 0
         if control.endedBy != nil {
-            ProcessTree.signalAll(below: getpid(), SIGKILL, rounds: 8)
+            left = ProcessTree.signalAll(below: getpid(), SIGKILL, rounds: 8)
         } else if control.endLeftovers, !ProcessTree.descendants(of: getpid()).isEmpty {
             for signal in [SIGHUP, SIGTERM, SIGCONT] { ProcessTree.signalAll(below: getpid(), signal) }
             let deadline = Clocks.monotonic() + control.grace
@@ -200,9 +201,22 @@ private struct Supervision {
                 if ProcessTree.descendants(of: getpid()).isEmpty { break }
                 usleep(50_000)
             }
-            ProcessTree.signalAll(below: getpid(), SIGKILL, rounds: 8)
+            left = ProcessTree.signalAll(below: getpid(), SIGKILL, rounds: 8)
         }
         reapAdopted()
+        if left > 0 { reapUntilGone() }
+    }
+
+    /// A killed process takes a moment to end after SIGKILL, and the ending is not over while one
+    /// is left below this process, a zombie included: reap until none is (seen as a killed
+    /// descendant still there when `Supervisor.run` returned). Bounded: one that cannot end (stuck
+    /// in the kernel) is left, dead, to init when this process exits.
+    private func reapUntilGone() {
+        let deadline = Clocks.monotonic() + .seconds(2)
+        while !ProcessTree.descendants(of: getpid()).isEmpty && Clocks.monotonic() < deadline {
+            usleep(2_000)
+            reapAdopted()
+        }
     }
 
     /// Reaps every child that has ended (contained runs adopt orphans).
