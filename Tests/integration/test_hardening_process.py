@@ -625,10 +625,11 @@ def unindexed_wal(inst, frames):
 
 
 def test_1_ctrl_z_while_the_store_opens_beside_pam_never_leaves_it_locked(hp):
-    """Attack: the store opens on a thread of its own while PAM starts. jit-dev1 makes that open slow
-    (thousands of unindexed frames in the write-ahead log, rebuilt under the write lock) and, in an
-    interactive shell, runs `jitexec -S bash -c ...` and types Ctrl-Z the moment /proc/locks shows
-    it holding the lock (root watches; <= 10 tries).
+    """Attack: the store opens on a thread of its own while the run is decided and PAM starts. Root
+    makes that open slow, to widen the window an attacker would aim at (thousands of unindexed
+    frames in the write-ahead log, rebuilt under the write lock); in an interactive shell jit-dev1
+    runs `jitexec -S bash -c ...` and types Ctrl-Z the moment /proc/locks shows it holding the
+    lock (root watches; <= 10 tries).
     Must hold: the stop waits for the open (the terminal signals are held meanwhile), so jitexec
     stops holding nothing: other users' jitctl and root's jitexec work within seconds, and `fg`
     asks nothing more and runs the command."""
