@@ -47,18 +47,15 @@ final class Database: SQLEngine {
     /// about a dozen distinct ones.
     static let idleLimit = 32
 
-    /// Statements compiled by this connection (not taken from the kept ones): what the tests of
-    /// `SQLiteStore.compileRunStatements` count.
-    private(set) var compiled = 0
+    /// Statements compiled by this connection (not taken from the kept ones; `Statement.init`
+    /// counts them): what the tests of `SQLiteStore.compileRunStatements` count.
+    var compiled = 0
 
     /// Compiles `sql` and keeps it, unless one is kept already (or the cache is full).
     func keepCompiled(_ sql: String) throws {
         guard idle.count < Self.idleLimit, !idle.contains(where: { $0.sql == sql }) else { return }
         _ = try Statement(self, sql: sql)  // its deinit hands it back to `idle`
     }
-
-    /// Counts a statement compiled for this connection (`Statement.init`).
-    func countCompiled() { compiled += 1 }
 
     /// A kept statement for `sql`, now owned by the caller; nil when none is kept.
     func takeIdle(_ sql: String) -> OpaquePointer? {

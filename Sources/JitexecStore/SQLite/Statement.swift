@@ -21,7 +21,7 @@ final class Statement: SQLRow {
         let rc = sqlite3_prepare_v3(database.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
         guard rc == SQLITE_OK, let raw else { throw database.error(rc == SQLITE_OK ? SQLITE_MISUSE : rc, context: sql) }
         self.handle = raw
-        database.countCompiled()
+        database.compiled += 1
     }
 
     deinit { database.recycle(handle, sql: sql) }

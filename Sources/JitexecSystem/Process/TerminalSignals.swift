@@ -7,7 +7,8 @@
 /// The signals a person at the terminal can send to their own jitexec or jitctl (Ctrl-C, Ctrl-\,
 /// Ctrl-Z, background reads and writes, hang-up) — the caller can send no other (see
 /// `Privileges.takeRealRoot`). They are held back while the process holds something others wait for
-/// (a store transaction, the credential cache's lock) and between recording `exec.start` and
+/// (a store transaction, the credential cache's lock, the store's open on a thread of its own until
+/// it is joined: `Context.openStoreInBackground`) and between recording `exec.start` and
 /// supervising the command, and delivered the moment that ends: a process stopped or ended there
 /// would stall everyone else or leave a started record without an end. Code run under a hold never
 /// reads or writes the caller's terminal.
