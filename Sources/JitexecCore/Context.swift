@@ -101,7 +101,8 @@ public struct Context: Sendable {
     public var paths: Paths
     public var clock: @Sendable () -> Instant
     public var host: String
-    public var invoker: Account
+    /// The invoking user (`invoker`), whose groups may still be being looked up (`settleInvoker`).
+    private let invokerLookup: PendingAccount
     public var system: AnySystemLookup
     public var output: Output
     /// Opens the store (after the trusted-file checks in the live context).
@@ -129,8 +130,8 @@ public struct Context: Sendable {
     let notifyFailures = PendingAuditEvents()
 
     init(
-        program: String, paths: Paths, clock: @escaping @Sendable () -> Instant, host: String, invoker: Account,
-        system: AnySystemLookup, output: Output,
+        program: String, paths: Paths, clock: @escaping @Sendable () -> Instant, host: String,
+        invoker: PendingAccount, system: AnySystemLookup, output: Output,
         openStore: @escaping @Sendable (Context) throws(JitError) -> any JitStore,
         readPolicy: @escaping @Sendable (Context) throws(JitError) -> [PolicySource],
         policyLoader: @escaping @Sendable (Context) throws(JitError) -> Policy, effects: Effects = .live
@@ -139,7 +140,7 @@ public struct Context: Sendable {
         self.paths = paths
         self.clock = clock
         self.host = host
-        self.invoker = invoker
+        self.invokerLookup = invoker
         self.system = system
         self.output = output
         self.openStore = openStore
@@ -148,9 +149,12 @@ public struct Context: Sendable {
         self.effects = effects
     }
 
-    /// The real system: requires euid 0 and a known invoking user.
+    /// The real system: requires euid 0 and a known invoking user. With `invokerGroupsBeside` the
+    /// invoking user's groups are looked up on a thread of its own while the caller goes on (jitexec
+    /// reads the policy meanwhile); the caller then calls `settleInvoker` before anything else.
     public static func live(
-        program: String, policyLoader: @escaping @Sendable (Context) throws(JitError) -> Policy = CompiledPolicy.load
+        program: String, invokerGroupsBeside: Bool = false,
+        policyLoader: @escaping @Sendable (Context) throws(JitError) -> Policy = CompiledPolicy.load
     ) throws(JitError) -> Context {
         try Privileges.requireRoot(program: program)
         // First: from here on the caller cannot stop or kill this process (see takeRealRoot), nor
@@ -166,9 +170,27 @@ public struct Context: Sendable {
         guard setegid(0) == 0 else { throw .notSetuidRoot(program: program) }
         return Context(
             program: program, paths: .builtIn, clock: Clocks.wall, host: currentHostName(),
-            invoker: try Privileges.invoker(), system: AnySystemLookup(LiveSystem()), output: .live,
+            invoker: try Privileges.invoker(groupsBeside: invokerGroupsBeside), system: AnySystemLookup(LiveSystem()),
+            output: .live,
             openStore: StoreAccess.openLive, readPolicy: PolicyFiles.readLive, policyLoader: policyLoader,
             effects: .live)
+    }
+
+    /// The invoking user, with every group. Waits for the group lookup if it is still running.
+    public var invoker: Account {
+        do {
+            return try invokerLookup.account()
+        } catch {
+            // settleInvoker threw this error before anything could read the invoker (JitexecMain).
+            fatalError("the invoking user was read after their group lookup failed: \(error)")
+        }
+    }
+
+    /// Waits for the invoking user's group lookup (`live(invokerGroupsBeside:)`) and throws why it
+    /// failed. Called before anything reads `invoker`, so a failed lookup ends the run with its
+    /// own line.
+    func settleInvoker() throws(JitError) {
+        _ = try lookingUp { () throws(UserDatabase.LookupError) in try invokerLookup.account() }
     }
 
     /// The store, opened on first use (trusted-file checks, migrations) and reused after.

@@ -15,11 +15,14 @@ import Testing
 final class TestContext: Sendable {
     let fixture: WorkflowFixture
     let invoker: Account
+    /// How the context finds the invoker: `invoker`, known already, unless the test gave a lookup.
+    let invokerLookup: PendingAccount
     private let lines = Mutex<[String]>([])
 
-    init(_ fixture: WorkflowFixture, invoker: Account) {
+    init(_ fixture: WorkflowFixture, invoker: Account, lookup: PendingAccount? = nil) {
         self.fixture = fixture
         self.invoker = invoker
+        self.invokerLookup = lookup ?? PendingAccount(invoker)
     }
 
     /// What the command printed: stdout lines, then stderr lines, in order each.
@@ -29,7 +32,7 @@ final class TestContext: Sendable {
     func context(_ effects: Effects = .failing) -> Context {
         let f = fixture
         return Context(
-            program: "jitexec", paths: .builtIn, clock: { f.clock.now }, host: f.host, invoker: invoker,
+            program: "jitexec", paths: .builtIn, clock: { f.clock.now }, host: f.host, invoker: invokerLookup,
             system: AnySystemLookup(FakeAccounts()),
             output: Output(
                 out: { [self] in record($0) },

@@ -30,7 +30,8 @@ public enum JitexecMain {
         do {
             let ctx: Context
             do {
-                ctx = try Context.live(program: "jitexec")
+                // The caller's groups are looked up beside the policy's read (settled in `run`).
+                ctx = try Context.live(program: "jitexec", invokerGroupsBeside: args.mode != .loginGate)
             } catch  where args.mode == .loginGate {
                 return LoginGate.startupFailed(error, environment: environment)
             }
@@ -44,9 +45,14 @@ public enum JitexecMain {
 
     static func run(_ ctx: Context, _ invocation: Invocation) throws(JitError) -> Int32 {
         let args = invocation.args
+        let loaded = Result { () throws(JitError) in try ctx.loadPolicy() }
+        // The caller's groups were looked up meanwhile (`Context.live`). Settled here, before
+        // anything reads the caller's account, and before the store starts opening beside the
+        // run's next steps (two threads beside this one would share one CPU on a two-CPU machine).
+        try ctx.settleInvoker()
         let policy: Policy
         do {
-            policy = try ctx.loadPolicy()
+            policy = try loaded.get()
         } catch {
             if case .policyInvalid(let first, _) = error { auditInvalidPolicy(ctx, first) }
             throw error

@@ -127,13 +127,15 @@ public enum Privileges {
         return setrlimit(which, &raised) == 0 ? current.rlim_max : current.rlim_cur
     }
 
-    /// The invoking user: the caller's real uid, which they cannot forge.
-    static func invoker() throws(JitError) -> Account {
+    /// The invoking user: the caller's real uid, which they cannot forge. With `groupsBeside`, their
+    /// group list is looked up on a thread of its own while the caller goes on (`Accounts.byUIDBeside`).
+    static func invoker(groupsBeside: Bool) throws(JitError) -> PendingAccount {
         let uid = caller.uid
-        guard let account = try lookingUp({ () throws(UserDatabase.LookupError) in try Accounts.byUID(uid) }) else {
-            throw .unknownInvoker(uid: uid)
+        let found = try lookingUp { () throws(UserDatabase.LookupError) -> PendingAccount? in
+            groupsBeside ? try Accounts.byUIDBeside(uid) : try Accounts.byUID(uid).map(PendingAccount.init)
         }
-        return account
+        guard let found else { throw .unknownInvoker(uid: uid) }
+        return found
     }
 
     /// Opens a file named by the caller with the caller's own rights, so a setuid jitctl never

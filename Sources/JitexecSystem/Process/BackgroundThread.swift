@@ -7,7 +7,8 @@ import Glibc
 /// not change. It runs on another CPU than the caller's: the scheduler may otherwise queue it
 /// behind the caller until the caller blocks, and the two would take turns instead of running side
 /// by side (on a machine with one CPU no thread is started). Used where a step can wait on nothing
-/// but itself (the store's open while PAM checks the account, see `Context.openStoreInBackground`).
+/// but itself: the store's open while PAM checks the account (`Context.openStoreInBackground`), and
+/// the invoking user's group list while jitexec reads the policy (`Accounts.byUIDBeside`).
 public final class BackgroundThread<Value>: @unchecked Sendable {
     // Written by the thread before it ends, read by `join` after pthread_join: no lock needed.
     private var value: Value?

@@ -25,6 +25,10 @@ public enum UserDatabase {
         public var what: String
         public var code: Int32
         public var description: String { "looking up \(what) failed: \(String(cString: strerror(code)))" }
+        public init(what: String, code: Int32) {
+            self.what = what
+            self.code = code
+        }
     }
 
     /// The largest buffer tried (an entry larger than this is an error).
