@@ -122,7 +122,8 @@ void jx_suspend_self(int signo) {
      * the default action just set. kill(getpid()) would let the kernel pick another thread of a
      * threaded process (the unit tests run the supervisor on a worker thread): this thread could
      * put the handler back first, and the late signal would then be caught and forwarded to the
-     * command as a second stop that nobody continues. jitexec itself has one thread. */
+     * command as a second stop that nobody continues. jitexec has one thread by then: what ran
+ * beside the command (the store's checkpoint) was joined first (SessionControl.beforeSuspend). */
     (void)raise(signo);
     if (restore) (void)sigaction(SIGTSTP, &previous, NULL);
 }

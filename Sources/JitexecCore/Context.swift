@@ -119,6 +119,8 @@ public struct Context: Sendable {
     private let opening = Shared<BackgroundOpen?>(nil)
     /// Why the open `settleStore` waited for failed, for the `store()` call that comes next.
     private let openFailure = Shared<JitError?>(nil)
+    /// The store's checkpoint running beside the command (`checkpointBeside`).
+    private let checkpointing = Shared<BackgroundThread<Void>?>(nil)
     /// The `[notify] events` of the last policy loaded, for the audit sink (`Notifications`).
     private let notifyBox = Shared<Set<String>>([])
     /// The rules of the last policy loaded that name `@automations` among their approvers: filing a
@@ -195,7 +197,10 @@ public struct Context: Sendable {
 
     /// The store, opened on first use (trusted-file checks, migrations) and reused after.
     public func store() throws(JitError) -> any JitStore {
-        if let store = opened.value { return store }
+        if let store = opened.value {
+            settleCheckpoint()
+            return store
+        }
         settleStore()
         if let store = opened.value { return store }
         if let failure = openFailure.take() { throw failure }
@@ -242,6 +247,7 @@ public struct Context: Sendable {
     /// thread that started it before that thread reads or writes the terminal, and before the
     /// process ends (a thread must not be left running into exit).
     func settleStore() {
+        settleCheckpoint()
         guard let pending = opening.take() else { return }
         let result = pending.thread.join()
         pending.hold.end()
@@ -249,6 +255,25 @@ public struct Context: Sendable {
         case .success(let store): opened.value = store
         case .failure(let error): openFailure.value = error
         }
+    }
+
+    /// Starts the open store's checkpoint (`JitStore.checkpoint`) on a thread of its own, for the
+    /// time the command runs: `exec.start` and `exec.end` then never checkpoint in their commit
+    /// (SQLite's automatic checkpoint, two more syncs, in about a third of the runs), and the next
+    /// run's open has fewer frames of the log to read. The next `store()` or `settleStore()` waits
+    /// for it. Nothing starts when the store has no log, or no other CPU could run it.
+    ///
+    /// No terminal signal is held meanwhile (the supervisor forwards them to the command): a
+    /// passive checkpoint holds no lock another process waits for, and this process waits for it
+    /// before it stops itself (`SessionControl.beforeSuspend`).
+    func checkpointBeside() {
+        guard let store = opened.value, checkpointing.value == nil, store.checkpointDue else { return }
+        checkpointing.value = BackgroundThread.start { store.checkpoint() }
+    }
+
+    /// Waits for the checkpoint `checkpointBeside` started, if any.
+    func settleCheckpoint() {
+        checkpointing.take()?.join()
     }
 
     public func say(_ line: String) { output.out(line) }

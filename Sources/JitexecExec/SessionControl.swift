@@ -57,6 +57,9 @@ public final class SessionControl {
     /// When the monitor will end the command at the latest (monotonic, `Clocks.monotonic()`). With a
     /// deadline there is no job control: a command that stops is continued at once.
     public let deadline: Duration?
+    /// Called before this process stops itself because the command stopped (job control): what
+    /// this process still has running beside the command (the store's checkpoint) ends first.
+    public let beforeSuspend: (() -> Void)?
 
     /// Set by the supervisor when it ended the command: the monitor's reason, or `record_failed` /
     /// `record_limit` when the recording could not go on.
@@ -66,9 +69,11 @@ public final class SessionControl {
 
     public init(
         recorder: (any SessionRecorder)? = nil, recordInput: Bool = false, monitor: (() -> MonitorVerdict)? = nil,
-        contain: Bool = false, endLeftovers: Bool = false, grace: Duration = .seconds(5), deadline: Duration? = nil
+        contain: Bool = false, endLeftovers: Bool = false, grace: Duration = .seconds(5), deadline: Duration? = nil,
+        beforeSuspend: (() -> Void)? = nil
     ) {
         self.deadline = deadline
+        self.beforeSuspend = beforeSuspend
         self.recorder = recorder
         self.recordInput = recordInput
         self.monitor = monitor

@@ -268,6 +268,7 @@ private struct Supervision {
         }
         let wasRaw = relay?.isRaw ?? false
         relay?.restoreTerminal()
+        control?.beforeSuspend?()
         jx_suspend_self(signal)
         if wasRaw { relay?.enterRaw() }
         relay?.syncWindowSize()

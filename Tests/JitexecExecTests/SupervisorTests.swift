@@ -206,6 +206,35 @@ struct SupervisorTests {
         #expect(outcome.termination == .exited(5))
     }
 
+    @Test func whatRunsBesideTheCommandIsWaitedForBeforeThisProcessStops() throws {
+        let out = Fixture.pipe()
+        defer { close(out.read) }
+        // Stops itself once, then ends with 6 when continued.
+        let script = "echo ready; kill -STOP $$; exit 6"
+        let spec = ExecSpec(
+            path: "/bin/sh", argv: ["sh", "-c", UserText(script)], environment: ["PATH=/usr/bin:/bin"],
+            identity: Fixture.nobody, umask: 0o022, standardOutput: out.write)
+        let waited = Shared(0)
+        // The store's checkpoint beside the command is joined here in jitexec (ExecuteCommand).
+        let control = SessionControl(beforeSuspend: { waited.value += 1 })
+        // The shell's `fg`: continues this process once it has stopped (only then: a SIGCONT before
+        // would be forwarded to the command).
+        let me = getpid()
+        let fg =
+            "while kill -0 \(me); do sleep 0.1; "
+            + "[ \"$(cut -d' ' -f3 /proc/\(me)/stat)\" = T ] && kill -CONT \(me); done"
+        let shell = Fixture.spawn("/bin/sh", ["sh", "-c", fg])
+        defer {
+            kill(shell, SIGKILL)
+            var status: Int32 = 0
+            waitpid(shell, &status, 0)
+        }
+        let outcome = try Supervisor.run(spec, control: control)
+        close(out.write)
+        #expect(waited.value == 1)
+        #expect(outcome.termination == .exited(6))
+    }
+
     /// This process's children, by pid (from /proc: every process whose parent is this one).
     static func children() -> Set<pid_t> {
         var found = Set<pid_t>()

@@ -160,7 +160,60 @@ import Testing
         // 1000 records, one commit each: without the checkpoints the log would hold every frame
         // (well over 4 MB); with them it never holds much more than `walCheckpointFrames` frames
         // beyond the size it is cut back to.
-        #expect(largest <= Database.walSizeLimit + (Database.walCheckpointFrames + 8) * frame, "\(largest)")
+        #expect(largest <= Database.walSizeLimit + (Int(Database.walCheckpointFrames) + 8) * frame, "\(largest)")
         #expect(try f.verify().isIntact)
+    }
+
+    /// The WAL index's header (the -shm file): the frames in the log, and how many of them the
+    /// database file holds already (mxFrame and nBackfill, see SQLite's wal.c).
+    func walIndex(_ f: StoreFixture) throws -> (frames: UInt32, backfilled: UInt32) {
+        let fd = open(f.path + "-shm", O_RDONLY | O_CLOEXEC)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 100)
+        try #require(pread(fd, &header, header.count, 0) == header.count)
+        let word = { (offset: Int) in header[offset..<offset + 4].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+        }
+        return (word(16), word(96))
+    }
+
+    @Test func aCheckpointIsDueOnceTheLogHoldsEnoughAndMovesItIntoTheDatabaseFile() throws {
+        let f = try StoreFixture()
+        // A fresh connection has committed nothing: nothing is due.
+        let store = try StoreFixture.open(f.path)
+        #expect(!store.checkpointDue)
+        let first = try store.read { try $0.auditHead() }?.seq ?? 0
+        var commits: Int64 = 0
+        while !store.checkpointDue {
+            _ = try store.write { try $0.appendAudit(AuditEvent(event: "test.event", actor: "alice", fields: [:])) }
+            commits += 1
+            try #require(commits < 64)
+        }
+        let before = try walIndex(f)
+        #expect(before.frames >= UInt32(Database.besideCheckpointFrames))
+        #expect(before.backfilled < before.frames)
+        store.checkpoint()
+        let after = try walIndex(f)
+        #expect(after.frames == before.frames)
+        #expect(after.backfilled == after.frames)
+        #expect(!store.checkpointDue)
+        #expect(try store.read { try $0.auditHead() }?.seq == first + commits)
+        #expect(try f.verify().isIntact)
+    }
+
+    @Test func theCommitThatFillsTheLogCheckpointsItAsSQLiteWould() throws {
+        let f = try StoreFixture()
+        var checkpointed = false
+        for _ in 0..<(Int(Database.walCheckpointFrames) + 8) {
+            try f.append(1)
+            let index = try walIndex(f)
+            // Each commit writes a few frames; the one that reaches the limit copies them all.
+            #expect(index.frames < UInt32(Database.walCheckpointFrames) + 8)
+            if index.frames >= UInt32(Database.walCheckpointFrames) {
+                #expect(index.backfilled == index.frames)
+                checkpointed = true
+            }
+        }
+        #expect(checkpointed)
     }
 }

@@ -173,7 +173,8 @@ enum ExecuteCommand {
             monitor: SessionMonitor.make(
                 ctx, session: start.session, grant: start.grant, enforceExpiry: enforced != nil),
             contain: true, endLeftovers: run.rule.enforceExpiry,
-            deadline: enforced.map { Clocks.monotonic() + max($0.expiresAt - ctx.clock(), .zero) })
+            deadline: enforced.map { Clocks.monotonic() + max($0.expiresAt - ctx.clock(), .zero) },
+            beforeSuspend: { ctx.settleCheckpoint() })
     }
 
     /// `exec.end` (and the session's end) when the command could not be run after `exec.start`.
@@ -297,10 +298,15 @@ enum ExecuteCommand {
                 } catch {
                     ended = error
                 }
+                // The command starts now, with the store's last use before exec.end behind us.
+                if ended == nil { ctx.checkpointBeside() }
                 return ended == nil
             }
         }
-        if start.grant == nil { try beforeStart?() }
+        if start.grant == nil {
+            try beforeStart?()
+            ctx.checkpointBeside()
+        }
         do {
             return try ctx.effects.supervise(spec, control, release)
         } catch {

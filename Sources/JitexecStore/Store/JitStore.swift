@@ -95,12 +95,21 @@ public protocol JitStore: AnyObject, Sendable {
     /// Prepares what a run of jitexec will ask of the store, so the run's steps cost less (SQLite:
     /// compiles its statements); nothing where there is nothing to prepare.
     func compileRunStatements()
+    /// Whether `checkpoint` has work worth doing now (SQLite: enough of the write-ahead log).
+    var checkpointDue: Bool { get }
+    /// Moves what the write-ahead log holds into the database file (SQLite: a passive checkpoint,
+    /// which waits for nobody and leaves what a reader still needs). Best effort: what it could not
+    /// move stays in the log, as durable as before, for the next checkpoint. jitexec runs it beside
+    /// the command (`Context.checkpointBeside`), so that no commit of a run has to.
+    func checkpoint()
 }
 
 extension JitStore {
     public func changeDescriptor() -> Int32? { nil }
     public func takeChanges() {}
     public func compileRunStatements() {}
+    public var checkpointDue: Bool { false }
+    public func checkpoint() {}
 }
 
 /// Which audit records `auditRecords` returns. Every condition set must hold.

@@ -50,6 +50,14 @@ public final class SQLiteStore: JitStore, @unchecked Sendable {
         _ = try? lock.withLock { for sql in RunStatements.sql { try? connection.db.keepCompiled(sql) } }
     }
 
+    public var checkpointDue: Bool {
+        (try? lock.withLock { connection.db.framesInLog >= Database.besideCheckpointFrames }) ?? false
+    }
+
+    public func checkpoint() {
+        _ = try? lock.withLock { try connection.db.checkpointPassive() }
+    }
+
     /// Statements this connection has compiled so far (not taken from the kept ones).
     public func statementsCompiled() throws -> Int { try lock.withLock { connection.db.compiled } }
 
