@@ -140,12 +140,12 @@ int jx_signalfd_take(int fd);
 /* syslog(priority, "%s", text): one line, never a format string. */
 void jx_syslog(int priority, const char *text);
 
-/* Starts `start(arg)` on a new thread that may run only on the CPUs this process may use other than
- * the one the caller is on, with every signal blocked: 0, or an errno value (EAGAIN when no other
- * CPU is allowed: a thread that must share the caller's CPU would only wait for it). */
+/* Starts `start(arg)` on a new thread with every signal blocked: 0, or an errno value (EAGAIN when
+ * this process may use one CPU only: a thread that must share the caller's CPU would only wait for
+ * it). */
 int jx_thread_start_beside(pthread_t *thread, void *(*start)(void *), void *arg);
 
-/* How many CPUs this process may use other than the one the caller is on (0 on failure). */
+/* How many CPUs this process may use besides one (0 when only one, or on failure). */
 int jx_cpus_beside(void);
 
 #endif

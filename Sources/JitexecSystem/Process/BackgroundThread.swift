@@ -4,11 +4,12 @@ import Glibc
 /// One closure run on a thread of its own while the caller goes on, and its result handed over by
 /// `join`. The thread starts with every signal blocked: signals stay the starting thread's to take,
 /// as in a process with one thread, so what a signal does (and when a held one is delivered) does
-/// not change. It runs on another CPU than the caller's: the scheduler may otherwise queue it
-/// behind the caller until the caller blocks, and the two would take turns instead of running side
-/// by side (on a machine with one CPU no thread is started). Used where a step can wait on nothing
-/// but itself: the store's open while PAM checks the account (`Context.openStoreInBackground`), and
-/// the invoking user's group list while jitexec reads the policy (`Accounts.byUIDBeside`).
+/// not change. It is bound to no CPU (the scheduler runs it wherever one is free); when this
+/// process may use one CPU only, none is started, since it could only take turns with the caller.
+/// Used where a step can wait on nothing but itself: the store's open while PAM checks the account
+/// (`Context.openStoreInBackground`), the invoking user's group list while jitexec reads the policy
+/// (`Accounts.byUIDBeside`), and the store's checkpoint while the command runs
+/// (`Context.checkpointBeside`).
 public final class BackgroundThread<Value>: @unchecked Sendable {
     // Written by the thread before it ends, read by `join` after pthread_join: no lock needed.
     private var value: Value?
@@ -17,8 +18,8 @@ public final class BackgroundThread<Value>: @unchecked Sendable {
 
     private init() {}
 
-    /// Starts `body` on a new thread; nil when no thread could be made, or no other CPU may run it
-    /// (the caller then runs it itself).
+    /// Starts `body` on a new thread; nil when no thread could be made, or this process may use
+    /// one CPU only (the caller then runs it itself).
     public static func start(_ body: @escaping @Sendable () -> Value) -> BackgroundThread? {
         let task = BackgroundThread()
         let start = Unmanaged.passRetained(ThreadStart { task.value = body() }).toOpaque()
@@ -39,7 +40,7 @@ public final class BackgroundThread<Value>: @unchecked Sendable {
     }
 }
 
-/// Whether `BackgroundThread.start` can start a thread: a CPU other than the caller's may run it.
+/// Whether `BackgroundThread.start` can start a thread: this process may use more than one CPU.
 public var backgroundThreadCanStart: Bool { jx_cpus_beside() > 0 }
 
 /// The closure a new thread runs, retained for it until it starts.
