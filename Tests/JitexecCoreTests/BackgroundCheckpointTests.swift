@@ -56,15 +56,6 @@ import Testing
         }
     }
 
-    func jitexec(_ ctx: Context, _ words: [String]) -> (status: Int32, refusal: String?) {
-        do {
-            let args = try JitexecArguments.parse(words.map { UserText($0) })
-            return (try JitexecMain.run(ctx, Invocation(args: args, environment: ["TERM=xterm"], umask: 0o022)), nil)
-        } catch {
-            return (error.exitStatus, error.description)
-        }
-    }
-
     /// alice's run of `words` over `store`, the command released (or not) by the supervisor.
     func run(
         _ f: WorkflowFixture, _ store: CheckpointRecorder, _ words: [String],

@@ -56,16 +56,6 @@ import Testing
         action = "allow"
         """
 
-    /// `jitexec WORDS` over `ctx`: the exit status and the refusal line, if any.
-    func jitexec(_ ctx: Context, _ words: [String]) -> (status: Int32, refusal: String?) {
-        do {
-            let args = try JitexecArguments.parse(words.map { UserText($0) })
-            return (try JitexecMain.run(ctx, Invocation(args: args, environment: ["TERM=xterm"], umask: 0o022)), nil)
-        } catch {
-            return (error.exitStatus, error.description)
-        }
-    }
-
     @Test func aRunWhoseGroupLookupFailedIsRefusedWithThatLineAndNothingRecorded() throws {
         let f = try WorkflowFixture(Policies.standard + Self.allowStatusByGroup)
         let pending = PendingAccount { () throws(UserDatabase.LookupError) in throw Self.ioError }

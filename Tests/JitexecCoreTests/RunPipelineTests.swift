@@ -21,16 +21,6 @@ import Testing
         action = "allow"
         """
 
-    /// Runs `jitexec WORDS` as `caller`; the exit status and the refusal line, if any.
-    func jitexec(_ ctx: Context, _ words: [String]) -> (status: Int32, refusal: String?) {
-        do {
-            let args = try JitexecArguments.parse(words.map { UserText($0) })
-            return (try JitexecMain.run(ctx, Invocation(args: args, environment: ["TERM=xterm"], umask: 0o022)), nil)
-        } catch {
-            return (error.exitStatus, error.description)
-        }
-    }
-
     /// A live grant for alice's `systemctl restart nginx` in /srv/app, approved by bob.
     func granted(_ f: WorkflowFixture, once: Bool = false) throws -> Grant {
         try f.grant(f.file(f.ask("restarts", once: once)))

@@ -130,3 +130,14 @@ final class FakePAM: PAMTransaction, @unchecked Sendable {
     }
     func closeSession() throws(AuthError) { calls.append("close") }
 }
+
+/// Runs `jitexec WORDS` over `ctx` (as its invoker, at a terminal of type xterm); the exit status
+/// and the refusal line, if any.
+func jitexec(_ ctx: Context, _ words: [String]) -> (status: Int32, refusal: String?) {
+    do {
+        let args = try JitexecArguments.parse(words.map { UserText($0) })
+        return (try JitexecMain.run(ctx, Invocation(args: args, environment: ["TERM=xterm"], umask: 0o022)), nil)
+    } catch {
+        return (error.exitStatus, error.description)
+    }
+}
