@@ -12,6 +12,11 @@ SERVICE=jitexec-bench
 USER_B=jit-bench
 APPROVER=jit-benchapp
 RUNS=${BENCH_RUNS:-300}
+# The comparison runs in ROUNDS hyperfine runs of RUNS/ROUNDS runs each, merged by report.py:
+# hyperfine measures its commands one after another, and the machine's speed drifts over the
+# seconds between sudo's block and jitexec's (one round of 300 each moved the ratio by up to 0.3
+# between bench runs minutes apart); in rounds, every command is sampled across the whole window.
+ROUNDS=${BENCH_ROUNDS:-6}
 
 RUNDIR=/run/jitexec-bench
 . bench/common.sh
@@ -47,13 +52,15 @@ set -e
 # Fresh credential cache for this terminal session, then everything inside the same session.
 "$P/usr/bin/jitexec" -S -v <<<"pw-$USER_B-secret"
 "$P/usr/bin/jitexec" -n /usr/bin/true
-hyperfine -N --style basic --warmup 30 --runs $RUNS --export-json "$P/out/results.json" \
-  -n direct '/usr/bin/true' \
-  -n sudo 'sudo -n /usr/bin/true' \
-  -n doas 'doas -n /usr/bin/true' \
-  -n jitexec-sqlite "$P/usr/bin/jitexec -n /usr/bin/true" \
-  -n jitexec-start "$P/usr/bin/jitexec -V" \
-  -n jitexec-decide "$P/usr/bin/jitexec -n -l /usr/bin/true"
+for round in \$(seq $ROUNDS); do
+  hyperfine -N --style none --warmup 20 --runs $((RUNS / ROUNDS)) --export-json "$P/out/results-\$round.json" \
+    -n direct '/usr/bin/true' \
+    -n sudo 'sudo -n /usr/bin/true' \
+    -n doas 'doas -n /usr/bin/true' \
+    -n jitexec-sqlite "$P/usr/bin/jitexec -n /usr/bin/true" \
+    -n jitexec-start "$P/usr/bin/jitexec -V" \
+    -n jitexec-decide "$P/usr/bin/jitexec -n -l /usr/bin/true"
+done
 INNER
 chmod 0755 "$P/out/inner.sh"
 # script(1) gives the run a terminal session, as a person at a shell would have.
@@ -72,7 +79,8 @@ hyperfine -N --style basic --warmup 30 --runs $RUNS --export-json "$P/out/floor.
   -n pty-fork-exec "$P/out/floor pty /usr/bin/true"
 FLOOR
 script -qec "bash $P/out/floor.sh" /dev/null >/dev/null
-python3 bench/report.py "$P/out/results.json" "$P/out/floor.json"
+echo "side by side: $ROUNDS hyperfine rounds of $((RUNS / ROUNDS)) runs of each command, merged"
+python3 bench/report.py "$(seq -f "$P/out/results-%g.json" -s , "$ROUNDS")" "$P/out/floor.json"
 echo "audit records written by the jitexec runs: $("$P/usr/bin/jitctl" log --json --event exec.start | wc -l) exec.start"
 # Where a run's time goes, phase by phase (see bench/timeline.sh), with the same install and grant.
 bash bench/timeline.sh "$P" "$USER_B" "$RUNS"

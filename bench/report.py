@@ -1,14 +1,24 @@
 """Prints each tool's overhead over running /usr/bin/true directly, and each jitexec run's ratio to
-sudo's overhead in the same hyperfine run (on means, the target's, and on medians); with a second
+sudo's overhead in the same hyperfine runs (on means, the target's, and on medians); with a second
 file (the floor run, bench/bench.sh), the breakdown: what each piece of the floor costs, what the
-floor adds up to, and jitexec's phases.
+floor adds up to, and jitexec's phases. The first argument may name several hyperfine files,
+separated by commas (rounds of the same commands): each command's runs are merged.
 """
 import json
+import statistics
 import sys
 
 
-def load(path):
-    return {r["command"]: r for r in json.load(open(path))["results"]}
+def load(paths):
+    times = {}
+    for path in paths.split(","):
+        for r in json.load(open(path))["results"]:
+            times.setdefault(r["command"], []).extend(r["times"])
+    return {
+        name: {"mean": statistics.mean(t), "stddev": statistics.stdev(t) if len(t) > 1 else 0.0,
+               "median": statistics.median(t), "max": max(t)}
+        for name, t in times.items()
+    }
 
 
 def table(results, base):
