@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make bench (RUNDIR on /run, a tmpfs, as in production): whole-process start-up cost of a privileged /usr/bin/true, side by side in one
-# hyperfine run, as an unprivileged user: (a) directly, (b) sudo -n with NOPASSWD, (c) doas -n with
+# make bench (RUNDIR on /run, a tmpfs, as in production): whole-process start-up cost of a privileged /usr/bin/true, side by side in
+# hyperfine rounds (ROUNDS below), as an unprivileged user: (a) directly, (b) sudo -n with NOPASSWD, (c) doas -n with
 # nopass, (d) jitexec with a live grant and a fresh credential cache, on SQLite. Prints each
 # overhead over (a) and the ratio jitexec/sudo; then the same on the PostgreSQL fleet store. Needs root (it installs into its own prefix and creates users).
 set -euo pipefail

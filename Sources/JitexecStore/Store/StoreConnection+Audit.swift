@@ -38,7 +38,7 @@ extension StoreConnection {
             conditions.append("seq > ?")
             values.append(.int(after))
         }
-        var sql = "SELECT \(AuditRow.columns) FROM audit \(whereClause(conditions)) ORDER BY seq"
+        var sql = "SELECT \(AuditRow.columns) FROM audit \(sqlWhere(conditions)) ORDER BY seq"
         if let limit = filter.limit {
             sql += " LIMIT ?"
             values.append(.int(Int64(max(0, limit))))

@@ -19,7 +19,7 @@ extension StoreConnection {
     func insertBreakGlassUse(_ use: BreakGlassUse) throws {
         try requireWritable()
         try db.run(
-            "INSERT INTO breakglass (\(BreakGlassRow.columns)) VALUES (\(placeholders(BreakGlassRow.count)))",
+            "INSERT INTO breakglass (\(BreakGlassRow.columns)) VALUES (\(sqlPlaceholders(BreakGlassRow.count)))",
             BreakGlassRow.values(use))
     }
 

@@ -26,7 +26,7 @@ extension StoreConnection {
         try requireWritable()
         do {
             return try db.insertReturningID(
-                "INSERT INTO grants (\(GrantRow.insertColumns)) VALUES (\(placeholders(GrantRow.insertCount)))",
+                "INSERT INTO grants (\(GrantRow.insertColumns)) VALUES (\(sqlPlaceholders(GrantRow.insertCount)))",
                 try GrantRow.values(grant))
         } catch let error as any SQLEngineError where error.isForeignKeyViolation {
             throw StoreError.noSuchRequest(id: grant.requestID ?? 0)

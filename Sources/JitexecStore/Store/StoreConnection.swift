@@ -55,14 +55,14 @@ final class StoreConnection<Engine: SQLEngine>: StoreWriter {
             values.append(.text(requester))
         }
         let sql =
-            "SELECT \(RequestRow.columns) FROM requests \(whereClause(conditions)) ORDER BY created_at DESC, id DESC"
+            "SELECT \(RequestRow.columns) FROM requests \(sqlWhere(conditions)) ORDER BY created_at DESC, id DESC"
         return try query(sql, values, RequestRow.decode)
     }
 
     func insertRequest(_ request: Request) throws -> Int64 {
         try requireWritable()
         return try db.insertReturningID(
-            "INSERT INTO requests (\(RequestRow.insertColumns)) VALUES (\(placeholders(RequestRow.insertCount)))",
+            "INSERT INTO requests (\(RequestRow.insertColumns)) VALUES (\(sqlPlaceholders(RequestRow.insertCount)))",
             try RequestRow.values(request))
     }
 
@@ -115,8 +115,4 @@ final class StoreConnection<Engine: SQLEngine>: StoreWriter {
     func query<T>(_ sql: String, _ values: [SQLValue], _ decode: (Engine.Row) throws -> T) throws -> [T] {
         try db.query(sql, values, decode)
     }
-
-    func whereClause(_ conditions: [String]) -> String { sqlWhere(conditions) }
-
-    func placeholders(_ count: Int) -> String { sqlPlaceholders(count) }
 }

@@ -33,12 +33,12 @@ public struct Account: Sendable, Equatable {
 public enum Accounts {
     public static func byUID(_ uid: uid_t) throws(UserDatabase.LookupError) -> Account? {
         if let known = remembered.withLock({ $0.first { $0.uid == uid } }) { return known }
-        return try account(try UserDatabase.user(uid: uid))
+        return try UserDatabase.user(uid: uid).map(account)
     }
 
     public static func byName(_ name: String) throws(UserDatabase.LookupError) -> Account? {
         if let known = remembered.withLock({ $0.first { $0.name == name } }) { return known }
-        return try account(try UserDatabase.user(named: name))
+        return try UserDatabase.user(named: name).map(account)
     }
 
     /// Looks the account up again, skipping what this process remembered (after a long wait).
@@ -58,11 +58,6 @@ public enum Accounts {
     }
 
     private static let remembered = Mutex<[Account]>([])
-
-    private static func account(_ user: UserDatabase.User?) throws(UserDatabase.LookupError) -> Account? {
-        guard let user else { return nil }
-        return try account(user)
-    }
 
     private static func account(_ user: UserDatabase.User) throws(UserDatabase.LookupError) -> Account {
         let groups = try UserDatabase.groupNames(user: user.name, primary: user.gid)
