@@ -33,36 +33,42 @@ export JITEXEC_VERSION=$(VERSION)
 
 # The installed binaries carry the Swift runtime and, with it, its C++ and unwinder support
 # (libstdc++, libgcc_eh) statically: loading and relocating libstdc++.so and libgcc_s.so cost a
-# setuid start about 0.8 ms (see the README's "Benchmark"). The runtime's link line asks for
-# -lstdc++; a folder holding only libstdc++.a, searched first, makes that the static archive.
+# setuid start about 0.8 ms (see the README's "Benchmark"). So do they carry Debian's SQLite
+# (libsqlite3.a from libsqlite3-dev): as a shared library it cost a run 0.43 ms, its loading and
+# every later symbol lookup of PAM's and NSS's modules, which searches each library loaded at start
+# (the README's "Benchmark" says what that trades). The link line asks for -lstdc++ and -lsqlite3;
+# a folder holding only those static archives, searched first, makes them the archives. libpam
+# stays shared (its modules need it), and so does Nettle: linked in too, it gained nothing more.
 # No -export-dynamic: nothing looks jitexec's own symbols up at run time, and an exported C symbol
 # could stand in for a library's (PAM modules resolve their symbols through the executable first).
 # Full RELRO (-z now): the GOT is read-only before main, as sudo's is. No $ORIGIN run path
 # (--disable-local-rpath): the libraries come from the system's directories only.
 # `make link-flags` prints them in swiftc's form (make bench builds its smallest Swift program so).
-STATIC_CXX := $(abspath $(SCRATCH))/static-libstdc++
-LINKER_FLAGS := -Xlinker -L$(STATIC_CXX) -Xlinker --no-export-dynamic -Xlinker -z -Xlinker now
+STATIC_LIBS := $(abspath $(SCRATCH))/static-libs
+LINKER_FLAGS := -Xlinker -L$(STATIC_LIBS) -Xlinker --no-export-dynamic -Xlinker -z -Xlinker now
 # swiftc's own -L: a -Xlinker -L lands after the compiler's library folders, which hold libstdc++.so.
-LINK_FLAGS := -L$(STATIC_CXX) -Xlinker --no-export-dynamic -Xlinker -z -Xlinker now -Xclang-linker -static-libgcc
+LINK_FLAGS := -L$(STATIC_LIBS) -Xlinker --no-export-dynamic -Xlinker -z -Xlinker now -Xclang-linker -static-libgcc
 RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath --scratch-path $(SCRATCH) $(LINKER_FLAGS) \
   -Xswiftc -Xclang-linker -Xswiftc -static-libgcc
 
-.PHONY: all build release static-cxx link-flags install uninstall deb test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench bench-scale fuzz test-asan test-tsan
+.PHONY: all build release static-libs link-flags install uninstall deb test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench bench-scale fuzz test-asan test-tsan
 
 all: build
 
 build:
 	$(SWIFT) build --scratch-path $(SCRATCH)
 
-release: static-cxx
+release: static-libs
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitexec
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitctl
 
-static-cxx:
-	@mkdir -p $(STATIC_CXX) && ln -sf "$$(clang -print-file-name=libstdc++.a)" $(STATIC_CXX)/libstdc++.a
-	@[ -f $(STATIC_CXX)/libstdc++.a ] || { echo "libstdc++.a not found (clang -print-file-name=libstdc++.a); run 'make deps'"; exit 1; }
+static-libs:
+	@mkdir -p $(STATIC_LIBS) && rm -f $(STATIC_LIBS)/*.a && for lib in libstdc++.a libsqlite3.a; do \
+	  ln -s "$$(clang -print-file-name=$$lib)" $(STATIC_LIBS)/$$lib; \
+	  [ -f $(STATIC_LIBS)/$$lib ] || { echo "$$lib not found (clang -print-file-name=$$lib); run 'make deps'"; exit 1; }; \
+	done
 
-link-flags: static-cxx
+link-flags: static-libs
 	@echo '$(LINK_FLAGS)'
 
 # Debian packages the build needs (needs root and the network to Debian's mirrors).

@@ -20,11 +20,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        .systemLibrary(
-            name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // SQLite and Nettle are found without pkg-config: its answer put the system's library
+        // folder ahead of the one the Makefile's release build searches first for SQLite's static
+        // archive (see STATIC_LIBS there).
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPAM", providers: [.apt(["libpam0g-dev"])]),
         // SHA-256 (GNU Nettle): see Sources/CNettle/shim.h.
-        .systemLibrary(name: "CNettle", pkgConfig: "nettle", providers: [.apt(["nettle-dev"])]),
+        .systemLibrary(name: "CNettle", providers: [.apt(["nettle-dev"])]),
         // libpq, dlopen()ed by the PostgreSQL store on first use: nothing links it, so a host on
         // SQLite never loads it. Building needs Debian's libpq-dev for the header only.
         .target(name: "CJitexecPQ"),

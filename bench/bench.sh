@@ -43,6 +43,10 @@ for b in "$P/out/swift-exit" "$P/usr/bin/jitexec"; do
     exit 1
   fi
 done
+if readelf -d "$P/usr/bin/jitexec" | grep -q 'NEEDED.*libsqlite3'; then
+  echo "make bench: jitexec loads libsqlite3.so; the Makefile's release build links SQLite in (STATIC_LIBS)"
+  exit 1
+fi
 if grep -q com.apple.main-thread "$P/usr/bin/jitexec"; then
   echo "make bench: jitexec carries libdispatch (its constructor runs at every start); see the comment in Sources/jitexec/main.swift"
   exit 1

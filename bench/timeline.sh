@@ -8,7 +8,8 @@ set -euo pipefail
 P=$1 USER_B=$2 RUNS=$3
 J="$P/usr/bin/jitexec"
 lib() { ldd "$J" | awk -v name="$1" '$1 ~ "^"name {print $3}'; }
-LIBC=$(lib libc.so) LIBPAM=$(lib libpam.so) LIBSQLITE=$(lib libsqlite3.so)
+# SQLite is linked into the installed binary (the Makefile's STATIC_LIBS); its calls are probed there.
+LIBC=$(lib libc.so) LIBPAM=$(lib libpam.so) LIBSQLITE=$J
 probes=(
   "$J" "jxbench:main=main"
   "$LIBC" "jxbench:groups=getgrouplist" "$LIBC" "jxbench:groups_ret=getgrouplist%return"
