@@ -8,13 +8,15 @@ set -euo pipefail
 P=$1 USER_B=$2 RUNS=$3
 J="$P/usr/bin/jitexec"
 lib() { ldd "$J" | awk -v name="$1" '$1 ~ "^"name {print $3}'; }
-# SQLite is linked into the installed binary (the Makefile's STATIC_LIBS); its calls are probed there.
-LIBC=$(lib libc.so) LIBPAM=$(lib libpam.so) LIBSQLITE=$J
+LIBC=$(lib libc.so) LIBPAM=$(lib libpam.so)
+# SQLite is linked into the installed binary (the Makefile's STATIC_LIBS) as local symbols, which
+# perf probe finds by name only with debug information: its open is probed at its address.
+DB_OPEN=0x$(nm "$J" | awk '$3 == "sqlite3_open_v2" {print $1}')
 probes=(
   "$J" "jxbench:main=main"
   "$LIBC" "jxbench:groups=getgrouplist" "$LIBC" "jxbench:groups_ret=getgrouplist%return"
   "$LIBPAM" "jxbench:pam_start=pam_start" "$LIBPAM" "jxbench:acct_ret=pam_acct_mgmt%return"
-  "$LIBSQLITE" "jxbench:db_open=sqlite3_open_v2"
+  "$J" "jxbench:db_open=$DB_OPEN"
   "$LIBPAM" "jxbench:setcred=pam_setcred" "$LIBPAM" "jxbench:session_ret=pam_open_session%return"
   "$LIBC" "jxbench:sync=fdatasync" "$LIBC" "jxbench:sync_ret=fdatasync%return"
   "$LIBPAM" "jxbench:close_session=pam_close_session"
