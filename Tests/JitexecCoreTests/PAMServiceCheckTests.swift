@@ -30,4 +30,14 @@ import Testing
         let text = Array("#%PAM-1.0\nsession required pam_limits.so\n@include  common-auth\n@include /etc/x\n".utf8)
         #expect(Authentication.includes(text) == ["common-auth"])
     }
+
+    @Test func linesAreReadToTheLastByteAndOnlyWholeWordsCount() {
+        // No newline at the end, empty and blank lines, a word that only starts like the keyword,
+        // the keyword with no name, a commented include, more words after the name.
+        #expect(Authentication.mentionsRootOK(Array("\n \t\n\nauth sufficient pam_rootok.so".utf8)))
+        #expect(!Authentication.mentionsRootOK(Array("auth sufficient pam_root\nok.so\n".utf8)))
+        #expect(!Authentication.mentionsRootOK(Array("".utf8)))
+        let text = Array("@includes x\n@include\n # @include hidden\n\n@include last extra".utf8)
+        #expect(Authentication.includes(text) == ["last"])
+    }
 }

@@ -140,34 +140,59 @@ enum Authentication {
     /// Whether a PAM file's non-comment lines name pam_rootok.
     static func mentionsRootOK(_ text: [UInt8]) -> Bool {
         let module = Array("pam_rootok".utf8)
-        return lines(text).contains { words in
-            words.contains { word in
-                word.count >= module.count
-                    && (0...(word.count - module.count)).contains {
+        return anyLine(of: text) { words in
+            while let word = words.next() {
+                if word.count >= module.count
+                    && (0...(word.count - module.count)).contains(where: {
                         word[(word.startIndex + $0)...].starts(with: module)
-                    }
+                    })
+                {
+                    return true
+                }
             }
+            return false
         }
     }
 
     /// The files a PAM file pulls in with `@include NAME` (one level).
     static func includes(_ text: [UInt8]) -> [String] {
-        lines(text).compactMap { words in
-            guard words.count >= 2, words[0].elementsEqual("@include".utf8), !words[1].contains(UInt8(ascii: "/"))
-            else { return nil }
-            return String(decoding: words[1], as: UTF8.self)
+        var names: [String] = []
+        _ = anyLine(of: text) { words in
+            if words.next()?.elementsEqual("@include".utf8) == true, let name = words.next(),
+                !name.contains(UInt8(ascii: "/"))
+            {
+                names.append(String(decoding: name, as: UTF8.self))
+            }
+            return false
         }
+        return names
     }
 
-    /// The words (split at spaces and tabs) of each line that is not a comment, as bytes: this
-    /// runs on every run, so no text is decoded into characters.
-    private static func lines(_ text: [UInt8]) -> [[ArraySlice<UInt8>]] {
-        text.split(separator: UInt8(ascii: "\n")).compactMap { line in
-            let words = line.split(omittingEmptySubsequences: true) {
-                $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t")
-            }
-            guard let first = words.first, first.first != UInt8(ascii: "#") else { return nil }
-            return words
+    /// Whether `body` holds for one of the lines that are not comments, given the line's words
+    /// (split at spaces and tabs) one by one. This runs on every run: no text is decoded into
+    /// characters and no array is made per line or word.
+    private static func anyLine(of text: [UInt8], _ body: (inout Words) -> Bool) -> Bool {
+        var rest = text[...]
+        while !rest.isEmpty {
+            let end = rest.firstIndex(of: UInt8(ascii: "\n")) ?? rest.endIndex
+            var words = Words(rest: rest[..<end])
+            var first = words
+            if let word = first.next(), word.first != UInt8(ascii: "#"), body(&words) { return true }
+            rest = end == rest.endIndex ? rest[end...] : rest[(end + 1)...]
+        }
+        return false
+    }
+
+    /// The words of one line, split at spaces and tabs.
+    private struct Words: IteratorProtocol {
+        var rest: ArraySlice<UInt8>
+
+        mutating func next() -> ArraySlice<UInt8>? {
+            let blank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+            guard let start = rest.firstIndex(where: { !blank($0) }) else { return nil }
+            let end = rest[start...].firstIndex(where: blank) ?? rest.endIndex
+            defer { rest = rest[end...] }
+            return rest[start..<end]
         }
     }
 
