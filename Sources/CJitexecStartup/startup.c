@@ -8,7 +8,6 @@
  * variable at all. */
 #include "jitexec_startup.h"
 
-#include <malloc.h>
 #include <sys/auxv.h>
 #include <unistd.h>
 
@@ -54,19 +53,4 @@ size_t jitexec_inherited_environment_count(void) {
 const char *jitexec_inherited_environment_entry(size_t index) {
     if (!set_aside) return environ[index];
     return index == 0 ? inherited_first : inherited[index];
-}
-
-/* One heap for every thread, never trimmed, no allocation of its own mapping: by default glibc
- * gives each thread that allocates an arena of its own (a 128 MiB mapping reserved, then its
- * first pages faulted in), returns the top of the heap to the system whenever 128 KiB are free
- * (so the next allocation faults fresh zeroed pages in again), and maps every allocation over
- * 128 KiB separately. jitexec's threads (the group lookup, the store's open, the checkpoint) run
- * one at a time beside the main one and its heap stays a few MiB, held until it exits. A run was
- * 0.21 ms faster with one arena (35 fewer page faults, 0.5 ms less system time) and 0.06 ms more
- * with the rest (1,000 paired interleaved runs each). jitexec only: jitctl keeps glibc's defaults. */
-void jitexec_tune_malloc(void) {
-    mallopt(M_ARENA_MAX, 1);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
-    mallopt(M_TOP_PAD, 1 << 20);
-    mallopt(M_MMAP_THRESHOLD, 16 << 20);
 }

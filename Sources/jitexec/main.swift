@@ -11,7 +11,6 @@ import JitexecCore
 // run-time check of that, which links Swift's concurrency runtime and libdispatch (whose
 // constructor runs at every start) into the setuid binary. make bench and the package test
 // refuse a jitexec that carries libdispatch.
-jitexec_tune_malloc()  // before any thread starts (CJitexecStartup)
 let userUmask = umask(0o077)
 var arguments: [UserText] = []
 for i in 1..<Int(CommandLine.argc) { arguments.append(UserText(cString: CommandLine.unsafeArgv[i]!)) }

@@ -10,7 +10,5 @@ const char *jitexec_inherited_environment_entry(size_t index);
 
 /* 1 when the environment was set aside at startup (an AT_SECURE exec, or euid 0). */
 int jitexec_environment_was_set_aside(void);
-/* jitexec's allocator settings, set before its first thread starts (see startup.c). */
-void jitexec_tune_malloc(void);
 
 #endif
