@@ -34,7 +34,7 @@ export JITEXEC_VERSION=$(VERSION)
 # The installed binaries carry the Swift runtime and, with it, its C++ and unwinder support
 # (libstdc++, libgcc_eh) statically: loading and relocating libstdc++.so and libgcc_s.so cost a
 # setuid start about 0.8 ms (see the README's "Benchmark"). So do they carry Debian's SQLite
-# (libsqlite3.a from libsqlite3-dev): as a shared library it cost a run 0.43 ms, its loading and
+# (libsqlite3.a from libsqlite3-dev): as a shared library it cost a run 0.3-0.5 ms, its loading and
 # every later symbol lookup of PAM's and NSS's modules, which searches each library loaded at start
 # (the README's "Benchmark" says what that trades). The link line asks for -lstdc++ and -lsqlite3;
 # a folder holding only those static archives, searched first, makes them the archives. libpam
