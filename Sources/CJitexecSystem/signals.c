@@ -209,24 +209,18 @@ int jx_signalfd_take(int fd) {
  * conformances on every record. */
 void jx_syslog(int priority, const char *text) { syslog(priority, "%s", text); }
 
-/* How many CPUs this process may use besides one: a second thread could run beside the first on
- * them. */
-static int cpus_beside(void) {
+int jx_cpus_beside(void) {
     cpu_set_t cpus;
     if (sched_getaffinity(0, sizeof cpus, &cpus) != 0) return 0;
-    return CPU_COUNT(&cpus) - 1;
-}
-
-int jx_cpus_beside(void) {
-    int n = cpus_beside();
-    return n > 0 ? n : 0;
+    int beside = CPU_COUNT(&cpus) - 1;
+    return beside > 0 ? beside : 0;
 }
 
 /* The thread is not bound to a CPU: bound to one other than its creator's, it waited whenever that
  * CPU was busy (a run 3.8 ms slower with one busy loop on the machine, and 0.3 ms slower than
- * unbound on an idle one); the scheduler puts it on whichever CPU is free. */
+ * unbound on an idle one); the kernel decides where and when it runs. */
 int jx_thread_start_beside(pthread_t *thread, void *(*start)(void *), void *arg) {
-    if (cpus_beside() <= 0) return EAGAIN;
+    if (jx_cpus_beside() == 0) return EAGAIN;
     sigset_t all, saved;
     sigfillset(&all);
     int failed = pthread_sigmask(SIG_SETMASK, &all, &saved);

@@ -163,16 +163,26 @@ def test_package_holds_setuid_binaries_conffiles_and_exact_depends(debs):
     assert sorted(names) == ["/etc/jitexec/policy.toml", "/etc/pam.d/jitexec", "/etc/pam.d/jitexec-login"], names
     # Depends: the packages of exactly the libraries the binaries link (readelf NEEDED), plus the
     # PAM modules the shipped PAM files use; libpq (dlopen()ed for PostgreSQL) only recommended.
-    fields = subprocess.run(["dpkg-deb", "-f", path, "Depends", "Recommends"], capture_output=True, text=True,
-                            check=True).stdout
+    # SQLite is linked in: Static-Built-Using names the Debian source it came from, at the version
+    # built against, and both binaries carry that SQLite (its source id, as Debian's sqlite3 prints it).
+    fields = subprocess.run(["dpkg-deb", "-f", path, "Depends", "Recommends", "Static-Built-Using"],
+                            capture_output=True, text=True, check=True).stdout
     depends = re.search(r"^Depends: (.*)$", fields, re.M).group(1)
     names = {d.strip().split(" ")[0] for d in depends.split(",")}
+    built = re.search(r"^Static-Built-Using: (.*)$", fields, re.M).group(1)
+    source = subprocess.run(["dpkg-query", "-W", "-f", "${source:Package} (= ${source:Version})", "libsqlite3-dev"],
+                            capture_output=True, text=True, check=True).stdout
+    assert built == source and built.startswith("sqlite3 (= "), (built, source)
+    source_id = " ".join(subprocess.run(["sqlite3", "--version"], capture_output=True, text=True,
+                                        check=True).stdout.split()[1:4]).encode()
     needed = set()
     with tempfile.TemporaryDirectory() as unpacked:
         subprocess.run(["dpkg-deb", "-x", path, unpacked], check=True)
         for b in ("jitexec", "jitctl"):
             dyn = subprocess.run(["readelf", "-d", f"{unpacked}/usr/bin/{b}"], capture_output=True, text=True).stdout
             needed |= set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.*?)\]", dyn))
+            with open(f"{unpacked}/usr/bin/{b}", "rb") as f:
+                assert source_id in f.read(), (b, source_id)
     assert needed, "readelf found no NEEDED entries"
     owners = set()
     for lib in needed:
@@ -180,20 +190,6 @@ def test_package_holds_setuid_binaries_conffiles_and_exact_depends(debs):
         owners |= {line.split(":")[0] for line in found.splitlines() if ":" in line}
     assert names == owners | {"libpam-modules", "libpam-runtime"}, (names, needed, owners)
     assert "libpq5" in re.search(r"^Recommends: (.*)$", fields, re.M).group(1), fields
-    # SQLite is linked in: the field names the Debian source it came from, at the version built
-    # against, and both binaries carry that SQLite (its source id, as Debian's sqlite3 prints it).
-    built = subprocess.run(["dpkg-deb", "-f", path, "Static-Built-Using"], capture_output=True, text=True,
-                           check=True).stdout.strip()
-    source = subprocess.run(["dpkg-query", "-W", "-f", "${source:Package} (= ${source:Version})", "libsqlite3-dev"],
-                            capture_output=True, text=True, check=True).stdout
-    assert built == source and built.startswith("sqlite3 (= "), (built, source)
-    source_id = " ".join(subprocess.run(["sqlite3", "--version"], capture_output=True, text=True,
-                                        check=True).stdout.split()[1:4]).encode()
-    with tempfile.TemporaryDirectory() as unpacked:
-        subprocess.run(["dpkg-deb", "-x", path, unpacked], check=True)
-        for b in ("jitexec", "jitctl"):
-            with open(f"{unpacked}/usr/bin/{b}", "rb") as f:
-                assert source_id in f.read(), (b, source_id)
 
 
 def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):

@@ -140,51 +140,49 @@ enum Authentication {
     /// Whether a PAM file's non-comment lines name pam_rootok.
     static func mentionsRootOK(_ text: [UInt8]) -> Bool {
         let module = Array("pam_rootok".utf8)
-        return anyLine(of: text) { words in
-            while let word = words.next() {
-                if word.count >= module.count
-                    && (0...(word.count - module.count)).contains(where: {
+        return PAMLines(text).contains { line in
+            line.contains { word in
+                word.count >= module.count
+                    && (0...(word.count - module.count)).contains {
                         word[(word.startIndex + $0)...].starts(with: module)
-                    })
-                {
-                    return true
-                }
+                    }
             }
-            return false
         }
     }
 
     /// The files a PAM file pulls in with `@include NAME` (one level).
     static func includes(_ text: [UInt8]) -> [String] {
-        var names: [String] = []
-        _ = anyLine(of: text) { words in
-            if words.next()?.elementsEqual("@include".utf8) == true, let name = words.next(),
+        PAMLines(text).compactMap { line in
+            var words = line.makeIterator()
+            guard words.next()?.elementsEqual("@include".utf8) == true, let name = words.next(),
                 !name.contains(UInt8(ascii: "/"))
-            {
-                names.append(String(decoding: name, as: UTF8.self))
-            }
-            return false
+            else { return nil }
+            return String(decoding: name, as: UTF8.self)
         }
-        return names
     }
 
-    /// Whether `body` holds for one of the lines that are not comments, given the line's words
-    /// (split at spaces and tabs) one by one. This runs on every run: no text is decoded into
-    /// characters and no array is made per line or word.
-    private static func anyLine(of text: [UInt8], _ body: (inout Words) -> Bool) -> Bool {
-        var rest = text[...]
-        while !rest.isEmpty {
-            let end = rest.firstIndex(of: UInt8(ascii: "\n")) ?? rest.endIndex
-            var words = Words(rest: rest[..<end])
-            var first = words
-            if let word = first.next(), word.first != UInt8(ascii: "#"), body(&words) { return true }
-            rest = end == rest.endIndex ? rest[end...] : rest[(end + 1)...]
+    /// The lines of a PAM file that are not comments, each as its words (split at spaces and tabs),
+    /// all as slices of the text. This runs on every run: no text is decoded into characters and no
+    /// array is made per line or word.
+    private struct PAMLines: Sequence, IteratorProtocol {
+        var rest: ArraySlice<UInt8>
+
+        init(_ text: [UInt8]) { rest = text[...] }
+
+        mutating func next() -> PAMWords? {
+            while !rest.isEmpty {
+                let end = rest.firstIndex(of: UInt8(ascii: "\n")) ?? rest.endIndex
+                let line = PAMWords(rest: rest[..<end])
+                rest = rest[end...].dropFirst()
+                var words = line.makeIterator()
+                if let first = words.next(), first.first != UInt8(ascii: "#") { return line }
+            }
+            return nil
         }
-        return false
     }
 
     /// The words of one line, split at spaces and tabs.
-    private struct Words: IteratorProtocol {
+    private struct PAMWords: Sequence, IteratorProtocol {
         var rest: ArraySlice<UInt8>
 
         mutating func next() -> ArraySlice<UInt8>? {

@@ -4,8 +4,9 @@ import Glibc
 /// One closure run on a thread of its own while the caller goes on, and its result handed over by
 /// `join`. The thread starts with every signal blocked: signals stay the starting thread's to take,
 /// as in a process with one thread, so what a signal does (and when a held one is delivered) does
-/// not change. It is bound to no CPU (the scheduler runs it wherever one is free); when this
-/// process may use one CPU only, none is started, since it could only take turns with the caller.
+/// not change. It is bound to no CPU: the kernel decides where and when it runs (the README's
+/// "Benchmark" says what that gave on the machines measured); when this process may use one CPU
+/// only, none is started, since it could only take turns with the caller.
 /// Used where a step can wait on nothing but itself: the store's open while PAM checks the account
 /// (`Context.openStoreInBackground`), the invoking user's group list while jitexec reads the policy
 /// (`Accounts.byUIDBeside`), and the store's checkpoint while the command runs
