@@ -51,6 +51,8 @@ if grep -q com.apple.main-thread "$P/usr/bin/jitexec"; then
   echo "make bench: jitexec carries libdispatch (its constructor runs at every start); see the comment in Sources/jitexec/main.swift"
   exit 1
 fi
+# The functions a run executes come first in jitexec's code (the Makefile's HOT_PATH_ORDER).
+python3 bench/order.py --check "$P/usr/bin/jitexec" bench/hot-path.order || exit 1
 cat > "$P/out/inner.sh" <<INNER
 set -e
 # Fresh credential cache for this terminal session, then everything inside the same session.

@@ -197,7 +197,7 @@ def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
     # system's directories only, never from beside the binary); no exported symbols, so no library
     # symbol a PAM module looks up can resolve to jitexec's own; the Swift runtime's C++ and
     # unwinder support linked in, not loaded from libstdc++.so and libgcc_s.so at every start
-    # (the Makefile's RELEASE_FLAGS); and no libdispatch in jitexec.
+    # (the Makefile's RELEASE_FLAGS); relative relocations packed; and no libdispatch in jitexec.
     with tempfile.TemporaryDirectory() as unpacked:
         subprocess.run(["dpkg-deb", "-x", deb(debs[0]), unpacked], check=True)
         for b in ("jitexec", "jitctl"):
@@ -207,6 +207,11 @@ def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
             assert not re.search(r"\((RUNPATH|RPATH)\)", dyn), dyn
             segments = subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True, check=True).stdout
             assert "GNU_RELRO" in segments, segments
+            # Linked by the toolchain's lld with packed relative relocations (the Makefile's
+            # LINKER_FLAGS), which a loader older than glibc 2.36 refuses rather than misreads.
+            assert re.search(r"\(RELR\)", dyn) and not re.search(r"\(RELACOUNT\)", dyn), dyn
+            versions = subprocess.run(["readelf", "-VW", binary], capture_output=True, text=True, check=True).stdout
+            assert "GLIBC_ABI_DT_RELR" in versions, versions
             needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*?)\]", dyn)
             assert "libc.so.6" in needed and not [n for n in needed if n.startswith(("libstdc++", "libgcc_s"))], needed
             # SQLite is linked in (the Makefile's STATIC_LIBS); PAM and Nettle stay shared.
