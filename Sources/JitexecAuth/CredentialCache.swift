@@ -136,7 +136,7 @@ public struct CredentialCache: Sendable {
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid(),
             info.st_mode & 0o7777 == 0o600, info.st_nlink == 1,
-            let bytes = readAll(fd, limit: Self.maxFileBytes)
+            let bytes = FileSystem.readAll(fd, limit: Self.maxFileBytes)
         else { return [] }
         var entries: [CacheEntry] = []
         for line in bytes.split(separator: 0x0a) {

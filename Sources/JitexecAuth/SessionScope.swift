@@ -1,3 +1,5 @@
+import JitexecSystem
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -99,21 +101,5 @@ func readSmallFile(_ path: String, limit: Int) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
-    return readAll(fd, limit: limit)
-}
-
-/// Reads `fd` to its end; nil on a read error or when it holds more than `limit` bytes.
-func readAll(_ fd: Int32, limit: Int) -> [UInt8]? {
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            return nil
-        }
-        if n == 0 { return result }
-        result.append(contentsOf: chunk[0..<n])
-        if result.count > limit { return nil }
-    }
+    return FileSystem.readAll(fd, limit: limit)
 }

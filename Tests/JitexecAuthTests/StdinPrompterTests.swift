@@ -23,7 +23,7 @@ import Testing
         }
 
         /// Whatever is still unread on the input pipe.
-        func rest() -> String { String(decoding: readAll(input.read, limit: 1 << 20) ?? [], as: UTF8.self) }
+        func rest() -> String { String(decoding: FileSystem.readAll(input.read, limit: 1 << 20) ?? [], as: UTF8.self) }
 
         /// What the prompter wrote.
         func shown() -> String {
@@ -159,7 +159,7 @@ import Testing
         func finish() -> (Result<[UInt8], AuthError>?, String) {
             thread.join()
             close(output.write)
-            let shown = String(decoding: readAll(output.read, limit: 4096) ?? [], as: UTF8.self)
+            let shown = String(decoding: FileSystem.readAll(output.read, limit: 4096) ?? [], as: UTF8.self)
             close(output.read)
             return (outcome.value, shown)
         }

@@ -1,5 +1,6 @@
 import Glibc
 import JitexecAuth
+import JitexecSystem
 import Testing
 
 @testable import JitexecCore
@@ -76,6 +77,37 @@ import Testing
         }
         chmod(sub, 0o1777)
         #expect(try TrustedFiles.requireRootOwned(f, kind: .file) == f)
+    }
+
+    /// The read loop sizes its buffer by the file: the whole file comes back at every size around
+    /// that guess and the 4 KiB pieces, more than the limit is refused as too large, and a pipe
+    /// (no size) is read to its end.
+    @Test func readAllReadsEveryByteAndRefusesMoreThanTheLimit() throws {
+        for size in [0, 1, 4095, 4096, 4097, 70_000] {
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let path = file("r\(size)")
+            let fd = open(path, O_WRONLY | O_TRUNC)
+            #expect(FileSystem.writeAll(fd, bytes) || size == 0)
+            close(fd)
+            let reading = open(path, O_RDONLY)
+            defer { close(reading) }
+            #expect(try TrustedFiles.readAll(reading, path: path, limit: 70_000) == bytes, "size \(size)")
+        }
+        let big = open(file("big"), O_WRONLY)
+        FileSystem.writeAll(big, [UInt8](repeating: 1, count: 3 << 20))
+        close(big)
+        let reading = open("\(dir)/big", O_RDONLY)
+        defer { close(reading) }
+        #expect(throws: JitError.unreadable(path: "\(dir)/big", reason: "larger than 2 MiB")) {
+            try TrustedFiles.readAll(reading, path: "\(dir)/big", limit: 2 << 20)
+        }
+        var pipeFDs: [Int32] = [0, 0]
+        try #require(pipe(&pipeFDs) == 0)
+        let sent = [UInt8](repeating: 9, count: 10_000)  // within the pipe's buffer: written at once
+        #expect(FileSystem.writeAll(pipeFDs[1], sent))
+        close(pipeFDs[1])
+        #expect(FileSystem.readAll(pipeFDs[0], limit: 1 << 20) == sent)
+        close(pipeFDs[0])
     }
 
     @Test func missingFileSaysSo() {

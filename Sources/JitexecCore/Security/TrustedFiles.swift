@@ -122,18 +122,10 @@ public enum TrustedFiles {
 
     /// Reads everything from an open descriptor (bounded at 16 MiB: no policy is that large).
     static func readAll(_ fd: Int32, path: String, limit: Int = 16 << 20) throws(JitError) -> [UInt8] {
-        var out = [UInt8]()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .unreadable(path: path, reason: errnoText())
-            }
-            if n == 0 { return out }
-            out.append(contentsOf: buffer[0..<n])
-            if out.count > limit { throw .unreadable(path: path, reason: "larger than \(limit >> 20) MiB") }
+        guard let bytes = FileSystem.readAll(fd, limit: limit) else {
+            throw .unreadable(path: path, reason: errno == EFBIG ? "larger than \(limit >> 20) MiB" : errnoText())
         }
+        return bytes
     }
 
     /// Every directory above `path`, from "/" down to its parent.

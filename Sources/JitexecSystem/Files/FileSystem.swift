@@ -25,6 +25,37 @@ public enum FileSystem {
         return true
     }
 
+    /// Reads `fd` from its offset to its end; nil on a read error (errno says why) or when it holds
+    /// more than `limit` bytes (errno `EFBIG`). The bytes are read straight into the result, sized
+    /// by the file's own size when it has one (one read, and one more that finds the end): no
+    /// scratch buffer is zeroed first, each new page of which would be a page fault.
+    public static func readAll(_ fd: Int32, limit: Int) -> [UInt8]? {
+        var info = stat()
+        let size = fstat(fd, &info) == 0 && info.st_size > 0 ? Int(info.st_size) : 0
+        var chunk = min(max(size + 1, 4096), limit + 1)
+        var out: [UInt8] = []
+        while true {
+            var failed = false
+            let piece = [UInt8](unsafeUninitializedCapacity: chunk) { buffer, count in
+                count = 0
+                while true {
+                    let n = read(fd, buffer.baseAddress, buffer.count)
+                    if n < 0 && errno == EINTR { continue }
+                    if n < 0 { failed = true } else { count = n }
+                    return
+                }
+            }
+            if failed { return nil }
+            if piece.isEmpty { return out }
+            out += piece
+            if out.count > limit {
+                errno = EFBIG
+                return nil
+            }
+            chunk = min(max(out.count, 4096), limit + 1 - out.count)
+        }
+    }
+
     /// The names in directory `dir` (`.` and `..` left out), in the order readdir gives them; nil
     /// when it cannot be opened (errno says why). The one directory listing of the program.
     public static func entries(of dir: String) -> [String]? {
