@@ -58,9 +58,12 @@ LINKER_FLAGS := -Xswiftc -use-ld=lld -Xlinker --symbol-ordering-file=$(HOT_PATH_
 # swiftc's own -L: a -Xlinker -L lands after the compiler's library folders, which hold libstdc++.so.
 LINK_FLAGS := -use-ld=lld -L$(STATIC_LIBS) -Xlinker -z -Xlinker pack-relative-relocs \
   -Xlinker --no-export-dynamic -Xlinker -z -Xlinker now -Xclang-linker -static-libgcc
+# Concrete generic types' metadata reached by accessor calls, not by demangling the type's name at
+# its first use (-disable-concrete-type-metadata-mangled-name-accessors): a run demangled about 180
+# names, now about 60 (the standard library's own); 20 KB more code.
 RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath --scratch-path $(SCRATCH) $(LINKER_FLAGS) \
   -Xswiftc -Xclang-linker -Xswiftc -static-libgcc -Xswiftc -Xfrontend -Xswiftc -function-sections \
-  -Xcc -ffunction-sections
+  -Xcc -ffunction-sections -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
 
 .PHONY: all build release static-libs link-flags install uninstall deb test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench bench-scale hot-path-order fuzz test-asan test-tsan
 
