@@ -18,4 +18,4 @@ var inheritedEnvironment: [UserText] = []
 for i in 0..<jitexec_inherited_environment_count() {
     inheritedEnvironment.append(UserText(cString: jitexec_inherited_environment_entry(i)!))
 }
-exit(JitexecMain.main(arguments: arguments, environment: inheritedEnvironment, umask: UInt32(userUmask)))
+jitexec_exit(JitexecMain.main(arguments: arguments, environment: inheritedEnvironment, umask: UInt32(userUmask)))

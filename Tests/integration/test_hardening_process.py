@@ -999,6 +999,42 @@ def test_19_caller_timers_and_scheduling_cannot_end_or_starve_jitexec(hp):
     assert len(ends) == 1 and ends[0]["status"] == 0, ends
 
 
+# Run as root: a child subreaper (so the processes jitexec's exit leaves behind become its children)
+# that runs jitexec as the user through runuser, then reaps whatever comes to it within 10 s.
+ORPHANS = r"""
+import ctypes, json, os, subprocess, sys, time
+assert ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+jitexec, user, password = sys.argv[1:4]
+run = subprocess.run(["runuser", "-u", user, "--", jitexec, "-S", "/usr/bin/bash", "-c", "echo ran"],
+                     input=password + "\n", capture_output=True, text=True, cwd="/")
+orphans, deadline = [], time.monotonic() + 10
+while time.monotonic() < deadline:
+    try:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        break
+    if pid:
+        orphans.append(os.waitstatus_to_exitcode(status))
+    else:
+        time.sleep(0.01)
+print(json.dumps({"status": run.returncode, "out": run.stdout, "err": run.stderr, "orphans": orphans}))
+"""
+
+
+def test_19_the_exits_memory_holder_ends_by_itself_and_leaves_nothing_behind(hp):
+    """jitexec hands the unmapping of its memory at exit to a holder sharing it (exit.c), so the
+    caller gets the status without waiting for that. Must hold: the caller's status and output are
+    the command's and exec.end is written; the holder is the one process the exit leaves behind, it
+    ends by itself with status 0 once jitexec is gone, and nothing else is left."""
+    got = subprocess.run([PY, "-c", ORPHANS, hp.jitexec, DEV, password(DEV)], capture_output=True, text=True,
+                         timeout=60)
+    assert got.returncode == 0, got.stderr
+    seen = json.loads(got.stdout)
+    assert (seen["status"], seen["out"]) == (0, "ran\n"), seen
+    assert seen["orphans"] == [0], seen
+    assert [e.get("status") for e in events(hp, "exec.end")] == [0]
+
+
 def test_19_caller_cannot_kill_jitexec_so_the_command_ends_with_exec_end(hp):
     """Attack: jit-dev1 runs an allowed command through jitexec and, once it has started, sends
     SIGKILL to their jitexec (so no `exec.end` would be written and the PAM session never closed).

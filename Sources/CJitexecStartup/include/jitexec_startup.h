@@ -11,4 +11,8 @@ const char *jitexec_inherited_environment_entry(size_t index);
 /* 1 when the environment was set aside at startup (an AT_SECURE exec, or euid 0). */
 int jitexec_environment_was_set_aside(void);
 
+/* exit(status), leaving the unmapping of the process's memory to a holder that ends right after
+ * (exit.c). */
+_Noreturn void jitexec_exit(int status);
+
 #endif
