@@ -1,6 +1,6 @@
 /* The end of the process, without the wait for its memory to be freed. Unmapping jitexec's address
  * space (the pages of the binary, its libraries and heap a run touched) is most of what a process
- * exit costs the kernel, about a tenth of a run, and the caller's wait4() returns only after it.
+ * exit costs the kernel, about a twentieth of a run, and the caller's wait4() returns only after it.
  * So, right before exit(), a holder is started in this process's memory (clone with CLONE_VM, as
  * the command's child is, on a stack of its own): while it lives the address space is not the
  * exiting process's last user, and the caller gets the status without waiting for the unmapping.
