@@ -52,12 +52,11 @@ export JITEXEC_VERSION=$(VERSION)
 # `make link-flags` prints them in swiftc's form (make bench builds its smallest Swift program so).
 STATIC_LIBS := $(abspath $(SCRATCH))/static-libs
 HOT_PATH_ORDER := $(abspath bench/hot-path.order)
+LD_OPTIONS := -z pack-relative-relocs --no-export-dynamic -z now
 LINKER_FLAGS := -Xswiftc -use-ld=lld -Xlinker --symbol-ordering-file=$(HOT_PATH_ORDER) \
-  -Xlinker --no-warn-symbol-ordering -Xlinker -z -Xlinker pack-relative-relocs \
-  -Xlinker -L$(STATIC_LIBS) -Xlinker --no-export-dynamic -Xlinker -z -Xlinker now
+  -Xlinker --no-warn-symbol-ordering -Xlinker -L$(STATIC_LIBS) $(addprefix -Xlinker ,$(LD_OPTIONS))
 # swiftc's own -L: a -Xlinker -L lands after the compiler's library folders, which hold libstdc++.so.
-LINK_FLAGS := -use-ld=lld -L$(STATIC_LIBS) -Xlinker -z -Xlinker pack-relative-relocs \
-  -Xlinker --no-export-dynamic -Xlinker -z -Xlinker now -Xclang-linker -static-libgcc
+LINK_FLAGS := -use-ld=lld -L$(STATIC_LIBS) $(addprefix -Xlinker ,$(LD_OPTIONS)) -Xclang-linker -static-libgcc
 # Concrete generic types' metadata reached by accessor calls, not by demangling the type's name at
 # its first use (-disable-concrete-type-metadata-mangled-name-accessors): a run demangled about 180
 # names, now about 60 (the standard library's own); 20 KB more code.
