@@ -296,17 +296,12 @@ final class EditSession {
         return mode & bits == bits
     }
 
+    /// A file just opened, read whole (at most `maxBytes`).
     static func readAll(_ fd: Int32) throws -> [UInt8] {
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(out.count)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw JitError.execFailed(errnoText(), status: 1) }
-            if n == 0 { return out }
-            out += buffer[..<n]
-            guard out.count <= maxBytes else { throw JitError.execFailed("the file grew too large", status: 1) }
+        guard let bytes = FileSystem.readAll(fd, limit: maxBytes) else {
+            throw JitError.execFailed(errno == EFBIG ? "the file grew too large" : errnoText(), status: 1)
         }
+        return bytes
     }
 
     // MARK: The editor

@@ -30,29 +30,26 @@ public enum FileSystem {
     /// by the file's own size when it has one (one read, and one more that finds the end): no
     /// scratch buffer is zeroed first, each new page of which would be a page fault.
     public static func readAll(_ fd: Int32, limit: Int) -> [UInt8]? {
+        // One byte past the limit is read to tell "exactly the limit" from "more".
+        let bound = limit < Int.max ? limit + 1 : limit
         var info = stat()
         let size = fstat(fd, &info) == 0 && info.st_size > 0 ? Int(info.st_size) : 0
-        var chunk = min(max(size + 1, 4096), limit + 1)
+        var chunk = min(max(size, 4095) + 1, bound)
         var out: [UInt8] = []
         while true {
-            var failed = false
+            var n = 0
             let piece = [UInt8](unsafeUninitializedCapacity: chunk) { buffer, count in
-                count = 0
-                while true {
-                    let n = read(fd, buffer.baseAddress, buffer.count)
-                    if n < 0 && errno == EINTR { continue }
-                    if n < 0 { failed = true } else { count = n }
-                    return
-                }
+                repeat { n = read(fd, buffer.baseAddress, buffer.count) } while n < 0 && errno == EINTR
+                count = max(n, 0)
             }
-            if failed { return nil }
+            if n < 0 { return nil }
             if piece.isEmpty { return out }
             out += piece
             if out.count > limit {
                 errno = EFBIG
                 return nil
             }
-            chunk = min(max(out.count, 4096), limit + 1 - out.count)
+            chunk = min(max(out.count, 4096), bound - out.count)
         }
     }
 
