@@ -13,6 +13,8 @@ import re
 import subprocess
 import sys
 
+import elf
+
 
 def ran_in(binary, profiles):
     ran = set()
@@ -44,12 +46,7 @@ def check(binary, order_file):
         listed = {line.strip() for line in f if line.strip()}
     sections = subprocess.run(["readelf", "-SW", binary], capture_output=True, text=True, check=True).stdout
     text = int(re.search(r"\] \.text\s+PROGBITS\s+([0-9a-f]+)", sections).group(1), 16)
-    symbols = subprocess.run(["nm", binary], capture_output=True, text=True, check=True).stdout
-    functions = {}
-    for line in symbols.splitlines():
-        fields = line.split()
-        if len(fields) == 3 and fields[1] in "tT":
-            functions.setdefault(fields[2], int(fields[0], 16))
+    functions = elf.functions(binary)
     found = listed & functions.keys()
     first = min((address, name) for name, address in functions.items() if address >= text)[1]
     if first not in listed:

@@ -12,17 +12,7 @@ LIBC=$(lib libc.so) LIBPAM=$(lib libpam.so)
 # SQLite is linked into the installed binary (the Makefile's STATIC_LIBS) as local symbols, which
 # perf probe finds by name only with debug information: its open is probed at its address, which
 # perf probe takes as a file offset (lld starts the code segment a page past its file offset).
-DB_OPEN=$(python3 - "$J" <<'OFFSET'
-import re, subprocess, sys
-binary = sys.argv[1]
-symbols = subprocess.run(["nm", binary], capture_output=True, text=True, check=True).stdout
-address = int(re.search(r"^([0-9a-f]+) [tT] sqlite3_open_v2$", symbols, re.M).group(1), 16)
-segments = subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True, check=True).stdout
-for offset, start, size in re.findall(r"^\s*LOAD\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)", segments, re.M):
-    if int(start, 16) <= address < int(start, 16) + int(size, 16):
-        print(hex(address - int(start, 16) + int(offset, 16)))
-OFFSET
-)
+DB_OPEN=$(python3 "$(dirname "$0")/elf.py" offset "$J" sqlite3_open_v2)
 probes=(
   "$J" "jxbench:main=main"
   "$LIBC" "jxbench:groups=getgrouplist" "$LIBC" "jxbench:groups_ret=getgrouplist%return"
