@@ -1,4 +1,5 @@
 import CPAM
+import JitexecSystem
 
 #if canImport(Glibc)
     import Glibc
@@ -54,6 +55,7 @@ public final class PAMSession {
 
     deinit {
         if sessionOpen || credentialsEstablished { try? closeSession() }
+        LoadedObjects.keepMapped()
         pam_end(handle, lastStatus)
         retainedConversation.release()
     }

@@ -325,6 +325,36 @@ struct PAMFixture {
     }
 }
 
+/// `pam_end` closes PAM's modules, and jitexec ends right after: the modules stay mapped until the
+/// process exits (`LoadedObjects.keepMapped`) instead of being unmapped in between.
+@Suite struct PAMModulesStayMappedTests {
+    /// Whether this process has a mapping of a file whose name ends in `name`.
+    static func mapped(_ name: String) -> Bool {
+        guard let maps = readFile("/proc/self/maps") else { return false }
+        return String(decoding: maps, as: UTF8.self).split(separator: "\n").contains { $0.hasSuffix("/" + name) }
+    }
+
+    @Test func theModulesOfAnEndedTransactionAreStillMapped() throws {
+        let pam = PAMFixture()
+        defer { pam.remove() }
+        // pam_warn is loaded by no other test of this process.
+        pam.service(
+            "kept",
+            """
+            account required pam_permit.so
+            session optional pam_warn.so
+            """)
+        try #require(!Self.mapped("pam_warn.so"), "pam_warn.so was loaded before the test")
+        do {
+            let session = try pam.session(ScriptedPrompter([]), service: "kept")
+            try session.checkAccount()
+            withExtendedLifetime(session) { #expect(Self.mapped("pam_warn.so")) }
+        }
+        // The transaction has ended (pam_end ran, which would have unmapped pam_warn.so).
+        #expect(Self.mapped("pam_warn.so"))
+    }
+}
+
 @Suite struct PAMSessionUserTests {
     /// The account check is the invoking user's; the credentials and the session are the target's
     /// (sudo's order), so the session's modules see the target in PAM_USER.

@@ -145,6 +145,10 @@ void jx_syslog(int priority, const char *text);
  * it). */
 int jx_thread_start_beside(pthread_t *thread, void *(*start)(void *), void *arg);
 
+/* Marks every shared object this process has loaded so that no dlclose unmaps it: they stay mapped
+ * until the process exits. Loads nothing. */
+void jx_keep_loaded_objects(void);
+
 /* How many CPUs this process may use besides one (0 when only one, or on failure). */
 int jx_cpus_beside(void);
 
