@@ -36,9 +36,11 @@ export JITEXEC_VERSION=$(VERSION)
 # setuid start about 0.8 ms (see the README's "Benchmark"). So do they carry Debian's SQLite
 # (libsqlite3.a from libsqlite3-dev): as a shared library it cost a run 0.3-0.5 ms, its loading and
 # every later symbol lookup of PAM's and NSS's modules, which searches each library loaded at start
-# (the README's "Benchmark" says what that trades). The link line asks for -lstdc++ and -lsqlite3;
-# a folder holding only those static archives, searched first, makes them the archives. libpam
-# stays shared (its modules need it), and so does Nettle: linked in too, it gained nothing more.
+# (the README's "Benchmark" says what that trades). So do they carry Nettle (libnettle.a from
+# nettle-dev, the audit chain's SHA-256): 0.11-0.15 ms a run more. The link line asks for -lstdc++,
+# -lsqlite3 and -lnettle; a folder holding only those static archives, searched first, makes them
+# the archives. libpam stays shared (its modules need it), and so does libm (glibc's libm.a needs
+# symbols only libc.a has).
 # No -export-dynamic: nothing looks jitexec's own symbols up at run time, and an exported C symbol
 # could stand in for a library's (PAM modules resolve their symbols through the executable first).
 # Full RELRO (-z now): the GOT is read-only before main, as sudo's is. No $ORIGIN run path
@@ -72,16 +74,20 @@ build:
 	$(SWIFT) build --scratch-path $(SCRATCH)
 
 release: static-libs
-	@# SwiftPM does not see the order file: a newer one relinks (the product missing, it links again).
+	@# SwiftPM sees neither the order file nor the static archives: a newer order file, or another
+	@# list of archives, relinks (the products missing, they link again).
 	@if [ $(HOT_PATH_ORDER) -nt $(SCRATCH)/release/jitexec ]; then rm -f $(SCRATCH)/release/jitexec; fi
+	@if [ $(STATIC_LIBS)/list -nt $(SCRATCH)/release/jitexec ]; then rm -f $(SCRATCH)/release/jitexec $(SCRATCH)/release/jitctl; fi
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitexec
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitctl
 
+STATIC_ARCHIVES := libstdc++.a libsqlite3.a libnettle.a
 static-libs:
-	@mkdir -p $(STATIC_LIBS) && rm -f $(STATIC_LIBS)/*.a && for lib in libstdc++.a libsqlite3.a; do \
+	@mkdir -p $(STATIC_LIBS) && rm -f $(STATIC_LIBS)/*.a && for lib in $(STATIC_ARCHIVES); do \
 	  ln -s "$$(clang -print-file-name=$$lib)" $(STATIC_LIBS)/$$lib; \
 	  [ -f $(STATIC_LIBS)/$$lib ] || { echo "$$lib not found (clang -print-file-name=$$lib); run 'make deps'"; exit 1; }; \
 	done
+	@echo '$(STATIC_ARCHIVES)' | cmp -s - $(STATIC_LIBS)/list || echo '$(STATIC_ARCHIVES)' > $(STATIC_LIBS)/list
 
 link-flags: static-libs
 	@echo '$(LINK_FLAGS)'

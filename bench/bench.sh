@@ -43,8 +43,8 @@ for b in "$P/out/swift-exit" "$P/usr/bin/jitexec"; do
     exit 1
   fi
 done
-if readelf -d "$P/usr/bin/jitexec" | grep -q 'NEEDED.*libsqlite3'; then
-  echo "make bench: jitexec loads libsqlite3.so; the Makefile's release build links SQLite in (STATIC_LIBS)"
+if readelf -d "$P/usr/bin/jitexec" | grep -q 'NEEDED.*lib\(sqlite3\|nettle\)'; then
+  echo "make bench: jitexec loads libsqlite3.so or libnettle.so; the Makefile's release build links them in (STATIC_LIBS)"
   exit 1
 fi
 if grep -q com.apple.main-thread "$P/usr/bin/jitexec"; then

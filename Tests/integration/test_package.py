@@ -163,16 +163,18 @@ def test_package_holds_setuid_binaries_conffiles_and_exact_depends(debs):
     assert sorted(names) == ["/etc/jitexec/policy.toml", "/etc/pam.d/jitexec", "/etc/pam.d/jitexec-login"], names
     # Depends: the packages of exactly the libraries the binaries link (readelf NEEDED), plus the
     # PAM modules the shipped PAM files use; libpq (dlopen()ed for PostgreSQL) only recommended.
-    # SQLite is linked in: Static-Built-Using names the Debian source it came from, at the version
-    # built against, and both binaries carry that SQLite (its source id, as Debian's sqlite3 prints it).
+    # SQLite and Nettle are linked in: Static-Built-Using names the Debian sources they came from, at
+    # the versions built against, and both binaries carry that SQLite (its source id, as Debian's
+    # sqlite3 prints it).
     fields = subprocess.run(["dpkg-deb", "-f", path, "Depends", "Recommends", "Static-Built-Using"],
                             capture_output=True, text=True, check=True).stdout
     depends = re.search(r"^Depends: (.*)$", fields, re.M).group(1)
     names = {d.strip().split(" ")[0] for d in depends.split(",")}
     built = re.search(r"^Static-Built-Using: (.*)$", fields, re.M).group(1)
-    source = subprocess.run(["dpkg-query", "-W", "-f", "${source:Package} (= ${source:Version})", "libsqlite3-dev"],
-                            capture_output=True, text=True, check=True).stdout
-    assert built == source and built.startswith("sqlite3 (= "), (built, source)
+    sources = [subprocess.run(["dpkg-query", "-W", "-f", "${source:Package} (= ${source:Version})", dev],
+                              capture_output=True, text=True, check=True).stdout
+               for dev in ("nettle-dev", "libsqlite3-dev")]
+    assert built == ", ".join(sources) and built.startswith("nettle (= ") and "sqlite3 (= " in built, (built, sources)
     source_id = " ".join(subprocess.run(["sqlite3", "--version"], capture_output=True, text=True,
                                         check=True).stdout.split()[1:4]).encode()
     needed = set()
@@ -217,9 +219,9 @@ def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
             assert "GLIBC_ABI_DT_RELR" in versions, versions
             needed = re.findall(r"\(NEEDED\)\s+Shared library: \[(.*?)\]", dyn)
             assert "libc.so.6" in needed and not [n for n in needed if n.startswith(("libstdc++", "libgcc_s"))], needed
-            # SQLite is linked in (the Makefile's STATIC_LIBS); PAM and Nettle stay shared.
-            assert "libpam.so.0" in needed and "libnettle.so.8" in needed, needed
-            assert not [n for n in needed if n.startswith("libsqlite3")], needed
+            # SQLite and Nettle are linked in (the Makefile's STATIC_LIBS); PAM stays shared.
+            assert "libpam.so.0" in needed, needed
+            assert not [n for n in needed if n.startswith(("libsqlite3", "libnettle"))], needed
             exported = subprocess.run(["nm", "-D", "--defined-only", binary], capture_output=True, text=True).stdout
             assert exported.strip() == "", exported[:2000]
         # jitexec carries no concurrency runtime and no libdispatch, whose constructor would run at
