@@ -3,8 +3,9 @@
 /*
  * The part of running a command that must be C: everything between fork() and execve(), where
  * only async-signal-safe calls are allowed, plus the signal handlers, the terminal ioctls,
- * syslog (variadic, so Swift cannot call them) and the start of a thread on another CPU (the CPU
- * set macros are not Swift's either). The Swift side (JitexecExec) owns all policy.
+ * syslog (variadic, so Swift cannot call them), the start of a thread on another CPU (the CPU
+ * set macros are not Swift's either) and the loaded objects kept mapped (dl_iterate_phdr takes a
+ * callback). The Swift side (JitexecExec) owns all policy.
  */
 #include <pthread.h>
 #include <stddef.h>
