@@ -74,10 +74,11 @@ build:
 	$(SWIFT) build --scratch-path $(SCRATCH)
 
 release: static-libs
-	@# SwiftPM sees neither the order file nor the static archives: a newer order file, or another
-	@# list of archives, relinks (the products missing, they link again).
-	@if [ $(HOT_PATH_ORDER) -nt $(SCRATCH)/release/jitexec ]; then rm -f $(SCRATCH)/release/jitexec; fi
-	@if [ $(STATIC_LIBS)/list -nt $(SCRATCH)/release/jitexec ]; then rm -f $(SCRATCH)/release/jitexec $(SCRATCH)/release/jitctl; fi
+	@# SwiftPM sees neither the order file nor the static archives, which both products link with: a
+	@# newer order file, or another list of archives, relinks them (missing, they link again).
+	@for input in $(HOT_PATH_ORDER) $(STATIC_LIBS)/list; do \
+	  if [ $$input -nt $(SCRATCH)/release/jitexec ]; then rm -f $(SCRATCH)/release/jitexec $(SCRATCH)/release/jitctl; fi; \
+	done
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitexec
 	$(SWIFT) build $(RELEASE_FLAGS) --product jitctl
 
