@@ -18,7 +18,8 @@ struct loaded_names {
 static int note_loaded(struct dl_phdr_info *info, size_t size, void *data) {
     (void)size;
     struct loaded_names *loaded = data;
-    /* The executable is named "" and the vDSO by no path: neither is ever unloaded. */
+    /* The executable is named "" and the vDSO by no path: neither is ever unloaded. Past
+     * JX_KEEP_MAX the rest are left as they are (only the exit's speed depends on it). */
     if (info->dlpi_name != NULL && info->dlpi_name[0] == '/' && loaded->count < JX_KEEP_MAX) {
         loaded->names[loaded->count++] = info->dlpi_name;
     }

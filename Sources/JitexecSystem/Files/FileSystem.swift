@@ -44,7 +44,7 @@ public enum FileSystem {
             }
             if n < 0 { return nil }
             if piece.isEmpty { return out }
-            out += piece
+            if out.isEmpty { out = piece } else { out += piece }
             if out.count > limit {
                 errno = EFBIG
                 return nil
