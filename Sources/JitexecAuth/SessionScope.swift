@@ -36,7 +36,7 @@ public struct SessionScope: Equatable, Sendable {
         var device = UInt64(info.st_rdev)
         if device == deviceNumber(major: 5, minor: 0) {
             // fstat of /dev/tty reports /dev/tty (5:0), the same for every terminal.
-            guard let controlling = controllingTerminal() else { return nil }
+            guard let controlling = ProcessTree.controllingTerminal() else { return nil }
             device = controlling
         }
         let leader = getsid(0)
@@ -62,38 +62,9 @@ public func systemBootID() -> String {
     return String(decoding: text, as: UTF8.self)
 }
 
-/// The start time (field 22 of `/proc/PID/stat`) of process `pid`.
+/// The start time (field 22 of `/proc/PID/stat`) of process `pid`, as the scope keeps it.
 func startTime(ofProcess pid: Int32) -> UInt64? {
-    guard let fields = statFields("/proc/\(pid)/stat"), fields.count > 19 else { return nil }
-    return UInt64(fields[19])
-}
-
-/// The controlling terminal of this process (field 7 of `/proc/self/stat`) as a `dev_t`.
-func controllingTerminal() -> UInt64? {
-    guard let fields = statFields("/proc/self/stat"), fields.count > 4, let nr = UInt64(fields[4]), nr != 0
-    else { return nil }
-    return deviceNumber(kernelEncoded: nr)
-}
-
-/// A device number as the kernel writes it in `/proc` (minor[7:0] | major[19:8] | minor[31:20])
-/// converted to glibc's `dev_t`.
-func deviceNumber(kernelEncoded nr: UInt64) -> UInt64 {
-    deviceNumber(major: (nr >> 8) & 0xfff, minor: (nr & 0xff) | ((nr >> 12) & 0xfff00))
-}
-
-/// glibc's `makedev`.
-func deviceNumber(major: UInt64, minor: UInt64) -> UInt64 {
-    (major & 0xfff) << 8 | (major & ~0xfff) << 32 | (minor & 0xff) | (minor & ~0xff) << 12
-}
-
-/// The fields of a `/proc/PID/stat` line after the command name, starting with field 3 (the
-/// name is in parentheses and may itself contain spaces and parentheses).
-private func statFields(_ path: String) -> [String]? {
-    guard let bytes = readSmallFile(path, limit: 4096),
-        let nameEnd = bytes.lastIndex(of: UInt8(ascii: ")"))
-    else { return nil }
-    return bytes[(nameEnd + 1)...].split(whereSeparator: { $0 == 0x20 || $0 == 0x0a })
-        .map { String(decoding: $0, as: UTF8.self) }
+    ProcessTree.startTime(of: pid).flatMap { UInt64(exactly: $0) }
 }
 
 /// Reads at most `limit` bytes of a small file; nil when it cannot be opened or is larger.

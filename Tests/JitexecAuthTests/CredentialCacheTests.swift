@@ -1,3 +1,4 @@
+import JitexecSystem
 import Synchronization
 import Testing
 

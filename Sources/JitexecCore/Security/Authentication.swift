@@ -3,6 +3,7 @@ import JitexecAuth
 import JitexecBase
 import JitexecPolicy
 import JitexecStore
+import JitexecSystem
 
 /// How a password may be asked for: on the terminal, from standard input (`-S`), or not at all (`-n`).
 public enum PromptMode: Sendable { case terminal, stdin, never }
@@ -19,7 +20,7 @@ struct ControllingTerminal: Sendable {
     static func current() -> ControllingTerminal {
         let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else { return ControllingTerminal(fd: nil, name: "") }
-        guard let device = controllingDevice() else { return ControllingTerminal(fd: fd, name: "") }
+        guard let device = ProcessTree.controllingTerminal() else { return ControllingTerminal(fd: fd, name: "") }
         for candidate in [Int32(0), 1, 2] {
             var st = stat()
             guard isatty(candidate) == 1, fstat(candidate, &st) == 0, st.st_rdev == device,
@@ -41,21 +42,6 @@ struct ControllingTerminal: Sendable {
     /// Closes the /dev/tty descriptor.
     func close() {
         if let fd { _ = Glibc.close(fd) }
-    }
-
-    /// The device number of the controlling terminal (field 7 of /proc/self/stat), nil without one.
-    static func controllingDevice() -> UInt64? {
-        let fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { Glibc.close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0, let close = buffer[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = buffer[(close + 1)..<n].split(separator: UInt8(ascii: " "))
-        guard fields.count > 4, let value = Int64(String(decoding: fields[4], as: UTF8.self)), value > 0 else {
-            return nil
-        }
-        return UInt64(value)
     }
 }
 

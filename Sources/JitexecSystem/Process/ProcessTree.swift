@@ -53,21 +53,46 @@ public enum ProcessTree {
         (FileSystem.entries(of: "/proc") ?? []).compactMap { pid_t($0) }.filter { $0 > 0 }
     }
 
-    /// Parent pid (field 4) and start time (field 22) of /proc/PID/stat; the command name (field 2)
-    /// may hold spaces and parentheses, so fields are counted after its last ')'.
+    /// This process's controlling terminal (`tty_nr`, field 7 of /proc/self/stat) as a `dev_t`;
+    /// nil without one.
+    public static func controllingTerminal() -> UInt64? {
+        guard let fields = statFields(of: "self"), let nr = field(7, of: fields), nr > 0 else { return nil }
+        return deviceNumber(kernelEncoded: UInt64(nr))
+    }
+
+    /// Parent pid (field 4) and start time (field 22) of /proc/PID/stat.
     private static func stat(_ pid: pid_t) -> (parent: pid_t, start: Int64)? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard let fields = statFields(of: String(pid)), let parent = field(4, of: fields),
+            let start = field(22, of: fields), let parentPID = pid_t(exactly: parent)
+        else { return nil }
+        return (parentPID, start)
+    }
+
+    /// The fields of /proc/`process`/stat (`process` a pid, or "self") after the command name: field
+    /// 2, in parentheses, may itself hold spaces and parentheses, so the fields are counted after its
+    /// last ')'. Field N is at index N - 3. Nil when it cannot be read. The one reader of that file.
+    private static func statFields(of process: String) -> [ArraySlice<UInt8>]? {
+        let fd = open("/proc/\(process)/stat", O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0, let close = buffer[..<count].lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = buffer[(close + 1)..<count].split(separator: UInt8(ascii: " "))
-        // fields[0] is field 3 (state), so field N is fields[N - 3].
-        guard fields.count > 19,
-            let parent = pid_t(String(decoding: fields[1], as: UTF8.self)),
-            let start = Int64(String(decoding: fields[19], as: UTF8.self))
+        guard let bytes = FileSystem.readAll(fd, limit: 4096), let nameEnd = bytes.lastIndex(of: UInt8(ascii: ")"))
         else { return nil }
-        return (parent, start)
+        return bytes[(nameEnd + 1)...].split(whereSeparator: { $0 == 0x20 || $0 == 0x0a })
     }
+
+    /// Field `n` of a stat line split by `statFields`, as a number.
+    private static func field(_ n: Int, of fields: [ArraySlice<UInt8>]) -> Int64? {
+        fields.count > n - 3 ? Int64(String(decoding: fields[n - 3], as: UTF8.self)) : nil
+    }
+}
+
+/// A device number as the kernel writes it in `/proc` (minor[7:0] | major[19:8] | minor[31:20])
+/// converted to glibc's `dev_t`.
+public func deviceNumber(kernelEncoded nr: UInt64) -> UInt64 {
+    deviceNumber(major: (nr >> 8) & 0xfff, minor: (nr & 0xff) | ((nr >> 12) & 0xfff00))
+}
+
+/// glibc's `makedev`.
+public func deviceNumber(major: UInt64, minor: UInt64) -> UInt64 {
+    (major & 0xfff) << 8 | (major & ~0xfff) << 32 | (minor & 0xff) | (minor & ~0xff) << 12
 }
