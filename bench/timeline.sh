@@ -6,13 +6,16 @@
 # the phases add up to more than a run without them: they show where the time goes, not the total.
 set -euo pipefail
 P=$1 USER_B=$2 RUNS=$3
+# The grant bench.sh set up is for a command run from the checkout (a command grant is bound to
+# the request's working directory); from anywhere else `jitexec -n` would file a request and wait.
+cd "$(dirname "$0")/.."
 J="$P/usr/bin/jitexec"
 lib() { ldd "$J" | awk -v name="$1" '$1 ~ "^"name {print $3}'; }
 LIBC=$(lib libc.so) LIBPAM=$(lib libpam.so)
 # SQLite is linked into the installed binary (the Makefile's STATIC_LIBS) as local symbols, which
 # perf probe finds by name only with debug information: its open is probed at its address, which
 # perf probe takes as a file offset (lld starts the code segment a page past its file offset).
-DB_OPEN=$(python3 "$(dirname "$0")/elf.py" offset "$J" sqlite3_open_v2)
+DB_OPEN=$(python3 bench/elf.py offset "$J" sqlite3_open_v2)
 probes=(
   "$J" "jxbench:main=main"
   "$LIBC" "jxbench:groups=getgrouplist" "$LIBC" "jxbench:groups_ret=getgrouplist%return"
@@ -42,4 +45,4 @@ script -qec "perf record -q -a -e 'jxbench:*' -e sched:sched_process_exec -e sch
   -e sched:sched_process_exit -o $P/out/timeline.data -- runuser -u $USER_B -- bash $P/out/timeline.sh" \
   /dev/null >/dev/null
 perf script -i "$P/out/timeline.data" -F comm,pid,time,event,trace 2>/dev/null > "$P/out/timeline.txt"
-python3 "$(dirname "$0")/timeline.py" "$P/out/timeline.txt"
+python3 bench/timeline.py "$P/out/timeline.txt"
