@@ -1035,6 +1035,35 @@ def test_19_the_exits_memory_holder_ends_by_itself_and_leaves_nothing_behind(hp)
     assert [e.get("status") for e in events(hp, "exec.end")] == [0]
 
 
+# A thread's malloc arena (glibc, x86-64): a reservation aligned to 64 MiB of which the part in use
+# is read-write and the rest has no access. The parent of the command is jitexec.
+ARENA_ALIGN = 64 << 20
+
+
+def thread_arenas(maps):
+    """The read-write part of each thread arena in the text of /proc/PID/maps, in bytes."""
+    rows = [line.split() for line in maps.splitlines()]
+    sizes = []
+    for row, after in zip(rows, rows[1:]):
+        start, end = (int(x, 16) for x in row[0].split("-"))
+        if (start % ARENA_ALIGN == 0 and row[1] == "rw-p" and len(row) == 5
+                and after[1] == "---p" and int(after[0].split("-")[0], 16) == end):
+            sizes.append(end - start)
+    return sizes
+
+
+def test_19_a_threads_malloc_arena_is_mapped_once_with_room_to_grow(hp):
+    """jitexec sets malloc's top pad (startup.c) so that the arena of the thread that opens the store
+    is mapped with 1 MiB of room once, not grown a page at a time with an mprotect each. Must hold:
+    the command (root) sees, in its parent jitexec's memory map, at least one thread arena, each with
+    at least 1 MiB read-write."""
+    r = run([hp.jitexec, "-S", "/usr/bin/bash", "-c", "cat /proc/$PPID/maps"], user=DEV,
+            input=password(DEV) + "\n")
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    arenas = thread_arenas(r.stdout)
+    assert arenas and min(arenas) >= 1 << 20, (arenas, r.stdout)
+
+
 def test_19_caller_cannot_kill_jitexec_so_the_command_ends_with_exec_end(hp):
     """Attack: jit-dev1 runs an allowed command through jitexec and, once it has started, sends
     SIGKILL to their jitexec (so no `exec.end` would be written and the PAM session never closed).
