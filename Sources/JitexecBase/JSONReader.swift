@@ -75,28 +75,34 @@ package struct JSONReader {
 
     private mutating func object(depth: Int) throws(Failure) -> JSONItem {
         try expect(UInt8(ascii: "{"))
-        var members: [String: JSONItem] = [:]
+        // The members in order first, then the dictionary made at its size: growing it as they
+        // come would rehash every key at each doubling.
+        var pairs: [(key: String, value: JSONItem)] = []
         skipSpace()
         if peek == UInt8(ascii: "}") {
             at += 1
-            return .object(members)
+            return .object([:])
         }
         while true {
             skipSpace()
             guard peek == UInt8(ascii: "\"") else { throw unexpected("a key") }
             let key = try string()
-            guard members[key] == nil else { throw Failure(reason: "the key \"\(key)\" appears twice") }
             skipSpace()
             try expect(UInt8(ascii: ":"))
             skipSpace()
-            members[key] = try value(depth: depth + 1)
+            pairs.append((key, try value(depth: depth + 1)))
             skipSpace()
             if peek == UInt8(ascii: "}") {
                 at += 1
-                return .object(members)
+                break
             }
             try expect(UInt8(ascii: ","))
         }
+        var members = [String: JSONItem](minimumCapacity: pairs.count)
+        for (key, value) in pairs where members.updateValue(value, forKey: key) != nil {
+            throw Failure(reason: "the key \"\(key)\" appears twice")
+        }
+        return .object(members)
     }
 
     private mutating func array(depth: Int) throws(Failure) -> JSONItem {
@@ -140,9 +146,28 @@ package struct JSONReader {
             if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { at += 1 }
             try digits()
         }
+        if integral, let integer = Self.integer(bytes[start..<at]) { return .number(Double(integer), integer: integer) }
         let text = String(decoding: bytes[start..<at], as: UTF8.self)
         guard let value = Double(text), value.isFinite else { throw Failure(reason: "the number \(text) is too large") }
         return .number(value, integer: integral ? Int64(text) : nil)
+    }
+
+    /// The value of `-?[0-9]+` (already checked) when it fits in an Int64 and is not "-0" (whose
+    /// Double is -0.0), without going through a String and strtod; nil otherwise.
+    private static func integer(_ text: ArraySlice<UInt8>) -> Int64? {
+        let negative = text.first == UInt8(ascii: "-")
+        var magnitude: UInt64 = 0
+        for b in text.dropFirst(negative ? 1 : 0) {
+            let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(b &- UInt8(ascii: "0")))
+            guard !o1, !o2 else { return nil }
+            magnitude = sum
+        }
+        if negative {
+            guard magnitude != 0, magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        return magnitude <= UInt64(Int64.max) ? Int64(magnitude) : nil
     }
 
     private mutating func digits() throws(Failure) {
@@ -154,13 +179,22 @@ package struct JSONReader {
     /// bytes that are not UTF-8 refused.
     private mutating func string() throws(Failure) -> String {
         try expect(UInt8(ascii: "\""))
-        var out: [UInt8] = []
+        // Most strings have no escape: up to the closing quote, validated in place.
+        let start = at
+        while let b = peek, b != UInt8(ascii: "\""), b != UInt8(ascii: "\\"), b >= 0x20 { at += 1 }
+        if peek == UInt8(ascii: "\"") {
+            let text = bytes[start..<at].withUnsafeBufferPointer { String(validUTF8: $0) }
+            at += 1
+            guard let text else { throw Failure(reason: "a string is not valid UTF-8") }
+            return text
+        }
+        var out = Array(bytes[start..<at])
         while true {
             guard let b = peek else { throw unexpected("the closing '\"'") }
             at += 1
             switch b {
             case UInt8(ascii: "\""):
-                guard let text = String(validating: out, as: UTF8.self) else {
+                guard let text = String(validUTF8: out) else {
                     throw Failure(reason: "a string is not valid UTF-8")
                 }
                 return text

@@ -9,12 +9,11 @@ public struct UserText: Hashable, Sendable, Comparable, CustomStringConvertible 
     public init(_ string: String) { self.bytes = Array(string.utf8) }
     /// Copies a NUL-terminated C string.
     public init(cString: UnsafePointer<CChar>) {
-        self.bytes = Array(UnsafeBufferPointer(start: cString, count: strlenPortable(cString)))
-            .map { UInt8(bitPattern: $0) }
+        self.bytes = Array(UnsafeRawBufferPointer(start: cString, count: strlenPortable(cString)))
     }
 
     /// The text when it is valid UTF-8, nil otherwise.
-    public var string: String? { String(validating: bytes, as: UTF8.self) }
+    public var string: String? { String(validUTF8: bytes) }
     /// The text with invalid bytes replaced by U+FFFD. For matching or storage use `bytes`.
     public var lossy: String { String(decoding: bytes, as: UTF8.self) }
     public var isEmpty: Bool { bytes.isEmpty }
@@ -44,9 +43,11 @@ public struct UserText: Hashable, Sendable, Comparable, CustomStringConvertible 
     /// Calls `body` with a NUL-terminated copy (for libc calls such as fnmatch). A NUL inside
     /// the bytes cannot come from argv; it would truncate, so callers that care check `containsNUL`.
     public func withCString<R>(_ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
-        var copy = bytes.map { CChar(bitPattern: $0) }
-        copy.append(0)
-        return try copy.withUnsafeBufferPointer { try body($0.baseAddress!) }
+        try withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { copy in
+            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(copy).copyMemory(from: $0) }
+            copy[bytes.count] = 0
+            return try body(copy.baseAddress!)
+        }
     }
     public var containsNUL: Bool { bytes.contains(0) }
 
