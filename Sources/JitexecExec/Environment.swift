@@ -36,8 +36,11 @@ public enum Environment {
         // Every candidate with its rank; sorted by name, then rank, only the first of each name is
         // considered. jitexec's own values (the target's, then the extras: the later one of a name
         // first) rank before the caller's, so they replace them; of the caller's entries of one
-        // name, the first is the one getenv sees. Sorting, not a Set or Dictionary of byte arrays:
-        // their first use costs the hot path generic metadata and conformance lookups (README,
+        // name, the first is the one getenv sees. A caller's entry whose name is not kept, or is
+        // denied, never passes, and neither does any other of that name: such entries are left
+        // out before the sort (most of a caller's environment), and only the value of the first
+        // of a name is checked after it. Sorting, not a Set or Dictionary of byte arrays: their
+        // first use costs the hot path generic metadata and conformance lookups (README,
         // "Benchmark").
         let forced = [
             ("HOME", target.home), ("USER", target.name), ("LOGNAME", target.name),
@@ -50,10 +53,11 @@ public enum Environment {
             guard isValidName(nameBytes), !valueBytes.contains(0) else { continue }
             candidates.append((nameBytes, valueBytes, -1 - index))
         }
+        let kept = KeptNames(keep)
         for (position, entry) in env.enumerated() {
             guard let split = entry.bytes.firstIndex(of: UInt8(ascii: "=")) else { continue }
             let name = Array(entry.bytes[..<split])
-            guard isValidName(name) else { continue }
+            guard isValidName(name), kept.contains(name), !isDenied(name) else { continue }
             candidates.append((name, Array(entry.bytes[(split + 1)...]), position))
         }
         candidates.sort { $0.name == $1.name ? $0.rank < $1.rank : $0.name.lexicographicallyPrecedes($1.name) }
@@ -61,11 +65,7 @@ public enum Environment {
         var previous: [UInt8]?
         for (name, value, rank) in candidates where name != previous {
             previous = name
-            guard
-                rank < 0
-                    || (isKept(name, patterns: keep) && !isDenied(name)
-                        && isSafeValue(value, for: name, zoneinfo: zoneinfo))
-            else { continue }
+            guard rank < 0 || isSafeValue(value, for: name, zoneinfo: zoneinfo) else { continue }
             result.append(UserText(bytes: name + [UInt8(ascii: "=")] + value))
         }
         return result
@@ -77,9 +77,46 @@ public enum Environment {
     }
 
     /// The name matches one of the `env_keep` globs (fnmatch, no special meaning for `/`).
-    static func isKept(_ name: [UInt8], patterns: [String]) -> Bool {
-        UserText(bytes: name).withCString { cName in
-            patterns.contains { fnmatch($0, cName, 0) == 0 }
+    static func isKept(_ name: [UInt8], patterns: [String]) -> Bool { KeptNames(patterns).contains(name) }
+
+    /// The `env_keep` globs. Those fnmatch can only match by equality (no `*`, `?`, `[` or
+    /// backslash) are compared as bytes, and so is a literal prefix followed by one `*` (`LC_*`),
+    /// which matches exactly the names that start with it (no flags: `*` matches any bytes). fnmatch
+    /// runs only for the others, on the name as a C string made once.
+    struct KeptNames {
+        let literals: [[UInt8]]
+        let prefixes: [[UInt8]]
+        let globs: [String]
+
+        init(_ patterns: [String]) {
+            var literals: [[UInt8]] = []
+            var prefixes: [[UInt8]] = []
+            var globs: [String] = []
+            for pattern in patterns {
+                let bytes = Array(pattern.utf8)
+                let special = bytes.indices.filter { Self.isSpecial(bytes[$0]) }
+                if special.isEmpty {
+                    literals.append(bytes)
+                } else if special == [bytes.count - 1], bytes.last == UInt8(ascii: "*") {
+                    prefixes.append(Array(bytes.dropLast()))
+                } else {
+                    globs.append(pattern)
+                }
+            }
+            self.literals = literals
+            self.prefixes = prefixes
+            self.globs = globs
+        }
+
+        static func isSpecial(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: "*") || byte == UInt8(ascii: "?") || byte == UInt8(ascii: "[")
+                || byte == UInt8(ascii: "\\")
+        }
+
+        func contains(_ name: [UInt8]) -> Bool {
+            if literals.contains(name) || prefixes.contains(where: { name.starts(with: $0) }) { return true }
+            guard !globs.isEmpty else { return false }
+            return UserText(bytes: name).withCString { cName in globs.contains { fnmatch($0, cName, 0) == 0 } }
         }
     }
 

@@ -160,6 +160,35 @@ import Testing
         #expect(table["LANG"] == Array("C".utf8))
     }
 
+    @Test("env_keep: literal names match only themselves, globs as fnmatch matches them")
+    func keptNamesMatchLikeFnmatch() {
+        let keep = ["TERM", "LC_*", "X?Y", "[AB]Z", "ESC\\*", "*_COLOR", "P*Q*"]
+        for (name, kept) in [
+            ("TERM", true), ("TERMX", false), ("TER", false), ("LC_ALL", true), ("LC_", true), ("LC", false),
+            ("XAY", true), ("XY", false), ("AZ", true), ("CZ", false), ("ESC*", true), ("ESCX", false),
+            ("LS_COLOR", true), ("term", false), ("PQ", true), ("PxQy", true), ("Px", false),
+        ] {
+            #expect(Environment.isKept(Array(name.utf8), patterns: keep) == kept, "\(name)")
+            let matched = name.withCString { cName in keep.contains { fnmatch($0, cName, 0) == 0 } }
+            #expect(matched == kept, "fnmatch on \(name)")
+        }
+        for name in ["A", "LC_ALL", "x*y"] {
+            #expect(Environment.isKept(Array(name.utf8), patterns: ["*"]))
+            #expect(Environment.isKept(Array(name.utf8), patterns: ["**"]))
+        }
+    }
+
+    @Test("a refused name stays refused with a later entry of the same name, and a forced name still wins")
+    func refusedNamesAreLeftOutWhateverTheirPosition() {
+        let table = Self.sanitize(
+            ["SECRET=1", "TERM=xterm", "SECRET=2", "HOME=/tmp/evil", "LD_PRELOAD=/x.so", "HOME=/tmp/two"],
+            keep: ["*"])
+        #expect(table["SECRET"] == Array("1".utf8))
+        #expect(table["HOME"] == Array("/nonexistent".utf8))
+        #expect(table["LD_PRELOAD"] == nil)
+        #expect(table["TERM"] == Array("xterm".utf8))
+    }
+
     @Test func nonUTF8ValueOfAKeptVariablePassesByteForByte() {
         let entry = UserText(bytes: Array("COLORTERM=".utf8) + [0xff, 0xfe])
         #expect(Self.sanitize([entry], keep: Self.policyKeep)["COLORTERM"] == [0xff, 0xfe])
