@@ -246,6 +246,17 @@ import Testing
     @Test func ancestorsListsEveryDirectoryAbove() {
         #expect(TrustedFiles.ancestors(of: "/etc/jitexec/policy.toml") == ["/", "/etc", "/etc/jitexec"])
         #expect(TrustedFiles.ancestors(of: "/x") == ["/"])
+        #expect(TrustedFiles.ancestors(of: "/") == ["/"])
+        #expect(TrustedFiles.ancestors(of: "") == ["/"])
+        #expect(TrustedFiles.ancestors(of: "//") == ["/"])
+        #expect(TrustedFiles.ancestors(of: "/a/") == ["/"])
+        #expect(TrustedFiles.ancestors(of: "/a//b///") == ["/", "/a"])
+        #expect(
+            TrustedFiles.ancestors(of: "//usr///lib/x86_64/libc.so") == ["/", "/usr", "/usr/lib", "/usr/lib/x86_64"])
+        #expect(
+            TrustedFiles.ancestors(of: "/caf\u{e9}/r\u{e9}pertoire/f") == [
+                "/", "/caf\u{e9}", "/caf\u{e9}/r\u{e9}pertoire",
+            ])
     }
 
     @Test func messagesNameTheFix() {

@@ -128,15 +128,29 @@ public enum TrustedFiles {
         return bytes
     }
 
-    /// Every directory above `path`, from "/" down to its parent.
+    /// Every directory above `path`, from "/" down to its parent (empty components skipped, as
+    /// `split(separator: "/")` would). Built from the path's bytes: joining `Substring`s onto a
+    /// `String` goes through the generic `+`, character by character, and the hot path walks
+    /// six paths twice each.
     static func ancestors(of path: String) -> [String] {
         var result = ["/"]
-        var current = ""
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        for part in parts.dropLast() {
-            current += "/" + part
-            result.append(current)
+        let slash = UInt8(ascii: "/")
+        var current: [UInt8] = []
+        var component: [UInt8] = []
+        for byte in path.utf8 {
+            if byte != slash {
+                component.append(byte)
+            } else if !component.isEmpty {
+                // A component followed by a slash: one more directory, if another component follows.
+                current.append(slash)
+                current += component
+                component.removeAll(keepingCapacity: true)
+                result.append(String(decoding: current, as: UTF8.self))
+            }
         }
+        // The last component ended the path, or only slashes followed it: either way it is not
+        // an ancestor, and a trailing slash must not make it one.
+        if component.isEmpty, result.count > 1 { result.removeLast() }
         return result
     }
 
