@@ -70,8 +70,7 @@ public struct CredentialCache: Sendable {
         // The file already says exactly this (a run in the same second as the last one, in the
         // same session): rewriting it would change nothing a reader sees, so it is left as it is.
         guard entries != recorded else { return }
-        let text = entries.map(\.line).joined()
-        try writeAtomically(dir, name: String(uid), contents: Array(text.utf8))
+        try writeAtomically(dir, name: String(uid), contents: Self.lines(entries))
     }
 
     /// Forgets the cached session of `uid` in `scope` only (`jitexec -k`: this terminal), keeping
@@ -90,7 +89,7 @@ public struct CredentialCache: Sendable {
             unlinkat(dir, String(uid), 0)
             return
         }
-        try writeAtomically(dir, name: String(uid), contents: Array(kept.map(\.line).joined().utf8))
+        try writeAtomically(dir, name: String(uid), contents: Self.lines(kept))
     }
 
     /// Forgets every cached session of `uid` (`jitexec -K`).
@@ -101,6 +100,13 @@ public struct CredentialCache: Sendable {
     }
 
     /// Recorded no more than `ttlSeconds` ago on this clock, and not later than now.
+    /// The file's contents: one line an entry.
+    private static func lines(_ entries: [CacheEntry]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for entry in entries { bytes += entry.line.utf8 }
+        return bytes
+    }
+
     private func isLive(_ entry: CacheEntry, now: Int64) -> Bool {
         entry.time <= now && now - entry.time < ttlSeconds
     }

@@ -6,9 +6,18 @@ public enum Escape {
     /// scalar becomes `\u{XXXX}` (lower-case hex, at least 4 digits) when it is invisible or looks
     /// blank (see `isShown`), and when it is a combining mark that has no visible letter or digit
     /// of its own to sit on (see `isMark`). Everything else prints as itself.
-    public static func text(_ bytes: [UInt8]) -> String { text(bytes, quote: false) }
+    public static func text(_ bytes: [UInt8]) -> String {
+        bytes.allSatisfy(isPlain) ? String(decoding: bytes, as: UTF8.self) : text(bytes, quote: false)
+    }
 
-    public static func text(_ s: String) -> String { text(Array(s.utf8)) }
+    /// Most text (event names, hashes, JSON written by jitexec) is plain ASCII and comes back as
+    /// it is, without a copy.
+    public static func text(_ s: String) -> String {
+        s.utf8.allSatisfy(isPlain) ? s : text(Array(s.utf8), quote: false)
+    }
+
+    /// Printable ASCII other than the backslash: shown as itself by `text` wherever it is.
+    private static func isPlain(_ b: UInt8) -> Bool { b >= 0x20 && b <= 0x7e && b != UInt8(ascii: "\\") }
 
     /// An argv shown to a person as one line: each word as `word(_:)` shows it, one space between
     /// words. Different argv never show alike (`id 'a b' c` is not `id a 'b c'`), so what an

@@ -13,16 +13,12 @@ import JitexecBase
 public enum AuditSyslog {
     /// The line sent for `record`.
     public static func line(_ record: AuditRecord) -> String {
-        var parts = [
-            "seq=\(record.seq)",
-            "event=\(Escape.text(record.event))",
-            "actor=\(Escape.text(record.actor))",
-            "hash=\(Escape.text(record.hash))",
-        ]
+        var line = "seq=\(record.seq) event=\(Escape.text(record.event)) actor=\(Escape.text(record.actor))"
+        line += " hash=" + Escape.text(record.hash)
         for key in record.fields.keys.sorted(by: JSONValue.keyOrder) {
-            parts.append("\(Escape.text(key))=\(Escape.text(record.fields[key]!.canonical))")
+            line += " " + Escape.text(key) + "=" + Escape.text(record.fields[key]!.canonical)
         }
-        return parts.joined(separator: " ")
+        return line
     }
 
     /// Sends `record` to syslog. Never fails the caller: syslog itself drops what it cannot deliver.
