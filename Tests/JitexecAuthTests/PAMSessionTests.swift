@@ -337,21 +337,27 @@ struct PAMFixture {
     @Test func theModulesOfAnEndedTransactionAreStillMapped() throws {
         let pam = PAMFixture()
         defer { pam.remove() }
-        // pam_warn is loaded by no other test of this process.
+        // pam_warn is loaded by no other test of this process, nor pam_userdb and the library it
+        // needs (Berkeley DB). Every module of the service is loaded by pam_start; none runs here
+        // but the account phase.
         pam.service(
             "kept",
             """
+            auth optional pam_userdb.so db=/nonexistent
             account required pam_permit.so
             session optional pam_warn.so
             """)
         try #require(!Self.mapped("pam_warn.so"), "pam_warn.so was loaded before the test")
+        try #require(!Self.mapped("libdb-5.3.so"), "libdb-5.3.so was loaded before the test")
         do {
             let session = try pam.session(ScriptedPrompter([]), service: "kept")
             try session.checkAccount()
             withExtendedLifetime(session) { #expect(Self.mapped("pam_warn.so")) }
         }
-        // The transaction has ended (pam_end ran, which would have unmapped pam_warn.so).
+        // The transaction has ended (pam_end ran, which would have unmapped pam_warn.so, and
+        // pam_userdb.so with the library only it needed).
         #expect(Self.mapped("pam_warn.so"))
+        #expect(Self.mapped("libdb-5.3.so"))
     }
 }
 
