@@ -113,21 +113,8 @@ public struct Context: Sendable {
     /// jitctl compiled (`CompiledPolicy`). Throws `policyInvalid` when it has errors.
     var policyLoader: @Sendable (Context) throws(JitError) -> Policy
     var effects: Effects
-    /// The store once opened: one connection per process, however many steps use it.
-    private let opened = Shared<(any JitStore)?>(nil)
-    /// The store being opened on a thread of its own (`openStoreInBackground`).
-    private let opening = Shared<BackgroundOpen?>(nil)
-    /// Why the open `settleStore` waited for failed, for the `store()` call that comes next.
-    private let openFailure = Shared<JitError?>(nil)
-    /// The store's checkpoint running beside the command (`checkpointBeside`).
-    private let checkpointing = Shared<BackgroundThread<Void>?>(nil)
-    /// The `[notify] events` of the last policy loaded, for the audit sink (`Notifications`).
-    private let notifyBox = Shared<Set<String>>([])
-    /// The rules of the last policy loaded that name `@automations` among their approvers: filing a
-    /// request of one starts the automation runner (`Notifications`).
-    private let automatedBox = Shared<Set<String>>([])
-    /// The `[store]` of the last policy loaded: which store `store()` opens (`StoreAccess`).
-    private let storeBox = Shared<StoreConfig?>(nil)
+    /// What every copy of this context shares: the store and its open, what the policy said.
+    private let shared = ContextShared()
     /// What the audit sink could not do, recorded after the write that caused it (`storeWrite`).
     let notifyFailures = PendingAuditEvents()
 
@@ -197,15 +184,15 @@ public struct Context: Sendable {
 
     /// The store, opened on first use (trusted-file checks, migrations) and reused after.
     public func store() throws(JitError) -> any JitStore {
-        if let store = opened.value {
+        if let store = shared.read({ $0.opened }) {
             settleCheckpoint()
             return store
         }
         settleStore()
-        if let store = opened.value { return store }
-        if let failure = openFailure.take() { throw failure }
+        if let store = shared.read({ $0.opened }) { return store }
+        if let failure = shared.update({ $0.openFailure.take() }) { throw failure }
         let store = try openStore(self)
-        opened.value = store
+        shared.update { $0.opened = store }
         return store
     }
 
@@ -220,7 +207,7 @@ public struct Context: Sendable {
     /// meanwhile would stall everyone else. The hold ends when `store()` or `settleStore()` joins
     /// it, which `Authentication` does before anything is asked or shown on the terminal.
     func openStoreInBackground() {
-        guard opened.value == nil, opening.value == nil else { return }
+        guard shared.read({ $0.opened == nil && $0.opening == nil }) else { return }
         let hold = TerminalSignals.Hold()
         let open = openStore
         let ctx = self
@@ -239,7 +226,7 @@ public struct Context: Sendable {
             hold.end()
             return
         }
-        opening.value = BackgroundOpen(thread: thread, hold: hold)
+        shared.update { $0.opening = BackgroundOpen(thread: thread, hold: hold) }
     }
 
     /// Waits for the store being opened in the background, if any, and ends the hold on the
@@ -248,12 +235,12 @@ public struct Context: Sendable {
     /// process ends (a thread must not be left running into exit).
     func settleStore() {
         settleCheckpoint()
-        guard let pending = opening.take() else { return }
+        guard let pending = shared.update({ $0.opening.take() }) else { return }
         let result = pending.thread.join()
         pending.hold.end()
         switch result {
-        case .success(let store): opened.value = store
-        case .failure(let error): openFailure.value = error
+        case .success(let store): shared.update { $0.opened = store }
+        case .failure(let error): shared.update { $0.openFailure = error }
         }
     }
 
@@ -267,13 +254,16 @@ public struct Context: Sendable {
     /// passive checkpoint holds no lock another process waits for, and this process waits for it
     /// before it stops itself (`SessionControl.beforeSuspend`).
     func checkpointBeside() {
-        guard let store = opened.value, checkpointing.value == nil, store.checkpointDue else { return }
-        checkpointing.value = BackgroundThread.start { store.checkpoint() }
+        guard let store = shared.read({ $0.checkpointing == nil ? $0.opened : nil }), store.checkpointDue else {
+            return
+        }
+        let thread = BackgroundThread.start { store.checkpoint() }
+        shared.update { $0.checkpointing = thread }
     }
 
     /// Waits for the checkpoint `checkpointBeside` started, if any.
     func settleCheckpoint() {
-        checkpointing.take()?.join()
+        shared.update({ $0.checkpointing.take() })?.join()
     }
 
     public func say(_ line: String) { output.out(line) }
@@ -283,50 +273,64 @@ public struct Context: Sendable {
     /// Loads the policy; throws `policyInvalid` when it has errors.
     public func loadPolicy() throws(JitError) -> Policy {
         let policy = try policyLoader(self)
-        notifyBox.value = Set(policy.notify?.events ?? [])
-        automatedBox.value = Set(policy.rules.filter { !policy.automations(of: $0).isEmpty }.map(\.name))
-        storeBox.value = policy.store
+        let notifyEvents = Set(policy.notify?.events ?? [])
+        let automatedRules = Set(policy.rules.filter { !policy.automations(of: $0).isEmpty }.map(\.name))
+        shared.update {
+            $0.notifyEvents = notifyEvents
+            $0.automatedRules = automatedRules
+            $0.storeConfig = policy.store
+        }
         return policy
     }
 
     /// The events that start the notification runner besides `request.filed` (see `Notifications`).
-    var notifyEvents: Set<String> { notifyBox.value }
+    var notifyEvents: Set<String> { shared.read { $0.notifyEvents } }
 
     /// The rules whose requests automations decide (see `AutomationRunner`).
-    var automatedRules: Set<String> { automatedBox.value }
+    var automatedRules: Set<String> { shared.read { $0.automatedRules } }
 
     /// The `[store]` the policy names: the one loaded in this process, else the policy loaded now,
     /// else the last good one (so an invalid policy is still recorded where the fleet keeps its
     /// log), else the embedded default.
     var storeConfig: StoreConfig {
-        if let config = storeBox.value { return config }
+        if let config = shared.read({ $0.storeConfig }) { return config }
         if let policy = try? loadPolicy() { return policy.store }
         return CompiledPolicy.lastGoodPolicy(self)?.store ?? StoreConfig()
     }
 }
 
-/// A value shared by every copy of a `Context` (the store once opened, what the policy said).
-final class Shared<Value: Sendable>: Sendable {
-    private let storage: Mutex<Value>
-    init(_ value: Value) { storage = Mutex(value) }
-    var value: Value {
-        get { storage.withLock { $0 } }
-        set { storage.withLock { $0 = newValue } }
+/// What every copy of a `Context` shares (the store once opened, what the policy said), behind
+/// one lock. One class that is not generic: a generic box (`Shared<Value>`) had its class metadata
+/// made at first use for each type it held, about 12,000 instructions each: 73,000 of a run (callgrind).
+final class ContextShared: Sendable {
+    struct State: Sendable {
+        /// The store once opened: one connection per process, however many steps use it.
+        var opened: (any JitStore)?
+        /// The store being opened on a thread of its own (`openStoreInBackground`).
+        var opening: BackgroundOpen?
+        /// Why the open `settleStore` waited for failed, for the `store()` call that comes next.
+        var openFailure: JitError?
+        /// The store's checkpoint running beside the command (`checkpointBeside`).
+        var checkpointing: BackgroundThread<Void>?
+        /// The `[notify] events` of the last policy loaded, for the audit sink (`Notifications`).
+        var notifyEvents: Set<String> = []
+        /// The rules of the last policy loaded that name `@automations` among their approvers:
+        /// filing a request of one starts the automation runner (`Notifications`).
+        var automatedRules: Set<String> = []
+        /// The `[store]` of the last policy loaded: which store `store()` opens (`StoreAccess`).
+        var storeConfig: StoreConfig?
     }
 
-    /// The value, leaving nil in its place.
-    func take<Wrapped>() -> Value where Value == Wrapped? {
-        storage.withLock { value in
-            defer { value = nil }
-            return value
-        }
-    }
+    private let state = Mutex(State())
+
+    func read<T>(_ body: (State) -> T) -> T { state.withLock { body($0) } }
+    func update<T>(_ body: (inout State) -> T) -> T { state.withLock { body(&$0) } }
 }
 
 /// A store being opened on a thread of its own, and the hold on the terminal signals that the
 /// thread which started it keeps until it joins it (`Context.openStoreInBackground`).
 final class BackgroundOpen: @unchecked Sendable {
-    // Used only by the thread that started the open (joined once, through `Shared.take`).
+    // Used only by the thread that started the open (joined once, taken from `ContextShared`).
     let thread: BackgroundThread<Result<any JitStore, JitError>>
     let hold: TerminalSignals.Hold
     init(thread: BackgroundThread<Result<any JitStore, JitError>>, hold: TerminalSignals.Hold) {
