@@ -127,6 +127,23 @@ import Testing
         }
     }
 
+    /// `canonical` is written as bytes; `write(to:)` writes the same text into a String.
+    @Test func canonicalBytesAreTheTextWrittenToAString() {
+        let values: [JSONValue] = [
+            .null, .bool(false), .int(Int64.min), .int(0), .string(""), .string("q\"\\\n\u{01}\u{1f}/é \u{1F600}"),
+            .array([]), .object([:]),
+            .object([
+                "z": .array([.int(-1), .string("\u{7f}\u{85}\u{2028}"), .object(["é": .null, "e": .bool(true)])]),
+                "a\tb": .string("x"), "": .int(9_223_372_036_854_775_807),
+            ]),
+        ]
+        for v in values {
+            var text = ""
+            v.write(to: &text)
+            #expect(v.canonical == text)
+        }
+    }
+
     /// The audit chain hashes the canonical form: it must not change when the printed form does.
     @Test func canonicalJSONKeepsTheseCharactersRaw() {
         #expect(JSONValue.string("\u{7f}\u{85}\u{2028}\u{202e}").canonical == "\"\u{7f}\u{85}\u{2028}\u{202e}\"")

@@ -13,12 +13,22 @@ import JitexecBase
 public enum AuditSyslog {
     /// The line sent for `record`.
     public static func line(_ record: AuditRecord) -> String {
-        var line = "seq=\(record.seq) event=\(Escape.text(record.event)) actor=\(Escape.text(record.actor))"
-        line += " hash=" + Escape.text(record.hash)
-        for key in record.fields.keys.sorted(by: JSONValue.keyOrder) {
-            line += " " + Escape.text(key) + "=" + Escape.text(record.fields[key]!.canonical)
+        var line: [UInt8] = []
+        line.reserveCapacity(512)
+        func field(_ name: String, _ value: String) {
+            if !line.isEmpty { line.append(UInt8(ascii: " ")) }
+            line.appendUTF8(name)
+            line.append(UInt8(ascii: "="))
+            line.appendUTF8(value)
         }
-        return line
+        field("seq", String(record.seq))
+        field("event", Escape.text(record.event))
+        field("actor", Escape.text(record.actor))
+        field("hash", Escape.text(record.hash))
+        for key in record.fields.keys.sorted(by: JSONValue.keyOrder) {
+            field(Escape.text(key), Escape.text(record.fields[key]!.canonical))
+        }
+        return String(decoding: line, as: UTF8.self)
     }
 
     /// Sends `record` to syslog. Never fails the caller: syslog itself drops what it cannot deliver.
