@@ -9,6 +9,13 @@ import Testing
         #expect(Authentication.mentionsRootOK(Array("auth\tsufficient pam_rootok.so\n@include common-auth\n".utf8)))
     }
 
+    @Test func rootOKAtEitherEndOfTheTextIsFound() {
+        #expect(Authentication.mentionsRootOK(Array("pam_rootok".utf8)))
+        #expect(Authentication.mentionsRootOK(Array("auth sufficient pam_rootok".utf8)))
+        #expect(!Authentication.mentionsRootOK(Array("pam_rooto".utf8)))
+        #expect(!Authentication.mentionsRootOK([]))
+    }
+
     @Test func rootOKInACommentIsIgnored() {
         #expect(!Authentication.mentionsRootOK(Array("# auth sufficient pam_rootok.so\n@include common-auth\n".utf8)))
     }
