@@ -99,7 +99,6 @@ public struct CredentialCache: Sendable {
         unlinkat(dir, String(uid), 0)
     }
 
-    /// Recorded no more than `ttlSeconds` ago on this clock, and not later than now.
     /// The file's contents: one line an entry.
     private static func lines(_ entries: [CacheEntry]) -> [UInt8] {
         var bytes: [UInt8] = []
@@ -107,6 +106,7 @@ public struct CredentialCache: Sendable {
         return bytes
     }
 
+    /// Recorded no more than `ttlSeconds` ago on this clock, and not later than now.
     private func isLive(_ entry: CacheEntry, now: Int64) -> Bool {
         entry.time <= now && now - entry.time < ttlSeconds
     }
