@@ -10,72 +10,42 @@ public enum JSONValue: Hashable, Sendable {
     case object([String: JSONValue])
 
     /// The canonical text.
-    public var canonical: String {
-        var out: [UInt8] = []
-        writeCanonical(to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var canonical: String { text(printable: false) }
 
     /// What `--json` prints: the canonical text, except that every character a terminal or an
     /// editor would hide, reorder or break a line on (DEL, C1 controls, U+2028, U+2029, bidi
     /// controls, Default_Ignorable code points) is a `\uXXXX` escape (a surrogate pair above
     /// U+FFFF). It parses back to the same value; the audit hash keeps using `canonical`.
-    public var printable: String {
-        var out = ""
-        write(to: &out, printable: true)
-        return out
+    public var printable: String { text(printable: true) }
+
+    /// Written as UTF-8 bytes and made a String once: a String append for each piece cost about
+    /// 350 instructions, and the audit records of a run made about 200 of them.
+    private func text(printable: Bool) -> String {
+        var out: [UInt8] = []
+        write(to: &out, printable: printable)
+        return String(decoding: out, as: UTF8.self)
     }
 
-    public func write(to out: inout String) { write(to: &out, printable: false) }
-
-    private func write(to out: inout String, printable: Bool) {
-        switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
-        case .string(let s): JSONValue.writeString(s, to: &out, printable: printable)
-        case .array(let a):
-            out += "["
-            for (n, v) in a.enumerated() {
-                if n > 0 { out += "," }
-                v.write(to: &out, printable: printable)
-            }
-            out += "]"
-        case .object(let o):
-            out += "{"
-            for (n, key) in o.keys.sorted(by: JSONValue.keyOrder).enumerated() {
-                if n > 0 { out += "," }
-                JSONValue.writeString(key, to: &out, printable: printable)
-                out += ":"
-                o[key]!.write(to: &out, printable: printable)
-            }
-            out += "}"
-        }
-    }
-
-    /// The canonical text appended as UTF-8 bytes: the same text as `write(to:)`, made without a
-    /// String append for each piece (about 350 instructions each; the audit records of a run
-    /// made about 200 of them).
-    package func writeCanonical(to out: inout [UInt8]) {
+    private func write(to out: inout [UInt8], printable: Bool) {
         switch self {
         case .null: out += "null".utf8
         case .bool(let b): out += (b ? "true" : "false").utf8
         case .int(let i): out.appendUTF8(String(i))
-        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .string(let s): JSONValue.writeString(s, to: &out, printable: printable)
         case .array(let a):
             out.append(UInt8(ascii: "["))
             for (n, v) in a.enumerated() {
                 if n > 0 { out.append(UInt8(ascii: ",")) }
-                v.writeCanonical(to: &out)
+                v.write(to: &out, printable: printable)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let o):
             out.append(UInt8(ascii: "{"))
             for (n, key) in o.keys.sorted(by: JSONValue.keyOrder).enumerated() {
                 if n > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeString(key, to: &out)
+                JSONValue.writeString(key, to: &out, printable: printable)
                 out.append(UInt8(ascii: ":"))
-                o[key]!.writeCanonical(to: &out)
+                o[key]!.write(to: &out, printable: printable)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -115,16 +85,16 @@ public enum JSONValue: Hashable, Sendable {
         out += "\""
     }
 
-    /// The canonical text of string `s` appended as UTF-8 bytes (the audit hash's input).
-    package static func writeString(_ s: String, to out: inout [UInt8]) {
-        guard needsEscape(s) else {
+    /// The text of string `s` appended as UTF-8 bytes (canonical: the audit hash's input).
+    package static func writeString(_ s: String, to out: inout [UInt8], printable: Bool = false) {
+        guard printable || needsEscape(s) else {
             out.append(UInt8(ascii: "\""))
             out.appendUTF8(s)
             out.append(UInt8(ascii: "\""))
             return
         }
         var text = ""
-        writeString(s, to: &text)
+        writeString(s, to: &text, printable: printable)
         out.appendUTF8(text)
     }
 

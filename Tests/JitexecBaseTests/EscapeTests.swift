@@ -127,20 +127,24 @@ import Testing
         }
     }
 
-    /// `canonical` is written as bytes; `write(to:)` writes the same text into a String.
-    @Test func canonicalBytesAreTheTextWrittenToAString() {
-        let values: [JSONValue] = [
-            .null, .bool(false), .int(Int64.min), .int(0), .string(""), .string("q\"\\\n\u{01}\u{1f}/é \u{1F600}"),
-            .array([]), .object([:]),
-            .object([
-                "z": .array([.int(-1), .string("\u{7f}\u{85}\u{2028}"), .object(["é": .null, "e": .bool(true)])]),
-                "a\tb": .string("x"), "": .int(9_223_372_036_854_775_807),
-            ]),
+    /// `canonical` (written as bytes) on every kind of value: integers at their bounds, the
+    /// escapes, raw non-ASCII, nesting, keys sorted by their bytes.
+    @Test func canonicalTextOfEveryKindOfValue() throws {
+        let cases: [(JSONValue, String)] = [
+            (.null, "null"), (.bool(false), "false"), (.int(Int64.min), "-9223372036854775808"), (.int(0), "0"),
+            (.string(""), #""""#), (.array([]), "[]"), (.object([:]), "{}"),
+            (.string("q\"\\\n\u{01}\u{1f}/é \u{1F600}"), #""q\"\\\n\u0001\u001f/é "# + "\u{1F600}\""),
+            (
+                .object([
+                    "z": .array([.int(-1), .string("\u{7f}\u{85}\u{2028}"), .object(["é": .null, "e": .bool(true)])]),
+                    "a\tb": .string("x"), "": .int(9_223_372_036_854_775_807),
+                ]),
+                #"{"":9223372036854775807,"a\tb":"x","z":[-1,""# + "\u{7f}\u{85}\u{2028}" + #"",{"e":true,"é":null}]}"#
+            ),
         ]
-        for v in values {
-            var text = ""
-            v.write(to: &text)
-            #expect(v.canonical == text)
+        for (value, text) in cases {
+            #expect(value.canonical == text)
+            #expect(try JSONValue.parse(value.canonical) == value)
         }
     }
 
