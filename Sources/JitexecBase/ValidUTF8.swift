@@ -7,12 +7,7 @@ extension String {
     /// text's UTF-8 is the input byte for byte exactly when the input was valid.
     package init?(validUTF8 bytes: UnsafeBufferPointer<UInt8>) {
         let decoded = String(decoding: bytes, as: UTF8.self)
-        var isASCII = true
-        for byte in bytes where byte >= 0x80 {
-            isASCII = false
-            break
-        }
-        guard isASCII || decoded.utf8.elementsEqual(bytes) else { return nil }
+        guard bytes.allSatisfy({ $0 < 0x80 }) || decoded.utf8.elementsEqual(bytes) else { return nil }
         self = decoded
     }
 
