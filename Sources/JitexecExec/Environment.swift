@@ -76,13 +76,11 @@ public enum Environment {
         !name.isEmpty && !name.contains(UInt8(ascii: "=")) && !name.contains(0)
     }
 
-    /// The name matches one of the `env_keep` globs (fnmatch, no special meaning for `/`).
-    static func isKept(_ name: [UInt8], patterns: [String]) -> Bool { KeptNames(patterns).contains(name) }
-
-    /// The `env_keep` globs. Those fnmatch can only match by equality (no `*`, `?`, `[` or
-    /// backslash) are compared as bytes, and so is a literal prefix followed by one `*` (`LC_*`),
-    /// which matches exactly the names that start with it (no flags: `*` matches any bytes). fnmatch
-    /// runs only for the others, on the name as a C string made once.
+    /// The `env_keep` globs, which a kept name matches as fnmatch would (no special meaning for
+    /// `/`). Those fnmatch can only match by equality (no `*`, `?`, `[` or backslash) are compared
+    /// as bytes, and so is a literal prefix followed by one `*` (`LC_*`), which matches exactly the
+    /// names that start with it (no flags: `*` matches any bytes). fnmatch runs only for the
+    /// others, on the name as a C string made once.
     struct KeptNames {
         let literals: [[UInt8]]
         let prefixes: [[UInt8]]
