@@ -172,27 +172,11 @@ struct FleetStoreTests {
     }
 
     @Test func aHostsRoleWorksTheWorkflowButCannotRewriteHistoryNorWriteAsAnotherHost() throws {
-        let role = "t_web1_" + String(UInt32.random(in: 0..<UInt32.max), radix: 16)
-        let admin = try PGConnection.connect(url: try #require(TestBackend.postgresURL), timeoutMillis: 5000)
-        try admin.script(
-            """
-            DO $$ BEGIN
-                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'jitexec_hosts') THEN
-                    CREATE ROLE jitexec_hosts NOLOGIN;
-                END IF;
-            END $$;
-            CREATE ROLE \(role) LOGIN PASSWORD 'pw-\(role)' IN ROLE jitexec_hosts;
-            """)
+        let role = try makeHostRole()
         // The schema is created after the group role: its migration grants the hosts' rights.
         let f = try WorkflowFixture()
-        _ = try f.store.write { w in
-            try (w as? StoreConnection<PGConnection>)?.db.run(
-                "INSERT INTO fleet_hosts (role, host) VALUES (?, 'web1')", [.text(role)])
-        }
-        let schemaURL = try #require(f.schemaURL)
-        let credentials = try #require(schemaURL.range(of: "//")?.upperBound)
-        let at = try #require(schemaURL.range(of: "@")?.lowerBound)
-        let url = schemaURL.replacingCharacters(in: credentials..<at, with: "\(role):pw-\(role)")
+        try bindHost(role, to: "web1", in: f.store)
+        let url = try roleURL(role, in: try #require(f.schemaURL))
         func open(_ host: String) throws -> PostgreSQLStore {
             try PostgreSQLStore(
                 url: url, label: "the test database", host: host, clock: { f.clock.now }, auditSink: { _ in })
@@ -218,6 +202,124 @@ struct FleetStoreTests {
             #expect("\(error)".contains("writes for host web1, not for web2"))
         }
         #expect(try f.verify().isIntact)
+    }
+
+    /// The own-host check read `fleet_hosts` by its bare name (schema version 1), so a host's role
+    /// could put a temporary table of that name first in its own session and write as any host.
+    @Test func aHostsRoleCannotWriteAsAnotherHostThroughATableOfItsOwnNamedFleetHosts() throws {
+        let role = try makeHostRole()
+        let f = try WorkflowFixture()
+        try bindHost(role, to: "web1", in: f.store)
+        let url = try roleURL(role, in: try #require(f.schemaURL))
+        let web1 = try PostgreSQLStore(
+            url: url, label: "the test database", host: "web1", clock: { f.clock.now }, auditSink: { _ in })
+        let request = try f.file(f.ask("restarts"), on: web1)
+        try f.approve(request.id, by: People.bob, on: web1)
+        #expect(try f.use(try f.claim("restarts"), on: web1) != nil)
+        let web2 = try PostgreSQLStore(
+            url: url, label: "the test database", host: "web2", clock: { f.clock.now }, auditSink: { _ in })
+        for store in [web1, web2] {
+            // The session's own `fleet_hosts`, first in its search path: it binds the role to web2.
+            try store.write { w in
+                let db = try #require((w as? StoreConnection<PGConnection>)?.db)
+                try db.script(
+                    "CREATE TEMP TABLE fleet_hosts (role TEXT, host TEXT); "
+                        + "INSERT INTO fleet_hosts VALUES (session_user, 'web2')")
+            }
+        }
+        do {
+            try f.append(AuditEvent(event: "test.event", actor: "mallory"), on: web2)
+            Issue.record("a record claiming another host was written through the session's own fleet_hosts")
+        } catch {
+            #expect("\(error)".contains("writes for host web1, not for web2"))
+        }
+        func session(on host: String) -> Session {
+            Session(
+                user: "alice", runAs: "root", host: host, command: ["/usr/bin/systemctl", "restart", "nginx"],
+                rule: "restarts", startedAt: f.clock.now, pid: 1, pidStart: 1)
+        }
+        do {
+            _ = try web2.write { w in try w.insertSession(session(on: "web2")) }
+            Issue.record("a session claiming another host was written through the session's own fleet_hosts")
+        } catch {
+            #expect("\(error)".contains("writes for host web1, not for web2"))
+        }
+        // Its own host's records still go in; moving one to another host does not.
+        let own = try web1.write { w in try w.insertSession(session(on: "web1")) }
+        do {
+            _ = try web1.write { w in
+                try (w as? StoreConnection<PGConnection>)?.db.run(
+                    "UPDATE sessions SET host = 'web2' WHERE id = ?", [.int(own)])
+            }
+            Issue.record("a session was moved to another host through the session's own fleet_hosts")
+        } catch {
+            #expect("\(error)".contains("writes for host web1, not for web2"))
+        }
+        try f.append(AuditEvent(event: "test.event", actor: "alice"), on: web1)
+        #expect(try f.verify().isIntact)
+    }
+
+    /// A fleet whose schema version 1 made: a host's role is told plainly that the owner must
+    /// migrate it (and nothing runs); the owner's open migrates it; the check then holds.
+    @Test func aVersion1FleetSchemaIsMigratedByItsOwnerAndNotByAHostsRole() throws {
+        let role = try makeHostRole()
+        let schemaURL = try #require(try TestBackend.scratchURL())
+        let owner = try PGConnection.connect(url: schemaURL, timeoutMillis: 5000)
+        try owner.script("CREATE TABLE jitexec_schema (version BIGINT NOT NULL); INSERT INTO jitexec_schema VALUES (1)")
+        try owner.script(PGSchema.v1)
+        try owner.run("INSERT INTO fleet_hosts (role, host) VALUES (?, 'web1')", [.text(role)])
+        let url = try roleURL(role, in: schemaURL)
+        func open(_ url: String, _ host: String) throws -> PostgreSQLStore {
+            try PostgreSQLStore(url: url, label: "the test database", host: host, clock: { 0 }, auditSink: { _ in })
+        }
+        #expect(throws: StoreError.schemaNeedsOwner(path: "the test database", found: 1, known: 2)) {
+            _ = try open(url, "web1")
+        }
+        #expect("\(StoreError.schemaNeedsOwner(path: "db", found: 1, known: 2))".contains("jitctl verify"))
+        _ = try open(schemaURL, "web1")
+        #expect(try owner.query("SELECT version FROM jitexec_schema", []) { $0.int64(0) } == [2])
+        let web2 = try open(url, "web2")
+        try web2.write { w in
+            try (w as? StoreConnection<PGConnection>)?.db.script(
+                "CREATE TEMP TABLE fleet_hosts (role TEXT, host TEXT); INSERT INTO fleet_hosts VALUES (session_user, 'web2')"
+            )
+        }
+        #expect(throws: (any Error).self) {
+            _ = try web2.write { w in
+                try w.appendAudit(AuditEvent(event: "test.event", actor: "mallory"))
+            }
+        }
+    }
+
+    /// A login role in `jitexec_hosts` (made first when missing), as the README sets hosts up.
+    private func makeHostRole() throws -> String {
+        let role = "t_web1_" + String(UInt32.random(in: 0..<UInt32.max), radix: 16)
+        let admin = try PGConnection.connect(url: try #require(TestBackend.postgresURL), timeoutMillis: 5000)
+        try admin.script(
+            """
+            DO $$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'jitexec_hosts') THEN
+                    CREATE ROLE jitexec_hosts NOLOGIN;
+                END IF;
+            END $$;
+            CREATE ROLE \(role) LOGIN PASSWORD 'pw-\(role)' IN ROLE jitexec_hosts;
+            """)
+        return role
+    }
+
+    /// `role` bound to `host` in `fleet_hosts`, through the owner's `store`.
+    private func bindHost(_ role: String, to host: String, in store: any JitStore) throws {
+        _ = try store.write { w in
+            try (w as? StoreConnection<PGConnection>)?.db.run(
+                "INSERT INTO fleet_hosts (role, host) VALUES (?, ?)", [.text(role), .text(host)])
+        }
+    }
+
+    /// `schemaURL` with `role`'s credentials in place of the owner's.
+    private func roleURL(_ role: String, in schemaURL: String) throws -> String {
+        let credentials = try #require(schemaURL.range(of: "//")?.upperBound)
+        let at = try #require(schemaURL.range(of: "@")?.lowerBound)
+        return schemaURL.replacingCharacters(in: credentials..<at, with: "\(role):pw-\(role)")
     }
 
     /// The message opening a store at `url` fails with ("" when it opened).

@@ -740,8 +740,8 @@ def test_hosts_on_roles_of_their_own_as_the_readme_sets_them_up(fs, pg, fleet):
     """The README's database roles: the group role jitexec_hosts exists before the schema, the owner's
     URL creates the schema (which grants the group what jitexec needs), and each host then logs in
     with a role of its own, a member of the group, bound to its host in fleet_hosts. The loop works
-    across hosts on those roles; a host's role cannot rewrite the audit log, nor append a record that
-    names another host."""
+    across hosts on those roles; a host's role cannot rewrite the audit log, nor append a record or
+    move a session that names another host, also with a fleet_hosts table of its own session's."""
     pg.psql("""DO $$ BEGIN
                  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'jitexec_hosts') THEN
                    CREATE ROLE jitexec_hosts NOLOGIN;
@@ -772,6 +772,18 @@ def test_hosts_on_roles_of_their_own_as_the_readme_sets_them_up(fs, pg, fleet):
                          "(1000, 0, 'host-b', 'exec.start', 'mallory', '{}', repeat('0', 64), repeat('0', 64));",
                          user=roles["host-a"], check=False)
         assert forged.returncode != 0 and "writes for host host-a, not for host-b" in forged.stderr, forged.stderr
+        # The same forgery through a fleet_hosts of the session's own (a temporary table, first in
+        # its search path, binding the role to host-b), and a session moved to host-b that way.
+        shadow = ("CREATE TEMP TABLE fleet_hosts (role TEXT, host TEXT); "
+                  "INSERT INTO fleet_hosts VALUES (session_user, 'host-b'); ")
+        forged = pg.psql(shadow + "INSERT INTO audit (seq, time, host, event, actor, fields, prev_hash, hash) "
+                         "VALUES (1000, 0, 'host-b', 'exec.start', 'mallory', '{}', repeat('0', 64), repeat('0', 64));",
+                         user=roles["host-a"], check=False)
+        assert forged.returncode != 0 and "writes for host host-a, not for host-b" in forged.stderr, forged.stderr
+        moved = pg.psql(shadow + "UPDATE sessions SET host = 'host-b' WHERE host = 'host-a';",
+                        user=roles["host-a"], check=False)
+        assert moved.returncode != 0 and "writes for host host-a, not for host-b" in moved.stderr, moved.stderr
+        assert pg.psql("SELECT count(*) FROM audit WHERE seq = 1000;").stdout.strip() == "0"
         assert verify(b) == verify(a)
     finally:
         fs.inst.write_policy(POLICY.format(url_file=fs.url_file))

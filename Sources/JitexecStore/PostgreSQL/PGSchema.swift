@@ -6,7 +6,7 @@
 /// Numbered like SQLite's migrations, kept in `jitexec_schema`; a migration, once released, never
 /// changes. Every open checks the version; only a role that owns the schema can migrate.
 enum PGSchema {
-    static let all: [(version: Int64, sql: String)] = [(1, v1)]
+    static let all: [(version: Int64, sql: String)] = [(1, v1), (2, v2)]
     static var latest: Int64 { all.last!.version }
 
     /// Version 1: everything SQLite's versions 1–6 hold.
@@ -196,5 +196,52 @@ enum PGSchema {
         CREATE INDEX audit_by_event        ON audit (event, seq);
         CREATE INDEX breakglass_unreviewed ON breakglass (reviewed_at, grant_id);
         CREATE INDEX sessions_running      ON sessions (grant_id) WHERE ended_at IS NULL;
+        """
+
+    /// Version 2: the own-host check reads the real `fleet_hosts`, whatever the session's search
+    /// path, and costs a write nothing when it passes.
+    /// - Version 1's trigger function named `fleet_hosts` bare, so it read whatever the session's
+    ///   search path found first. A host's role could create a temporary table of that name (the
+    ///   database's default TEMPORARY right; `pg_temp` comes first for tables) and then append audit
+    ///   records and sessions as any host. The function now reads the table in the trigger's own
+    ///   schema (`TG_TABLE_SCHEMA`) and runs with `search_path = pg_catalog, pg_temp`, so neither a
+    ///   table nor a function or operator of the session's can stand in.
+    /// - The triggers fire only for a row whose host differs from the role's bound one
+    ///   (`jitexec_bound_host()`: SQL, its table named in the schema it was created in, resolved when
+    ///   the trigger was made). Every jitexec run connects anew, and the first call of a PL/pgSQL
+    ///   function in a new server backend loads PL/pgSQL and compiles it: 1–2 ms a run, now paid
+    ///   only by a write that is refused.
+    static let v2 = """
+        CREATE OR REPLACE FUNCTION jitexec_own_host() RETURNS trigger LANGUAGE plpgsql
+            SET search_path = pg_catalog, pg_temp AS $$
+        DECLARE
+            bound TEXT;
+        BEGIN
+            EXECUTE format('SELECT host FROM %I.fleet_hosts WHERE role = $1', TG_TABLE_SCHEMA)
+                INTO bound USING session_user;
+            IF bound IS NOT NULL AND NEW.host IS DISTINCT FROM bound THEN
+                RAISE EXCEPTION 'role % writes for host %, not for %', session_user, bound, NEW.host
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            RETURN NEW;
+        END $$;
+
+        DO $$
+        BEGIN
+            EXECUTE format(
+                $f$CREATE FUNCTION jitexec_bound_host() RETURNS TEXT LANGUAGE sql STABLE
+                       SET search_path = pg_catalog, pg_temp
+                       AS 'SELECT host FROM %I.fleet_hosts WHERE role = session_user'$f$,
+                current_schema());
+        END $$;
+
+        DROP TRIGGER audit_own_host ON audit;
+        CREATE TRIGGER audit_own_host BEFORE INSERT ON audit FOR EACH ROW
+            WHEN (NEW.host IS DISTINCT FROM coalesce(jitexec_bound_host(), NEW.host))
+            EXECUTE FUNCTION jitexec_own_host();
+        DROP TRIGGER sessions_own_host ON sessions;
+        CREATE TRIGGER sessions_own_host BEFORE INSERT OR UPDATE ON sessions FOR EACH ROW
+            WHEN (NEW.host IS DISTINCT FROM coalesce(jitexec_bound_host(), NEW.host))
+            EXECUTE FUNCTION jitexec_own_host();
         """
 }

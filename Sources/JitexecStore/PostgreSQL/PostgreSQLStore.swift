@@ -188,6 +188,11 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
             try db.script("COMMIT")
         } catch {
             if !db.isBroken { try? db.script("ROLLBACK") }
+            // A host's role on a schema an older jitexec made: only the schema's owner migrates.
+            if found > 0, let refused = error as? PGError, refused.sqlstate == "42501" {
+                throw StoreError.schemaNeedsOwner(
+                    path: label, found: Int32(clamping: found), known: Int32(PGSchema.latest))
+            }
             throw error
         }
     }

@@ -16,6 +16,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case corruptRecord(table: String, id: Int64, problem: String)
     /// The database was migrated by a newer jitexec.
     case schemaTooNew(path: String, found: Int32, known: Int32)
+    /// The fleet database's schema is older than this jitexec's, and this host's role may not
+    /// migrate it (only a role that owns the schema may).
+    case schemaNeedsOwner(path: String, found: Int32, known: Int32)
     /// This person already approved this request; one person counts once.
     case duplicateApproval(requestID: Int64, approver: String)
     /// A record refers to a request that does not exist.
@@ -65,6 +68,10 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "run 'jitctl verify' and restore from a backup"
         case .schemaTooNew(let path, let found, let known):
             return "\(path): database schema \(found) is newer than this jitexec (\(known)); upgrade jitexec"
+        case .schemaNeedsOwner(let path, let found, let known):
+            return "\(path): database schema \(found) is older than this jitexec's (\(known)), and this host's role "
+                + "may not migrate it, so nothing was done; run 'jitctl verify' once on one host with the schema "
+                + "owner's URL in url_file (README, Fleet), then try again"
         case .duplicateApproval(let id, let approver):
             return
                 "\(approver) has already approved request #\(id); each person counts once, another approver is needed"
