@@ -91,8 +91,8 @@ echo "audit records written by the jitexec runs: $("$P/usr/bin/jitctl" log --jso
 # Where a run's time goes, phase by phase (see bench/timeline.sh), with the same install and grant.
 bash bench/timeline.sh "$P" "$USER_B" "$RUNS"
 
-# The same hot path on the fleet store: a throwaway PostgreSQL cluster over loopback (scram, no TLS),
-# its own hyperfine run beside sudo (see bench/fleet.sh).
+# The same hot path on the fleet store: a throwaway PostgreSQL cluster over loopback (scram, no TLS,
+# commits synced), its own hyperfine run beside sudo (see bench/fleet.sh).
 echo
 echo "fleet store (PostgreSQL over loopback):"
-python3 Tests/integration/pg_support.py run -- bash bench/fleet.sh "$P" "$USER_B" "$APPROVER" "$RUNS"
+python3 Tests/integration/pg_support.py run --durable -- bash bench/fleet.sh "$P" "$USER_B" "$APPROVER" "$RUNS"

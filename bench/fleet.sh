@@ -23,8 +23,27 @@ set -e
 hyperfine -N --style basic --warmup 30 --runs $RUNS --export-json "$P/out/fleet.json" \\
   -n direct '/usr/bin/true' \\
   -n sudo 'sudo -n /usr/bin/true' \\
-  -n jitexec-postgresql "$P/usr/bin/jitexec -n /usr/bin/true"
+  -n jitexec-postgresql "$P/usr/bin/jitexec -n /usr/bin/true" \\
+  -n jitexec-start "$P/usr/bin/jitexec -V" \\
+  -n jitexec-decide "$P/usr/bin/jitexec -n -l /usr/bin/true"
 INNER
 chmod 0755 "$P/out/fleet.sh"
 runuser -u "$USER_B" -- script -qec "bash $P/out/fleet.sh" /dev/null
-python3 bench/report.py "$P/out/fleet.json"
+
+# The fleet store's own pieces (bench/floor/floor.c), as root in a terminal session of their own:
+# libpq loaded as jitexec loads it, a connection as jitexec makes it (GSSAPI off), a first statement.
+# The URL (a password in it) goes in a root-only file, not on a command line.
+url=$JITEXEC_TEST_PG_URL
+case $url in *\?*) url="$url&gssencmode=disable" ;; *) url="$url?gssencmode=disable" ;; esac
+(umask 077 && printf '%s\n' "$url" > "$P/out/floor-pq.url")
+cat > "$P/out/fleet-floor.sh" <<FLOOR
+set -e
+hyperfine -N --style basic --warmup 30 --runs $RUNS --export-json "$P/out/fleet-floor.json" \\
+  -n direct '/usr/bin/true' \\
+  -n c-process "$P/out/floor exit" \\
+  -n pq-load "$P/out/floor pq-load" \\
+  -n pq-connect "$P/out/floor pq-connect $P/out/floor-pq.url" \\
+  -n pq-query "$P/out/floor pq-query $P/out/floor-pq.url"
+FLOOR
+script -qec "bash $P/out/fleet-floor.sh" /dev/null >/dev/null
+python3 bench/report.py "$P/out/fleet.json" "$P/out/fleet-floor.json"

@@ -109,7 +109,7 @@ class PGCluster:
         self.ca_cert = None
         self.passwords = {}
 
-    def start(self, tls=False):
+    def start(self, tls=False, durable=False):
         """initdb, configure, start, then create the role jitexec_fleet and the database jitexec."""
         account = ensure_cluster_user()
         self.tls = tls
@@ -135,7 +135,8 @@ class PGCluster:
         settings = {"listen_addresses": "'127.0.0.1'", "port": str(self.port),
                     "unix_socket_directories": literal(sockets), "password_encryption": "'scram-sha-256'",
                     # A test cluster: losing it to a machine crash costs nothing, a killed server still recovers.
-                    "fsync": "off"}
+                    # `make bench` asks for a durable one: a fleet's server syncs every commit.
+                    "fsync": "on" if durable else "off"}
         if tls:
             os.mkdir(f"{self.base}/ca", 0o700)
             ca_key, ca_cert = make_ca(f"{self.base}/ca", "jitexec-it-fleet-ca")
@@ -302,11 +303,15 @@ def pg_tls(pytestconfig):
 
 
 def main(argv):
-    """`pg_support.py run -- CMD ...`: CMD with JITEXEC_TEST_PG_URL naming a throwaway cluster's
-    database (the superuser's URL: the unit tests make a schema per fixture), stopped afterwards.
-    `make unit-test` runs the workflow suites a second time this way."""
+    """`pg_support.py run [--durable] -- CMD ...`: CMD with JITEXEC_TEST_PG_URL naming a throwaway
+    cluster's database (the superuser's URL: the unit tests make a schema per fixture), stopped
+    afterwards. `make unit-test` runs the workflow suites a second time this way; `make bench` runs
+    the fleet's comparison on a --durable cluster (its commits synced, as a real server's are)."""
+    durable = len(argv) > 1 and argv[1] == "--durable"
+    if durable:
+        argv = argv[:1] + argv[2:]
     if len(argv) < 3 or argv[0] != "run" or argv[1] != "--":
-        print("usage: pg_support.py run -- COMMAND [ARG...]", file=sys.stderr)
+        print("usage: pg_support.py run [--durable] -- COMMAND [ARG...]", file=sys.stderr)
         return 2
     missing = [p for p in (f"{PG_BIN}/initdb", f"{PG_BIN}/pg_ctl", PSQL) if not os.access(p, os.X_OK)]
     if os.geteuid() != 0 or missing:
@@ -316,7 +321,7 @@ def main(argv):
             return 1
         print(f"SKIPPING THE POSTGRESQL UNIT RUN: it {why}; run 'make test' as root", file=sys.stderr)
         return 0
-    cluster = PGCluster().start()
+    cluster = PGCluster().start(durable=durable)
     try:
         env = dict(os.environ, JITEXEC_TEST_PG_URL=cluster.url(role=SUPERUSER))
         return subprocess.run(argv[2:], env=env).returncode
