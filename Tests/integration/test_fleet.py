@@ -773,7 +773,8 @@ def test_hosts_on_roles_of_their_own_as_the_readme_sets_them_up(fs, pg, fleet):
                          user=roles["host-a"], check=False)
         assert forged.returncode != 0 and "writes for host host-a, not for host-b" in forged.stderr, forged.stderr
         # The same forgery through a fleet_hosts of the session's own (a temporary table, first in
-        # its search path, binding the role to host-b), and a session moved to host-b that way.
+        # its search path, binding the role to host-b), and a session moved to host-b that way. The
+        # README also revokes TEMPORARY from PUBLIC; it is left here, so the triggers are what holds.
         shadow = ("CREATE TEMP TABLE fleet_hosts (role TEXT, host TEXT); "
                   "INSERT INTO fleet_hosts VALUES (session_user, 'host-b'); ")
         forged = pg.psql(shadow + "INSERT INTO audit (seq, time, host, event, actor, fields, prev_hash, hash) "
