@@ -28,6 +28,12 @@ PQ_CALLS(DECLARE)
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static char load_error[256];
 
+/* OpenSSL's RAND_bytes, from the libcrypto libpq loaded (NULL when libpq has none): its first call
+ * in a process reads OpenSSL's configuration and seeds its generator (1.3-2 ms), which libpq
+ * otherwise does in the middle of its first SCRAM exchange (jx_pq_warm_crypto). */
+static int (*p_RAND_bytes)(unsigned char *, int);
+static int crypto_warmup_taken;
+
 static void load(void) {
     /* The soname through the dynamic loader's trusted directories: a setuid process runs in secure
      * mode, so LD_LIBRARY_PATH and friends are ignored (and jitexec's environment is empty anyway). */
@@ -42,6 +48,18 @@ static void load(void) {
         return;                                                                                     \
     }
     PQ_CALLS(RESOLVE)
+    p_RAND_bytes = (int (*)(unsigned char *, int))dlsym(lib, "RAND_bytes");
+}
+
+int jx_pq_has_crypto_warmup(void) { return p_RAND_bytes != NULL; }
+
+int jx_pq_take_crypto_warmup(void) {
+    return p_RAND_bytes != NULL && !__atomic_exchange_n(&crypto_warmup_taken, 1, __ATOMIC_ACQ_REL);
+}
+
+void jx_pq_warm_crypto(void) {
+    unsigned char bytes[16];
+    if (p_RAND_bytes != NULL) (void)p_RAND_bytes(bytes, (int)sizeof bytes);
 }
 
 int jx_pq_load(char *err, size_t errlen) {

@@ -1,3 +1,4 @@
+import CJitexecPQ
 import Glibc
 import JitexecBase
 import Testing
@@ -25,6 +26,14 @@ struct FleetStoreTests {
         for name in ["PGOPTIONS", "PGPASSWORD", "PGSSLMODE", "PGSERVICEFILE", "PGSSLROOTCERT", "PGAPPNAME"] {
             #expect(getenv(name) == nil, "\(name) is still set")
         }
+    }
+
+    /// OpenSSL's start is made beside the process's first connection (`PGConnection.connect`), once.
+    @Test func opensslStartsBesideTheFirstConnectionOnly() throws {
+        _ = try PGConnection.connect(url: try #require(TestBackend.postgresURL), timeoutMillis: 5000)
+        #expect(jx_pq_has_crypto_warmup() == 1)
+        #expect(jx_pq_take_crypto_warmup() == 0)
+        _ = try PGConnection.connect(url: try #require(TestBackend.postgresURL), timeoutMillis: 5000)
     }
 
     @Test func aServiceFileInTheURLIsRefused() {

@@ -13,6 +13,15 @@ struct pg_result;
 /* Loads libpq once; 0 when it is usable, -1 with the reason in err. */
 int jx_pq_load(char *err, size_t errlen);
 
+/* 1 the first time it is called after jx_pq_load in a process, when libpq's libcrypto has
+ * RAND_bytes: the caller then runs jx_pq_warm_crypto on a thread beside its first connection. */
+int jx_pq_take_crypto_warmup(void);
+/* 1 when the loaded libpq's libcrypto has RAND_bytes (Debian's: OpenSSL). */
+int jx_pq_has_crypto_warmup(void);
+/* OpenSSL's first use (its configuration read, its random generator seeded), as libpq's SCRAM
+ * exchange would make it; thread-safe (OpenSSL initializes once, other callers wait for it). */
+void jx_pq_warm_crypto(void);
+
 /* Parses url (a libpq URL or key=value string), applies jitexec's fixed connection settings and
  * starts a non-blocking connection. Settings jitexec fixes: the PG* environment is removed from the
  * process first; `service` is refused; every file libpq would look for in a home directory

@@ -32,6 +32,11 @@ final class PGConnection: SQLEngine {
     static func connect(url: String, timeoutMillis: Int32) throws -> PGConnection {
         var message = [CChar](repeating: 0, count: 512)
         guard jx_pq_load(&message, message.count) == 0 else { throw PGError(.library, String(nulTerminated: message)) }
+        // The process's first connection: OpenSSL's start, which libpq makes in its SCRAM exchange
+        // once the server has answered (1.3-2 ms), is made meanwhile on a thread of its own (none
+        // with one CPU); it is over before this returns.
+        let warming = jx_pq_take_crypto_warmup() == 1 ? BackgroundThread.start { jx_pq_warm_crypto() } : nil
+        defer { warming?.join() }
         guard let raw = jx_pq_connect_start(url, timeoutMillis, &message, message.count) else {
             throw PGError(.badURL, String(nulTerminated: message))
         }
