@@ -143,7 +143,8 @@ struct FleetStoreTests {
         let request = try local.write { try Workflow.fileOrReuse($0, ask, policy: policy, now: now).request }
         try fleet.approve(request.id, by: People.bob, on: local)
         let localRecords = try local.read { try $0.auditRecords(AuditFilter()) }
-        let pg = try #require(fleet.store as? PostgreSQLStore)
+        // db7 moves its own store: its fleet connection writes as db7.
+        let pg = try #require(try fleet.connect(host: "db7") as? PostgreSQLStore)
 
         let summary = try HostMigration.copy(from: local, to: pg, origin: "db7")
         #expect(summary.requests == 1 && summary.grants == 1 && summary.records == localRecords.count)
@@ -178,6 +179,27 @@ struct FleetStoreTests {
         #expect(rewritten.hasSuffix("(rewritten)"))
         let edited = try tamper("UPDATE imported_audit SET actor = 'mallory' WHERE seq = 1")
         #expect(edited.contains("record 1 was edited"))
+    }
+
+    /// Another host's history made up on web1: a chain in `imported_audit` under db8's name, and
+    /// the `store.migrated` record that anchors it (web1 can write only as web1).
+    @Test func aHistoryImportedInAnotherHostsNameIsReportedByVerify() throws {
+        let fleet = try WorkflowFixture()
+        let directory = try TemporaryDirectory()
+        let forged = try SQLiteStore(
+            path: directory.file("jitexec.db"), host: "db8", clock: { fleet.clock.now }, auditSink: { _ in })
+        _ = try forged.write { w in try w.appendAudit(AuditEvent(event: "exec.start", actor: "mallory")) }
+        let web1 = try #require(fleet.store as? PostgreSQLStore)
+        let summary = try HostMigration.copy(from: forged, to: web1, origin: "db8")
+        #expect(summary.records == 1)
+        // Its own chain and the anchor's count and head agree: only where the anchor was written tells.
+        #expect(try fleet.verify().isIntact)
+        let problems = try HostMigration.verifyImported(web1)
+        #expect(problems.map(\.origin) == ["db8"])
+        let anchor = try #require(try fleet.records("store.migrated").first)
+        #expect(
+            problems.first?.problem
+                == "the store.migrated record \(anchor.seq) that anchors it was written on web1, not on db8 itself")
     }
 
     @Test func aHostsRoleWorksTheWorkflowButCannotRewriteHistoryNorWriteAsAnotherHost() throws {

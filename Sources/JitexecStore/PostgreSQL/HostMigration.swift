@@ -150,13 +150,16 @@ public enum HostMigration {
         try fleet.read { r in
             guard let connection = r as? StoreConnection<PGConnection> else { throw StoreError.transactionEnded }
             let db = connection.db
-            var anchors: [String: (records: Int64, head: String)] = [:]
+            // The last anchor of each origin. A host's own store moves under its own name (`origin`
+            // is the moving host's, and the fleet's triggers bind each host's role to its name), so
+            // an anchor written on another host is a forgery of that host's history.
+            var anchors: [String: (records: Int64, head: String, seq: Int64, host: String)] = [:]
             for record in try r.auditRecords(AuditFilter(event: "store.migrated")) {
                 guard case .string(let origin)? = record.fields["origin"],
                     case .string(let head)? = record.fields["head"],
                     case .int(let count)? = record.fields["records"]
                 else { continue }
-                anchors[origin] = (count, head)
+                anchors[origin] = (count, head, record.seq, record.host)
             }
             let origins = try db.query("SELECT DISTINCT origin FROM imported_audit ORDER BY origin", []) { $0.text(0) }
             var results: [(origin: String, problem: String?)] = []
@@ -176,7 +179,11 @@ public enum HostMigration {
                     }
                 }
                 if problem == nil {
-                    if let anchor = anchors[origin] {
+                    if let anchor = anchors[origin], anchor.host != origin {
+                        problem =
+                            "the store.migrated record \(anchor.seq) that anchors it was written on "
+                            + "\(Escape.text(anchor.host)), not on \(Escape.text(origin)) itself"
+                    } else if let anchor = anchors[origin] {
                         if case .intact(let count, let head) = verifier.result,
                             count != anchor.records || head != anchor.head
                         {
