@@ -66,7 +66,7 @@ RELEASE_FLAGS := -c release --static-swift-stdlib --disable-local-rpath --scratc
   -Xswiftc -Xclang-linker -Xswiftc -static-libgcc -Xswiftc -Xfrontend -Xswiftc -function-sections \
   -Xcc -ffunction-sections -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
 
-.PHONY: all build release static-libs link-flags install uninstall deb test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench bench-scale hot-path-order fuzz test-asan test-tsan
+.PHONY: all build release static-libs link-flags install uninstall deb test test-deps lint unit-test integration-test check-root clean deps quickstart first-run bench bench-ab bench-scale hot-path-order fuzz test-asan test-tsan
 
 all: build
 
@@ -265,6 +265,11 @@ fuzz:
 # Start-up cost against sudo and doas, one hyperfine run (root; see bench/bench.sh).
 bench:
 	bash bench/bench.sh
+
+# One change measured: this working tree's jitexec against BASE's (default HEAD~1), paired runs
+# interleaved in one session, on SQLite or BACKEND=postgresql (root; see bench/ab.sh).
+bench-ab:
+	BASE='$(BASE)' BACKEND='$(BACKEND)' AB_ROUNDS='$(AB_ROUNDS)' bash bench/ab.sh
 
 # Does the hot path's cost grow with history? A fresh store against 1M audit records and 200k old
 # requests (SCALE_RECORDS, SCALE_REQUESTS), and verify/log/requests on it (root; see bench/scale.sh).
