@@ -118,6 +118,24 @@ struct FleetStoreTests {
         #expect(try f.verify().isIntact)
     }
 
+    /// A write opens its transaction and takes the fleet's lock in one message: when the lock is
+    /// not had in time, the transaction is rolled back and the connection serves the next write.
+    @Test func aWriteThatWaitedTooLongForTheLockLeavesTheConnectionUsable() throws {
+        let f = try WorkflowFixture()
+        let url = try #require(f.schemaURL)
+        let store = try PostgreSQLStore(
+            url: url, label: "the test database", host: "web1", clock: { f.clock.now }, timeoutMillis: 300,
+            auditSink: { _ in })
+        let holder = try PGConnection.connect(url: url, timeoutMillis: 5000)
+        try holder.script("SELECT pg_advisory_lock(\(PostgreSQLStore.writeLockKey))")
+        #expect(throws: StoreError.busy(path: "the test database", waitedMillis: 300)) {
+            try f.append(AuditEvent(event: "test.event", actor: "alice"), on: store)
+        }
+        try holder.script("SELECT pg_advisory_unlock(\(PostgreSQLStore.writeLockKey))")
+        try f.append(AuditEvent(event: "test.event", actor: "alice"), on: store)
+        #expect(try f.records("test.event").count == 1)
+    }
+
     @Test func aWriteOnAnotherHostWakesTheWaiter() throws {
         let f = try WorkflowFixture()
         let waiter = try f.connect(host: "web1")

@@ -83,9 +83,13 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
             try lock.withLock { () throws -> (T, [AuditRecord]) in
                 try storeErrors { () throws -> (T, [AuditRecord]) in
                     let connection = try live()
-                    return try transaction(connection, begin: "BEGIN ISOLATION LEVEL READ COMMITTED") {
-                        try connection.db.run("SELECT pg_advisory_xact_lock(?)", [.int(Self.writeLockKey)])
-                        if !durable { try connection.db.run("SET LOCAL synchronous_commit = off", []) }
+                    // One round trip opens the transaction, takes the lock and, for a relaxed write,
+                    // drops the wait for the server's sync (one message, run in order; a failure
+                    // leaves the transaction aborted and `transaction` rolls it back).
+                    let begin =
+                        "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"
+                        + (durable ? "" : "; SET LOCAL synchronous_commit = off")
+                    return try transaction(connection, begin: begin) {
                         let value = try connection.during(.writing) { try body(connection) }
                         let appended = connection.appended
                         if let last = appended.last {
@@ -144,8 +148,9 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
     private func transaction<T>(
         _ connection: StoreConnection<PGConnection>, begin: String, _ body: () throws -> T
     ) throws -> T {
-        try connection.db.script(begin)
         do {
+            // Inside: `begin` may open the transaction and then fail (a lock wait over the timeout).
+            try connection.db.script(begin)
             let value = try body()
             try connection.db.script("COMMIT")
             return value
