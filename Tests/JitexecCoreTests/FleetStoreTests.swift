@@ -308,6 +308,46 @@ struct FleetStoreTests {
         #expect(try f.verify().isIntact)
     }
 
+    /// `jitctl stop` on another host than the session's: that host's role may ask the session to
+    /// stop, once, and change nothing else of it.
+    @Test func anotherHostsRoleMayAskASessionToStopAndChangeNothingElse() throws {
+        let (role1, role2) = (try makeHostRole(), try makeHostRole())
+        let f = try WorkflowFixture()
+        try bindHost(role1, to: "web1", in: f.store)
+        try bindHost(role2, to: "web2", in: f.store)
+        let schemaURL = try #require(f.schemaURL)
+        func open(_ role: String, _ host: String) throws -> PostgreSQLStore {
+            try PostgreSQLStore(
+                url: try roleURL(role, in: schemaURL), label: "the test database", host: host,
+                clock: { f.clock.now }, auditSink: { _ in })
+        }
+        let (web1, web2) = (try open(role1, "web1"), try open(role2, "web2"))
+        let session = Session(
+            user: "alice", runAs: "root", host: "web1", command: ["/usr/bin/id"], rule: "restarts",
+            startedAt: f.clock.now, pid: 1, pidStart: 1)
+        let id = try web1.write { w in try w.insertSession(session) }
+        func update(_ sql: String) throws {
+            _ = try web2.write { w in try (w as? StoreConnection<PGConnection>)?.db.run(sql, [.int(id)]) }
+        }
+        for sql in [
+            "UPDATE sessions SET ended_at = 1, ended = 'exited', exit_status = 0 WHERE id = ?",
+            "UPDATE sessions SET stop_by = 'bob', pid = 2 WHERE id = ?",
+            "UPDATE sessions SET stop_by = 'bob', host = 'web2' WHERE id = ?",
+        ] {
+            #expect(throws: (any Error).self, "\(sql)") { try update(sql) }
+        }
+        #expect(try web2.write { w in try w.requestSessionStop(id: id, by: "bob", comment: "wrong host", at: 5) })
+        #expect(try web1.read { try $0.session(id: id) }?.stopBy == "bob")
+        // The request stands: it cannot be taken back or rewritten from another host.
+        #expect(throws: (any Error).self) {
+            try update("UPDATE sessions SET stop_by = NULL, stop_at = NULL WHERE id = ?")
+        }
+        #expect(throws: (any Error).self) { try update("UPDATE sessions SET stop_by = 'carol' WHERE id = ?") }
+        // Its own host ends it.
+        #expect(
+            try web1.write { w in try w.endSession(id: id, SessionOutcome(at: 6, ended: .stopped, exitStatus: nil)) })
+    }
+
     /// A fleet whose schema version 1 made: a host's role is told plainly that the owner must
     /// migrate it (and nothing runs); the owner's open migrates it; the check then holds.
     @Test func aVersion1FleetSchemaIsMigratedByItsOwnerAndNotByAHostsRole() throws {

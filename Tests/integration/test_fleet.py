@@ -736,7 +736,7 @@ def test_two_hosts_move_their_sqlite_history_into_the_fleet(fs, pg, fleet):
     assert [rec["host"] for rec in log(a, "exec.start")] == ["host-b"]
 
 
-def test_hosts_on_roles_of_their_own_as_the_readme_sets_them_up(fs, pg, fleet):
+def test_hosts_on_roles_of_their_own_as_the_readme_sets_them_up(fs, pg, fleet, background):
     """The README's database roles: the group role jitexec_hosts exists before the schema, the owner's
     URL creates the schema (which grants the group what jitexec needs), and each host then logs in
     with a role of its own, a member of the group, bound to its host in fleet_hosts. The loop works
@@ -785,6 +785,27 @@ def test_hosts_on_roles_of_their_own_as_the_readme_sets_them_up(fs, pg, fleet):
                         user=roles["host-a"], check=False)
         assert moved.returncode != 0 and "writes for host host-a, not for host-b" in moved.stderr, moved.stderr
         assert pg.psql("SELECT count(*) FROM audit WHERE seq = 1000;").stdout.strip() == "0"
+        # Nor take another host's session over by writing its own name in.
+        taken = pg.psql("UPDATE sessions SET host = 'host-b' WHERE host = 'host-a';", user=roles["host-b"],
+                        check=False)
+        assert taken.returncode != 0 and "writes for host host-b, not for host-a" in taken.stderr, taken.stderr
+        # An approver on host-b stops a session running on host-a (its role may ask that, once).
+        script = "echo started-fleet; exec sleep 60"
+        proc, n = waiting(background, a, "/usr/bin/sh", "-c", script)
+        approve(b, n)
+        proc.wait_for("started-fleet", stream="out", timeout=20)
+        rows = json_lines(jitctl(b, "sessions", "--all", "--json"))
+        running = [x for x in rows if x.get("status") == "running"]
+        assert len(running) == 1, rows
+        (running,) = running
+        stop = b.run([b.install.jitctl, "stop", str(running["id"]), "-m", "from b", "-S"], user=LEAD,
+                     input=password(LEAD) + "\n", timeout=60)
+        assert stop.returncode == 0 and f"session #{running['id']} of {DEV} is being ended" in stop.stdout + stop.stderr, \
+            (stop.returncode, stop.stdout, stop.stderr)
+        status, out, err = proc.finish(timeout=15)
+        assert f"was stopped by {LEAD}: from b" in err, (status, out, err)
+        (end,) = [r for r in log(b, "exec.end") if r.get("session") == running["id"]]
+        assert (end["host"], end["ended"]) == ("host-a", "stopped"), end
         assert verify(b) == verify(a)
     finally:
         fs.inst.write_policy(POLICY.format(url_file=fs.url_file))

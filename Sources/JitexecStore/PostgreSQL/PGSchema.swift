@@ -206,6 +206,10 @@ enum PGSchema {
     ///   records and sessions as any host. The function now reads the table in the trigger's own
     ///   schema (`TG_TABLE_SCHEMA`) and runs with `search_path = pg_catalog, pg_temp`, so neither a
     ///   table nor a function or operator of the session's can stand in.
+    /// - A session's row is its host's: another host's role may ask a running session to stop
+    ///   (`jitctl stop` on any host) and change nothing else of it. Version 1 checked only the row's
+    ///   new host, so a host's role could take another host's session over by writing its own name
+    ///   in, and refused a stop request from any host but the session's.
     /// - The triggers fire only for a row whose host differs from the role's bound one
     ///   (`jitexec_bound_host()`: SQL, its table named in the schema it was created in, resolved when
     ///   the trigger was made). Every jitexec run connects anew, and the first call of a PL/pgSQL
@@ -219,9 +223,18 @@ enum PGSchema {
         BEGIN
             EXECUTE format('SELECT host FROM %I.fleet_hosts WHERE role = $1', TG_TABLE_SCHEMA)
                 INTO bound USING session_user;
-            IF bound IS NOT NULL AND NEW.host IS DISTINCT FROM bound THEN
+            IF bound IS NULL THEN
+                RETURN NEW;
+            END IF;
+            IF NEW.host IS DISTINCT FROM bound THEN
                 RAISE EXCEPTION 'role % writes for host %, not for %', session_user, bound, NEW.host
                     USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            IF TG_OP = 'UPDATE' THEN
+                IF OLD.host IS DISTINCT FROM bound THEN
+                    RAISE EXCEPTION 'role % writes for host %, not for %', session_user, bound, OLD.host
+                        USING ERRCODE = 'insufficient_privilege';
+                END IF;
             END IF;
             RETURN NEW;
         END $$;
@@ -240,8 +253,25 @@ enum PGSchema {
             WHEN (NEW.host IS DISTINCT FROM coalesce(jitexec_bound_host(), NEW.host))
             EXECUTE FUNCTION jitexec_own_host();
         DROP TRIGGER sessions_own_host ON sessions;
-        CREATE TRIGGER sessions_own_host BEFORE INSERT OR UPDATE ON sessions FOR EACH ROW
+        CREATE TRIGGER sessions_own_host BEFORE INSERT ON sessions FOR EACH ROW
             WHEN (NEW.host IS DISTINCT FROM coalesce(jitexec_bound_host(), NEW.host))
+            EXECUTE FUNCTION jitexec_own_host();
+        -- Another host's role may ask a running session to stop (`jitctl stop` on any host), once,
+        -- and change nothing else of it. Every column but the three stop_* is compared: a column
+        -- added to sessions later belongs in both lists.
+        CREATE TRIGGER sessions_own_host_update BEFORE UPDATE ON sessions FOR EACH ROW
+            WHEN ((OLD.host IS DISTINCT FROM coalesce(jitexec_bound_host(), OLD.host)
+                   OR NEW.host IS DISTINCT FROM coalesce(jitexec_bound_host(), NEW.host))
+                  AND NOT (OLD.stop_by IS NULL AND NEW.stop_by IS NOT NULL AND OLD.ended_at IS NULL
+                           AND (OLD.id, OLD."user", OLD.run_as, OLD.host, OLD.command, OLD.rule, OLD.grant_id,
+                                OLD.request_id, OLD.started_at, OLD.pid, OLD.pid_start, OLD.enforce_expiry,
+                                OLD.recording, OLD.ended_at, OLD.ended, OLD.exit_status, OLD.recording_size,
+                                OLD.recording_sha256)
+                               IS NOT DISTINCT FROM
+                               (NEW.id, NEW."user", NEW.run_as, NEW.host, NEW.command, NEW.rule, NEW.grant_id,
+                                NEW.request_id, NEW.started_at, NEW.pid, NEW.pid_start, NEW.enforce_expiry,
+                                NEW.recording, NEW.ended_at, NEW.ended, NEW.exit_status, NEW.recording_size,
+                                NEW.recording_sha256)))
             EXECUTE FUNCTION jitexec_own_host();
         """
 }
