@@ -154,15 +154,26 @@ def alive(pid):
     return state not in ("Z", "X")
 
 
+def parent(pid):
+    """The parent pid of `pid` (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def runners():
-    """The automation runners (`jitctl automate SEQ`) alive now."""
+    """The automation runners (`jitctl automate SEQ`) alive now. A runner's child that shares its
+    memory shows the same command line (the program it starts, between clone and execve; the holder
+    of its address space as it exits): a process whose parent is a runner is not counted again."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         argv = proc_argv(pid)
         if len(argv) >= 2 and os.path.basename(argv[0]) in (b"jitctl", b"jitexec") and argv[1] == b"automate" \
                 and alive(pid):
             found.append(int(pid))
-    return found
+    return [pid for pid in found if parent(pid) not in found]
 
 
 def automation_processes():
