@@ -50,14 +50,9 @@ PY
 )
     PGOPTIONS="-c client_min_messages=warning" psql -X -q "$JITEXEC_TEST_PG_URL" \
       -c "DROP DATABASE IF EXISTS ab_$1" -c "CREATE DATABASE ab_$1"
-    (umask 077 && printf '%s\n' "$url" > "$P/etc/jitexec/store.url")
-    printf '\n[store]\nbackend = "postgresql"\nurl_file = "%s"\n' "$P/etc/jitexec/store.url" >> "$P/etc/jitexec/policy.toml"
-    "$P/usr/bin/jitctl" check > /dev/null
+    bench_fleet_store "$P" "$url"
   fi
-  (cd "$W" && runuser -u "$USER_B" -- "$P/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" \
-    > /dev/null 2>&1 || true)
-  id=$("$P/usr/bin/jitctl" requests --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
-  runuser -u "$APPROVER" -- "$P/usr/bin/jitctl" approve "$id" -S <<<"pw-$APPROVER-secret" > /dev/null 2>&1
+  (cd "$W" && bench_live_grant "$P")
 }
 echo "building and installing $rev (base) and this working tree (head)..."
 ab_install base "$W/base-src" "$W/base-build"

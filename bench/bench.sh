@@ -28,9 +28,8 @@ chmod 0440 /etc/sudoers.d/jitexec-bench
 echo "permit nopass $USER_B as root cmd /usr/bin/true" > /etc/doas.conf
 chmod 0600 /etc/doas.conf
 
-# A live grant: the bench user files a request, the approver approves it.
-runuser -u "$USER_B" -- "$P/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" 2>/dev/null || true
-runuser -u "$APPROVER" -- "$P/usr/bin/jitctl" approve 1 -S <<<"pw-$APPROVER-secret"
+# A live grant: the bench user files a request (from the checkout), the approver approves it.
+bench_live_grant "$P"
 
 # The floor's pieces (see bench/floor/floor.c) and the smallest static Swift program, linked as
 # the installed binaries are (make link-flags).

@@ -1,6 +1,7 @@
-# Shared by bench.sh and scale.sh (sourced): the Debian packages a benchmark needs, its two users,
-# and jitexec installed into its own prefix with one rule for /usr/bin/true. Before sourcing, set
-# P (the prefix), SERVICE (its PAM service), RUNDIR, USER_B, APPROVER.
+# Shared by bench.sh, fleet.sh, ab.sh and scale.sh (sourced): the Debian packages a benchmark
+# needs, its two users, jitexec installed into its own prefix with one rule for /usr/bin/true, a
+# live grant for it, and the switch to the fleet store. Before sourcing, set P (the prefix), SERVICE
+# (its PAM service), RUNDIR, USER_B, APPROVER.
 
 # bench_packages PKG...: installs those missing.
 bench_packages() {
@@ -37,4 +38,22 @@ approvers = ["$APPROVER"]
 POLICY
   chmod 0644 "$P/etc/jitexec/policy.toml"
   mkdir -p "$P/out" && chown "$USER_B" "$P/out"
+}
+
+# bench_live_grant PREFIX: a live grant for USER_B's /usr/bin/true in the install at PREFIX, filed
+# from the current folder (a command grant is bound to the request's working directory) and
+# approved by APPROVER.
+bench_live_grant() {
+  runuser -u "$USER_B" -- "$1/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" >/dev/null 2>&1 || true
+  local id
+  id=$("$1/usr/bin/jitctl" requests --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+  runuser -u "$APPROVER" -- "$1/usr/bin/jitctl" approve "$id" -S <<<"pw-$APPROVER-secret" >/dev/null
+}
+
+# bench_fleet_store PREFIX URL: the install at PREFIX switched to the fleet store at the libpq URL
+# (in a root-only url_file), checked by jitctl check.
+bench_fleet_store() {
+  (umask 077 && printf '%s\n' "$2" > "$1/etc/jitexec/store.url")
+  printf '\n[store]\nbackend = "postgresql"\nurl_file = "%s"\n' "$1/etc/jitexec/store.url" >> "$1/etc/jitexec/policy.toml"
+  "$1/usr/bin/jitctl" check >/dev/null
 }

@@ -6,15 +6,9 @@
 set -euo pipefail
 P=$1 USER_B=$2 APPROVER=$3 RUNS=$4
 
-umask 077
-printf '%s\n' "$JITEXEC_TEST_PG_URL" > "$P/etc/jitexec/store.url"
-umask 022
-printf '\n[store]\nbackend = "postgresql"\nurl_file = "%s"\n' "$P/etc/jitexec/store.url" >> "$P/etc/jitexec/policy.toml"
-"$P/usr/bin/jitctl" check >/dev/null
-
-runuser -u "$USER_B" -- "$P/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" 2>/dev/null || true
-id=$("$P/usr/bin/jitctl" requests --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
-runuser -u "$APPROVER" -- "$P/usr/bin/jitctl" approve "$id" -S <<<"pw-$APPROVER-secret"
+. bench/common.sh
+bench_fleet_store "$P" "$JITEXEC_TEST_PG_URL"
+bench_live_grant "$P"
 
 cat > "$P/out/fleet.sh" <<INNER
 set -e

@@ -30,17 +30,9 @@ BUILD=(swift build -c release --static-swift-stdlib --scratch-path "${SCRATCH:-.
 BUILDER="$("${BUILD[@]}" --show-bin-path)/jitexec-bench-scale"
 DB="$P/var/lib/jitexec/jitexec.db"
 
-# A live grant for the bench user's /usr/bin/true in the install at $1 (in this folder: command
-# grants are bound to it).
-live_grant() {
-  runuser -u "$USER_B" -- "$1/usr/bin/jitexec" -S --no-wait /usr/bin/true <<<"pw-$USER_B-secret" 2>/dev/null || true
-  id=$("$1/usr/bin/jitctl" requests --json | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
-  runuser -u "$APPROVER" -- "$1/usr/bin/jitctl" approve "$id" -S <<<"pw-$APPROVER-secret" >/dev/null
-}
-
 # 1. A fresh store, in an install of its own.
 rm -f "$PF/var/lib/jitexec/jitexec.db"{,-wal,-shm}
-live_grant "$PF"
+bench_live_grant "$PF"
 
 # 2. The big store: the history built first, then today's live grant on top of it.
 rm -f "$DB" "$DB-wal" "$DB-shm"
@@ -51,7 +43,7 @@ echo "built in $(( $(date +%s) - started ))s"
 # The builder leaves a few hundred MB of dirty pages: written back during the runs below, they
 # would slow every fsync of theirs (measured: 1.27x instead of 1.03x when alternated by hand).
 sync
-live_grant "$P"
+bench_live_grant "$P"
 
 # The hot path on both, in a terminal session as a person would run it (see bench.sh), side by side
 # in one hyperfine run, fresh and big twice each in turn: measured minutes apart, the machine's
