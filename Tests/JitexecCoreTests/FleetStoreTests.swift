@@ -33,6 +33,7 @@ struct FleetStoreTests {
         _ = try PGConnection.connect(url: try #require(TestBackend.postgresURL), timeoutMillis: 5000)
         #expect(jx_pq_has_crypto_warmup() == 1)
         #expect(jx_pq_take_crypto_warmup() == 0)
+        // A later connection starts no thread and connects all the same.
         _ = try PGConnection.connect(url: try #require(TestBackend.postgresURL), timeoutMillis: 5000)
     }
 
@@ -382,7 +383,7 @@ struct FleetStoreTests {
 
     /// A login role in `jitexec_hosts` (made first when missing), as the README sets hosts up.
     private func makeHostRole() throws -> String {
-        let role = "t_web1_" + String(UInt32.random(in: 0..<UInt32.max), radix: 16)
+        let role = "t_host_" + String(UInt32.random(in: 0..<UInt32.max), radix: 16)
         let admin = try PGConnection.connect(url: try #require(TestBackend.postgresURL), timeoutMillis: 5000)
         try admin.script(
             """

@@ -163,6 +163,9 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
     /// Brings the schema to `PGSchema.latest` under the schema lock; a database migrated by a newer
     /// jitexec is refused.
     private func migrate(_ db: PGConnection) throws {
+        func stored() throws -> Int64? {
+            try db.query("SELECT version FROM jitexec_schema", []) { $0.int64(0) }.first
+        }
         func version() throws -> Int64? {
             // The catalog itself, not to_regclass: a session's cached "no such relation" survives
             // another host creating the schema while this one waited for the schema lock.
@@ -174,7 +177,7 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
                 """, []
             ) { $0.int64(0) != 0 }
             guard exists.first == true else { return nil }
-            return try db.query("SELECT version FROM jitexec_schema", []) { $0.int64(0) }.first
+            return try stored()
         }
         // Every run connects anew, so this is a run's first statement. The common case first: the
         // schema is there, read in one statement; the catalog query plans a join over pg_class and
@@ -182,7 +185,7 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
         // (42P01) takes the catalog's path.
         let found: Int64
         do {
-            found = try db.query("SELECT version FROM jitexec_schema", []) { $0.int64(0) }.first ?? 0
+            found = try stored() ?? 0
         } catch let error as PGError where error.sqlstate == "42P01" {
             found = try version() ?? 0
         }
