@@ -95,10 +95,10 @@ link-flags: static-libs
 
 # Debian packages the build needs (needs root and the network to Debian's mirrors).
 DEBS := libpam0g-dev libsqlite3-dev libstdc++-12-dev sqlite3 libpq-dev nettle-dev pkg-config passwd login curl man-db
-# And what the tests drive: pamtester and a real sshd + ssh client for login gating, pytest and
-# pexpect (ptys) for the integration harness, dpkg-dev/lintian/man-db for the package test, and
-# the three shells whose Tab completion is tested.
-TEST_DEBS := $(DEBS) pamtester openssh-server openssh-client sshpass asciinema postgresql openssl \
+# And what the tests drive: pamtester and a real sshd + ssh client for login gating, PostgreSQL and
+# pgbouncer for the fleet store, pytest and pexpect (ptys) for the integration harness,
+# dpkg-dev/lintian/man-db for the package test, and the three shells whose Tab completion is tested.
+TEST_DEBS := $(DEBS) pamtester openssh-server openssh-client sshpass asciinema postgresql pgbouncer openssl \
   dpkg-dev binutils lintian mandoc bash-completion zsh fish
 deps: check-root
 	$(call install-debs,$(DEBS))
@@ -267,9 +267,9 @@ bench:
 	bash bench/bench.sh
 
 # One change measured: this working tree's jitexec against BASE's (default HEAD~1), paired runs
-# interleaved in one session, on SQLite or BACKEND=postgresql (root; see bench/ab.sh).
+# interleaved in one session, on SQLite or BACKEND=postgresql [POOLER=1] (root; see bench/ab.sh).
 bench-ab:
-	BASE='$(BASE)' BACKEND='$(BACKEND)' AB_ROUNDS='$(AB_ROUNDS)' bash bench/ab.sh
+	BASE='$(BASE)' BACKEND='$(BACKEND)' AB_ROUNDS='$(AB_ROUNDS)' POOLER='$(POOLER)' bash bench/ab.sh
 
 # Does the hot path's cost grow with history? A fresh store against 1M audit records and 200k old
 # requests (SCALE_RECORDS, SCALE_REQUESTS), and verify/log/requests on it (root; see bench/scale.sh).

@@ -4,19 +4,25 @@
 # 1000, each running /usr/bin/true, sudo -n and both jitexecs once in a new random order), with
 # the paired difference and its 95% interval. Each build is installed into a prefix of its own with
 # a live grant, as make bench installs one. BACKEND=postgresql compares them on the fleet store (one
-# throwaway cluster with its commits synced, a database for each build). REV's tree is built in
-# /tmp/jitexec-ab/base-build, kept between runs. Needs root (it installs and creates users).
+# throwaway cluster with its commits synced, a database for each build); with POOLER=1 this tree's
+# build connects through pgbouncer (pg_support.Pooler, as the README sets one up) and REV's directly,
+# so BASE=HEAD measures the pooler alone. REV's tree is built in /tmp/jitexec-ab/base-build, kept
+# between runs. Needs root (it installs and creates users).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "make bench-ab must run as root"; exit 1; }
 BASE=${BASE:-HEAD~1}
 BACKEND=${BACKEND:-sqlite}
 ROUNDS=${AB_ROUNDS:-1000}
+POOLER=${POOLER:-}
 case $BACKEND in sqlite | postgresql) ;; *) echo "make bench-ab: BACKEND is sqlite or postgresql"; exit 2 ;; esac
+[ -z "$POOLER" ] || [ "$BACKEND" = postgresql ] || { echo "make bench-ab: POOLER=1 needs BACKEND=postgresql"; exit 2; }
 rev=$(git rev-parse --verify --short "$BASE^{commit}") || { echo "make bench-ab: no commit $BASE"; exit 2; }
 if [ "$BACKEND" = postgresql ] && [ -z "${JITEXEC_TEST_PG_URL:-}" ]; then
-  exec python3 Tests/integration/pg_support.py run --durable -- env BASE="$rev" BACKEND="$BACKEND" \
-    AB_ROUNDS="$ROUNDS" bash "$0"
+  bench_pooler=()
+  [ -z "$POOLER" ] || bench_pooler=(python3 Tests/integration/pg_support.py pool --)
+  exec python3 Tests/integration/pg_support.py run --durable -- "${bench_pooler[@]}" env BASE="$rev" \
+    BACKEND="$BACKEND" AB_ROUNDS="$ROUNDS" POOLER="$POOLER" bash "$0"
 fi
 
 W=/tmp/jitexec-ab
@@ -50,6 +56,7 @@ PY
 )
     PGOPTIONS="-c client_min_messages=warning" psql -X -q "$JITEXEC_TEST_PG_URL" \
       -c "DROP DATABASE IF EXISTS ab_$1" -c "CREATE DATABASE ab_$1"
+    [ -z "$POOLER" ] || [ "$1" != head ] || url="postgresql:///ab_$1?$JITEXEC_TEST_POOL"
     bench_fleet_store "$P" "$url"
   fi
   (cd "$W" && bench_live_grant "$P")
@@ -58,7 +65,7 @@ echo "building and installing $rev (base) and this working tree (head)..."
 ab_install base "$W/base-src" "$W/base-build"
 ab_install head "$PWD" "$PWD/.build-bench"
 
-echo "side by side on $BACKEND: base = $rev, head = this working tree"
+echo "side by side on $BACKEND: base = $rev, head = this working tree${POOLER:+ through pgbouncer}"
 cp bench/ab.py "$W/ab.py"
 cd "$W"
 runuser -u "$USER_B" -- script -qec "python3 $W/ab.py $ROUNDS pw-$USER_B-secret \

@@ -124,7 +124,7 @@ struct pg_conn *jx_pq_connect_start(const char *url, int timeout_ms, char *err, 
     const char *values[MAX_SETTINGS + 1];
     int n = 0;
     for (const PQconninfoOption *o = options; o->keyword != NULL && n < MAX_SETTINGS - 16; o++) {
-        if (o->val == NULL || strcmp(o->keyword, "options") == 0) continue;
+        if (o->val == NULL) continue;
         keys[n] = o->keyword;
         values[n] = o->val;
         n++;
@@ -152,19 +152,8 @@ struct pg_conn *jx_pq_connect_start(const char *url, int timeout_ms, char *err, 
         values[n] = user_timeout;
         n++;
     }
-    const char *given = option(options, "options");
-    char server_options[1024];
-    int w = snprintf(server_options, sizeof server_options,
-                     "%s%s-c statement_timeout=%d -c lock_timeout=%d -c idle_in_transaction_session_timeout=%d",
-                     given ? given : "", given ? " " : "", timeout_ms, timeout_ms, 2 * timeout_ms);
-    if (w < 0 || (size_t)w >= sizeof server_options) {
-        p_PQconninfoFree(options);
-        snprintf(err, errlen, "its options= setting is too long");
-        return NULL;
-    }
-    keys[n] = "options";
-    values[n] = server_options;
-    n++;
+    /* The server-side limits are not sent here as options=-c ...: connection poolers (pgbouncer) refuse
+     * that startup parameter. PGConnection sets them in the connection's first statement. */
     keys[n] = NULL;
     values[n] = NULL;
     PGconn *conn = p_PQconnectStartParams(keys, values, 0);

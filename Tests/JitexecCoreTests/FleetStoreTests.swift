@@ -37,6 +37,45 @@ struct FleetStoreTests {
         _ = try PGConnection.connect(url: try #require(TestBackend.postgresURL), timeoutMillis: 5000)
     }
 
+    /// Every connection runs under the server-side limits, set by its first statement: none is sent
+    /// as `options` when connecting, which a connection pooler (pgbouncer) refuses. A store's on a
+    /// new schema (its first statement fails on the missing table, the next one sets them), a
+    /// store's on that schema (its version read sets them), and a connection whose first statement
+    /// is a script; and the server cancels a statement at the deadline, before the client gives up.
+    @Test func everyConnectionRunsUnderTheLimitsItsFirstStatementSets() throws {
+        let url = try #require(try TestBackend.scratchURL())
+        let shown =
+            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'), "
+            + "current_setting('idle_in_transaction_session_timeout')"
+        func limits(_ store: PostgreSQLStore) throws -> [String] {
+            try store.write { w in
+                try #require(w as? StoreConnection<PGConnection>).db.query(shown, []) { row in
+                    (0..<3).map { String(decoding: row.bytes($0), as: UTF8.self) }
+                }.first ?? []
+            }
+        }
+        func open() throws -> PostgreSQLStore {
+            try PostgreSQLStore(
+                url: url, label: "the test database", host: "web1", clock: { 0 }, timeoutMillis: 4000,
+                auditSink: { _ in })
+        }
+        #expect(try limits(open()) == ["4s", "4s", "8s"])  // the schema created
+        #expect(try limits(open()) == ["4s", "4s", "8s"])  // the schema read
+
+        let scripted = try PGConnection.connect(url: url, timeoutMillis: 700)
+        try scripted.script(
+            """
+            DO $$ BEGIN
+                IF current_setting('statement_timeout') <> '700ms' THEN RAISE EXCEPTION 'no limits'; END IF;
+            END $$
+            """)
+        let slow = try PGConnection.connect(url: url, timeoutMillis: 300)
+        #expect {
+            try slow.script("SELECT pg_sleep(2)")
+        } throws: { ($0 as? PGError)?.sqlstate == "57014" }
+        #expect(slow.isUsable)
+    }
+
     @Test func aServiceFileInTheURLIsRefused() {
         #expect(opening("service=evil dbname=x").contains("names a service="))
     }

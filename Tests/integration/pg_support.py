@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 
 import pytest
@@ -260,6 +261,85 @@ class PGCluster:
         self.psql(f"CREATE DATABASE {ident(DATABASE)} OWNER {ident(FLEET_ROLE)};", db="postgres")
 
 
+PGBOUNCER = "/usr/sbin/pgbouncer"
+
+
+class Pooler:
+    """pgbouncer in front of a cluster on 127.0.0.1:`port`, as the README sets one up on a host: run
+    by the cluster's account, session pooling, a Unix socket only (no TCP) in a directory only that
+    account (and root) may enter, trusting whoever reaches it, and logging in to the server as
+    `role` with `password`. `database` is the one database it serves, or "*" for any (the bench's).
+    `url` is what a host's URL file names; `socket_query` that URL's query (host, port, user).
+    stop() ends it and removes its files."""
+
+    @staticmethod
+    def require():
+        """Skips (loudly), or fails under CI, when pgbouncer is not installed."""
+        if os.access(PGBOUNCER, os.X_OK):
+            return
+        message = f"pgbouncer is not installed ({PGBOUNCER}); run 'make test-deps' as root"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must be able to run the pooler test")
+        print(f"\nSKIPPING THE POOLER TEST: {message}", file=sys.stderr)
+        pytest.skip(message)
+
+    def __init__(self, port, role, password, database=DATABASE):
+        account = pwd.getpwnam(CLUSTER_USER)
+        self.base = tempfile.mkdtemp(prefix="jitexec-pgbouncer-")
+        os.chown(self.base, account.pw_uid, account.pw_gid)
+        os.chmod(self.base, 0o700)
+        self.port = free_port()
+        self.log = f"{self.base}/pgbouncer.log"
+        served = "" if database == "*" else f" dbname={database}"
+        files = {
+            "pgbouncer.ini": f"""[databases]
+{database} = host=127.0.0.1 port={port}{served} user={role} password={password}
+[pgbouncer]
+listen_addr =
+listen_port = {self.port}
+unix_socket_dir = {self.base}
+unix_socket_mode = 0600
+auth_type = trust
+auth_file = {self.base}/users.txt
+pool_mode = session
+server_reset_query = DISCARD ALL
+logfile = {self.log}
+pidfile = {self.base}/pgbouncer.pid
+""",
+            "users.txt": f'"{role}" ""\n',
+        }
+        for name, text in files.items():
+            fd = os.open(f"{self.base}/{name}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with open(fd, "w") as f:
+                f.write(text)
+            os.chown(f"{self.base}/{name}", account.pw_uid, account.pw_gid)
+        self.process = subprocess.Popen([PGBOUNCER, f"{self.base}/pgbouncer.ini"], env=BASE_ENV, cwd="/",
+                                        user=account.pw_uid, group=account.pw_gid, extra_groups=[],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        self.socket = f"{self.base}/.s.PGSQL.{self.port}"
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.socket):
+            assert self.process.poll() is None and time.monotonic() < deadline, \
+                f"pgbouncer did not start:\n{self.log_tail()}"
+            time.sleep(0.05)
+        self.socket_query = f"host={self.base}&port={self.port}&user={role}"
+        self.url = f"postgresql:///{DATABASE if database == '*' else database}?{self.socket_query}"
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "pgbouncer log:\n" + "".join(f.readlines()[-lines:])
+        except OSError:
+            return "(no pgbouncer log)"
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
 def require_postgres():
     """Skips (loudly), or fails under CI, when the cluster cannot be run here."""
     missing = [p for p in (f"{PG_BIN}/initdb", f"{PG_BIN}/pg_ctl", f"{PG_BIN}/postgres", PSQL, OPENSSL)
@@ -302,11 +382,27 @@ def pg_tls(pytestconfig):
     return shared_cluster(pytestconfig, tls=True)
 
 
+def pool(argv):
+    """`pg_support.py pool -- CMD ...`, inside `run`: CMD with a Pooler in front of the cluster
+    JITEXEC_TEST_PG_URL names (as its superuser, for any database), and JITEXEC_TEST_POOL set to the
+    query part of a URL through it (`postgresql:///DB?$JITEXEC_TEST_POOL`); `make bench-ab POOLER=1`."""
+    server = urllib.parse.urlsplit(os.environ["JITEXEC_TEST_PG_URL"])
+    pooler = Pooler(server.port, urllib.parse.unquote(server.username), urllib.parse.unquote(server.password),
+                    database="*")
+    try:
+        return subprocess.run(argv, env=dict(os.environ, JITEXEC_TEST_POOL=pooler.socket_query)).returncode
+    finally:
+        pooler.stop()
+
+
 def main(argv):
     """`pg_support.py run [--durable] -- CMD ...`: CMD with JITEXEC_TEST_PG_URL naming a throwaway
     cluster's database (the superuser's URL: the unit tests make a schema per fixture), stopped
     afterwards. `make unit-test` runs the workflow suites a second time this way; `make bench` runs
-    the fleet's comparison on a --durable cluster (its commits synced, as a real server's are)."""
+    the fleet's comparison on a --durable cluster (its commits synced, as a real server's are).
+    `pg_support.py pool -- CMD ...` (see pool)."""
+    if len(argv) > 2 and argv[:2] == ["pool", "--"]:
+        return pool(argv[2:])
     durable = len(argv) > 1 and argv[1] == "--durable"
     if durable:
         argv = argv[:1] + argv[2:]

@@ -22,7 +22,7 @@ import pytest
 
 from fleet_support import fleet  # noqa: F401 (a fixture)
 from loop_support import PASSWORD_PROMPT, without_prompts, audit_record, password, together
-from pg_support import FLEET_ROLE, make_ca, pg, pg_tls, write_url_file  # noqa: F401 (pg, pg_tls are fixtures)
+from pg_support import FLEET_ROLE, PSQL, Pooler, make_ca, pg, pg_tls, write_url_file  # noqa: F401 (pg, pg_tls are fixtures)
 
 DEV = "jit-dev1"
 LEAD = "jit-lead1"
@@ -809,3 +809,39 @@ def test_hosts_on_roles_of_their_own_as_the_readme_sets_them_up(fs, pg, fleet, b
         assert verify(b) == verify(a)
     finally:
         fs.inst.write_policy(POLICY.format(url_file=fs.url_file))
+
+
+@pytest.fixture
+def pooler(pg):
+    """pgbouncer in front of the plain cluster (pg_support.Pooler), stopped after the test."""
+    Pooler.require()
+    p = Pooler(pg.port, FLEET_ROLE, pg.passwords[FLEET_ROLE])
+    yield p
+    p.stop()
+
+
+def test_hosts_behind_a_connection_pooler_as_the_readme_sets_it_up(pooler, fs, pg, fleet, background):
+    """pgbouncer between the hosts and the server, as the README sets one up (session pooling, a
+    root-only Unix socket). pgbouncer refuses a client that sends `options` when connecting, which is
+    where jitexec's server-side limits were; they are now set by each connection's first statement.
+    A request filed on host-a waits through the pooler (LISTEN), host-b approves through it, and the
+    command runs on host-a, then again under the grant; nobody but root reaches the pooler's socket.
+    (`pooler` comes first: it is still up when `fs` verifies the chain afterwards.)"""
+    fs.configure(pg, url=pooler.url)
+    a, b = fleet("host-a"), fleet("host-b")
+    proc, n = waiting(background, a, "/usr/bin/id")
+    approve(b, n)
+    status, out, err = proc.finish(timeout=30)
+    assert status == 0 and "uid=0(root)" in out, (status, out, err)
+    again = jitexec(a, "/usr/bin/id")
+    assert again.returncode == 0 and "uid=0(root)" in again.stdout, (again.returncode, again.stdout, again.stderr)
+    assert [r["host"] for r in log(b, "exec.start")] == ["host-a", "host-a"]
+    with open(pooler.log, errors="replace") as f:
+        logged = f.read()
+    assert "unsupported startup parameter" not in logged, pooler.log_tail()
+    assert logged.count(f"login attempt: db=jitexec user={FLEET_ROLE}") >= 4, pooler.log_tail()
+    # The socket is the pooler account's, mode 0600, in a folder only it may enter.
+    outsider = subprocess.run([PSQL, "-X", "-c", "SELECT 1", pooler.url], capture_output=True, text=True,
+                              env={"PATH": "/usr/bin:/bin"}, cwd="/", timeout=30, user=DEV, group=DEV,
+                              extra_groups=[])
+    assert outsider.returncode != 0 and "Permission denied" in outsider.stderr, (outsider.returncode, outsider.stderr)

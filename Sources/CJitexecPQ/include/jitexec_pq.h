@@ -26,9 +26,10 @@ void jx_pq_warm_crypto(void);
  * starts a non-blocking connection. Settings jitexec fixes: the PG* environment is removed from the
  * process first; `service` is refused; every file libpq would look for in a home directory
  * (passfile, sslcert, sslkey, sslrootcert, sslcrl, sslcrldir) is a path that does not exist unless
- * the URL names it; gssencmode=disable unless the URL asks; TCP keepalives and tcp_user_timeout; the
- * server-side statement, lock and idle-in-transaction timeouts (milliseconds) are appended to
- * `options`. NULL on a bad URL (err says why, without echoing the URL) or when out of memory. */
+ * the URL names it; gssencmode=disable unless the URL asks; TCP keepalives and tcp_user_timeout
+ * (timeout_ms). The URL's own `options`, if any, are sent as given; the server-side timeouts are not
+ * among them (PGConnection sets them in the first statement). NULL on a bad URL (err says why,
+ * without echoing the URL) or when out of memory. */
 struct pg_conn *jx_pq_connect_start(const char *url, int timeout_ms, char *err, size_t errlen);
 
 /* PQconnectPoll: 0 failed, 1 wait to read, 2 wait to write, 3 connected. */

@@ -20,6 +20,8 @@ final class PGConnection: SQLEngine {
     private(set) var isBroken = false
     /// Not broken, and libpq still has it open.
     var isUsable: Bool { !isBroken && jx_pq_connection_ok(handle) == 1 }
+    /// Set once the server-side limits (`limits`) are: no statement runs before them.
+    private var limited = false
 
     private init(handle: OpaquePointer, timeoutMillis: Int32) {
         self.handle = handle
@@ -54,6 +56,43 @@ final class PGConnection: SQLEngine {
         }
     }
 
+    // MARK: Server-side limits
+
+    /// The server-side limits, as a select list: a statement over the deadline is cancelled
+    /// (`statement_timeout`), a lock not had within it is given up (`lock_timeout`), and a session
+    /// idle in a transaction for twice the deadline is ended (`idle_in_transaction_session_timeout`:
+    /// a caller who stops their jitexec in the middle of a write cannot keep the fleet's lock). They
+    /// are set by the connection's first statement, not sent as `options` when connecting: a
+    /// connection pooler (pgbouncer) refuses that parameter, and in session mode resets what a
+    /// client set (`DISCARD ALL`) before the next client has the server connection.
+    var limits: String {
+        let deadline = "'\(timeoutMillis)'"
+        return "set_config('statement_timeout', \(deadline), false), set_config('lock_timeout', \(deadline), false), "
+            + "set_config('idle_in_transaction_session_timeout', '\(2 * Int64(timeoutMillis))', false)"
+    }
+
+    /// How many columns `limits` selects: `firstQuery`'s own columns come after them.
+    static let limitColumns: Int32 = 3
+
+    /// The connection's first statement, `SELECT <limits>, <columns>`: the limits and a first read in
+    /// one round trip (every run connects anew, so this is a run's first statement). The rows'
+    /// columns are numbered after the limits' (`limitColumns`). When it fails (a table `columns`
+    /// reads is missing), nothing of it was applied, and the next statement sets the limits first.
+    func firstQuery<T>(_ columns: String, _ values: [SQLValue], _ read: (PGRow) throws -> T) throws -> [T] {
+        precondition(!limited, "firstQuery after the connection's first statement")
+        let result = try execute("SELECT \(limits), \(columns)", values, settingLimits: true)
+        limited = true
+        return try (0..<jx_pq_ntuples(result.handle)).map { try read(PGRow(result: result, row: $0)) }
+    }
+
+    /// Sets the limits in a statement of their own, unless they are set.
+    private func limit(_ doing: String) throws {
+        guard !limited else { return }
+        guard jx_pq_send_query(handle, "SELECT \(limits)") == 1 else { throw failure(.connectionLost, doing) }
+        _ = try collect(doing)
+        limited = true
+    }
+
     // MARK: SQLEngine
 
     @discardableResult func run(_ sql: String, _ values: [SQLValue]) throws -> Int64 {
@@ -69,6 +108,7 @@ final class PGConnection: SQLEngine {
     /// Runs parameterless SQL, possibly several statements (schema scripts, BEGIN/COMMIT).
     func script(_ sql: String) throws {
         try ensureUsable(sql)
+        try limit(sql)
         guard jx_pq_send_query(handle, sql) == 1 else { throw failure(.connectionLost, sql) }
         _ = try collect(sql)
     }
@@ -104,8 +144,9 @@ final class PGConnection: SQLEngine {
     // MARK: Running a statement
 
     /// Sends one statement with its parameters (binary, `?` numbered `$1…`), waits for its result.
-    private func execute(_ sql: String, _ values: [SQLValue]) throws -> PGResultSet {
+    private func execute(_ sql: String, _ values: [SQLValue], settingLimits: Bool = false) throws -> PGResultSet {
         try ensureUsable(sql)
+        if !settingLimits { try limit(sql) }
         let text = Self.numberParameters(sql)
         let params = PGParameters(values)
         let sent = params.withPointers { types, pointers, lengths, formats in

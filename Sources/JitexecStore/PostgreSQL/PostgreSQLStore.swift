@@ -163,9 +163,8 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
     /// Brings the schema to `PGSchema.latest` under the schema lock; a database migrated by a newer
     /// jitexec is refused.
     private func migrate(_ db: PGConnection) throws {
-        func stored() throws -> Int64? {
-            try db.query("SELECT version FROM jitexec_schema", []) { $0.int64(0) }.first
-        }
+        let read = "SELECT version FROM jitexec_schema"
+        func stored() throws -> Int64? { try db.query(read, []) { $0.int64(0) }.first }
         func version() throws -> Int64? {
             // The catalog itself, not to_regclass: a session's cached "no such relation" survives
             // another host creating the schema while this one waited for the schema lock.
@@ -179,13 +178,13 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
             guard exists.first == true else { return nil }
             return try stored()
         }
-        // Every run connects anew, so this is a run's first statement. The common case first: the
-        // schema is there, read in one statement; the catalog query plans a join over pg_class and
-        // pg_namespace, 0.7-1.2 ms in a new server backend against 0.2 ms. Only a missing table
-        // (42P01) takes the catalog's path.
+        // Every run connects anew, so this is a run's first statement, the one that also sets the
+        // connection's limits. The common case first: the schema is there, read in that statement;
+        // the catalog query plans a join over pg_class and pg_namespace, 0.7-1.2 ms in a new server
+        // backend against 0.2 ms. Only a missing table (42P01) takes the catalog's path.
         let found: Int64
         do {
-            found = try stored() ?? 0
+            found = try db.firstQuery("(\(read))", []) { $0.int64(PGConnection.limitColumns) }.first ?? 0
         } catch let error as PGError where error.sqlstate == "42P01" {
             found = try version() ?? 0
         }
