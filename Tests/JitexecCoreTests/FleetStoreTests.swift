@@ -76,6 +76,31 @@ struct FleetStoreTests {
         #expect(slow.isUsable)
     }
 
+    /// A read-only transaction's COMMIT is sent and not waited for (`sendUnwaited`): the next
+    /// statement on the connection runs after it, outside the transaction, and a failure of what was
+    /// sent is thrown by that next use, once, and leaves the connection usable.
+    @Test func whatIsSentUnwaitedIsAnsweredBeforeTheNextStatement() throws {
+        let db = try PGConnection.connect(url: try #require(TestBackend.postgresURL), timeoutMillis: 5000)
+        func readOnly() throws -> String {
+            try db.query("SELECT current_setting('transaction_read_only')", []) {
+                String(decoding: $0.bytes(0), as: UTF8.self)
+            }.first ?? ""
+        }
+        try db.script("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        #expect(try readOnly() == "on")
+        try db.sendUnwaited("COMMIT")
+        #expect(try readOnly() == "off")
+
+        try db.script("BEGIN")
+        try db.sendUnwaited("SELECT 1/0")
+        #expect {
+            try db.script("SELECT 1")
+        } throws: { ($0 as? PGError)?.sqlstate == "22012" }
+        try db.script("ROLLBACK")
+        #expect(try readOnly() == "off")
+        #expect(db.isUsable)
+    }
+
     @Test func aServiceFileInTheURLIsRefused() {
         #expect(opening("service=evil dbname=x").contains("names a service="))
     }

@@ -22,6 +22,8 @@ final class PGConnection: SQLEngine {
     var isUsable: Bool { !isBroken && jx_pq_connection_ok(handle) == 1 }
     /// Set once the server-side limits (`limits`) are: no statement runs before them.
     private var limited = false
+    /// A statement sent and not waited for (`sendUnwaited`): its result is read first by the next use.
+    private var unread: String?
 
     private init(handle: OpaquePointer, timeoutMillis: Int32) {
         self.handle = handle
@@ -107,9 +109,30 @@ final class PGConnection: SQLEngine {
 
     /// Runs parameterless SQL, possibly several statements (schema scripts, BEGIN/COMMIT).
     func script(_ sql: String) throws {
+        try settle()
         try ensureUsable(sql)
         try limit(sql)
         guard jx_pq_send_query(handle, sql) == 1 else { throw failure(.connectionLost, sql) }
+        _ = try collect(sql)
+    }
+
+    /// Sends parameterless SQL and returns once it is sent, without waiting for its result: the
+    /// connection's next use reads it first, and throws if it failed. For the COMMIT of a read-only
+    /// transaction, whose answer changes nothing the reader was given: its round trip then overlaps
+    /// what the caller does next.
+    func sendUnwaited(_ sql: String) throws {
+        try settle()
+        try ensureUsable(sql)
+        try limit(sql)
+        guard jx_pq_send_query(handle, sql) == 1 else { throw failure(.connectionLost, sql) }
+        try flush(sql, until: Clocks.monotonic().wholeMilliseconds + Int64(timeoutMillis) + 1000)
+        unread = sql
+    }
+
+    /// Reads the result of what `sendUnwaited` sent, if anything.
+    private func settle() throws {
+        guard let sql = unread else { return }
+        unread = nil
         _ = try collect(sql)
     }
 
@@ -145,6 +168,7 @@ final class PGConnection: SQLEngine {
 
     /// Sends one statement with its parameters (binary, `?` numbered `$1…`), waits for its result.
     private func execute(_ sql: String, _ values: [SQLValue], settingLimits: Bool = false) throws -> PGResultSet {
+        try settle()
         try ensureUsable(sql)
         if !settingLimits { try limit(sql) }
         let text = Self.numberParameters(sql)
@@ -161,13 +185,7 @@ final class PGConnection: SQLEngine {
     /// (after the connection was drained, so it stays usable).
     private func collect(_ sql: String) throws -> PGResultSet? {
         let deadline = Clocks.monotonic().wholeMilliseconds + Int64(timeoutMillis) + 1000
-        while true {
-            let flushed = jx_pq_flush(handle)
-            if flushed == 0 { break }
-            guard flushed == 1 else { throw failure(.connectionLost, sql) }
-            try wait(for: Int16(POLLIN | POLLOUT), until: deadline, doing: sql)
-            guard jx_pq_consume_input(handle) == 1 else { throw failure(.connectionLost, sql) }
-        }
+        try flush(sql, until: deadline)
         var last: PGResultSet?
         var firstError: PGError?
         while true {
@@ -197,6 +215,17 @@ final class PGConnection: SQLEngine {
         }
         if let firstError { throw firstError }
         return last
+    }
+
+    /// Sends what libpq still holds of `sql`.
+    private func flush(_ sql: String, until deadline: Int64) throws {
+        while true {
+            let flushed = jx_pq_flush(handle)
+            if flushed == 0 { return }
+            guard flushed == 1 else { throw failure(.connectionLost, sql) }
+            try wait(for: Int16(POLLIN | POLLOUT), until: deadline, doing: sql)
+            guard jx_pq_consume_input(handle) == 1 else { throw failure(.connectionLost, sql) }
+        }
     }
 
     /// Waits until the socket is ready for `events`, or throws `.timeout` at `deadline` (the

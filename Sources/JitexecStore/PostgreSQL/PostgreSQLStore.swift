@@ -62,7 +62,12 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
             try lock.withLock {
                 try storeErrors {
                     let connection = try live()
-                    return try transaction(connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
+                    // Nothing a read-only transaction's COMMIT answers changes what was read: it is
+                    // sent, and its answer read by the connection's next use.
+                    return try transaction(
+                        connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                        commit: { try connection.db.sendUnwaited("COMMIT") }
+                    ) {
                         try connection.during(.reading) { try body(connection) }
                     }
                 }
@@ -89,14 +94,16 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
                     let begin =
                         "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"
                         + (durable ? "" : "; SET LOCAL synchronous_commit = off")
-                    return try transaction(connection, begin: begin) {
+                    // The wake-up rides in the COMMIT's message (the channel is a constant, the
+                    // payload a number): sent at commit, as before, one round trip less.
+                    let commit = {
+                        try connection.db.script(
+                            connection.appended.last.map { "SELECT pg_notify('\(Self.channel)', '\($0.seq)'); COMMIT" }
+                                ?? "COMMIT")
+                    }
+                    return try transaction(connection, begin: begin, commit: commit) {
                         let value = try connection.during(.writing) { try body(connection) }
-                        let appended = connection.appended
-                        if let last = appended.last {
-                            try connection.db.run(
-                                "SELECT pg_notify(?, ?)", [.text(Self.channel), .text("\(last.seq)")])
-                        }
-                        return (value, appended)
+                        return (value, connection.appended)
                     }
                 }
             }
@@ -146,13 +153,14 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
     }
 
     private func transaction<T>(
-        _ connection: StoreConnection<PGConnection>, begin: String, _ body: () throws -> T
+        _ connection: StoreConnection<PGConnection>, begin: String, commit: () throws -> Void,
+        _ body: () throws -> T
     ) throws -> T {
         do {
             // Inside: `begin` may open the transaction and then fail (a lock wait over the timeout).
             try connection.db.script(begin)
             let value = try body()
-            try connection.db.script("COMMIT")
+            try commit()
             return value
         } catch {
             if !connection.db.isBroken { try? connection.db.script("ROLLBACK") }
