@@ -97,9 +97,10 @@ link-flags: static-libs
 DEBS := libpam0g-dev libsqlite3-dev libstdc++-12-dev sqlite3 libpq-dev nettle-dev pkg-config passwd login curl man-db
 # And what the tests drive: pamtester and a real sshd + ssh client for login gating, PostgreSQL and
 # pgbouncer for the fleet store, pytest and pexpect (ptys) for the integration harness,
-# dpkg-dev/lintian/man-db for the package test, and the three shells whose Tab completion is tested.
+# dpkg-dev/lintian/man-db for the package test, the three shells whose Tab completion is tested, and
+# strace (which files a run syncs).
 TEST_DEBS := $(DEBS) pamtester openssh-server openssh-client sshpass asciinema postgresql pgbouncer openssl \
-  dpkg-dev binutils lintian mandoc bash-completion zsh fish
+  dpkg-dev binutils lintian mandoc bash-completion zsh fish strace
 deps: check-root
 	$(call install-debs,$(DEBS))
 

@@ -1,3 +1,4 @@
+#include <stddef.h>
 #include <sqlite3.h>
 
 /* SQLITE_TRANSIENT is a cast macro Swift cannot import. */
@@ -6,4 +7,36 @@ static inline sqlite3_destructor_type csqlite_transient(void) { return SQLITE_TR
 /* sqlite3_db_config is variadic. */
 static inline int csqlite_db_config_int(sqlite3 *db, int op, int value, int *out) {
     return sqlite3_db_config(db, op, value, out);
+}
+
+/* The "jitexec" VFS: SQLite's default ("unix") with one change. SQLite opens the write-ahead log
+ * with SQLITE_OPEN_CREATE every time, and a file opened so has its directory fsynced at its first
+ * sync: in jitexec, every run's durable exec.start commit, though the log almost always exists
+ * already (a run ends without closing the store, so the log stays). This VFS opens the log without
+ * SQLITE_OPEN_CREATE first, and with it (SQLite's own open, the directory synced) only when it is
+ * missing. The directory entry of an existing log was synced by the process that created it, at
+ * its first commit. Everything else is the default VFS's own (its pAppData here). */
+static inline int csqlite_wal_vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file, int flags,
+                                       int *out_flags) {
+    sqlite3_vfs *base = (sqlite3_vfs *)vfs->pAppData;
+    if ((flags & SQLITE_OPEN_WAL) && (flags & SQLITE_OPEN_CREATE)) {
+        int rc = base->xOpen(base, name, file, flags & ~SQLITE_OPEN_CREATE, out_flags);
+        if ((rc & 0xff) != SQLITE_CANTOPEN) return rc;
+    }
+    return base->xOpen(base, name, file, flags, out_flags);
+}
+
+/* Registers the "jitexec" VFS (not as the default); SQLITE_OK, or why not. */
+static inline int csqlite_register_wal_vfs(void) {
+    if (sqlite3_vfs_find("jitexec") != NULL) return SQLITE_OK;
+    sqlite3_vfs *base = sqlite3_vfs_find("unix");
+    if (base == NULL || base->iVersion < 1) return SQLITE_ERROR;
+    sqlite3_vfs *vfs = (sqlite3_vfs *)sqlite3_malloc((int)sizeof *vfs);
+    if (vfs == NULL) return SQLITE_NOMEM;
+    *vfs = *base;
+    vfs->zName = "jitexec";
+    vfs->pNext = NULL;
+    vfs->pAppData = base;
+    vfs->xOpen = csqlite_wal_vfs_open;
+    return sqlite3_vfs_register(vfs, 0);
 }

@@ -2,6 +2,7 @@
 import json
 import os
 import subprocess
+import tempfile
 
 from loop_support import audit_lines
 
@@ -111,3 +112,30 @@ def test_log_filters_by_event_user_and_since(inst):
     for key in ("seq", "time", "host", "event", "actor", "prev_hash", "hash"):
         assert key in rec
     assert rec["time"].endswith("Z")
+
+
+def test_a_runs_durable_commit_syncs_the_log_and_its_folder_only_when_the_log_is_new(inst):
+    """exec.start is durable: a run's commit syncs the store's write-ahead log. The log's folder is
+    synced too when the log was just created (its new entry must survive a crash), and not while the
+    log exists: SQLite would sync it at every process's first commit (0.07 ms of every run), so
+    jitexec opens an existing log through a VFS of its own (CSQLite's shim.h). Seen with strace on
+    root's runs: a new store, the same store again, and again once the log was removed (SQLite's
+    shell removes it when it closes the store last)."""
+    folder = os.path.dirname(inst.db)
+    inst.write_policy('[[rule]]\nname = "root-true"\nusers = ["root"]\ncommands = ["/usr/bin/true"]\naction = "allow"\n')
+
+    def synced():
+        with tempfile.NamedTemporaryFile("r") as out:
+            r = subprocess.run(["strace", "-f", "-qq", "-y", "-e", "trace=fsync,fdatasync", "-o", out.name,
+                                inst.jitexec, "/usr/bin/true"], capture_output=True, text=True, timeout=60, cwd="/",
+                               env={"PATH": "/usr/bin:/bin"})
+            assert r.returncode == 0, r.stderr
+            calls = out.read()
+        return f"<{inst.db}-wal>" in calls, f"<{folder}>" in calls, calls
+
+    assert synced()[:2] == (True, True)  # the store and its log are new
+    log, dir_, calls = synced()
+    assert (log, dir_) == (True, False), calls
+    assert subprocess.run(["sqlite3", inst.db, "PRAGMA user_version;"], capture_output=True).returncode == 0
+    assert not os.path.exists(inst.db + "-wal")
+    assert synced()[:2] == (True, True)  # a new log again
