@@ -6,7 +6,7 @@
 # a live grant, as make bench installs one. BACKEND=postgresql compares them on the fleet store (one
 # throwaway cluster with its commits synced, a database for each build); with POOLER=1 this tree's
 # build connects through pgbouncer (pg_support.Pooler, as the README sets one up) and REV's directly,
-# so BASE=HEAD measures the pooler alone. REV's tree is built in /tmp/jitexec-ab/base-build, kept
+# so BASE=HEAD measures the pooler alone; with POOLER=both, both builds connect through it. REV's tree is built in /tmp/jitexec-ab/base-build, kept
 # between runs. Needs root (it installs and creates users).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +56,9 @@ PY
 )
     PGOPTIONS="-c client_min_messages=warning" psql -X -q "$JITEXEC_TEST_PG_URL" \
       -c "DROP DATABASE IF EXISTS ab_$1" -c "CREATE DATABASE ab_$1"
-    [ -z "$POOLER" ] || [ "$1" != head ] || url="postgresql:///ab_$1?$JITEXEC_TEST_POOL"
+    if [ "$POOLER" = both ] || { [ -n "$POOLER" ] && [ "$1" = head ]; }; then
+      url="postgresql:///ab_$1?$JITEXEC_TEST_POOL"
+    fi
     bench_fleet_store "$P" "$url"
   fi
   (cd "$W" && bench_live_grant "$P")
@@ -65,7 +67,8 @@ echo "building and installing $rev (base) and this working tree (head)..."
 ab_install base "$W/base-src" "$W/base-build"
 ab_install head "$PWD" "$PWD/.build-bench"
 
-echo "side by side on $BACKEND: base = $rev, head = this working tree${POOLER:+ through pgbouncer}"
+case $POOLER in both) through=" (both through pgbouncer)" ;; "") through="" ;; *) through=" through pgbouncer" ;; esac
+echo "side by side on $BACKEND: base = $rev, head = this working tree$through"
 cp bench/ab.py "$W/ab.py"
 cd "$W"
 runuser -u "$USER_B" -- script -qec "python3 $W/ab.py $ROUNDS pw-$USER_B-secret \

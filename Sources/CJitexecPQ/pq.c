@@ -19,8 +19,8 @@ _Static_assert(PGRES_POLLING_FAILED == 0 && PGRES_POLLING_READING == 1 && PGRES_
     X(PQconninfoParse) X(PQconninfoFree) X(PQconnectStartParams) X(PQconnectPoll) X(PQstatus) X(PQsocket) \
     X(PQerrorMessage) X(PQfinish) X(PQsetnonblocking) X(PQsendQueryParams) X(PQsendQuery) X(PQflush)      \
     X(PQconsumeInput) X(PQisBusy) X(PQgetResult) X(PQresultStatus) X(PQresultErrorField)                 \
-    X(PQresultErrorMessage) X(PQntuples) X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQftype)          \
-    X(PQcmdTuples) X(PQclear) X(PQnotifies) X(PQfreemem) X(PQsetNoticeProcessor)
+    X(PQresultErrorMessage) X(PQntuples) X(PQnfields) X(PQgetisnull) X(PQgetlength) X(PQgetvalue)         \
+    X(PQftype) X(PQcmdTuples) X(PQclear) X(PQnotifies) X(PQfreemem) X(PQsetNoticeProcessor)
 
 #define DECLARE(name) static __typeof__(name) *p_##name;
 PQ_CALLS(DECLARE)
@@ -197,6 +197,7 @@ int jx_pq_result_kind(const struct pg_result *res) {
 const char *jx_pq_result_sqlstate(const struct pg_result *res) { return p_PQresultErrorField(res, PG_DIAG_SQLSTATE); }
 const char *jx_pq_result_message(const struct pg_result *res) { return p_PQresultErrorMessage(res); }
 int jx_pq_ntuples(const struct pg_result *res) { return p_PQntuples(res); }
+int jx_pq_nfields(const struct pg_result *res) { return p_PQnfields(res); }
 int jx_pq_getisnull(const struct pg_result *res, int row, int column) { return p_PQgetisnull(res, row, column); }
 int jx_pq_getlength(const struct pg_result *res, int row, int column) { return p_PQgetlength(res, row, column); }
 const char *jx_pq_getvalue(const struct pg_result *res, int row, int column) { return p_PQgetvalue(res, row, column); }

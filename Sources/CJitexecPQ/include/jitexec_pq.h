@@ -57,6 +57,7 @@ int jx_pq_result_kind(const struct pg_result *res);
 const char *jx_pq_result_sqlstate(const struct pg_result *res);
 const char *jx_pq_result_message(const struct pg_result *res);
 int jx_pq_ntuples(const struct pg_result *res);
+int jx_pq_nfields(const struct pg_result *res);
 int jx_pq_getisnull(const struct pg_result *res, int row, int column);
 int jx_pq_getlength(const struct pg_result *res, int row, int column);
 const char *jx_pq_getvalue(const struct pg_result *res, int row, int column);

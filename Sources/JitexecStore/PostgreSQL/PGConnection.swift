@@ -116,6 +116,23 @@ final class PGConnection: SQLEngine {
         _ = try collect(sql)
     }
 
+    /// Runs parameterless SQL, possibly several statements, and returns the last one's rows, each
+    /// column as text (nil for NULL): the protocol that carries several statements in one message
+    /// answers in text.
+    func scriptRows(_ sql: String) throws -> [[String?]] {
+        try settle()
+        try ensureUsable(sql)
+        try limit(sql)
+        guard jx_pq_send_query(handle, sql) == 1 else { throw failure(.connectionLost, sql) }
+        guard let result = try collect(sql) else { return [] }
+        return (0..<jx_pq_ntuples(result.handle)).map { row in
+            (0..<jx_pq_nfields(result.handle)).map { column in
+                let row = PGRow(result: result, row: row)
+                return row.isNull(column) ? nil : String(decoding: row.bytes(column), as: UTF8.self)
+            }
+        }
+    }
+
     /// Sends parameterless SQL and returns once it is sent, without waiting for its result: the
     /// connection's next use reads it first, and throws if it failed. For the COMMIT of a read-only
     /// transaction, whose answer changes nothing the reader was given: its round trip then overlaps

@@ -65,7 +65,8 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
                     // Nothing a read-only transaction's COMMIT answers changes what was read: it is
                     // sent, and its answer read by the connection's next use.
                     return try transaction(
-                        connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                        connection,
+                        begin: { try connection.db.script("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") },
                         commit: { try connection.db.sendUnwaited("COMMIT") }
                     ) {
                         try connection.during(.reading) { try body(connection) }
@@ -88,12 +89,16 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
             try lock.withLock { () throws -> (T, [AuditRecord]) in
                 try storeErrors { () throws -> (T, [AuditRecord]) in
                     let connection = try live()
-                    // One round trip opens the transaction, takes the lock and, for a relaxed write,
-                    // drops the wait for the server's sync (one message, run in order; a failure
-                    // leaves the transaction aborted and `transaction` rolls it back).
-                    let begin =
-                        "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"
-                        + (durable ? "" : "; SET LOCAL synchronous_commit = off")
+                    // One round trip opens the transaction, takes the lock, for a relaxed write
+                    // drops the wait for the server's sync, and reads the audit head (under the
+                    // lock, as every append reads it: one message, run in order; a failure leaves
+                    // the transaction aborted and `transaction` rolls it back).
+                    let begin = {
+                        let head = try connection.db.scriptRows(
+                            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"
+                                + (durable ? "" : "; SET LOCAL synchronous_commit = off") + "; " + AuditRow.headSQL)
+                        connection.headAtBegin = .read(try head.first.map(self.auditHead))
+                    }
                     // The wake-up rides in the COMMIT's message (the channel is a constant, the
                     // payload a number): sent at commit, as before, one round trip less.
                     let commit = {
@@ -153,12 +158,12 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
     }
 
     private func transaction<T>(
-        _ connection: StoreConnection<PGConnection>, begin: String, commit: () throws -> Void,
+        _ connection: StoreConnection<PGConnection>, begin: () throws -> Void, commit: () throws -> Void,
         _ body: () throws -> T
     ) throws -> T {
         do {
             // Inside: `begin` may open the transaction and then fail (a lock wait over the timeout).
-            try connection.db.script(begin)
+            try begin()
             let value = try body()
             try commit()
             return value
@@ -219,6 +224,14 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
             }
             throw error
         }
+    }
+
+    /// The audit head from its row as text (`scriptRows`): sequence number and hash.
+    private func auditHead(_ row: [String?]) throws -> (seq: Int64, hash: String) {
+        guard row.count == 2, let seq = row[0].flatMap({ Int64($0) }), let hash = row[1] else {
+            throw StoreError.corrupt(path: label, reason: "the audit head was not read as a sequence number and a hash")
+        }
+        return (seq: seq, hash: hash)
     }
 
     private func refuseNewer(_ version: Int64) throws {

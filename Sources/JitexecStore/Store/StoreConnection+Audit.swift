@@ -66,9 +66,17 @@ extension StoreConnection {
     /// Reads the head inside this write transaction (which holds the write lock since BEGIN
     /// IMMEDIATE), so appends from every process are serialized and the chain never forks. After
     /// an append in the same transaction, that record is the head: nobody else can have written.
+    /// The fleet store reads the head in its BEGIN's message, after the lock (`headAtBegin`).
     func appendAudit(_ event: AuditEvent) throws -> AuditRecord {
         try requireWritable()
-        let head = try appended.last.map { (seq: $0.seq, hash: $0.hash) } ?? auditHead()
+        let head: (seq: Int64, hash: String)?
+        if let last = appended.last {
+            head = (seq: last.seq, hash: last.hash)
+        } else if case .read(let atBegin) = headAtBegin {
+            head = atBegin
+        } else {
+            head = try auditHead()
+        }
         let (record, fieldsText) = AuditChain.sealForStore(event, after: head, time: clock(), host: host)
         do {
             try db.run(

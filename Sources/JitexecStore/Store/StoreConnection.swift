@@ -14,6 +14,14 @@ final class StoreConnection<Engine: SQLEngine>: StoreWriter {
     private(set) var mode = Mode.idle
     /// Audit records appended in the current write transaction, for the sink after COMMIT.
     private(set) var appended: [AuditRecord] = []
+    /// The audit head as the engine read it with the write transaction's start, under its write lock
+    /// (the fleet store's BEGIN message reads it: one round trip less); forgotten when the
+    /// transaction's body ends.
+    enum HeadAtBegin {
+        case unread
+        case read((seq: Int64, hash: String)?)
+    }
+    var headAtBegin = HeadAtBegin.unread
 
     init(db: Engine, label: String, host: String, clock: @escaping @Sendable () -> Instant) {
         self.db = db
@@ -26,7 +34,10 @@ final class StoreConnection<Engine: SQLEngine>: StoreWriter {
     func during<T>(_ newMode: Mode, _ body: () throws -> T) throws -> T {
         mode = newMode
         appended = []
-        defer { mode = .idle }
+        defer {
+            mode = .idle
+            headAtBegin = .unread
+        }
         return try body()
     }
 
