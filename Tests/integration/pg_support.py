@@ -85,6 +85,15 @@ def issue_server_cert(ca_key, ca_cert, directory):
     return key, cert
 
 
+def log_tail(path, name, lines=30):
+    """The last `lines` lines of the log at `path`, headed `name log:` (for failure messages)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f"{name} log:\n" + "".join(f.readlines()[-lines:])
+    except OSError:
+        return f"(no {name} log)"
+
+
 def write_url_file(path, url):
     """`url` and a newline in `path`, root:root 0600 (also when the file existed)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
@@ -168,11 +177,7 @@ class PGCluster:
 
     def log_tail(self, lines=30):
         """The end of the server log (for failure messages)."""
-        try:
-            with open(self.log, errors="replace") as f:
-                return "server log:\n" + "".join(f.readlines()[-lines:])
-        except OSError:
-            return "(no server log)"
+        return log_tail(self.log, "server", lines)
 
     def start_server(self):
         """Starts the server (same data, same port) and waits until it accepts connections."""
@@ -327,11 +332,8 @@ pidfile = {self.base}/pgbouncer.pid
         self.url = f"postgresql:///{DATABASE if database == '*' else database}?{self.socket_query}"
 
     def log_tail(self, lines=30):
-        try:
-            with open(self.log, errors="replace") as f:
-                return "pgbouncer log:\n" + "".join(f.readlines()[-lines:])
-        except OSError:
-            return "(no pgbouncer log)"
+        """The end of pgbouncer's log (for failure messages)."""
+        return log_tail(self.log, "pgbouncer", lines)
 
     def stop(self):
         if self.process.poll() is None:
