@@ -20,7 +20,7 @@ ROUNDS=${BENCH_ROUNDS:-6}
 
 RUNDIR=/run/jitexec-bench
 . bench/common.sh
-bench_packages hyperfine sudo opendoas pamtester gcc linux-perf
+bench_packages hyperfine sudo opendoas pamtester gcc linux-perf pgbouncer
 bench_install 1h
 
 echo "$USER_B ALL=(root) NOPASSWD: /usr/bin/true" > /etc/sudoers.d/jitexec-bench
@@ -91,7 +91,9 @@ echo "audit records written by the jitexec runs: $("$P/usr/bin/jitctl" log --jso
 bash bench/timeline.sh "$P" "$USER_B" "$RUNS"
 
 # The same hot path on the fleet store: a throwaway PostgreSQL cluster over loopback (scram, no TLS,
-# commits synced), its own hyperfine run beside sudo (see bench/fleet.sh).
+# commits synced), its own hyperfine run beside sudo, directly and through pgbouncer set up as the
+# README's "Fleet" says (see bench/fleet.sh).
 echo
 echo "fleet store (PostgreSQL over loopback):"
-python3 Tests/integration/pg_support.py run --durable -- bash bench/fleet.sh "$P" "$USER_B" "$APPROVER" "$RUNS"
+python3 Tests/integration/pg_support.py run --durable -- python3 Tests/integration/pg_support.py pool -- \
+  bash bench/fleet.sh "$P" "$USER_B" "$APPROVER" "$RUNS"

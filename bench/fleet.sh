@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
-# The hot path on the fleet store (called by bench.sh inside `pg_support.py run`, which starts a
-# throwaway PostgreSQL cluster and names it in JITEXEC_TEST_PG_URL): the bench install switched to
-# `[store] backend = "postgresql"`, a live grant filed and approved there, then hyperfine as in
-# bench.sh beside sudo.
+# The hot path on the fleet store (called by bench.sh inside `pg_support.py run` and `pool`, which
+# start a throwaway PostgreSQL cluster and a pgbouncer in front of it, and name them in
+# JITEXEC_TEST_PG_URL and JITEXEC_TEST_POOL): the bench install switched to
+# `[store] backend = "postgresql"`, a second install of the same build switched to a database of its
+# own through pgbouncer (as a host behind a pooler, README "Fleet"), a live grant filed and approved
+# for each, then hyperfine as in bench.sh beside sudo.
 set -euo pipefail
 P=$1 USER_B=$2 APPROVER=$3 RUNS=$4
+PP=$P-pooled
 
 . bench/common.sh
 bench_fleet_store "$P" "$JITEXEC_TEST_PG_URL"
 bench_live_grant "$P"
+(P=$PP SERVICE=jitexec-bench-pooled RUNDIR=/run/jitexec-bench-pooled && bench_install 1h)
+# A database of its own (as a second fleet), so its grant is its own too.
+PGOPTIONS="-c client_min_messages=warning" psql -X -q "$JITEXEC_TEST_PG_URL" \
+  -c "DROP DATABASE IF EXISTS jitexec_pooled" -c "CREATE DATABASE jitexec_pooled"
+bench_fleet_store "$PP" "postgresql:///jitexec_pooled?$JITEXEC_TEST_POOL"
+bench_live_grant "$PP"
 
 cat > "$P/out/fleet.sh" <<INNER
 set -e
-"$P/usr/bin/jitexec" -S -v <<<"pw-$USER_B-secret"
-"$P/usr/bin/jitexec" -n /usr/bin/true
+for p in "$P" "$PP"; do
+  "\$p/usr/bin/jitexec" -S -v <<<"pw-$USER_B-secret"
+  "\$p/usr/bin/jitexec" -n /usr/bin/true
+done
 hyperfine -N --style basic --warmup 30 --runs $RUNS --export-json "$P/out/fleet.json" \\
   -n direct '/usr/bin/true' \\
   -n sudo 'sudo -n /usr/bin/true' \\
   -n jitexec-postgresql "$P/usr/bin/jitexec -n /usr/bin/true" \\
+  -n jitexec-pooled "$PP/usr/bin/jitexec -n /usr/bin/true" \\
   -n jitexec-start "$P/usr/bin/jitexec -V" \\
   -n jitexec-decide "$P/usr/bin/jitexec -n -l /usr/bin/true"
 INNER
