@@ -26,17 +26,19 @@ static inline int csqlite_wal_vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, 
     return base->xOpen(base, name, file, flags, out_flags);
 }
 
-/* Registers the "jitexec" VFS (not as the default); SQLITE_OK, or why not. */
-static inline int csqlite_register_wal_vfs(void) {
-    if (sqlite3_vfs_find("jitexec") != NULL) return SQLITE_OK;
+/* Registers the "jitexec" VFS (not as the default) and returns its name for sqlite3_open_v2, or
+ * NULL (the default VFS) when it could not be registered. */
+static inline const char *csqlite_register_wal_vfs(void) {
+    static const char name[] = "jitexec";
+    if (sqlite3_vfs_find(name) != NULL) return name;
     sqlite3_vfs *base = sqlite3_vfs_find("unix");
-    if (base == NULL || base->iVersion < 1) return SQLITE_ERROR;
+    if (base == NULL || base->iVersion < 1) return NULL;
     sqlite3_vfs *vfs = (sqlite3_vfs *)sqlite3_malloc((int)sizeof *vfs);
-    if (vfs == NULL) return SQLITE_NOMEM;
+    if (vfs == NULL) return NULL;
     *vfs = *base;
-    vfs->zName = "jitexec";
+    vfs->zName = name;
     vfs->pNext = NULL;
     vfs->pAppData = base;
     vfs->xOpen = csqlite_wal_vfs_open;
-    return sqlite3_vfs_register(vfs, 0);
+    return sqlite3_vfs_register(vfs, 0) == SQLITE_OK ? name : NULL;
 }

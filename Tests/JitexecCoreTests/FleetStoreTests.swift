@@ -50,7 +50,7 @@ struct FleetStoreTests {
         func limits(_ store: PostgreSQLStore) throws -> [String] {
             try store.write { w in
                 try #require(w as? StoreConnection<PGConnection>).db.query(shown, []) { row in
-                    (0..<3).map { String(decoding: row.bytes($0), as: UTF8.self) }
+                    (0..<3).map { row.text($0) }
                 }.first ?? []
             }
         }
@@ -82,9 +82,7 @@ struct FleetStoreTests {
     @Test func whatIsSentUnwaitedIsAnsweredBeforeTheNextStatement() throws {
         let db = try PGConnection.connect(url: try #require(TestBackend.postgresURL), timeoutMillis: 5000)
         func readOnly() throws -> String {
-            try db.query("SELECT current_setting('transaction_read_only')", []) {
-                String(decoding: $0.bytes(0), as: UTF8.self)
-            }.first ?? ""
+            try db.query("SELECT current_setting('transaction_read_only')", []) { $0.text(0) }.first ?? ""
         }
         try db.script("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         #expect(try readOnly() == "on")

@@ -109,10 +109,7 @@ final class PGConnection: SQLEngine {
 
     /// Runs parameterless SQL, possibly several statements (schema scripts, BEGIN/COMMIT).
     func script(_ sql: String) throws {
-        try settle()
-        try ensureUsable(sql)
-        try limit(sql)
-        guard jx_pq_send_query(handle, sql) == 1 else { throw failure(.connectionLost, sql) }
+        try sendScript(sql)
         _ = try collect(sql)
     }
 
@@ -120,16 +117,11 @@ final class PGConnection: SQLEngine {
     /// column as text (nil for NULL): the protocol that carries several statements in one message
     /// answers in text.
     func scriptRows(_ sql: String) throws -> [[String?]] {
-        try settle()
-        try ensureUsable(sql)
-        try limit(sql)
-        guard jx_pq_send_query(handle, sql) == 1 else { throw failure(.connectionLost, sql) }
+        try sendScript(sql)
         guard let result = try collect(sql) else { return [] }
-        return (0..<jx_pq_ntuples(result.handle)).map { row in
-            (0..<jx_pq_nfields(result.handle)).map { column in
-                let row = PGRow(result: result, row: row)
-                return row.isNull(column) ? nil : String(decoding: row.bytes(column), as: UTF8.self)
-            }
+        return (0..<jx_pq_ntuples(result.handle)).map {
+            let row = PGRow(result: result, row: $0)
+            return (0..<jx_pq_nfields(result.handle)).map { row.optionalText($0) }
         }
     }
 
@@ -138,12 +130,17 @@ final class PGConnection: SQLEngine {
     /// transaction, whose answer changes nothing the reader was given: its round trip then overlaps
     /// what the caller does next.
     func sendUnwaited(_ sql: String) throws {
+        try sendScript(sql)
+        try flush(sql, until: Clocks.monotonic().wholeMilliseconds + Int64(timeoutMillis) + 1000)
+        unread = sql
+    }
+
+    /// Hands parameterless SQL to libpq, after what was sent unwaited is answered and the limits set.
+    private func sendScript(_ sql: String) throws {
         try settle()
         try ensureUsable(sql)
         try limit(sql)
         guard jx_pq_send_query(handle, sql) == 1 else { throw failure(.connectionLost, sql) }
-        try flush(sql, until: Clocks.monotonic().wholeMilliseconds + Int64(timeoutMillis) + 1000)
-        unread = sql
     }
 
     /// Reads the result of what `sendUnwaited` sent, if anything.

@@ -97,7 +97,7 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
                         let head = try connection.db.scriptRows(
                             "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(\(Self.writeLockKey))"
                                 + (durable ? "" : "; SET LOCAL synchronous_commit = off") + "; " + AuditRow.headSQL)
-                        connection.headAtBegin = .read(try head.first.map(self.auditHead))
+                        connection.headAtBegin = .read(try head.first.map(self.head(fromText:)))
                     }
                     // The wake-up rides in the COMMIT's message (the channel is a constant, the
                     // payload a number): sent at commit, as before, one round trip less.
@@ -227,7 +227,7 @@ public final class PostgreSQLStore: JitStore, @unchecked Sendable {
     }
 
     /// The audit head from its row as text (`scriptRows`): sequence number and hash.
-    private func auditHead(_ row: [String?]) throws -> (seq: Int64, hash: String) {
+    private func head(fromText row: [String?]) throws -> (seq: Int64, hash: String) {
         guard row.count == 2, let seq = row[0].flatMap({ Int64($0) }), let hash = row[1] else {
             throw StoreError.corrupt(path: label, reason: "the audit head was not read as a sequence number and a hash")
         }

@@ -76,8 +76,11 @@ final class Database: SQLEngine {
         }
     }
 
-    /// Whether the "jitexec" VFS (`csqlite_register_wal_vfs`) was registered: once per process.
-    private static let registeredVFS = csqlite_register_wal_vfs() == SQLITE_OK
+    /// The VFS every connection opens with, registered once per process (`csqlite_register_wal_vfs`):
+    /// SQLite's default, but for the write-ahead log, which is opened without a sync of its folder
+    /// when it exists (CSQLite's shim.h says why it is safe; 0.07 ms of every run's durable commit).
+    /// nil, the default VFS, should it not register: the same work, only slower.
+    private static let vfs = csqlite_register_wal_vfs().map { String(cString: $0) }
 
     /// Opens (creating if needed) the database at `path` and applies the connection settings jitexec
     /// relies on: a busy timeout, WAL, durable commits, foreign keys, no trusted schema, defensive mode.
@@ -87,15 +90,11 @@ final class Database: SQLEngine {
     /// its own `SerialLock`, so SQLite's per-call locking would only cost time (verify reads a
     /// million rows, several calls each).
     static func open(path: String, busyTimeoutMillis: Int32) throws -> Database {
-        // SQLite's default VFS, but for the write-ahead log, which is opened without a sync of its
-        // folder when it exists (CSQLite's shim.h says why it is safe; 0.07 ms of every run's
-        // durable commit). Should it not register, the default VFS does the same work, only slower.
-        let vfs: String? = registeredVFS ? "jitexec" : nil
         var raw: OpaquePointer?
         let flags =
             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX
             | SQLITE_OPEN_EXRESCODE
-        let rc = sqlite3_open_v2(path, &raw, flags, vfs)
+        let rc = sqlite3_open_v2(path, &raw, flags, Self.vfs)
         guard let raw else {
             throw SQLiteError(extendedCode: SQLITE_NOMEM, message: "", context: "opening \(path)")
         }
