@@ -5,9 +5,10 @@
 # the paired difference and its 95% interval. Each build is installed into a prefix of its own with
 # a live grant, as make bench installs one. BACKEND=postgresql compares them on the fleet store (one
 # throwaway cluster with its commits synced, a database for each build); with POOLER=1 this tree's
-# build connects through pgbouncer (pg_support.Pooler, as the README sets one up) and REV's directly,
-# so BASE=HEAD measures the pooler alone; with POOLER=both, both builds connect through it. REV's tree is built in /tmp/jitexec-ab/base-build, kept
-# between runs. Needs root (it installs and creates users).
+# build connects through pgbouncer (pg_support.Pooler, as the README sets one up) and REV's
+# directly, so BASE=HEAD measures the pooler alone; with POOLER=both, both builds connect through
+# it. REV's tree is built in /tmp/jitexec-ab/base-build, kept between runs. Needs root (it installs
+# and creates users).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "make bench-ab must run as root"; exit 1; }
@@ -16,7 +17,7 @@ BACKEND=${BACKEND:-sqlite}
 ROUNDS=${AB_ROUNDS:-1000}
 POOLER=${POOLER:-}
 case $BACKEND in sqlite | postgresql) ;; *) echo "make bench-ab: BACKEND is sqlite or postgresql"; exit 2 ;; esac
-[ -z "$POOLER" ] || [ "$BACKEND" = postgresql ] || { echo "make bench-ab: POOLER=1 needs BACKEND=postgresql"; exit 2; }
+[ -z "$POOLER" ] || [ "$BACKEND" = postgresql ] || { echo "make bench-ab: POOLER needs BACKEND=postgresql"; exit 2; }
 rev=$(git rev-parse --verify --short "$BASE^{commit}") || { echo "make bench-ab: no commit $BASE"; exit 2; }
 if [ "$BACKEND" = postgresql ] && [ -z "${JITEXEC_TEST_PG_URL:-}" ]; then
   bench_pooler=()
@@ -48,14 +49,7 @@ ab_install() {
   (cd "$2" && export SCRATCH=$3 && bench_install 4h)
   if [ "$BACKEND" = postgresql ]; then
     local url
-    url=$(python3 - "$JITEXEC_TEST_PG_URL" "ab_$1" <<'PY'
-import sys, urllib.parse
-u = urllib.parse.urlsplit(sys.argv[1])
-print(urllib.parse.urlunsplit(u._replace(path="/" + sys.argv[2])))
-PY
-)
-    PGOPTIONS="-c client_min_messages=warning" psql -X -q "$JITEXEC_TEST_PG_URL" \
-      -c "DROP DATABASE IF EXISTS ab_$1" -c "CREATE DATABASE ab_$1"
+    url=$(bench_database "ab_$1")
     if [ "$POOLER" = both ] || { [ -n "$POOLER" ] && [ "$1" = head ]; }; then
       url="postgresql:///ab_$1?$JITEXEC_TEST_POOL"
     fi

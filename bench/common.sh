@@ -1,7 +1,7 @@
 # Shared by bench.sh, fleet.sh, ab.sh and scale.sh (sourced): the Debian packages a benchmark
 # needs, its two users, jitexec installed into its own prefix with one rule for /usr/bin/true, a
-# live grant for it, and the switch to the fleet store. Before sourcing, set P (the prefix), SERVICE
-# (its PAM service), RUNDIR, USER_B, APPROVER.
+# live grant for it, the switch to the fleet store and a database for it. Before sourcing, set P
+# (the prefix), SERVICE (its PAM service), RUNDIR, USER_B, APPROVER.
 
 # bench_packages PKG...: installs those missing.
 bench_packages() {
@@ -56,4 +56,17 @@ bench_fleet_store() {
   (umask 077 && printf '%s\n' "$2" > "$1/etc/jitexec/store.url")
   printf '\n[store]\nbackend = "postgresql"\nurl_file = "%s"\n' "$1/etc/jitexec/store.url" >> "$1/etc/jitexec/policy.toml"
   "$1/usr/bin/jitctl" check >/dev/null
+}
+
+# bench_database NAME: a new, empty database NAME on the throwaway cluster JITEXEC_TEST_PG_URL
+# names (pg_support.py run); prints the URL that reaches it directly. Through the pooler
+# (pg_support.py pool) it is postgresql:///NAME?$JITEXEC_TEST_POOL.
+bench_database() {
+  PGOPTIONS="-c client_min_messages=warning" psql -X -q "$JITEXEC_TEST_PG_URL" \
+    -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >&2
+  python3 - "$JITEXEC_TEST_PG_URL" "$1" <<'PY'
+import sys, urllib.parse
+u = urllib.parse.urlsplit(sys.argv[1])
+print(urllib.parse.urlunsplit(u._replace(path="/" + sys.argv[2])))
+PY
 }

@@ -14,8 +14,7 @@ bench_fleet_store "$P" "$JITEXEC_TEST_PG_URL"
 bench_live_grant "$P"
 (P=$PP SERVICE=jitexec-bench-pooled RUNDIR=/run/jitexec-bench-pooled && bench_install 1h)
 # A database of its own (as a second fleet), so its grant is its own too.
-PGOPTIONS="-c client_min_messages=warning" psql -X -q "$JITEXEC_TEST_PG_URL" \
-  -c "DROP DATABASE IF EXISTS jitexec_pooled" -c "CREATE DATABASE jitexec_pooled"
+bench_database jitexec_pooled >/dev/null
 bench_fleet_store "$PP" "postgresql:///jitexec_pooled?$JITEXEC_TEST_POOL"
 bench_live_grant "$PP"
 
