@@ -32,10 +32,12 @@ chmod 0600 /etc/doas.conf
 bench_live_grant "$P"
 
 # The floor's pieces (see bench/floor/floor.c) and the smallest static Swift program, linked as
-# the installed binaries are (make link-flags).
+# the installed binaries are (make link-flags), with the start-up code that hands the runtime its
+# arguments (Sources/CJitexecStartup/arguments.c: no search of /proc/self/maps for them).
 gcc -O2 -o "$P/out/floor" bench/floor/floor.c -lutil
+clang -O2 -c Sources/CJitexecStartup/arguments.c -o "$P/out/arguments.o"
 # shellcheck disable=SC2046 # the flags are words
-swiftc -O -static-stdlib bench/floor/exit.swift -o "$P/out/swift-exit" $(make -s link-flags) 2>/dev/null
+swiftc -O -static-stdlib bench/floor/exit.swift "$P/out/arguments.o" -o "$P/out/swift-exit" $(make -s link-flags) 2>/dev/null
 for b in "$P/out/swift-exit" "$P/usr/bin/jitexec"; do
   if readelf -d "$b" | grep -q 'NEEDED.*lib\(stdc++\|gcc_s\)'; then
     echo "make bench: $b loads libstdc++ or libgcc_s; the floor and jitexec must be linked alike (make link-flags)"
@@ -46,6 +48,12 @@ if readelf -d "$P/usr/bin/jitexec" | grep -q 'NEEDED.*lib\(sqlite3\|nettle\)'; t
   echo "make bench: jitexec loads libsqlite3.so or libnettle.so; the Makefile's release build links them in (STATIC_LIBS)"
   exit 1
 fi
+for b in "$P/out/swift-exit" "$P/usr/bin/jitexec"; do
+  if grep -q /proc/self/maps "$b"; then
+    echo "make bench: $b carries the Swift runtime's search for argv (/proc/self/maps); see Sources/CJitexecStartup/arguments.c"
+    exit 1
+  fi
+done
 if grep -q com.apple.main-thread "$P/usr/bin/jitexec"; then
   echo "make bench: jitexec carries libdispatch (its constructor runs at every start); see the comment in Sources/jitexec/main.swift"
   exit 1

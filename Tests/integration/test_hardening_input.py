@@ -889,3 +889,39 @@ def test_eleventh_pending_request_is_refused(hi):
     assert "10" in line and "jitctl cancel" in line, line
     assert len(requests(hi, all=False)) == 10
     assert len(events(hi, "request.filed")) == 10
+
+
+# 19. The arguments as the kernel passed them: an empty argv, an empty argv[0] ---------------------
+
+# execve(path, argv, {PATH}) through libc, so argv may be empty or start with "" (Python's os.execv
+# refuses both). The kernel passes an empty argv on as one empty argv[0] (Linux 5.18 and later).
+EXECVE = """
+import ctypes, sys
+argv = [a.encode() for a in sys.argv[2:]]
+c_argv = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
+c_env = (ctypes.c_char_p * 2)(b"PATH=/usr/bin:/bin", None)
+ctypes.CDLL(None, use_errno=True).execve(sys.argv[1].encode(), c_argv, c_env)
+sys.exit(f"execve failed: {ctypes.get_errno()}")
+"""
+
+
+def exec_raw(program, *argv):
+    return run_as(["python3", "-c", EXECVE, program, *argv])
+
+
+def test_an_empty_argv_or_argv0_reaches_the_parsers_as_no_arguments(hi):
+    """Attack: start jitexec and jitctl with no argv at all (argc 0, the pkexec CVE-2021-4034 shape)
+    or with an empty argv[0], so that whatever finds the arguments (the binaries' start-up code
+    hands them to Swift's CommandLine, CJitexecStartup/arguments.c) reads past them.
+    Must hold: jitexec with no arguments refuses in one line naming --help, runs nothing and files
+    nothing; the arguments after an empty argv[0] are read as given (-V, jitctl --version); jitctl
+    with no arguments prints its usage; no crash (a signal or 134)."""
+    line = refusal(exec_raw(hi.jitexec))
+    assert "no command" in line and "--help" in line, line
+    for program, flag in ((hi.jitexec, "-V"), (hi.jitctl, "--version")):
+        r = exec_raw(program, "", flag)
+        assert r.returncode == 0 and r.stdout.startswith(("jitexec ", "jitctl ")), \
+            (program, r.returncode, r.stdout, r.stderr)
+    r = exec_raw(hi.jitctl)
+    assert r.returncode == 0 and "USAGE: jitctl <subcommand>" in r.stdout, (r.returncode, r.stdout, r.stderr)
+    assert requests(hi) == [] and events(hi, "exec.start") == []

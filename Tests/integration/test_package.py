@@ -202,7 +202,8 @@ def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
     # system's directories only, never from beside the binary); no exported symbols, so no library
     # symbol a PAM module looks up can resolve to jitexec's own; the Swift runtime's C++ and
     # unwinder support linked in, not loaded from libstdc++.so and libgcc_s.so at every start
-    # (the Makefile's RELEASE_FLAGS); relative relocations packed; and no libdispatch in jitexec.
+    # (the Makefile's RELEASE_FLAGS); relative relocations packed; no libdispatch in jitexec; and no
+    # runtime search for argv at start.
     with tempfile.TemporaryDirectory() as unpacked:
         subprocess.run(["dpkg-deb", "-x", deb(debs[0]), unpacked], check=True)
         for b in ("jitexec", "jitctl"):
@@ -229,6 +230,11 @@ def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
         # string of libdispatch's own, present even when symbols are stripped.
         with open(f"{unpacked}/usr/bin/jitexec", "rb") as f:
             assert b"com.apple.main-thread" not in f.read()
+        # Neither carries the Swift runtime's search for argv (it reads /proc/self/maps at every
+        # start): their start-up code hands CommandLine the arguments (CJitexecStartup/arguments.c).
+        for b in ("jitexec", "jitctl"):
+            with open(f"{unpacked}/usr/bin/{b}", "rb") as f:
+                assert b"/proc/self/maps" not in f.read(), b
 
 
 def sqlite(m, sql):
