@@ -54,6 +54,10 @@ for b in "$P/out/swift-exit" "$P/usr/bin/jitexec"; do
     exit 1
   fi
 done
+if grep -q NETTLE_FAT_OVERRIDE "$P/usr/bin/jitexec"; then
+  echo "make bench: jitexec carries Nettle's CPU dispatch (cpuid at every start); see Sources/CJitexecSystem/nettle.c"
+  exit 1
+fi
 if grep -q com.apple.main-thread "$P/usr/bin/jitexec"; then
   echo "make bench: jitexec carries libdispatch (its constructor runs at every start); see the comment in Sources/jitexec/main.swift"
   exit 1

@@ -26,9 +26,18 @@ static inline int csqlite_wal_vfs_open(sqlite3_vfs *vfs, sqlite3_filename name, 
     return base->xOpen(base, name, file, flags, out_flags);
 }
 
-/* Registers the "jitexec" VFS (not as the default) and returns its name for sqlite3_open_v2, or
- * NULL (the default VFS) when it could not be registered. */
-static inline const char *csqlite_register_wal_vfs(void) {
+/* Sets SQLite up for this process, once, before its first connection: returns the "jitexec" VFS's
+ * name for sqlite3_open_v2, or NULL (the default VFS) when it could not be registered.
+ *
+ * First, before SQLite initialises (sqlite3_vfs_find does): no memory statistics. SQLite then
+ * counts every allocation under a global mutex (SQLITE_CONFIG_MEMSTATUS, on by default), which a
+ * run pays for on each of the thousands of allocations the schema's parse and the statements'
+ * compilation make; jitexec reads none of those statistics and sets no heap limit (the calls that
+ * need them). Called after SQLite has initialised, sqlite3_config changes nothing (SQLITE_MISUSE),
+ * which costs only the time.
+ * Then the VFS, registered not as the default. */
+static inline const char *csqlite_set_up_process(void) {
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     static const char name[] = "jitexec";
     if (sqlite3_vfs_find(name) != NULL) return name;
     sqlite3_vfs *base = sqlite3_vfs_find("unix");

@@ -17,6 +17,31 @@ import Testing
         #expect(record.hash == "585e7c1f192e4dececc3d03b68d516dab4490f4a580036da8dd189b3d346ec88")
     }
 
+    /// The hash itself against FIPS 180-2's published digests (and the one-block boundary cases):
+    /// Nettle's SHA-256 is linked with its compression function chosen at build time
+    /// (CJitexecSystem/nettle.c), so a wrong choice would show here first.
+    @Test func hashesAreSHA256OfTheCanonicalText() {
+        func digest(_ bytes: [UInt8], inPiecesOf piece: Int = Int.max) -> String {
+            var hasher = SHA256()
+            var start = 0
+            while start < bytes.count {
+                let end = min(bytes.count, start + piece)
+                bytes[start..<end].withUnsafeBytes { hasher.update($0) }
+                start = end
+            }
+            return hasher.hexDigest()
+        }
+        #expect(digest([]) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(digest(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        let twoBlocks = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+        #expect(digest(twoBlocks) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
+        #expect(digest(million) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(digest(million, inPiecesOf: 4093) == digest(million))
+        var again = SHA256()
+        #expect(again.hexDigest() == digest([]))
+    }
+
     @Test func appendedRecordsFormOneChain() throws {
         let f = try StoreFixture()
         let first = try f.store.write { try $0.appendAudit(AuditEvent(event: "a", actor: "alice")) }

@@ -203,7 +203,7 @@ def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
     # symbol a PAM module looks up can resolve to jitexec's own; the Swift runtime's C++ and
     # unwinder support linked in, not loaded from libstdc++.so and libgcc_s.so at every start
     # (the Makefile's RELEASE_FLAGS); relative relocations packed; no libdispatch in jitexec; and no
-    # runtime search for argv at start.
+    # runtime search for argv or Nettle CPU probe at start.
     with tempfile.TemporaryDirectory() as unpacked:
         subprocess.run(["dpkg-deb", "-x", deb(debs[0]), unpacked], check=True)
         for b in ("jitexec", "jitctl"):
@@ -232,9 +232,14 @@ def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
             assert b"com.apple.main-thread" not in f.read()
         # Neither carries the Swift runtime's search for argv (it reads /proc/self/maps at every
         # start): their start-up code hands CommandLine the arguments (CJitexecStartup/arguments.c).
+        # Nor Nettle's CPU dispatch, whose constructor runs cpuid at every start (the variable it
+        # reads is a string of its own): SHA-256 is linked with its x86-64 version
+        # (CJitexecSystem/nettle.c).
         for b in ("jitexec", "jitctl"):
             with open(f"{unpacked}/usr/bin/{b}", "rb") as f:
-                assert b"/proc/self/maps" not in f.read(), b
+                data = f.read()
+            assert b"/proc/self/maps" not in data, b
+            assert b"NETTLE_FAT_OVERRIDE" not in data, b
 
 
 def sqlite(m, sql):

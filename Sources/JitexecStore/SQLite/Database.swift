@@ -76,11 +76,12 @@ final class Database: SQLEngine {
         }
     }
 
-    /// The VFS every connection opens with, registered once per process (`csqlite_register_wal_vfs`):
-    /// SQLite's default, but for the write-ahead log, which is opened without a sync of its folder
-    /// when it exists (CSQLite's shim.h says why it is safe; 0.07 ms of every run's durable commit).
-    /// nil, the default VFS, should it not register: the same work, only slower.
-    private static let vfs = csqlite_register_wal_vfs().map { String(cString: $0) }
+    /// The VFS every connection opens with, registered once per process, before the first open
+    /// (`csqlite_set_up_process`, which first turns SQLite's memory statistics off): SQLite's
+    /// default, but for the write-ahead log, which is opened without a sync of its folder when it
+    /// exists (CSQLite's shim.h says why it is safe; 0.07 ms of every run's durable commit). nil, the
+    /// default VFS, should it not register: the same work, only slower.
+    private static let vfs = csqlite_set_up_process().map { String(cString: $0) }
 
     /// Opens (creating if needed) the database at `path` and applies the connection settings jitexec
     /// relies on: a busy timeout, WAL, durable commits, foreign keys, no trusted schema, defensive mode.
