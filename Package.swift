@@ -60,10 +60,13 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strict),
+        // Nettle's SHA-256 linked without its start-up CPU probe (nettle.c); only what links Nettle.
+        .target(name: "CJitexecNettle"),
         .target(
             name: "JitexecStore",
             dependencies: [
                 "JitexecBase", "JitexecSystem", "CJitexecSystem", "CSQLite", "CJitexecPQ", "CNettle",
+                "CJitexecNettle",
             ],
             swiftSettings: strict),
         .target(

@@ -55,7 +55,7 @@ for b in "$P/out/swift-exit" "$P/usr/bin/jitexec"; do
   fi
 done
 if grep -q NETTLE_FAT_OVERRIDE "$P/usr/bin/jitexec"; then
-  echo "make bench: jitexec carries Nettle's CPU dispatch (cpuid at every start); see Sources/CJitexecSystem/nettle.c"
+  echo "make bench: jitexec carries Nettle's CPU dispatch (cpuid at every start); see Sources/CJitexecNettle/nettle.c"
   exit 1
 fi
 if grep -q com.apple.main-thread "$P/usr/bin/jitexec"; then

@@ -234,7 +234,7 @@ def test_package_binaries_are_hardened_and_carry_their_cxx_runtime(debs):
         # start): their start-up code hands CommandLine the arguments (CJitexecStartup/arguments.c).
         # Nor Nettle's CPU dispatch, whose constructor runs cpuid at every start (the variable it
         # reads is a string of its own): SHA-256 is linked with its x86-64 version
-        # (CJitexecSystem/nettle.c).
+        # (CJitexecNettle/nettle.c).
         for b in ("jitexec", "jitctl"):
             with open(f"{unpacked}/usr/bin/{b}", "rb") as f:
                 data = f.read()
