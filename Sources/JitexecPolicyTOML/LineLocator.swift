@@ -35,10 +35,23 @@ struct LineLocator: Sendable {
     /// `[` alone). toml++ (inside TOMLKit) asserts on them instead of reporting an error, which
     /// would abort jitctl; the loaders report these lines themselves and never hand the text over.
     private(set) var malformedHeaderLines: [Int] = []
+    /// Lines with a `}` where an array's next element (or its `]`) belongs: `[}`, `[1, }`, also
+    /// after blanks, comments and line breaks. Never valid TOML; toml++ asserts on it as well.
+    private(set) var misplacedBraceLines: [Int] = []
     private var keys: [TableRef: [String: KeySpan]] = [:]
 
     static let malformedHeaderMessage =
         "TOML syntax error: a table header must start with a bare key (A-Z a-z 0-9 _ -) or a quoted key"
+    static let misplacedBraceMessage = "TOML syntax error: '}' where an array element or the array's ']' belongs"
+
+    /// The first line the loaders report themselves, with its message, instead of handing the text
+    /// to toml++ (which would stop on it rather than say where): nil when there is none.
+    var firstMalformed: (line: Int, message: String)? {
+        let header = malformedHeaderLines.first.map { (line: $0, message: Self.malformedHeaderMessage) }
+        let brace = misplacedBraceLines.first.map { (line: $0, message: Self.misplacedBraceMessage) }
+        guard let header, let brace else { return header ?? brace }
+        return brace.line < header.line ? brace : header
+    }
 
     init(text: String) {
         lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
@@ -76,6 +89,12 @@ struct LineLocator: Sendable {
         var openKey: (TableRef, [String])?
         for (index, line) in lines.enumerated() {
             let number = index + 1
+            defer {
+                if state.sawMisplacedBrace {
+                    misplacedBraceLines.append(number)
+                    state.sawMisplacedBrace = false
+                }
+            }
             if state.isInsideValue {
                 state.scan(line[...])
             } else {
@@ -110,13 +129,19 @@ struct LineLocator: Sendable {
     }
 }
 
-/// Follows strings, comments and bracket depth across the lines of one TOML value.
+/// Follows strings, comments and bracket nesting across the lines of one TOML value.
 private struct ValueScanner {
-    var depth = 0
+    /// The brackets and braces open, innermost last.
+    var open: [UInt8] = []
     /// `"""` or `'''` while inside a multi-line string.
     var multiline: UInt8?
+    /// Inside an array, right after its `[` or a `,` (blanks, comments and line breaks aside):
+    /// where an element or the closing `]` belongs.
+    var awaitingElement = false
+    /// Set when a `}` came where `awaitingElement` held; the caller notes the line and clears it.
+    var sawMisplacedBrace = false
 
-    var isInsideValue: Bool { depth > 0 || multiline != nil }
+    var isInsideValue: Bool { !open.isEmpty || multiline != nil }
 
     mutating func scan(_ line: ArraySlice<UInt8>) {
         var i = line.startIndex
@@ -136,12 +161,17 @@ private struct ValueScanner {
                 continue
             }
             let c = line[i]
+            if c == UInt8(ascii: "}") && awaitingElement { sawMisplacedBrace = true }
             switch c {
             case UInt8(ascii: "#"):
                 return
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
+                i += 1
+                continue
             case UInt8(ascii: "\""), UInt8(ascii: "'"):
                 if tripled(c, at: i) {
                     multiline = c
+                    awaitingElement = false
                     i += 3
                     continue
                 }
@@ -149,10 +179,11 @@ private struct ValueScanner {
                 while i < line.endIndex && line[i] != c {
                     i += (c == UInt8(ascii: "\"") && line[i] == UInt8(ascii: "\\")) ? 2 : 1
                 }
-            case UInt8(ascii: "["), UInt8(ascii: "{"): depth += 1
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
+            case UInt8(ascii: "["), UInt8(ascii: "{"): open.append(c)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): _ = open.popLast()
             default: break
             }
+            awaitingElement = open.last == UInt8(ascii: "[") && (c == UInt8(ascii: "[") || c == UInt8(ascii: ","))
             i += 1
         }
     }

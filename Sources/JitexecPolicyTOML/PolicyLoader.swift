@@ -19,9 +19,8 @@ public enum PolicyLoader {
         var documents: [Document] = []
         for source in sources {
             let locator = LineLocator(text: source.text)
-            if let line = locator.malformedHeaderLines.first {
-                diagnostics.append(
-                    .error(SourceLocation(file: source.path, line: line), LineLocator.malformedHeaderMessage))
+            if let (line, message) = locator.firstMalformed {
+                diagnostics.append(.error(SourceLocation(file: source.path, line: line), message))
                 continue
             }
             do {

@@ -16,8 +16,8 @@ public enum ScheduleLoader {
     /// The shifts, or the first problem as `FILE:LINE: message` text.
     public static func load(text: String, path: String) -> Result<[Shift], ScheduleProblem> {
         let locator = LineLocator(text: text)
-        if let line = locator.malformedHeaderLines.first {
-            return .failure(ScheduleProblem("\(path):\(line): \(LineLocator.malformedHeaderMessage)"))
+        if let (line, message) = locator.firstMalformed {
+            return .failure(ScheduleProblem("\(path):\(line): \(message)"))
         }
         let table: TOMLTable
         do {

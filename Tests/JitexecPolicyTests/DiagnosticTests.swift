@@ -246,8 +246,14 @@ struct Expected: Sendable, CustomTestStringConvertible {
                 "bracket alone on its line", "p.toml:2: error:", "a table header must start with a bare key", "# x\n[\n"
             ),
             Expected(
-                "text on which toml++ asserts instead of reporting (parsed in a child first)", "p.toml:1: error:",
-                "the TOML parser (toml++) stops on this text", "a=[}\n"),
+                "'}' where an array element belongs (toml++ would assert)", "p.toml:1: error:",
+                "'}' where an array element or the array's ']' belongs", "a=[}\n"),
+            Expected(
+                "'}' after a comma, a comment and a line break", "p.toml:4: error:",
+                "'}' where an array element or the array's ']' belongs", "[settings]\nadmins = [\"a\", # x\n\n  }]\n"),
+            Expected(
+                "braces and brackets inside strings are not the array's", "p.toml:2: error:",
+                "unknown key 'nope'", "[settings]\nnope = [\"[}\", '{,}', \"\"\"\n[}\"\"\"]\n"),
             Expected(
                 "link to a multi-call program", "p.toml:4: warning:",
                 "command '/usr/sbin/halt' is a link to /usr/bin/systemctl, which runs with that path as argv[0] and will not see the name 'halt'; write the invocation systemctl understands, e.g. '/usr/bin/systemctl halt'",

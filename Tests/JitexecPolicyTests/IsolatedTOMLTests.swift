@@ -32,6 +32,15 @@ import Testing
         #expect(PolicyLoader.notChecked([syntax, unchecked]) == unchecked)
     }
 
+    /// Text toml++ stops on (a failed assertion) crashes the child, not this process: the verdict
+    /// the loaders report for text their own checks (`LineLocator.firstMalformed`) let through.
+    @Test func textTheParserStopsOnCrashesTheChildOnly() {
+        guard case .crashed = IsolatedTOML.probe("a=[}\n") else {
+            Issue.record("the child did not crash on a=[}")
+            return
+        }
+    }
+
     @Test func aValidPolicyParsedInTheChildIsSafe() {
         #expect(IsolatedTOML.probe("[settings]\ncredential_cache = \"5m\"\n") == .safe)
     }
