@@ -15,7 +15,7 @@
  * Nettle 3.8's internal signature (sha2-internal.h, and the fat object's sha256_compress_func).
  * Another Nettle fails to link rather than miscompute: 3.9 renamed both functions
  * (_nettle_sha256_compress_n), so the x86-64 one is then missing. The unit test
- * AuditChainTests.hashesAreSHA256OfTheCanonicalText checks the digests against published values,
+ * AuditChainTests.sha256MatchesThePublishedDigests checks the digests against published values,
  * and the integration tests compare recordings' digests with Python's hashlib. Built for another
  * architecture, this file defines nothing and Nettle's own dispatch stays. */
 #include <stdint.h>

@@ -89,14 +89,8 @@ struct LineLocator: Sendable {
         var openKey: (TableRef, [String])?
         for (index, line) in lines.enumerated() {
             let number = index + 1
-            defer {
-                if state.sawMisplacedBrace {
-                    misplacedBraceLines.append(number)
-                    state.sawMisplacedBrace = false
-                }
-            }
             if state.isInsideValue {
-                state.scan(line[...])
+                if state.scan(line[...]) { misplacedBraceLines.append(number) }
             } else {
                 var rest = line.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
                 if rest.first == UInt8(ascii: "["), !startsWithKey(rest) { malformedHeaderLines.append(number) }
@@ -119,7 +113,7 @@ struct LineLocator: Sendable {
                     keys[current, default: [:]][name] = KeySpan(line: number, end: number)
                 }
                 openKey = (current, names)
-                state.scan(afterEquals)
+                if state.scan(afterEquals) { misplacedBraceLines.append(number) }
             }
             if !state.isInsideValue, let (table, names) = openKey {
                 for name in names { keys[table]?[name]?.end = number }
@@ -138,12 +132,12 @@ private struct ValueScanner {
     /// Inside an array, right after its `[` or a `,` (blanks, comments and line breaks aside):
     /// where an element or the closing `]` belongs.
     var awaitingElement = false
-    /// Set when a `}` came where `awaitingElement` held; the caller notes the line and clears it.
-    var sawMisplacedBrace = false
 
     var isInsideValue: Bool { !open.isEmpty || multiline != nil }
 
-    mutating func scan(_ line: ArraySlice<UInt8>) {
+    /// Follows `line`; returns whether a `}` came in it where `awaitingElement` held.
+    mutating func scan(_ line: ArraySlice<UInt8>) -> Bool {
+        var misplacedBrace = false
         var i = line.startIndex
         func tripled(_ q: UInt8, at k: Int) -> Bool {
             k + 2 < line.endIndex && line[k] == q && line[k + 1] == q && line[k + 2] == q
@@ -161,10 +155,10 @@ private struct ValueScanner {
                 continue
             }
             let c = line[i]
-            if c == UInt8(ascii: "}") && awaitingElement { sawMisplacedBrace = true }
+            if c == UInt8(ascii: "}") && awaitingElement { misplacedBrace = true }
             switch c {
             case UInt8(ascii: "#"):
-                return
+                return misplacedBrace
             case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
                 i += 1
                 continue
@@ -186,6 +180,7 @@ private struct ValueScanner {
             awaitingElement = open.last == UInt8(ascii: "[") && (c == UInt8(ascii: "[") || c == UInt8(ascii: ","))
             i += 1
         }
+        return misplacedBrace
     }
 }
 

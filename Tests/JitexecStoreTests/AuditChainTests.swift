@@ -20,7 +20,7 @@ import Testing
     /// The hash itself against FIPS 180-2's published digests (and the one-block boundary cases):
     /// Nettle's SHA-256 is linked with its compression function chosen at build time
     /// (CJitexecNettle/nettle.c), so a wrong choice would show here first.
-    @Test func hashesAreSHA256OfTheCanonicalText() {
+    @Test func sha256MatchesThePublishedDigests() {
         func digest(_ bytes: [UInt8], inPiecesOf piece: Int = Int.max) -> String {
             var hasher = SHA256()
             var start = 0

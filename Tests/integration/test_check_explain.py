@@ -179,15 +179,14 @@ def test_check_of_text_the_toml_library_would_abort_on_is_one_error(inst):
     # after a comma, comments and line breaks, found again): jitctl names the line itself and never
     # hands the text to the parser (which also runs in a child first, for what this check misses).
     for text, line in (("a=[}\n", 1), ('[settings]\nadmins = ["a", # who\n\n  }]\n', 4)):
-        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
-            f.write(text)
-        os.chmod(f.name, 0o644)
+        path = user_file(text)
         try:
-            r = inst.run([inst.jitctl, "check", f.name], user="jit-dev1")
+            r = inst.run([inst.jitctl, "check", path], user="jit-dev1")
         finally:
-            os.unlink(f.name)
+            os.unlink(path)
         assert r.returncode == 1 and r.stderr == "", (r.returncode, r.stdout, r.stderr)
-        assert f"{f.name}:{line}: error: TOML syntax error: '}}' where an array element" in r.stdout, r.stdout
+        assert f"{path}:{line}: error: TOML syntax error: '}}' where an array element" in r.stdout, r.stdout
+
 
 def test_keys_that_promise_what_cannot_be_are_errors_and_nothing_runs(inst):
     """A policy key must not pass as if it did something it cannot: `enforce_expiry` on a rule with
