@@ -411,6 +411,35 @@ struct FleetStoreTests {
             try web1.write { w in try w.endSession(id: id, SessionOutcome(at: 6, ended: .stopped, exitStatus: nil)) })
     }
 
+    /// The check above, on the schema as created: its trigger compares every column of `sessions`
+    /// but the three `stop_*` a stop request writes. A column added to the table and not to the
+    /// trigger's two lists would be one another host's role could rewrite along with a stop request.
+    @Test func theSessionsUpdateCheckComparesEveryColumnButTheStopRequest() throws {
+        let f = try WorkflowFixture()
+        let db = try PGConnection.connect(url: try #require(f.schemaURL), timeoutMillis: 5000)
+        let columns = try db.query(
+            """
+            SELECT column_name FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = 'sessions'
+            """, []
+        ) { $0.text(0) }
+        let definition = try #require(
+            try db.query(
+                """
+                SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t
+                WHERE t.tgname = 'sessions_own_host_update' AND t.tgrelid = 'sessions'::regclass
+                """, []
+            ) { $0.text(0) }.first
+        ).lowercased().replacingOccurrences(of: "\"", with: "")
+        let stopRequest: Set = ["stop_by", "stop_comment", "stop_at"]
+        #expect(stopRequest.isSubset(of: columns))
+        #expect(columns.count > stopRequest.count + 10)
+        // PostgreSQL keeps the row comparison as one test a column.
+        for column in columns where !stopRequest.contains(column) {
+            #expect(definition.contains("(old.\(column) is distinct from new.\(column))"), "\(column)")
+        }
+    }
+
     /// A fleet whose schema version 1 made: a host's role is told plainly that the owner must
     /// migrate it (and nothing runs); the owner's open migrates it; the check then holds.
     @Test func aVersion1FleetSchemaIsMigratedByItsOwnerAndNotByAHostsRole() throws {

@@ -46,18 +46,15 @@ public enum JitexecMain {
     static func run(_ ctx: Context, _ invocation: Invocation) throws(JitError) -> Int32 {
         let args = invocation.args
         let loaded = Result { () throws(JitError) in try ctx.loadPolicy() }
-        // The fleet store's open (libpq's load, a connection) is most of a run on it and the run
-        // waits for it: it starts now, beside the group lookup, not after it.
-        if case .success(let policy) = loaded, policy.store.backend == .postgresql,
-            [.run, .shell, .edit].contains(args.mode)
-        {
+        // A run waits for the store's open (SQLite's schema and log, or libpq's load and a
+        // connection): it starts now, beside the group lookup, so that it also fills the wait
+        // for that lookup just below. It needs nothing of the caller's account.
+        if case .success = loaded, [.run, .shell, .edit].contains(args.mode) {
             ctx.openStoreInBackground()
         }
         defer { ctx.settleStore() }
         // The caller's groups were looked up meanwhile (`Context.live`). Settled here, before
-        // anything reads the caller's account, and (on SQLite) before the store starts opening
-        // beside the run's next steps (two threads beside this one would share one CPU on a
-        // two-CPU machine).
+        // anything reads the caller's account.
         try ctx.settleInvoker()
         let policy: Policy
         do {

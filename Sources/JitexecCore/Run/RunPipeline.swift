@@ -19,8 +19,9 @@ import JitexecSystem
 ///    supervised, `exec.end` committed.
 ///
 /// Steps 1 to 3 need no store: it opens on a thread of its own meanwhile
-/// (`Context.openStoreInBackground`), and the first step that uses it takes it. During step 0's
-/// policy read, the caller's groups are looked up beside it the same way (`Context.settleInvoker`).
+/// (`Context.openStoreInBackground`; `JitexecMain` starts it once the policy is read, and the call
+/// here is then a no-op), and the first step that uses it takes it. During step 0's policy read,
+/// the caller's groups are looked up beside it the same way (`Context.settleInvoker`).
 ///
 /// Break-glass (`BreakGlassRun`) takes the same steps with a grant it creates in place of step 4.
 enum RunPipeline {
