@@ -31,27 +31,19 @@ struct LineLocator: Sendable {
 
     private var lines: [[UInt8]] = []
     private var headers: [TableRef: Int] = [:]
-    /// Header lines whose name does not start with a bare-key character or a quote (`[é]`, `[ \x7f]`,
-    /// `[` alone). toml++ (inside TOMLKit) asserts on them instead of reporting an error, which
-    /// would abort jitctl; the loaders report these lines themselves and never hand the text over.
-    private(set) var malformedHeaderLines: [Int] = []
-    /// Lines with a `}` where an array's next element (or its `]`) belongs: `[}`, `[1, }`, also
-    /// after blanks, comments and line breaks. Never valid TOML; toml++ asserts on it as well.
-    private(set) var misplacedBraceLines: [Int] = []
+    /// The first line the loaders report themselves, with its message, instead of handing the text
+    /// to toml++ (inside TOMLKit), which asserts on these shapes rather than reporting them and
+    /// would abort jitctl: nil when there is none. The shapes are a header whose name does not start
+    /// with a bare-key character or a quote (`[é]`, `[ \x7f]`, `[` alone), and a `}` where an
+    /// array's next element or its `]` belongs (`[}`, `[1, }`, also after blanks, comments and line
+    /// breaks), which is never valid TOML.
+    private(set) var firstMalformed: (line: Int, message: String)?
     private var keys: [TableRef: [String: KeySpan]] = [:]
 
-    static let malformedHeaderMessage =
+    private static let malformedHeaderMessage =
         "TOML syntax error: a table header must start with a bare key (A-Z a-z 0-9 _ -) or a quoted key"
-    static let misplacedBraceMessage = "TOML syntax error: '}' where an array element or the array's ']' belongs"
-
-    /// The first line the loaders report themselves, with its message, instead of handing the text
-    /// to toml++ (which would stop on it rather than say where): nil when there is none.
-    var firstMalformed: (line: Int, message: String)? {
-        let header = malformedHeaderLines.first.map { (line: $0, message: Self.malformedHeaderMessage) }
-        let brace = misplacedBraceLines.first.map { (line: $0, message: Self.misplacedBraceMessage) }
-        guard let header, let brace else { return header ?? brace }
-        return brace.line < header.line ? brace : header
-    }
+    private static let misplacedBraceMessage =
+        "TOML syntax error: '}' where an array element or the array's ']' belongs"
 
     init(text: String) {
         lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map(Array.init)
@@ -81,6 +73,10 @@ struct LineLocator: Sendable {
         return span.line
     }
 
+    private mutating func noteMalformed(_ line: Int, _ message: String) {
+        if firstMalformed == nil { firstMalformed = (line, message) }
+    }
+
     /// One pass over the text, recording headers and keys outside strings and brackets.
     private mutating func scan() {
         var state = ValueScanner()
@@ -90,10 +86,12 @@ struct LineLocator: Sendable {
         for (index, line) in lines.enumerated() {
             let number = index + 1
             if state.isInsideValue {
-                if state.scan(line[...]) { misplacedBraceLines.append(number) }
+                if state.scan(line[...]) { noteMalformed(number, Self.misplacedBraceMessage) }
             } else {
                 var rest = line.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
-                if rest.first == UInt8(ascii: "["), !startsWithKey(rest) { malformedHeaderLines.append(number) }
+                if rest.first == UInt8(ascii: "["), !startsWithKey(rest) {
+                    noteMalformed(number, Self.malformedHeaderMessage)
+                }
                 if rest.starts(with: Array("[[".utf8)) {
                     let name = headerName(rest.dropFirst(2), closing: "]]")
                     let n = counts[name, default: 0]
@@ -113,7 +111,7 @@ struct LineLocator: Sendable {
                     keys[current, default: [:]][name] = KeySpan(line: number, end: number)
                 }
                 openKey = (current, names)
-                if state.scan(afterEquals) { misplacedBraceLines.append(number) }
+                if state.scan(afterEquals) { noteMalformed(number, Self.misplacedBraceMessage) }
             }
             if !state.isInsideValue, let (table, names) = openKey {
                 for name in names { keys[table]?[name]?.end = number }

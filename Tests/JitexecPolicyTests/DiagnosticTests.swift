@@ -252,6 +252,12 @@ struct Expected: Sendable, CustomTestStringConvertible {
                 "'}' after a comma, a comment and a line break", "p.toml:4: error:",
                 "'}' where an array element or the array's ']' belongs", "[settings]\nadmins = [\"a\", # x\n\n  }]\n"),
             Expected(
+                "of a misplaced '}' and a malformed header, the first line is reported", "p.toml:2: error:",
+                "'}' where an array element or the array's ']' belongs", "# x\na=[}\n[é]\n"),
+            Expected(
+                "of a malformed header and a misplaced '}', the first line is reported", "p.toml:1: error:",
+                "a table header must start with a bare key", "[é]\na=[}\n"),
+            Expected(
                 "braces and brackets inside strings are not the array's", "p.toml:2: error:",
                 "unknown key 'nope'", "[settings]\nnope = [\"[}\", '{,}', \"\"\"\n[}\"\"\"]\n"),
             Expected(
