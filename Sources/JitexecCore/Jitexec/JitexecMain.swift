@@ -48,7 +48,8 @@ public enum JitexecMain {
         let loaded = Result { () throws(JitError) in try ctx.loadPolicy() }
         // A run waits for the store's open (SQLite's schema and log, or libpq's load and a
         // connection): it starts now, beside the group lookup, so that it also fills the wait
-        // for that lookup just below. It needs nothing of the caller's account.
+        // for that lookup just below, and runs through RunPipeline's steps 1 to 3. It needs
+        // nothing of the caller's account.
         if case .success = loaded, [.run, .shell, .edit].contains(args.mode) {
             ctx.openStoreInBackground()
         }

@@ -18,17 +18,14 @@ import JitexecSystem
 ///    use, environment built, the command released only while its grant is in force and
 ///    supervised, `exec.end` committed.
 ///
-/// Steps 1 to 3 need no store: it opens on a thread of its own meanwhile
-/// (`Context.openStoreInBackground`; `JitexecMain` starts it once the policy is read, and the call
-/// here is then a no-op), and the first step that uses it takes it. During step 0's policy read,
-/// the caller's groups are looked up beside it the same way (`Context.settleInvoker`).
+/// Steps 1 to 3 need no store: it opens on a thread of its own meanwhile, started by `JitexecMain`
+/// once the policy is read and joined by the first step that uses it or by `JitexecMain` at the end
+/// (`Context.openStoreInBackground`, `settleStore`). During step 0's policy read, the caller's
+/// groups are looked up beside it the same way (`Context.settleInvoker`).
 ///
 /// Break-glass (`BreakGlassRun`) takes the same steps with a grant it creates in place of step 4.
 enum RunPipeline {
     static func run(_ ctx: Context, _ invocation: Invocation, policy: Policy) throws(JitError) -> Int32 {
-        // Steps 1 to 3 run while the store opens on a thread of its own; the first use takes it.
-        ctx.openStoreInBackground()
-        defer { ctx.settleStore() }
         let resolved = try resolveCommand(ctx, invocation, policy: policy)
         let run = try decide(ctx, resolved, invocation, policy: policy)
         if invocation.args.breakGlass && run.needsGrant {
